@@ -1,0 +1,52 @@
+// Shared checks for commands: the channel's incident and which service a command is about.
+import { UsageError } from '../src/errors.ts';
+import type { Incident } from '../src/incident.ts';
+import type { CommandContext } from './command.ts';
+import { quoteInput } from './args.ts';
+
+export function serviceList(ctx: CommandContext): string {
+  return Object.keys(ctx.deps.config.services).join(', ');
+}
+
+/** The named service, which must be configured. */
+export function knownService(ctx: CommandContext, name: string, usage: string): string {
+  if (!Object.hasOwn(ctx.deps.config.services, name)) {
+    throw new UsageError(
+      `Unknown service ${quoteInput(name)}. Configured services: ${serviceList(ctx)}.`,
+      usage,
+    );
+  }
+  return name;
+}
+
+/** The active incident of this channel, or a usage error saying to declare one. */
+export function requireIncident(ctx: CommandContext, usage: string): Incident {
+  if (!ctx.incident) {
+    throw new UsageError(
+      'This channel has no active incident. Declare one first with `/incident declare <service> <title>`, then run this here.',
+      usage,
+    );
+  }
+  return ctx.incident;
+}
+
+/**
+ * For commands that act inside an incident: the service may be left out (the incident's is used);
+ * naming another service than the incident's is refused, so nothing lands on the wrong timeline.
+ */
+export function incidentService(
+  ctx: CommandContext,
+  word: string | undefined,
+  usage: string,
+): { incident: Incident; service: string } {
+  const incident = requireIncident(ctx, usage);
+  if (word === undefined) return { incident, service: incident.service };
+  const service = knownService(ctx, word, usage);
+  if (service !== incident.service) {
+    throw new UsageError(
+      `This channel's incident ${incident.id} is about ${incident.service}, not ${service}. Run it in ${service}'s incident channel, or leave the service out.`,
+      usage,
+    );
+  }
+  return { incident, service };
+}

@@ -1,0 +1,59 @@
+// Who may run commands and who may approve: Slack user ids and user-group handles, resolved and cached.
+import type { Access as AccessConfig } from './config.ts';
+
+export interface GroupResolver {
+  (handle: string): Promise<string[] | undefined>;
+}
+
+export class Access {
+  #config: AccessConfig;
+  #resolve: GroupResolver;
+  #cache = new Map<string, { members: Set<string>; at: number }>();
+  #ttlMs: number;
+
+  constructor(config: AccessConfig, resolveGroup: GroupResolver, opts: { cacheMs?: number } = {}) {
+    this.#config = config;
+    this.#resolve = resolveGroup;
+    this.#ttlMs = opts.cacheMs ?? 5 * 60_000;
+  }
+
+  get approvalTtlMs(): number {
+    return this.#config.approvalTtl;
+  }
+
+  get breakGlassAllowed(): boolean {
+    return this.#config.breakGlass;
+  }
+
+  isResponder(userId: string): Promise<boolean> {
+    // Approvers can always act as responders: the person approving must be able to see the incident.
+    return this.#matches(userId, [...this.#config.responders, ...this.#config.approvers]);
+  }
+
+  isApprover(userId: string): Promise<boolean> {
+    return this.#matches(userId, this.#config.approvers);
+  }
+
+  /** "@sre-leads, U024BE7LH" as shown on approval cards. */
+  describeApprovers(): string {
+    return this.#config.approvers.map((e) => (e.startsWith('@') || e === '*' ? e : `<@${e}>`)).join(', ');
+  }
+
+  async #matches(userId: string, entries: string[]): Promise<boolean> {
+    for (const entry of entries) {
+      if (entry === '*' || entry === userId) return true;
+      if (entry.startsWith('@') && (await this.#members(entry.slice(1))).has(userId)) return true;
+    }
+    return false;
+  }
+
+  async #members(handle: string): Promise<Set<string>> {
+    const local = this.#config.groups[handle] ?? this.#config.groups[`@${handle}`];
+    if (local) return new Set(local);
+    const cached = this.#cache.get(handle);
+    if (cached && Date.now() - cached.at < this.#ttlMs) return cached.members;
+    const members = new Set((await this.#resolve(handle)) ?? []);
+    this.#cache.set(handle, { members, at: Date.now() });
+    return members;
+  }
+}

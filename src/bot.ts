@@ -1,0 +1,153 @@
+// The transport-independent bot: authorises and dispatches commands, buttons and reactions; every transport calls it.
+import { randomUUID } from 'node:crypto';
+import type { ButtonPress, CommandInvocation, Message, ReactionAdded } from './chat/chat.ts';
+import { errorMessage } from './chat/blocks/common.ts';
+import type { Deps } from './deps.ts';
+import { AccessError, ExternalServiceError, isUserFacing, UsageError } from './errors.ts';
+import type { Incident } from './incident.ts';
+import type { Outcome } from './metrics.ts';
+import type { Actor } from './timeline.ts';
+
+export interface CommandEntry {
+  name: string;
+  readOnly?: boolean;
+  run(ctx: { inv: CommandInvocation; actor: Actor; deps: Deps; incident: Incident | null }): Promise<void>;
+}
+
+export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;
+export type ReactionHandler = (deps: Deps, event: ReactionAdded, actor: Actor) => Promise<unknown>;
+
+export interface BotParts {
+  commands: CommandEntry[];
+  buttons: Map<string, ButtonHandler>;
+  reactions: ReactionHandler[];
+}
+
+export class Bot {
+  readonly deps: Deps;
+  #parts: BotParts;
+  #started = false;
+
+  constructor(deps: Deps, parts: BotParts) {
+    this.deps = deps;
+    this.#parts = parts;
+  }
+
+  get commandNames(): string[] {
+    return this.#parts.commands.map((c) => c.name);
+  }
+
+  /** Handles one slash command to completion: replies go through `inv.respond`. */
+  async handleCommand(inv: CommandInvocation): Promise<Outcome> {
+    const { deps } = this;
+    const spec = this.#parts.commands.find((c) => c.name === inv.command);
+    const actor: Actor = { type: 'user', id: inv.user.id, name: inv.user.name || inv.user.id };
+    let outcome: Outcome = 'ok';
+    try {
+      if (!spec) throw new UsageError(`${inv.command} is not a cloud-safety command. Try /incident help.`);
+      if (!(await deps.access.isResponder(actor.id))) {
+        throw new AccessError(
+          'access.responder',
+          'Only responders can run cloud-safety commands (access.responders in cloud-safety.yml). Ask the incident commander to add you.',
+        );
+      }
+      const incident = await deps.incidents.active(inv.channel);
+      await spec.run({ inv, actor, deps, incident });
+    } catch (err) {
+      outcome = await this.#reportError(err, inv.respond, { command: inv.command, user: actor.id });
+    }
+    deps.metrics.commands.inc({ command: spec ? inv.command : 'unknown', outcome });
+    return outcome;
+  }
+
+  async handleButton(press: ButtonPress): Promise<Outcome> {
+    const { deps } = this;
+    const actor: Actor = { type: 'user', id: press.user.id, name: press.user.name || press.user.id };
+    const handler = this.#parts.buttons.get(press.actionId);
+    try {
+      if (!handler)
+        throw new UsageError('That button is no longer handled by this bot; run the command again.');
+      if (!(await deps.access.isResponder(actor.id))) {
+        throw new AccessError('access.responder', 'Only responders can press cloud-safety buttons.');
+      }
+      await handler(press, actor, deps);
+      return 'ok';
+    } catch (err) {
+      return this.#reportError(err, press.respond, { button: press.actionId, user: actor.id });
+    }
+  }
+
+  async handleReaction(event: ReactionAdded): Promise<void> {
+    const { deps } = this;
+    if (event.eventId && !(await this.firstDelivery(event.eventId))) return;
+    const actor: Actor = { type: 'user', id: event.user.id, name: event.user.name || event.user.id };
+    if (!(await deps.access.isResponder(actor.id))) return;
+    for (const handler of this.#parts.reactions) {
+      try {
+        await handler(deps, event, actor);
+      } catch (err) {
+        deps.log.error({ err, reaction: event.reaction }, 'reaction handler failed');
+      }
+    }
+  }
+
+  /** True the first time an event id is seen (Slack retries deliveries it thinks were lost). */
+  async firstDelivery(eventId: string): Promise<boolean> {
+    return this.deps.store.set(`slack-event:${eventId}`, '1', { ifAbsent: true, ttlMs: 24 * 3_600_000 });
+  }
+
+  async #reportError(
+    err: unknown,
+    respond: (m: Message) => Promise<void>,
+    meta: Record<string, string>,
+  ): Promise<Outcome> {
+    const { deps } = this;
+    let message: Message;
+    let outcome: Outcome;
+    if (err instanceof UsageError) {
+      outcome = 'usage';
+      message = errorMessage(err.message, err.usage);
+    } else if (err instanceof AccessError) {
+      outcome = 'denied';
+      message = errorMessage(err.message);
+    } else if (err instanceof ExternalServiceError) {
+      outcome = 'error';
+      deps.log.warn({ err, ...meta }, 'outside system failed');
+      message = errorMessage(`${err.service} failed: ${err.message}`);
+    } else if (isUserFacing(err)) {
+      outcome = 'error';
+      message = errorMessage(err.message);
+    } else {
+      outcome = 'error';
+      const ref = randomUUID().slice(0, 8);
+      deps.log.error({ err, ref, ...meta }, 'command failed');
+      message = errorMessage(
+        `Something failed on our side (ref ${ref}); the bot's log has the details. Nothing more was changed.`,
+      );
+    }
+    try {
+      await respond({ ...message, text: deps.redactor.text(message.text) });
+    } catch (replyErr) {
+      deps.log.warn({ err: replyErr, ...meta }, 'could not send the error reply');
+    }
+    return outcome;
+  }
+
+  /** Starts timers (expiries, recovery of interrupted actions). */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.deps.scheduler.start();
+    await this.deps.approvals.recover();
+  }
+
+  async stop(): Promise<void> {
+    this.deps.scheduler.stop();
+    await this.deps.tasks.idle();
+  }
+
+  /** Waits for background work (message edits, executions) to settle. */
+  idle(): Promise<void> {
+    return this.deps.tasks.idle();
+  }
+}

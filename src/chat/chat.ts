@@ -1,0 +1,81 @@
+// The Chat port: what flows need from Slack (or the console), in our own types.
+import type { MessageRef } from '../incident.ts';
+
+export type { MessageRef };
+
+/** A Slack Block Kit block, as JSON. Built only in src/chat/blocks; rendered by Slack and the console. */
+export interface Block {
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface Message {
+  /** Plain-text fallback: notifications, screen readers, and the console's first line. */
+  text: string;
+  blocks?: Block[];
+}
+
+export interface FileUpload {
+  filename: string;
+  title?: string;
+  /** The bytes, or the path of a file on disk (large files are streamed, never read whole). */
+  content: Buffer | string;
+  /** A short note posted with the file. */
+  comment?: string;
+}
+
+export interface UploadedFile {
+  /** Slack's permalink, when uploaded to Slack. */
+  permalink?: string;
+  /** The local path, when the console wrote it to disk. */
+  path?: string;
+}
+
+export interface ChatMessage {
+  ts: string;
+  user?: string;
+  text: string;
+  threadTs?: string;
+}
+
+export interface Chat {
+  post(channel: string, message: Message, opts?: { threadTs?: string }): Promise<MessageRef>;
+  update(ref: MessageRef, message: Message): Promise<void>;
+  postEphemeral(channel: string, user: string, message: Message): Promise<void>;
+  pin(ref: MessageRef): Promise<void>;
+  permalink(ref: MessageRef): Promise<string | undefined>;
+  /** Reads one message (for the pin reaction); null when it is gone or not visible. */
+  fetchMessage(ref: MessageRef): Promise<ChatMessage | null>;
+  upload(channel: string, file: FileUpload, opts?: { threadTs?: string }): Promise<UploadedFile>;
+  /** Members of a user group by handle (without @); undefined when the workspace has no such group. */
+  groupMembers(handle: string): Promise<string[] | undefined>;
+}
+
+/** A slash command as every transport hands it to the bot. */
+export interface CommandInvocation {
+  command: string;
+  text: string;
+  user: { id: string; name: string };
+  channel: string;
+  /** Sends a message only the invoking user sees. */
+  respond(message: Message): Promise<void>;
+}
+
+/** A button press as every transport hands it to the bot. */
+export interface ButtonPress {
+  actionId: string;
+  value: string;
+  user: { id: string; name: string };
+  channel: string;
+  message?: MessageRef;
+  respond(message: Message): Promise<void>;
+}
+
+/** A reaction added to a message. */
+export interface ReactionAdded {
+  reaction: string;
+  user: { id: string; name: string };
+  item: MessageRef;
+  /** Slack's event_id, used to drop retried deliveries. */
+  eventId?: string;
+}

@@ -1,0 +1,30 @@
+// A Chat decorator that scrubs secrets from every message before it leaves the process.
+import type { Redactor } from '../redact.ts';
+import type { Chat, Message } from './chat.ts';
+
+export function redactMessage(redactor: Redactor, message: Message): Message {
+  return redactor.value(message);
+}
+
+export function redactingChat(chat: Chat, redactor: Redactor): Chat {
+  return {
+    post: (channel, message, opts) => chat.post(channel, redactMessage(redactor, message), opts),
+    update: (ref, message) => chat.update(ref, redactMessage(redactor, message)),
+    postEphemeral: (channel, user, message) =>
+      chat.postEphemeral(channel, user, redactMessage(redactor, message)),
+    pin: (ref) => chat.pin(ref),
+    permalink: (ref) => chat.permalink(ref),
+    fetchMessage: (ref) => chat.fetchMessage(ref),
+    upload: (channel, file, opts) =>
+      chat.upload(
+        channel,
+        {
+          ...file,
+          ...(file.title ? { title: redactor.text(file.title) } : {}),
+          ...(file.comment ? { comment: redactor.text(file.comment) } : {}),
+        },
+        opts,
+      ),
+    groupMembers: (handle) => chat.groupMembers(handle),
+  };
+}

@@ -1,0 +1,159 @@
+// Bolt wiring: translates slash commands, button presses and reaction events into Bot calls. No logic here.
+import { performance } from 'node:perf_hooks';
+import bolt from '@slack/bolt';
+import type { Logger as BoltLogger, LogLevel } from '@slack/bolt';
+import type { Bot } from '../../bot.ts';
+import type { Logger } from '../../log.ts';
+import type { Route } from '../../http.ts';
+import type { Message } from '../chat.ts';
+
+const { App, HTTPReceiver } = bolt;
+
+export interface SlackTransportOptions {
+  mode: 'socket' | 'http';
+  botToken: string;
+  appToken?: string;
+  signingSecret?: string;
+  port: number;
+  apiUrl?: string;
+  routes: Route[];
+  log: Logger;
+}
+
+export interface SlackTransport {
+  app: InstanceType<typeof App>;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Bolt's Logger interface over pino. */
+function boltLogger(log: Logger): BoltLogger {
+  let level = 'info';
+  const child = log.child({ component: 'bolt' });
+  return {
+    debug: (...msg: unknown[]) => child.debug(msg.map(String).join(' ')),
+    info: (...msg: unknown[]) => child.info(msg.map(String).join(' ')),
+    warn: (...msg: unknown[]) => child.warn(msg.map(String).join(' ')),
+    error: (...msg: unknown[]) => child.error(msg.map(String).join(' ')),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level as LogLevel,
+    setName: () => {},
+  };
+}
+
+function ephemeral(message: Message) {
+  return {
+    response_type: 'ephemeral' as const,
+    replace_original: false,
+    text: message.text,
+    ...(message.blocks ? { blocks: message.blocks } : {}),
+  };
+}
+
+export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise<SlackTransport> {
+  const { metrics, tasks } = bot.deps;
+  const logger = boltLogger(opts.log);
+  const clientOptions = {
+    ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
+    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
+  };
+  const app =
+    opts.mode === 'socket'
+      ? new App({ token: opts.botToken, appToken: opts.appToken, socketMode: true, logger, clientOptions })
+      : new App({
+          token: opts.botToken,
+          logger,
+          clientOptions,
+          receiver: new HTTPReceiver({
+            signingSecret: opts.signingSecret ?? '',
+            endpoints: '/slack/events',
+            customRoutes: opts.routes,
+            processBeforeResponse: false,
+            logger,
+          }),
+        });
+
+  // Runs first on every request: the clock for the ack-latency histogram.
+  app.use(async ({ context, next }) => {
+    context.receivedAt = performance.now();
+    await next();
+  });
+
+  function ackTimer(context: Record<string, unknown>, kind: string): void {
+    const receivedAt = typeof context.receivedAt === 'number' ? context.receivedAt : performance.now();
+    metrics.ackSeconds.observe({ kind }, (performance.now() - receivedAt) / 1000);
+  }
+
+  for (const name of bot.commandNames) {
+    app.command(name, async ({ ack, command, respond, context }) => {
+      await ack();
+      ackTimer(context, 'command');
+      tasks.run(`command:${name}`, () =>
+        bot.handleCommand({
+          command: command.command,
+          text: command.text ?? '',
+          user: { id: command.user_id, name: command.user_name },
+          channel: command.channel_id,
+          respond: async (message) => {
+            await respond(ephemeral(message));
+          },
+        }),
+      );
+    });
+  }
+
+  app.action({ type: 'block_actions' }, async ({ ack, body, action, respond, context }) => {
+    await ack();
+    ackTimer(context, 'action');
+    if (action.type !== 'button') return;
+    const channel = body.channel?.id ?? body.container?.channel_id ?? '';
+    const messageTs = body.message?.ts ?? body.container?.message_ts;
+    tasks.run(`button:${action.action_id}`, () =>
+      bot.handleButton({
+        actionId: action.action_id,
+        value: action.value ?? '',
+        user: { id: body.user.id, name: body.user.username ?? body.user.name ?? body.user.id },
+        channel,
+        ...(messageTs ? { message: { channel, ts: messageTs } } : {}),
+        respond: async (message) => {
+          await respond(ephemeral(message));
+        },
+      }),
+    );
+  });
+
+  app.event('reaction_added', async ({ event, body }) => {
+    if (event.item.type !== 'message') return;
+    const item = event.item;
+    tasks.run('reaction', () =>
+      bot.handleReaction({
+        reaction: event.reaction,
+        user: { id: event.user, name: event.user },
+        item: { channel: item.channel, ts: item.ts },
+        ...('event_id' in body && typeof body.event_id === 'string' ? { eventId: body.event_id } : {}),
+      }),
+    );
+  });
+
+  app.error(async (err) => {
+    opts.log.error({ err }, 'slack transport error');
+  });
+
+  let port = opts.port;
+  if (opts.mode === 'http') {
+    const server = (await app.start(opts.port)) as unknown as { address(): { port: number } | string | null };
+    const address = server.address();
+    if (address && typeof address === 'object') port = address.port;
+  } else {
+    await app.start();
+  }
+  return {
+    app,
+    port,
+    stop: async () => {
+      await app.stop();
+    },
+  };
+}

@@ -1,0 +1,174 @@
+// The Chat port over Slack's Web API.
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import type { WebClient } from '@slack/web-api';
+import { ExternalServiceError } from '../../errors.ts';
+import type { Chat, ChatMessage, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
+
+interface SlackError {
+  code?: string;
+  data?: { error?: string; needed?: string };
+  message?: string;
+  retryAfter?: number;
+}
+
+/** Wraps Slack failures in ExternalServiceError with Slack's error code, so messages say what to fix. */
+function slackError(method: string, err: unknown): ExternalServiceError {
+  const e = err as SlackError;
+  const code = e.data?.error ?? e.code ?? 'unknown_error';
+  const hint: Record<string, string> = {
+    not_in_channel: 'invite the bot to the channel (/invite @cloud-safety)',
+    channel_not_found: 'invite the bot to the channel; private channels are invisible to it otherwise',
+    missing_scope: `add the scope ${e.data?.needed ?? ''} to the Slack app and reinstall it`,
+    invalid_auth: 'SLACK_BOT_TOKEN is wrong or revoked',
+    not_authed: 'SLACK_BOT_TOKEN is not set',
+    ratelimited: 'Slack is rate limiting; it will be retried',
+  };
+  return new ExternalServiceError('Slack', `${method}: ${code}${hint[code] ? ` (${hint[code]})` : ''}`, {
+    retryable: code === 'ratelimited' || e.code === 'slack_webapi_rate_limited_error',
+    cause: err,
+  });
+}
+
+export class SlackChat implements Chat {
+  #client: WebClient;
+  #groups: { at: number; byHandle: Map<string, string[]> } | undefined;
+
+  constructor(client: WebClient) {
+    this.#client = client;
+  }
+
+  async post(channel: string, message: Message, opts: { threadTs?: string } = {}): Promise<MessageRef> {
+    const args = {
+      channel,
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks } : {}),
+      ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
+    };
+    try {
+      const res = await this.#client.chat.postMessage(
+        args as Parameters<WebClient['chat']['postMessage']>[0],
+      );
+      return { channel: res.channel ?? channel, ts: String(res.ts) };
+    } catch (err) {
+      if ((err as SlackError).data?.error !== 'not_in_channel') throw slackError('chat.postMessage', err);
+    }
+    // Public channels can be joined without an invite; then post again once.
+    try {
+      await this.#client.conversations.join({ channel });
+      const res = await this.#client.chat.postMessage(
+        args as Parameters<WebClient['chat']['postMessage']>[0],
+      );
+      return { channel: res.channel ?? channel, ts: String(res.ts) };
+    } catch (err) {
+      throw slackError('chat.postMessage', err);
+    }
+  }
+
+  async update(ref: MessageRef, message: Message): Promise<void> {
+    try {
+      await this.#client.chat.update({
+        channel: ref.channel,
+        ts: ref.ts,
+        text: message.text,
+        ...(message.blocks ? { blocks: message.blocks } : {}),
+      } as Parameters<WebClient['chat']['update']>[0]);
+    } catch (err) {
+      throw slackError('chat.update', err);
+    }
+  }
+
+  async postEphemeral(channel: string, user: string, message: Message): Promise<void> {
+    try {
+      await this.#client.chat.postEphemeral({
+        channel,
+        user,
+        text: message.text,
+        ...(message.blocks ? { blocks: message.blocks } : {}),
+      } as Parameters<WebClient['chat']['postEphemeral']>[0]);
+    } catch (err) {
+      throw slackError('chat.postEphemeral', err);
+    }
+  }
+
+  async pin(ref: MessageRef): Promise<void> {
+    try {
+      await this.#client.pins.add({ channel: ref.channel, timestamp: ref.ts });
+    } catch (err) {
+      if ((err as SlackError).data?.error === 'already_pinned') return;
+      throw slackError('pins.add', err);
+    }
+  }
+
+  async permalink(ref: MessageRef): Promise<string | undefined> {
+    try {
+      const res = await this.#client.chat.getPermalink({ channel: ref.channel, message_ts: ref.ts });
+      return res.permalink;
+    } catch (err) {
+      throw slackError('chat.getPermalink', err);
+    }
+  }
+
+  async fetchMessage(ref: MessageRef): Promise<ChatMessage | null> {
+    try {
+      const history = await this.#client.conversations.history({
+        channel: ref.channel,
+        latest: ref.ts,
+        inclusive: true,
+        limit: 1,
+      });
+      let found = history.messages?.find((m) => m.ts === ref.ts);
+      if (!found) {
+        // Thread replies are not in the channel history; conversations.replies finds them by their own ts.
+        const replies = await this.#client.conversations.replies({
+          channel: ref.channel,
+          ts: ref.ts,
+          limit: 200,
+        });
+        found = replies.messages?.find((m) => m.ts === ref.ts);
+      }
+      if (!found?.ts) return null;
+      return {
+        ts: found.ts,
+        text: found.text ?? '',
+        ...(found.user ? { user: found.user } : {}),
+        ...(found.thread_ts ? { threadTs: found.thread_ts } : {}),
+      };
+    } catch (err) {
+      throw slackError('conversations.history', err);
+    }
+  }
+
+  async upload(channel: string, file: FileUpload, opts: { threadTs?: string } = {}): Promise<UploadedFile> {
+    try {
+      const res = await this.#client.filesUploadV2({
+        channel_id: channel,
+        filename: file.filename || (typeof file.content === 'string' ? basename(file.content) : 'file'),
+        title: file.title ?? file.filename,
+        file: typeof file.content === 'string' ? createReadStream(file.content) : file.content,
+        ...(file.comment ? { initial_comment: file.comment } : {}),
+        ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
+      } as Parameters<WebClient['filesUploadV2']>[0]);
+      const uploaded = res.files?.[0]?.files?.[0];
+      return uploaded?.permalink ? { permalink: uploaded.permalink } : {};
+    } catch (err) {
+      throw slackError('files.uploadV2', err);
+    }
+  }
+
+  async groupMembers(handle: string): Promise<string[] | undefined> {
+    if (!this.#groups || Date.now() - this.#groups.at > 5 * 60_000) {
+      try {
+        const res = await this.#client.usergroups.list({ include_users: true });
+        const byHandle = new Map<string, string[]>();
+        for (const group of res.usergroups ?? []) {
+          if (group.handle) byHandle.set(group.handle, group.users ?? []);
+        }
+        this.#groups = { at: Date.now(), byHandle };
+      } catch (err) {
+        throw slackError('usergroups.list', err);
+      }
+    }
+    return this.#groups.byHandle.get(handle);
+  }
+}

@@ -1,0 +1,257 @@
+// Composition root: reads the environment and config, builds every concrete class, picks the transport.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { WebClient } from '@slack/web-api';
+import { COMMANDS } from '../commands/index.ts';
+import { BUTTONS } from '../commands/buttons.ts';
+import { Approvals } from '../flows/approval.ts';
+import { Incidents } from '../flows/incident.ts';
+import { pinFromReaction } from '../flows/pin.ts';
+import { Access } from './access.ts';
+import { Bot } from './bot.ts';
+import type { Chat } from './chat/chat.ts';
+import { ConsoleChat } from './chat/console/chat.ts';
+import { ConsoleSession } from './chat/console/repl.ts';
+import { redactingChat } from './chat/redacting.ts';
+import { SlackChat } from './chat/slack/chat.ts';
+import { startSlack } from './chat/slack/app.ts';
+import { loadConfig, type Config } from './config.ts';
+import type { Adapters, Deps } from './deps.ts';
+import { ConfigError } from './errors.ts';
+import { healthRoutes, startHealthServer } from './http.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createRedactor, type Redactor } from './redact.ts';
+import { Scheduler } from './scheduler.ts';
+import { MemoryStore } from './store/memory.ts';
+import { RedisStore } from './store/redis.ts';
+import type { Store } from './store/store.ts';
+import { Tasks, Throttle } from './tasks.ts';
+import { TimelineLog } from './timeline-log.ts';
+
+export interface BuildOptions {
+  config: Config;
+  store: Store;
+  chat: Chat;
+  log: Logger;
+  redactor: Redactor;
+  env?: NodeJS.ProcessEnv;
+  metrics?: Metrics;
+  now?: () => Date;
+  instanceId?: string;
+  /** Minimum time between edits of one message (Slack allows about 1/s). */
+  editIntervalMs?: number;
+  schedulerTickMs?: number;
+  /** Replaces adapters built from the config (tests point them at local endpoints). */
+  adapters?: Partial<Adapters>;
+}
+
+/** Builds adapters for what the config names; each runbook step adds its own here. */
+export function buildAdapters(
+  _config: Config,
+  _env: NodeJS.ProcessEnv,
+  _metrics: Metrics,
+  _log: Logger,
+): Adapters {
+  return {};
+}
+
+/** Wires every part of the bot; transports are attached by the caller. */
+export function buildBot(opts: BuildOptions): Bot {
+  const now = opts.now ?? (() => new Date());
+  const metrics = opts.metrics ?? createMetrics();
+  const instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+  const chat = redactingChat(opts.chat, opts.redactor);
+  const tasks = new Tasks(opts.log);
+  const throttle = new Throttle(tasks, opts.editIntervalMs ?? 1000);
+  const scheduler = new Scheduler({
+    store: opts.store,
+    tasks,
+    log: opts.log,
+    tickMs: opts.schedulerTickMs ?? 1000,
+  });
+  const timeline = new TimelineLog(opts.store, now);
+  const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
+  const incidents = new Incidents({ store: opts.store, chat, timeline, throttle, log: opts.log, now });
+  const approvals = new Approvals({
+    store: opts.store,
+    chat,
+    access,
+    incidents,
+    scheduler,
+    tasks,
+    throttle,
+    log: opts.log,
+    now,
+    instanceId,
+  });
+  const adapters = {
+    ...buildAdapters(opts.config, opts.env ?? process.env, metrics, opts.log),
+    ...opts.adapters,
+  };
+  const deps: Deps = {
+    adapters,
+    config: opts.config,
+    store: opts.store,
+    chat,
+    log: opts.log,
+    metrics,
+    redactor: opts.redactor,
+    access,
+    tasks,
+    throttle,
+    scheduler,
+    timeline,
+    incidents,
+    approvals,
+    now,
+    instanceId,
+  };
+  return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
+}
+
+export type Mode = 'socket' | 'http' | 'console';
+
+/** Picks the transport from which tokens are set, or explains what is missing. */
+export function chooseMode(env: NodeJS.ProcessEnv): Mode {
+  const bot = env.SLACK_BOT_TOKEN;
+  if (!bot) {
+    if (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) {
+      throw new ConfigError(
+        'SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set without SLACK_BOT_TOKEN; set the bot token (xoxb-…) too, or unset both for console mode.',
+      );
+    }
+    return 'console';
+  }
+  if (env.SLACK_APP_TOKEN) return 'socket';
+  if (env.SLACK_SIGNING_SECRET) return 'http';
+  throw new ConfigError(
+    'SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode); set one of them.',
+  );
+}
+
+/** Every secret value the environment holds, so the redactor hides it wherever it appears. */
+export function secretValues(env: NodeJS.ProcessEnv): string[] {
+  const names = Object.keys(env).filter((k) =>
+    /(TOKEN|SECRET|PASSWORD|ROUTING_KEY|DATABASE_URL|_DB_URL|REDIS_URL)$/i.test(k),
+  );
+  const values = names.map((k) => env[k]).filter((v): v is string => Boolean(v));
+  // Only the password part of a URL is secret; the redactor hides URL passwords by pattern too.
+  return values.filter((v) => !/^[a-z]+:\/\//i.test(v) || !/:[^@/]+@/.test(v));
+}
+
+function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStream): string {
+  if (env.CLOUD_SAFETY_CONFIG) return env.CLOUD_SAFETY_CONFIG;
+  if (existsSync('cloud-safety.yml') || mode !== 'console') return 'cloud-safety.yml';
+  out.write('No cloud-safety.yml here: using cloud-safety.example.yml for this console session.\n');
+  return 'cloud-safety.example.yml';
+}
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const mode = chooseMode(env);
+  const redactor = createRedactor(secretValues(env));
+  const log = createLogger(redactor, { level: env.LOG_LEVEL ?? (mode === 'console' ? 'warn' : 'info') });
+  const banner = process.stderr;
+  const config = loadConfig(configPath(env, mode, banner));
+  let store: Store;
+  if (env.REDIS_URL) {
+    store = new RedisStore(env.REDIS_URL, { prefix: env.REDIS_PREFIX ?? 'cloud-safety:' });
+  } else if (mode === 'console') {
+    banner.write(
+      'REDIS_URL is not set: using an in-process store. Nothing survives a restart of this console.\n',
+    );
+    store = new MemoryStore();
+  } else {
+    throw new ConfigError(
+      'REDIS_URL is required in Slack modes (state, approvals and the timeline live there), e.g. REDIS_URL=redis://127.0.0.1:6379',
+    );
+  }
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`PORT=${env.PORT} is not a port number`);
+  const metrics = createMetrics();
+  const routes = healthRoutes({ store, metrics, mode });
+  const stops: (() => Promise<void>)[] = [];
+
+  if (mode === 'console') {
+    const chat = new ConsoleChat({
+      out: process.stdout,
+      filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
+    });
+    const bot = buildBot({ config, store, chat, log, redactor, env, metrics });
+    await bot.start();
+    try {
+      const health = await startHealthServer(routes, port, '127.0.0.1');
+      stops.push(() => new Promise((resolve) => health.server.close(() => resolve())));
+      banner.write(`Health and metrics on http://127.0.0.1:${health.port}/healthz, /readyz, /metrics\n`);
+    } catch (err) {
+      banner.write(
+        `Could not serve health endpoints on port ${port} (${(err as Error).message}); set PORT to a free port.\n`,
+      );
+    }
+    const user = env.CONSOLE_USER ?? 'alice';
+    const channel = env.CONSOLE_CHANNEL ?? '#incident';
+    banner.write(
+      `cloud-safety console (${store.kind} store). You are ${user} in ${channel}. Type /help for console commands, /incident help for the runbook.\n`,
+    );
+    const session = new ConsoleSession(bot, {
+      input: process.stdin,
+      out: process.stdout,
+      chat,
+      user,
+      channel,
+      interactive: Boolean(process.stdin.isTTY),
+    });
+    await session.run();
+    await bot.stop();
+    for (const stop of stops) await stop();
+    await store.close();
+    return;
+  }
+
+  const botToken = env.SLACK_BOT_TOKEN ?? '';
+  const client = new WebClient(botToken, {
+    ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+    retryConfig: { retries: 5, factor: 2, minTimeout: 1000, maxTimeout: 30_000 },
+  });
+  const bot = buildBot({ config, store, chat: new SlackChat(client), log, redactor, env, metrics });
+  await bot.start();
+  const transport = await startSlack(bot, {
+    mode,
+    botToken,
+    ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
+    ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
+    port,
+    ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}),
+    routes,
+    log,
+  });
+  if (mode === 'socket') {
+    const health = await startHealthServer(routes, port);
+    stops.push(() => new Promise((resolve) => health.server.close(() => resolve())));
+  }
+  log.info(
+    { mode, port: transport.port, store: store.kind, services: Object.keys(config.services) },
+    'cloud-safety started',
+  );
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await transport.stop();
+    await bot.stop();
+    for (const stop of stops) await stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+if (import.meta.main) {
+  main().catch((err: unknown) => {
+    process.stderr.write(
+      `${err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+    );
+    process.exit(1);
+  });
+}

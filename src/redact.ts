@@ -1,0 +1,64 @@
+// Scrubs secrets out of anything that may reach a log line or a chat message.
+
+const SECRET_KEY =
+  /(token|secret|password|passwd|authorization|cookie|signature|credential|api[-_]?key|private[-_]?key)/i;
+// Slack tokens, AWS access keys, bearer headers, passwords inside connection URLs.
+const SECRET_PATTERNS: RegExp[] = [
+  /\bxox[abposr]-[A-Za-z0-9-]{8,}/g,
+  /\bxapp-[A-Za-z0-9-]{8,}/g,
+  /\b(AKIA|ASIA)[A-Z0-9]{16}\b/g,
+  /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  /\bToken token=[A-Za-z0-9._~+/=-]{8,}/gi,
+];
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)([^@\s]+)(@)/gi;
+
+export const REDACTED = '[redacted]';
+
+export interface Redactor {
+  text(value: string): string;
+  value<T>(value: T): T;
+}
+
+/** Builds a redactor that also hides the exact values of the given secrets (env tokens and the like). */
+export function createRedactor(secrets: Iterable<string | undefined> = []): Redactor {
+  const known = [...secrets].filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  // Longest first so a secret that contains another is hidden whole.
+  known.sort((a, b) => b.length - a.length);
+
+  function text(value: string): string {
+    let out = value;
+    for (const secret of known) out = out.split(secret).join(REDACTED);
+    for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, REDACTED);
+    return out.replace(URL_PASSWORD, `$1${REDACTED}$3`);
+  }
+
+  function walk(input: unknown, depth: number, seen: WeakSet<object>): unknown {
+    if (typeof input === 'string') return text(input);
+    if (input === null || typeof input !== 'object' || depth > 12) return input;
+    if (seen.has(input)) return '[circular]';
+    seen.add(input);
+    if (Buffer.isBuffer(input)) return input;
+    if (input instanceof Error) {
+      const out: Record<string, unknown> = { type: input.name, message: text(input.message) };
+      if (input.stack) out.stack = text(input.stack);
+      if ('code' in input) out.code = (input as { code: unknown }).code;
+      return out;
+    }
+    if (Array.isArray(input)) return input.map((item) => walk(item, depth + 1, seen));
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(input)) {
+      out[key] =
+        SECRET_KEY.test(key) && (typeof item === 'string' || typeof item === 'number')
+          ? REDACTED
+          : walk(item, depth + 1, seen);
+    }
+    return out;
+  }
+
+  return {
+    text,
+    value<T>(value: T): T {
+      return walk(value, 0, new WeakSet()) as T;
+    },
+  };
+}

@@ -1,0 +1,217 @@
+// Redis implementation of the Store port (ioredis). Multi-key changes are Lua scripts, so they are atomic.
+import { Redis } from 'ioredis';
+import type { SetOptions, Store, StreamEntry } from './store.ts';
+
+// KEYS[1]=key; ARGV[1]=expected ('' + ARGV[3]=='0' means absent), ARGV[2]=next, ARGV[4]=delete?, ARGV[5]=ttl ms
+const CAS = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[3] == '0' then
+  if current then return 0 end
+else
+  if current ~= ARGV[1] then return 0 end
+end
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+end
+return 1`;
+
+// KEYS[1]=stream KEYS[2]=head; ARGV[1]=expected present?, ARGV[2]=expected, ARGV[3]=new head, ARGV[4..]=fields
+const APPEND_CHAINED = `
+local head = redis.call('GET', KEYS[2])
+if ARGV[1] == '0' then
+  if head then return false end
+else
+  if head ~= ARGV[2] then return false end
+end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
+redis.call('SET', KEYS[2], ARGV[3])
+return id`;
+
+// KEYS[1]=lease; ARGV[1]=owner ARGV[2]=ttl
+const ACQUIRE_LEASE = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0`;
+
+export interface RedisStoreOptions {
+  /** Namespace for every key, so replicas (and other apps) can share one Redis. */
+  prefix?: string;
+  /** How long /readyz waits for PING. */
+  pingTimeoutMs?: number;
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly redis: Redis;
+  #prefix: string;
+  #pingTimeoutMs: number;
+
+  constructor(url: string, opts: RedisStoreOptions = {}) {
+    this.#prefix = opts.prefix ?? 'cloud-safety:';
+    this.#pingTimeoutMs = opts.pingTimeoutMs ?? 1000;
+    this.redis = new Redis(url, {
+      // Keep commands queued across a restart of Redis, then fail rather than hang forever.
+      maxRetriesPerRequest: 20,
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+      lazyConnect: false,
+    });
+    // Connection errors are reported by /readyz and by the commands that fail; don't crash on them.
+    this.redis.on('error', () => {});
+    this.redis.defineCommand('csCas', { numberOfKeys: 1, lua: CAS });
+    this.redis.defineCommand('csAppendChained', { numberOfKeys: 2, lua: APPEND_CHAINED });
+    this.redis.defineCommand('csAcquireLease', { numberOfKeys: 1, lua: ACQUIRE_LEASE });
+    this.redis.defineCommand('csReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+  }
+
+  #k(key: string): string {
+    return this.#prefix + key;
+  }
+
+  #script(name: string, ...args: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[
+      name
+    ];
+    if (!fn) throw new Error(`script ${name} not defined`);
+    return fn.apply(this.redis, args);
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.redis.get(this.#k(key));
+  }
+
+  async set(key: string, value: string, opts: SetOptions = {}): Promise<boolean> {
+    const k = this.#k(key);
+    let result: string | null;
+    if (opts.ttlMs !== undefined && opts.ifAbsent)
+      result = await this.redis.set(k, value, 'PX', opts.ttlMs, 'NX');
+    else if (opts.ttlMs !== undefined) result = await this.redis.set(k, value, 'PX', opts.ttlMs);
+    else if (opts.ifAbsent) result = await this.redis.set(k, value, 'NX');
+    else result = await this.redis.set(k, value);
+    return result === 'OK';
+  }
+
+  async compareAndSet(
+    key: string,
+    expected: string | null,
+    next: string | null,
+    opts: { ttlMs?: number } = {},
+  ) {
+    const result = await this.#script(
+      'csCas',
+      this.#k(key),
+      expected ?? '',
+      next ?? '',
+      expected === null ? '0' : '1',
+      next === null ? '1' : '0',
+      opts.ttlMs ?? 0,
+    );
+    return result === 1;
+  }
+
+  async del(key: string): Promise<void> {
+    await this.redis.del(this.#k(key));
+  }
+
+  async incr(key: string): Promise<number> {
+    return this.redis.incr(this.#k(key));
+  }
+
+  async addToSet(key: string, member: string): Promise<boolean> {
+    return (await this.redis.sadd(this.#k(key), member)) === 1;
+  }
+
+  async removeFromSet(key: string, member: string): Promise<boolean> {
+    return (await this.redis.srem(this.#k(key), member)) === 1;
+  }
+
+  async members(key: string): Promise<string[]> {
+    return (await this.redis.smembers(this.#k(key))).sort();
+  }
+
+  async schedule(key: string, member: string, at: number): Promise<void> {
+    await this.redis.zadd(this.#k(key), at, member);
+  }
+
+  async due(key: string, now: number, limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(this.#k(key), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  async unschedule(key: string, member: string): Promise<boolean> {
+    return (await this.redis.zrem(this.#k(key), member)) === 1;
+  }
+
+  async appendChained(
+    stream: string,
+    headKey: string,
+    expectedHead: string | null,
+    newHead: string,
+    fields: Record<string, string>,
+  ): Promise<string | null> {
+    const flat = Object.entries(fields).flat();
+    const id = await this.#script(
+      'csAppendChained',
+      this.#k(stream),
+      this.#k(headKey),
+      expectedHead === null ? '0' : '1',
+      expectedHead ?? '',
+      newHead,
+      ...flat,
+    );
+    return typeof id === 'string' ? id : null;
+  }
+
+  async readStream(stream: string): Promise<StreamEntry[]> {
+    const entries: StreamEntry[] = [];
+    let start = '-';
+    for (;;) {
+      const page = await this.redis.xrange(this.#k(stream), start, '+', 'COUNT', 500);
+      for (const [id, flat] of page) {
+        const fields: Record<string, string> = {};
+        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
+        entries.push({ id, fields });
+      }
+      if (page.length < 500) return entries;
+      start = `(${page[page.length - 1]?.[0]}`;
+    }
+  }
+
+  async acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.#script('csAcquireLease', this.#k(key), owner, ttlMs)) === 1;
+  }
+
+  async releaseLease(key: string, owner: string): Promise<boolean> {
+    return (await this.#script('csReleaseLease', this.#k(key), owner)) === 1;
+  }
+
+  async ping(): Promise<void> {
+    if (this.redis.status !== 'ready') throw new Error(`redis is ${this.redis.status}`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('redis did not answer PING in time')), this.#pingTimeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// The Store port: the few atomic primitives every flow builds on. Redis in production, memory for console drills.
+
+export interface StreamEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+export interface SetOptions {
+  /** Expire the key after this many milliseconds. */
+  ttlMs?: number;
+  /** Only write when the key does not exist (SET NX). */
+  ifAbsent?: boolean;
+}
+
+export interface Store {
+  /** Which implementation this is, for the start-up banner and /readyz. */
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  /** Returns false only when `ifAbsent` was asked and the key already existed. */
+  set(key: string, value: string, opts?: SetOptions): Promise<boolean>;
+  /** Atomically replaces `expected` (null: absent) with `next` (null: delete); false when the value moved. */
+  compareAndSet(
+    key: string,
+    expected: string | null,
+    next: string | null,
+    opts?: { ttlMs?: number },
+  ): Promise<boolean>;
+  del(key: string): Promise<void>;
+  incr(key: string): Promise<number>;
+
+  addToSet(key: string, member: string): Promise<boolean>;
+  removeFromSet(key: string, member: string): Promise<boolean>;
+  members(key: string): Promise<string[]>;
+
+  /** A time-ordered queue (sorted set): `due` lists members whose time has come, `unschedule` claims one. */
+  schedule(key: string, member: string, at: number): Promise<void>;
+  due(key: string, now: number, limit?: number): Promise<string[]>;
+  /** True for exactly one caller per scheduled member: use it to claim the job. */
+  unschedule(key: string, member: string): Promise<boolean>;
+
+  /**
+   * Appends to a stream only if `headKey` still holds `expectedHead` (null: absent), then sets it to `newHead`.
+   * Returns the new entry id, or null when another writer moved the head first.
+   */
+  appendChained(
+    stream: string,
+    headKey: string,
+    expectedHead: string | null,
+    newHead: string,
+    fields: Record<string, string>,
+  ): Promise<string | null>;
+  readStream(stream: string): Promise<StreamEntry[]>;
+
+  /** Takes the lease, or extends it when `owner` already holds it; false when someone else holds it. */
+  acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(key: string, owner: string): Promise<boolean>;
+
+  /** Resolves when the store answers; rejects otherwise (used by /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Read-modify-write of a JSON value with compare-and-set, retried when another writer got there first. */
+export async function updateJson<T>(
+  store: Store,
+  key: string,
+  change: (current: T | null) => T | null | undefined,
+  attempts = 50,
+): Promise<T | null> {
+  for (let i = 0; i < attempts; i++) {
+    const raw = await store.get(key);
+    const current = raw === null ? null : (JSON.parse(raw) as T);
+    const next = change(current);
+    if (next === undefined) return current; // nothing to change
+    const nextRaw = next === null ? null : JSON.stringify(next);
+    if (await store.compareAndSet(key, raw, nextRaw)) return next;
+  }
+  throw new Error(`updateJson: ${key} kept changing under ${attempts} attempts`);
+}
+
+export async function getJson<T>(store: Store, key: string): Promise<T | null> {
+  const raw = await store.get(key);
+  return raw === null ? null : (JSON.parse(raw) as T);
+}

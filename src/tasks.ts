@@ -1,0 +1,65 @@
+// Background work the bot starts after acking: tracked so shutdown (and tests, and piped console scripts) can wait for it.
+import type { Logger } from './log.ts';
+
+export class Tasks {
+  #running = new Set<Promise<unknown>>();
+  #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /** Runs `work` in the background; a failure is logged, never unhandled. */
+  run(name: string, work: () => Promise<unknown>): void {
+    const promise = (async () => {
+      try {
+        await work();
+      } catch (err) {
+        this.#log.error({ err, task: name }, 'background task failed');
+      }
+    })();
+    this.#running.add(promise);
+    void promise.finally(() => this.#running.delete(promise));
+  }
+
+  get size(): number {
+    return this.#running.size;
+  }
+
+  /** Resolves once nothing is running, including work started by work that was running. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+}
+
+/**
+ * Coalesces bursts per key: the first call runs now, calls within `intervalMs` collapse into one trailing run.
+ * Used for message edits (Slack allows about one chat.update per second per message).
+ */
+export class Throttle {
+  #last = new Map<string, number>();
+  #pending = new Map<string, () => Promise<void>>();
+  #timers = new Map<string, Promise<void>>();
+  #intervalMs: number;
+  #tasks: Tasks;
+
+  constructor(tasks: Tasks, intervalMs: number) {
+    this.#tasks = tasks;
+    this.#intervalMs = intervalMs;
+  }
+
+  schedule(key: string, fn: () => Promise<void>): void {
+    this.#pending.set(key, fn);
+    if (this.#timers.has(key)) return;
+    const wait = Math.max(0, (this.#last.get(key) ?? 0) + this.#intervalMs - Date.now());
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
+      this.#timers.delete(key);
+      const next = this.#pending.get(key);
+      this.#pending.delete(key);
+      this.#last.set(key, Date.now());
+      if (next) await next();
+    });
+    this.#timers.set(key, timer);
+    this.#tasks.run(`throttle:${key}`, () => timer);
+  }
+}

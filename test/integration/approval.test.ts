@@ -1,0 +1,218 @@
+// The two-person approval flow on real Redis: who may approve, expiry, exactly-once under concurrent clicks, restarts.
+import assert from 'node:assert/strict';
+import type { Action } from '../../src/actions.ts';
+import { APPROVE_ACTION, DENY_ACTION } from '../../src/chat/blocks/approval.ts';
+import type { ActionHandler } from '../../flows/approval.ts';
+import type { RedisStore } from '../../src/store/redis.ts';
+import { CHANNEL, makeTestBot, testConfig, textOf, USERS, type TestBot } from '../support/bot.ts';
+import { isolatedRedisStore } from '../support/redis.ts';
+
+interface Flip {
+  to: number;
+}
+
+/** A stand-in outside system: a value that only changes when the handler executes. */
+function flipHandler(system: {
+  value: number;
+  writes: number;
+  onExecute?: () => Promise<void>;
+}): ActionHandler<Flip> {
+  return {
+    kind: 'test.flip',
+    describe: (action) => ({ fields: [['Value', `${String(action.basis)} -> ${action.change.to}`]] }),
+    async execute(action, ctx) {
+      if (system.value !== action.basis)
+        return { ok: false, summary: `value moved from ${String(action.basis)} to ${system.value}` };
+      await system.onExecute?.();
+      system.writes += 1;
+      system.value = action.change.to;
+      await ctx.progress(`value set to ${action.change.to}`);
+      return { ok: true, summary: `value is ${system.value}` };
+    },
+    async recheck(action) {
+      return system.value === action.change.to
+        ? { ok: true, summary: `value is ${system.value} as requested` }
+        : { ok: false, summary: `value is still ${system.value}` };
+    },
+  };
+}
+
+describe('approval flow (real Redis)', () => {
+  let store: RedisStore;
+  let t: TestBot;
+  let system: { value: number; writes: number; onExecute?: () => Promise<void> };
+
+  beforeEach(async () => {
+    store = await isolatedRedisStore();
+    t = makeTestBot({ store });
+    system = { value: 1, writes: 0 };
+    t.bot.deps.approvals.register(flipHandler(system));
+    await t.command('alice', '/incident', 'declare payments');
+  });
+
+  afterEach(async () => {
+    await t.bot.stop();
+    await store.close();
+  });
+
+  async function request(breakGlass?: string): Promise<Action<Flip>> {
+    const incident = await t.bot.deps.incidents.active(CHANNEL);
+    assert.ok(incident);
+    const action = await t.bot.deps.approvals.request<Flip>({
+      kind: 'test.flip',
+      incident,
+      step: 'C',
+      summary: 'Flip the value to 2',
+      basis: system.value,
+      change: { to: 2 },
+      requester: { type: 'user', ...USERS.alice },
+      ...(breakGlass !== undefined ? { breakGlass } : {}),
+    });
+    await t.bot.idle();
+    return action;
+  }
+
+  it('posts a card with Approve/Deny carrying only the request id, then executes after a second person approves', async () => {
+    const action = await request();
+    const card = t.chat.latest(action.card ?? { channel: '', ts: '' });
+    assert.match(textOf(card), /Approval needed: Flip the value to 2/);
+    assert.match(textOf(card), new RegExp(`"action_id":"${APPROVE_ACTION}","value":"${action.id}"`));
+
+    const replies = await t.click('bob', APPROVE_ACTION, action.id);
+
+    assert.deepEqual(replies, []);
+    assert.equal(system.value, 2);
+    const done = await t.bot.deps.approvals.get(action.id);
+    assert.equal(done?.state, 'succeeded');
+    assert.deepEqual(
+      done?.history.map((h) => h.state),
+      ['requested', 'approved', 'executing', 'succeeded'],
+    );
+    assert.equal(done?.approvals[0]?.actor.id, USERS.bob.id);
+    const final = t.chat.latest(action.card ?? { channel: '', ts: '' });
+    assert.match(textOf(final), /Done: Flip the value to 2/);
+    assert.doesNotMatch(textOf(final), /approval\.approve/, 'no buttons once decided');
+    const kinds = (await t.bot.deps.timeline.read('INC-1')).map((e) => e.kind);
+    assert.deepEqual(kinds.slice(1), [
+      'action.requested',
+      'action.approved',
+      'action.executing',
+      'action.progress',
+      'action.succeeded',
+    ]);
+    const incident = await t.bot.deps.incidents.get('INC-1');
+    assert.equal(incident?.checklist.C.state, 'done');
+  });
+
+  it('refuses self-approval, a non-approver and a non-responder, and changes nothing', async () => {
+    const action = await request();
+    const self = await t.click('alice', APPROVE_ACTION, action.id);
+    assert.match(textOf(self[0]), /You requested this change, so a second person must approve it/);
+    const carol = await t.click('carol', APPROVE_ACTION, action.id);
+    assert.match(textOf(carol[0]), /Only approvers \(@sre-leads\) can approve this change/);
+    const mallory = await t.click('mallory', APPROVE_ACTION, action.id);
+    assert.match(textOf(mallory[0]), /Only responders can press/);
+    assert.equal(system.writes, 0);
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'requested');
+  });
+
+  it('lets an approver deny and the requester cancel; neither can be approved afterwards', async () => {
+    const denied = await request();
+    await t.click('bob', DENY_ACTION, denied.id);
+    const late = await t.click('dave', APPROVE_ACTION, denied.id);
+    assert.match(textOf(late[0]), /This request is denied \(by bob\)/);
+
+    const cancelled = await request();
+    await t.click('alice', DENY_ACTION, cancelled.id);
+    assert.equal((await t.bot.deps.approvals.get(cancelled.id))?.state, 'cancelled');
+    assert.equal(system.writes, 0);
+  });
+
+  it('expires a request after access.approvalTtl and refuses to approve it then', async () => {
+    let now = new Date('2026-11-26T10:00:00Z');
+    const config = testConfig({ access: { approvalTtl: '15m' } });
+    const clocked = makeTestBot({ store, config, now: () => now });
+    clocked.bot.deps.approvals.register(flipHandler(system));
+    await clocked.command('alice', '/incident', 'declare checkout', 'C0OTHER');
+    const incident = await clocked.bot.deps.incidents.active('C0OTHER');
+    assert.ok(incident);
+    const action = await clocked.bot.deps.approvals.request<Flip>({
+      kind: 'test.flip',
+      incident,
+      step: 'C',
+      summary: 'Flip',
+      basis: 1,
+      change: { to: 2 },
+      requester: { type: 'user', ...USERS.alice },
+    });
+    now = new Date('2026-11-26T10:15:01Z');
+    const replies = await clocked.click('bob', APPROVE_ACTION, action.id, 'C0OTHER');
+    assert.match(textOf(replies[0]), /This request expired at 2026-11-26T10:15:00.000Z/);
+    assert.equal((await clocked.bot.deps.approvals.get(action.id))?.state, 'expired');
+    assert.equal(system.writes, 0);
+  });
+
+  it('executes exactly once when ten approvers on two replicas click at the same moment', async () => {
+    const replica = makeTestBot({ store, instanceId: 'replica-2' });
+    replica.bot.deps.approvals.register(flipHandler(system));
+    system.onExecute = () => new Promise((r) => setTimeout(r, 30));
+    const action = await request();
+
+    const clicks = Array.from({ length: 10 }, (_, i) =>
+      (i % 2 === 0 ? t : replica).click(i % 4 < 2 ? 'bob' : 'dave', APPROVE_ACTION, action.id),
+    );
+    const replies = (await Promise.all(clicks)).flat();
+
+    assert.equal(system.writes, 1);
+    assert.equal(replies.length, 9, 'every other click is told it was already approved');
+    for (const reply of replies) assert.match(textOf(reply), /already (approved|executed)/);
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'succeeded');
+  });
+
+  it('break-glass executes with one person only when access.breakGlass is true, and says so loudly', async () => {
+    await assert.rejects(request('payments down, leads unreachable'), /Break-glass is disabled here/);
+
+    const config = testConfig({ access: { breakGlass: true } });
+    const glass = makeTestBot({ store, config });
+    glass.bot.deps.approvals.register(flipHandler(system));
+    await glass.command('alice', '/incident', 'declare checkout', 'C0GLASS');
+    const incident = await glass.bot.deps.incidents.active('C0GLASS');
+    assert.ok(incident);
+    const action = await glass.bot.deps.approvals.request<Flip>({
+      kind: 'test.flip',
+      incident,
+      step: 'C',
+      summary: 'Flip',
+      basis: 1,
+      change: { to: 2 },
+      requester: { type: 'user', ...USERS.alice },
+      breakGlass: 'leads unreachable',
+    });
+    await glass.bot.idle();
+    assert.equal((await glass.bot.deps.approvals.get(action.id))?.state, 'succeeded');
+    assert.match(textOf(glass.chat.latest(action.card ?? { channel: '', ts: '' })), /BREAK-GLASS/);
+    const events = await glass.bot.deps.timeline.read(incident.id);
+    assert.ok(events.some((e) => e.kind === 'action.approved' && /BREAK-GLASS/.test(e.summary)));
+  });
+
+  it('after a restart, re-checks an action left executing instead of running it again', async () => {
+    const action = await request();
+    // The approving replica dies mid-change: the write reached the system, the result never reached Redis.
+    system.onExecute = () => new Promise(() => {});
+    void t.click('bob', APPROVE_ACTION, action.id);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'executing');
+    system.value = 2;
+    await store.del(`action:${action.id}:lease`);
+
+    const fresh = makeTestBot({ store, instanceId: 'after-restart' });
+    fresh.bot.deps.approvals.register(flipHandler(system));
+    await fresh.bot.deps.approvals.recover();
+    await fresh.bot.idle();
+
+    const recovered = await fresh.bot.deps.approvals.get(action.id);
+    assert.equal(recovered?.state, 'succeeded');
+    assert.match(recovered?.result?.summary ?? '', /^After a restart: value is 2 as requested/);
+    assert.equal(system.writes, 0, 'the change was not sent again');
+  });
+});

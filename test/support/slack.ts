@@ -1,0 +1,249 @@
+// Drives the real Bolt HTTP receiver with signed requests, and answers the Slack Web API with nock.
+import { createHmac } from 'node:crypto';
+import { WebClient } from '@slack/web-api';
+import nock from 'nock';
+import type { Bot } from '../../src/bot.ts';
+import { SlackChat } from '../../src/chat/slack/chat.ts';
+import { startSlack, type SlackTransport } from '../../src/chat/slack/app.ts';
+import type { Config } from '../../src/config.ts';
+import type { Adapters } from '../../src/deps.ts';
+import { healthRoutes } from '../../src/http.ts';
+import { buildBot } from '../../src/main.ts';
+import { createMetrics, type Metrics } from '../../src/metrics.ts';
+import type { Store } from '../../src/store/store.ts';
+import { memoryLogger } from './bot.ts';
+
+export const SIGNING_SECRET = 'test-signing-secret-5f2b8c';
+export const BOT_TOKEN = 'xoxb-1111-2222-test-bot-token';
+export const SLACK_API = 'https://slack.test';
+export const SLACK_API_URL = `${SLACK_API}/api/`;
+export const RESPONSE_HOST = 'https://hooks.slack.test';
+export const TEAM = 'T0TEAM';
+
+export function sign(
+  body: string,
+  opts: { secret?: string; timestamp?: number } = {},
+): Record<string, string> {
+  const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);
+  const signature = createHmac('sha256', opts.secret ?? SIGNING_SECRET)
+    .update(`v0:${timestamp}:${body}`)
+    .digest('hex');
+  return { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': `v0=${signature}` };
+}
+
+let responseSeq = 0;
+
+/** The form body Slack sends for a slash command; response_url points at the nock'd hooks host. */
+export function commandBody(args: {
+  command: string;
+  text: string;
+  userId: string;
+  userName: string;
+  channel: string;
+}) {
+  responseSeq += 1;
+  const responsePath = `/commands/${TEAM}/${responseSeq}/resp${responseSeq}`;
+  const body = new URLSearchParams({
+    token: 'legacy-verification-token',
+    team_id: TEAM,
+    team_domain: 'acme',
+    channel_id: args.channel,
+    channel_name: 'inc-payments',
+    user_id: args.userId,
+    user_name: args.userName,
+    command: args.command,
+    text: args.text,
+    api_app_id: 'A0APP',
+    is_enterprise_install: 'false',
+    response_url: `${RESPONSE_HOST}${responsePath}`,
+    trigger_id: `${responseSeq}.1.abc`,
+  }).toString();
+  return { body, responsePath, contentType: 'application/x-www-form-urlencoded' };
+}
+
+/** The interactivity payload Slack sends when a button is pressed. */
+export function buttonBody(args: {
+  actionId: string;
+  value: string;
+  userId: string;
+  userName: string;
+  channel: string;
+  messageTs: string;
+}) {
+  responseSeq += 1;
+  const responsePath = `/actions/${TEAM}/${responseSeq}/act${responseSeq}`;
+  const payload = {
+    type: 'block_actions',
+    user: { id: args.userId, username: args.userName, name: args.userName, team_id: TEAM },
+    api_app_id: 'A0APP',
+    token: 'legacy-verification-token',
+    container: { type: 'message', message_ts: args.messageTs, channel_id: args.channel, is_ephemeral: false },
+    trigger_id: `${responseSeq}.1.def`,
+    team: { id: TEAM, domain: 'acme' },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: { id: args.channel, name: 'inc-payments' },
+    message: {
+      type: 'message',
+      user: 'U0BOT',
+      ts: args.messageTs,
+      bot_id: 'B0BOT',
+      text: 'approval',
+      blocks: [],
+    },
+    state: { values: {} },
+    response_url: `${RESPONSE_HOST}${responsePath}`,
+    actions: [
+      {
+        type: 'button',
+        block_id: 'approval',
+        action_id: args.actionId,
+        text: { type: 'plain_text', text: 'Approve', emoji: true },
+        value: args.value,
+        style: 'primary',
+        action_ts: `${Math.floor(Date.now() / 1000)}.000200`,
+      },
+    ],
+  };
+  return {
+    body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+    responsePath,
+    contentType: 'application/x-www-form-urlencoded',
+  };
+}
+
+/** The Events API envelope for reaction_added. */
+export function reactionBody(args: {
+  eventId: string;
+  reaction: string;
+  userId: string;
+  channel: string;
+  ts: string;
+}) {
+  const body = JSON.stringify({
+    token: 'legacy-verification-token',
+    team_id: TEAM,
+    api_app_id: 'A0APP',
+    event: {
+      type: 'reaction_added',
+      user: args.userId,
+      reaction: args.reaction,
+      item_user: 'U0ALICE',
+      item: { type: 'message', channel: args.channel, ts: args.ts },
+      event_ts: `${Math.floor(Date.now() / 1000)}.000300`,
+    },
+    type: 'event_callback',
+    event_id: args.eventId,
+    event_time: Math.floor(Date.now() / 1000),
+    authorizations: [
+      { enterprise_id: null, team_id: TEAM, user_id: 'U0BOT', is_bot: true, is_enterprise_install: false },
+    ],
+    is_ext_shared_channel: false,
+    event_context: '4-eyJldCI6InJlYWN0aW9uX2FkZGVkIn0',
+  });
+  return { body, contentType: 'application/json' };
+}
+
+/** auth.test as Slack answers it for a bot token (Bolt calls it once to learn who it is). */
+export function nockAuthTest(): void {
+  nock(SLACK_API)
+    .post('/api/auth.test')
+    .reply(200, {
+      ok: true,
+      url: 'https://acme.slack.com/',
+      team: 'Acme',
+      user: 'cloud-safety',
+      team_id: TEAM,
+      user_id: 'U0BOT',
+      bot_id: 'B0BOT',
+      is_enterprise_install: false,
+    })
+    .persist();
+}
+
+export interface HttpBot {
+  bot: Bot;
+  port: number;
+  metrics: Metrics;
+  logLines: string[];
+  transport: SlackTransport;
+  send(body: string, contentType: string, headers?: Record<string, string>): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/** The whole app in HTTP mode, on a free port, with the Web API at SLACK_API_URL. */
+export async function startHttpBot(opts: {
+  config: Config;
+  store: Store;
+  adapters?: Partial<Adapters>;
+  instanceId?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<HttpBot> {
+  const { log, lines, redactor } = memoryLogger([BOT_TOKEN, SIGNING_SECRET]);
+  const metrics = createMetrics({ defaults: false });
+  const client = new WebClient(BOT_TOKEN, { slackApiUrl: SLACK_API_URL, retryConfig: { retries: 0 } });
+  const bot = buildBot({
+    config: opts.config,
+    store: opts.store,
+    chat: new SlackChat(client),
+    log,
+    redactor,
+    metrics,
+    editIntervalMs: 0,
+    env: opts.env ?? {},
+    ...(opts.adapters ? { adapters: opts.adapters } : {}),
+    ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+  });
+  await bot.start();
+  const transport = await startSlack(bot, {
+    mode: 'http',
+    botToken: BOT_TOKEN,
+    signingSecret: SIGNING_SECRET,
+    port: 0,
+    apiUrl: SLACK_API_URL,
+    routes: healthRoutes({ store: opts.store, metrics, mode: 'http' }),
+    log,
+  });
+  const port = transport.port;
+  return {
+    bot,
+    port,
+    metrics,
+    logLines: lines,
+    transport,
+    send(body, contentType, headers = sign(body)) {
+      return fetch(`http://127.0.0.1:${port}/slack/events`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, ...headers },
+        body,
+      });
+    },
+    async stop() {
+      await transport.stop();
+      await bot.stop();
+    },
+  };
+}
+
+/** Waits until `check` passes (background work after the ack), failing with its last error. */
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** The Web API client form-encodes arrays as JSON strings: parse them back so tests assert real blocks. */
+export function webApiBody<T = Record<string, unknown>>(body: Record<string, unknown>): T {
+  const out: Record<string, unknown> = { ...body };
+  for (const key of ['blocks', 'attachments']) {
+    if (typeof out[key] === 'string') out[key] = JSON.parse(out[key] as string);
+  }
+  return out as T;
+}
