@@ -103,7 +103,11 @@ function formatPath(path: readonly PropertyKey[]): string {
 export function parseConfig(document: unknown, source: string): Config {
   const result = Config.safeParse(document ?? {});
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${formatPath(issue.path)}: ${issue.message}`);
+  const problems = result.error.issues.map((issue) => {
+    // A bad record key (a service name) carries the key's own problem one level down.
+    const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+    return `  ${formatPath(issue.path)}: ${inner ?? issue.message}`;
+  });
   throw new ConfigError(
     `${source} is not valid:\n${problems.join('\n')}\nSee cloud-safety.example.yml for a working file.`,
   );

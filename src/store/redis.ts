@@ -54,11 +54,12 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly redis: Redis;
-  #prefix: string;
+  /** Every key this store writes starts with this. */
+  readonly prefix: string;
   #pingTimeoutMs: number;
 
   constructor(url: string, opts: RedisStoreOptions = {}) {
-    this.#prefix = opts.prefix ?? 'cloud-safety:';
+    this.prefix = opts.prefix ?? 'cloud-safety:';
     this.#pingTimeoutMs = opts.pingTimeoutMs ?? 1000;
     this.redis = new Redis(url, {
       // Keep commands queued across a restart of Redis, then fail rather than hang forever.
@@ -75,7 +76,7 @@ export class RedisStore implements Store {
   }
 
   #k(key: string): string {
-    return this.#prefix + key;
+    return this.prefix + key;
   }
 
   #script(name: string, ...args: (string | number)[]): Promise<unknown> {
@@ -195,7 +196,7 @@ export class RedisStore implements Store {
   }
 
   async ping(): Promise<void> {
-    if (this.redis.status !== 'ready') throw new Error(`redis is ${this.redis.status}`);
+    if (this.redis.status === 'end') throw new Error('redis connection is closed');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('redis did not answer PING in time')), this.#pingTimeoutMs);

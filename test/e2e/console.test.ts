@@ -1,0 +1,88 @@
+// Console mode end to end: `node src/main.ts` with no Slack tokens, driven by a script piped to stdin.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+function runConsole(script: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['src/main.ts'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        CLOUD_SAFETY_CONFIG: 'test/fixtures/console.yml',
+        CONSOLE_FILES_DIR: mkdtempSync(join(tmpdir(), 'cs-console-')),
+        PORT: '0',
+        ...env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code });
+    });
+    child.stdin.end(`${script.join('\n')}\n`);
+  });
+}
+
+describe('console mode (piped stdin)', () => {
+  it('runs a whole incident: declare, pin, timeline, resolve', async () => {
+    const run = await runConsole([
+      '# a drill',
+      '/incident declare payments sev=1 Cloud pods OOMKilled',
+      'payments-7f9c heap at 97% of limit',
+      '/react 2',
+      '/timeline',
+      '/incident resolve traffic back on legacy',
+      '/timeline',
+    ]);
+
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /REDIS_URL is not set: using an in-process store/);
+    assert.match(run.stderr, /You are alice in #incident/);
+    assert.match(run.stdout, /▌ INCIDENT INC-1 · PAYMENTS · SEV1/);
+    assert.match(run.stdout, /○ C Contain the blast radius: not started/);
+    assert.match(run.stdout, /📌 message \[1\] pinned to #incident/);
+    assert.match(run.stdout, /\[2\] alice: payments-7f9c heap at 97% of limit/);
+    assert.match(run.stdout, /alice pinned: "payments-7f9c heap at 97% of limit"/);
+    assert.match(run.stdout, /Hash chain verified: 2 events/);
+    assert.match(run.stdout, /▌ RESOLVED INC-1 · PAYMENTS · SEV1/);
+    assert.match(run.stdout, /Hash chain verified: 3 events/);
+  });
+
+  it('gives the usage for bad input and refuses people who are not responders', async () => {
+    const run = await runConsole(['/incident declare nosuch', '/contain-everything now', '/as mallory', '/incident status', '/click 9']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Unknown service "nosuch"\. Configured services: payments, checkout\./);
+    assert.match(run.stdout, /\/contain-everything is not a cloud-safety command\. Try \/incident help\./);
+    assert.match(run.stdout, /You are now mallory\./);
+    assert.match(run.stdout, /Only responders can run cloud-safety commands/);
+    assert.match(run.stdout, /There is no button \[9\]/);
+  });
+
+  it('lists every command with an example in /incident help', async () => {
+    const run = await runConsole(['/incident help']);
+    assert.match(run.stdout, /▌ CLOUD-SAFETY COMMANDS/);
+    assert.match(run.stdout, /\/incident — Declare, follow and resolve an incident in this channel/);
+    assert.match(run.stdout, /\/timeline — Show this channel's incident timeline/);
+  });
+
+  it('stops with a clear message when the config is broken', async () => {
+    const run = await runConsole([], { CLOUD_SAFETY_CONFIG: 'test/fixtures/does-not-exist.yml' });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /test\/fixtures\/does-not-exist\.yml does not exist\. Copy cloud-safety\.example\.yml/);
+  });
+});

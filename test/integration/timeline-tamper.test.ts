@@ -1,0 +1,67 @@
+// Tamper evidence on real Redis: rewrite a stored event in the stream and /timeline names the first bad one.
+import assert from 'node:assert/strict';
+import type { RedisStore } from '../../src/store/redis.ts';
+import { TimelineLog } from '../../src/timeline-log.ts';
+import { makeTestBot, textOf } from '../support/bot.ts';
+import { isolatedRedisStore } from '../support/redis.ts';
+
+describe('timeline tamper evidence (real Redis)', () => {
+  let store: RedisStore;
+  beforeEach(async () => {
+    store = await isolatedRedisStore();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  async function incidentWithEvents() {
+    const t = makeTestBot({ store });
+    await t.command('alice', '/incident', 'declare payments sev=1 OOM on cloud');
+    for (const text of ['heap 97%', 'OOMKilled x3', 'shifted to legacy']) {
+      const ref = t.chat.say('C0INCIDENT', 'U0CAROL', text);
+      await t.bot.handleReaction({ reaction: 'pushpin', user: { id: 'U0ALICE', name: 'alice' }, item: ref });
+    }
+    await t.bot.idle();
+    return t;
+  }
+
+  it('verifies the untouched chain in /timeline', async () => {
+    const t = await incidentWithEvents();
+    const [reply] = await t.command('alice', '/timeline');
+    assert.match(textOf(reply), /Hash chain verified: 4 events/);
+    assert.match(textOf(reply), /alice declared INC-1 on payments \(SEV1\): OOM on cloud/);
+  });
+
+  it('names the first edited event when a stored event is rewritten in Redis', async () => {
+    const t = await incidentWithEvents();
+    // Rebuild the stream with the third event's summary changed, keeping every id (what an editor with Redis access would do).
+    const fullKey = await findStreamKey(store, TimelineLog.streamKey('INC-1'));
+    const entries = (await store.redis.xrange(fullKey, '-', '+')) as [string, string[]][];
+    await store.redis.del(fullKey);
+    for (const [i, [id, fields]] of entries.entries()) {
+      const event = JSON.parse(fields[1] ?? '{}') as { summary: string };
+      if (i === 2) event.summary = 'alice pinned: "nothing to see"';
+      await store.redis.xadd(fullKey, id, 'event', JSON.stringify(event));
+    }
+
+    const [reply] = await t.command('alice', '/timeline');
+
+    assert.match(textOf(reply), new RegExp(`Hash chain BROKEN at event 3 \\(${entries[2]?.[0]}\\): its content does not match its hash`));
+  });
+
+  it('detects a deleted event', async () => {
+    const t = await incidentWithEvents();
+    const fullKey = await findStreamKey(store, TimelineLog.streamKey('INC-1'));
+    const entries = (await store.redis.xrange(fullKey, '-', '+')) as [string, string[]][];
+    await store.redis.xdel(fullKey, entries[1]?.[0] ?? '');
+    const { verification } = await t.bot.deps.timeline.verify('INC-1');
+    assert.ok(!verification.ok && verification.index === 1 && /removed or inserted/.test(verification.reason));
+  });
+});
+
+/** The namespaced Redis key of a store key (the store prefixes every key). */
+async function findStreamKey(store: RedisStore, key: string): Promise<string> {
+  const full = store.prefix + key;
+  assert.equal(await store.redis.type(full), 'stream');
+  return full;
+}

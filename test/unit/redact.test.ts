@@ -1,0 +1,38 @@
+// Secrets never reach the log: the logger redacts by key, by pattern and by known value.
+import assert from 'node:assert/strict';
+import { memoryLogger } from '../support/bot.ts';
+import { createRedactor } from '../../src/redact.ts';
+import { secretValues } from '../../src/main.ts';
+
+describe('redaction', () => {
+  it('hides Slack tokens, AWS keys, bearer headers and URL passwords in text', () => {
+    const r = createRedactor();
+    const text = r.text(
+      'token xoxb-123456789012-abcdefABCDEF key AKIAABCDEFGHIJKLMNOP auth Bearer eyJhbGciOiJIUzI1NiJ9.x db postgres://ledger:s3cret@db:5432/pay',
+    );
+    assert.doesNotMatch(text, /xoxb-1|AKIAABCD|eyJhbGci|s3cret/);
+    assert.match(text, /postgres:\/\/ledger:\[redacted\]@db:5432\/pay/);
+  });
+
+  it('hides the exact values of configured secrets and secret-looking keys in objects', () => {
+    const r = createRedactor(['pd-token-0123456789']);
+    const out = r.value({ header: 'Token token=pd-token-0123456789', nested: { password: 'hunter22', user: 'bob' } });
+    assert.deepEqual(out, { header: 'Token token=[redacted]', nested: { password: '[redacted]', user: 'bob' } });
+  });
+
+  it('keeps every secret out of the log lines, in messages, metadata and errors', () => {
+    const secret = 'xoxb-999999999999-SECRETSECRET';
+    const { log, lines } = memoryLogger([secret]);
+    log.info({ token: secret, url: 'https://x/?t=' + secret }, `posting with ${secret}`);
+    log.error({ err: new Error(`auth failed for ${secret}`) }, 'failed');
+    const all = lines.join('\n');
+    assert.ok(lines.length >= 2);
+    assert.doesNotMatch(all, /SECRETSECRET/);
+    assert.match(all, /\[redacted\]/);
+  });
+
+  it('collects secret values from the environment by name', () => {
+    const values = secretValues({ SLACK_BOT_TOKEN: 'xoxb-1', PAGERDUTY_TOKEN: 'pdtok', PATH: '/usr/bin', SLACK_SIGNING_SECRET: 'sig' });
+    assert.deepEqual(values.sort(), ['pdtok', 'sig', 'xoxb-1']);
+  });
+});
