@@ -64,7 +64,13 @@ describe('console mode (piped stdin)', () => {
   });
 
   it('gives the usage for bad input and refuses people who are not responders', async () => {
-    const run = await runConsole(['/incident declare nosuch', '/contain-everything now', '/as mallory', '/incident status', '/click 9']);
+    const run = await runConsole([
+      '/incident declare nosuch',
+      '/contain-everything now',
+      '/as mallory',
+      '/incident status',
+      '/click 9',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /Unknown service "nosuch"\. Configured services: payments, checkout\./);
     assert.match(run.stdout, /\/contain-everything is not a cloud-safety command\. Try \/incident help\./);
@@ -83,6 +89,9 @@ describe('console mode (piped stdin)', () => {
   it('stops with a clear message when the config is broken', async () => {
     const run = await runConsole([], { CLOUD_SAFETY_CONFIG: 'test/fixtures/does-not-exist.yml' });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /test\/fixtures\/does-not-exist\.yml does not exist\. Copy cloud-safety\.example\.yml/);
+    assert.match(
+      run.stderr,
+      /test\/fixtures\/does-not-exist\.yml does not exist\. Copy cloud-safety\.example\.yml/,
+    );
   });
 });

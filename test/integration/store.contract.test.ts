@@ -53,7 +53,11 @@ for (const [name, make] of implementations) {
 
     it('lets exactly one of many concurrent JSON updates win each round, losing none', async () => {
       await store.set('counter', JSON.stringify({ n: 0 }));
-      await Promise.all(Array.from({ length: 20 }, () => updateJson<{ n: number }>(store, 'counter', (c) => ({ n: (c?.n ?? 0) + 1 }))));
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          updateJson<{ n: number }>(store, 'counter', (c) => ({ n: (c?.n ?? 0) + 1 })),
+        ),
+      );
       assert.deepEqual(JSON.parse((await store.get('counter')) ?? ''), { n: 20 });
     });
 
@@ -89,7 +93,10 @@ for (const [name, make] of implementations) {
       const second = await store.appendChained('st', 'st:head', 'h1', 'h2', { event: 'two' });
       assert.ok(second);
       const entries = await store.readStream('st');
-      assert.deepEqual(entries.map((e) => e.fields.event), ['one', 'two']);
+      assert.deepEqual(
+        entries.map((e) => e.fields.event),
+        ['one', 'two'],
+      );
       assert.equal(entries[0]?.id, first);
       assert.equal(await store.get('st:head'), 'h2');
     });
@@ -113,7 +120,11 @@ for (const [name, make] of implementations) {
       assert.equal(await store.releaseLease('lease', 'a'), true);
       assert.equal(await store.acquireLease('lease', 'b', 40), true);
       await new Promise((r) => setTimeout(r, 90));
-      assert.equal(await store.acquireLease('lease', 'a', 200), true, 'an expired lease passes to the next owner');
+      assert.equal(
+        await store.acquireLease('lease', 'a', 200),
+        true,
+        'an expired lease passes to the next owner',
+      );
     });
 
     it('answers ping', async () => {

@@ -46,7 +46,12 @@ describe('timeline tamper evidence (real Redis)', () => {
 
     const [reply] = await t.command('alice', '/timeline');
 
-    assert.match(textOf(reply), new RegExp(`Hash chain BROKEN at event 3 \\(${entries[2]?.[0]}\\): its content does not match its hash`));
+    assert.match(
+      textOf(reply),
+      new RegExp(
+        `Hash chain BROKEN at event 3 \\(${entries[2]?.[0]}\\): its content does not match its hash`,
+      ),
+    );
   });
 
   it('detects a deleted event', async () => {
@@ -55,7 +60,9 @@ describe('timeline tamper evidence (real Redis)', () => {
     const entries = (await store.redis.xrange(fullKey, '-', '+')) as [string, string[]][];
     await store.redis.xdel(fullKey, entries[1]?.[0] ?? '');
     const { verification } = await t.bot.deps.timeline.verify('INC-1');
-    assert.ok(!verification.ok && verification.index === 1 && /removed or inserted/.test(verification.reason));
+    assert.ok(
+      !verification.ok && verification.index === 1 && /removed or inserted/.test(verification.reason),
+    );
   });
 });
 

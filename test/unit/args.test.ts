@@ -16,14 +16,20 @@ describe('command arguments', () => {
   });
 
   it('refuses an unclosed quote, a repeated key and very long input', () => {
-    assert.throws(() => parseArgs('reason="oops', 'u'), (e: unknown) => e instanceof UsageError && /quote is not closed/.test(e.message));
+    assert.throws(
+      () => parseArgs('reason="oops', 'u'),
+      (e: unknown) => e instanceof UsageError && /quote is not closed/.test(e.message),
+    );
     assert.throws(() => parseArgs('legacy=1 legacy=2', 'u'), /legacy= is given twice/);
     assert.throws(() => parseArgs('x'.repeat(2001), 'u'), /commands take at most 2000/);
   });
 
   it('names the known options when given an unknown one', () => {
     const args = parseArgs('legacyy=100', 'u');
-    assert.throws(() => allowOnly(args, ['legacy', 'break-glass'], 'u'), /Unknown option legacyy=\. Known options: legacy=, break-glass=\./);
+    assert.throws(
+      () => allowOnly(args, ['legacy', 'break-glass'], 'u'),
+      /Unknown option legacyy=\. Known options: legacy=, break-glass=\./,
+    );
   });
 
   it('quotes user input safely for error messages', () => {

@@ -16,8 +16,14 @@ describe('redaction', () => {
 
   it('hides the exact values of configured secrets and secret-looking keys in objects', () => {
     const r = createRedactor(['pd-token-0123456789']);
-    const out = r.value({ header: 'Token token=pd-token-0123456789', nested: { password: 'hunter22', user: 'bob' } });
-    assert.deepEqual(out, { header: 'Token token=[redacted]', nested: { password: '[redacted]', user: 'bob' } });
+    const out = r.value({
+      header: 'Token token=pd-token-0123456789',
+      nested: { password: 'hunter22', user: 'bob' },
+    });
+    assert.deepEqual(out, {
+      header: 'Token token=[redacted]',
+      nested: { password: '[redacted]', user: 'bob' },
+    });
   });
 
   it('keeps every secret out of the log lines, in messages, metadata and errors', () => {
@@ -32,7 +38,12 @@ describe('redaction', () => {
   });
 
   it('collects secret values from the environment by name', () => {
-    const values = secretValues({ SLACK_BOT_TOKEN: 'xoxb-1', PAGERDUTY_TOKEN: 'pdtok', PATH: '/usr/bin', SLACK_SIGNING_SECRET: 'sig' });
+    const values = secretValues({
+      SLACK_BOT_TOKEN: 'xoxb-1',
+      PAGERDUTY_TOKEN: 'pdtok',
+      PATH: '/usr/bin',
+      SLACK_SIGNING_SECRET: 'sig',
+    });
     assert.deepEqual(values.sort(), ['pdtok', 'sig', 'xoxb-1']);
   });
 });

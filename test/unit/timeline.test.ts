@@ -1,6 +1,13 @@
 // The hash chain: every event commits to its predecessor, so an edit, a removal or an insertion is found.
 import assert from 'node:assert/strict';
-import { canonicalJson, hashEvent, sealEvent, verifyChain, type StoredEvent, type TimelineEvent } from '../../src/timeline.ts';
+import {
+  canonicalJson,
+  hashEvent,
+  sealEvent,
+  verifyChain,
+  type StoredEvent,
+  type TimelineEvent,
+} from '../../src/timeline.ts';
 
 const actor = { type: 'user' as const, id: 'U0ALICE', name: 'alice' };
 
@@ -9,7 +16,14 @@ function chain(n: number): TimelineEvent[] {
   for (let i = 0; i < n; i++) {
     events.push(
       sealEvent(
-        { incident: 'INC-1', step: i % 2 === 0 ? 'C' : null, kind: 'test', actor, summary: `event ${i}`, data: { i } },
+        {
+          incident: 'INC-1',
+          step: i % 2 === 0 ? 'C' : null,
+          kind: 'test',
+          actor,
+          summary: `event ${i}`,
+          data: { i },
+        },
         events[i - 1]?.hash ?? null,
         new Date(Date.UTC(2026, 10, 26, 10, 0, i)),
       ),
@@ -18,11 +32,15 @@ function chain(n: number): TimelineEvent[] {
   return events;
 }
 
-const stored = (events: TimelineEvent[]): StoredEvent[] => events.map((event, i) => ({ id: `1-${i}`, event }));
+const stored = (events: TimelineEvent[]): StoredEvent[] =>
+  events.map((event, i) => ({ id: `1-${i}`, event }));
 
 describe('timeline hash chain', () => {
   it('hashes the canonical JSON of the event with prev, independent of key order', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 1, e: 0 }] } }), '{"a":{"c":[3,{"e":0,"f":1}],"d":2},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 1, e: 0 }] } }),
+      '{"a":{"c":[3,{"e":0,"f":1}],"d":2},"b":1}',
+    );
     const [first] = chain(1);
     assert.ok(first);
     assert.match(first.hash, /^[0-9a-f]{64}$/);
@@ -32,7 +50,11 @@ describe('timeline hash chain', () => {
 
   it('verifies an untouched chain and reports its head', () => {
     const events = chain(5);
-    assert.deepEqual(verifyChain(stored(events), events[4]?.hash ?? null), { ok: true, count: 5, head: events[4]?.hash });
+    assert.deepEqual(verifyChain(stored(events), events[4]?.hash ?? null), {
+      ok: true,
+      count: 5,
+      head: events[4]?.hash,
+    });
   });
 
   it('names the first edited event', () => {
