@@ -260,3 +260,68 @@ describe('Slack HTTP mode (signed requests through Bolt)', () => {
     assert.match(replies[0]?.text ?? '', /There is no request act-0000beef/);
   });
 });
+
+describe('Slack user groups in access lists', () => {
+  useNock();
+
+  it('resolves @handles through usergroups.list, once, and lets members in', async () => {
+    const store = await isolatedRedisStore();
+    nockAuthTest();
+    const list = nock(SLACK_API)
+      .post('/api/usergroups.list', (body) => body.include_users === 'true')
+      .reply(200, {
+        ok: true,
+        usergroups: [
+          {
+            id: 'S0ONCALL',
+            team_id: 'T0TEAM',
+            is_usergroup: true,
+            name: 'SRE on-call',
+            handle: 'sre-oncall',
+            users: ['U0ERIN'],
+            user_count: 1,
+          },
+          {
+            id: 'S0LEADS',
+            team_id: 'T0TEAM',
+            is_usergroup: true,
+            name: 'SRE leads',
+            handle: 'sre-leads',
+            users: ['U0FRANK'],
+            user_count: 1,
+          },
+        ],
+      });
+    const config = testConfig({ access: { groups: {} } });
+    const app = await startHttpBot({ config, store });
+    try {
+      for (const user of [
+        { id: 'U0ERIN', name: 'erin' },
+        { id: 'U0MALLORY', name: 'mallory' },
+      ]) {
+        const req = commandBody({
+          command: '/incident',
+          text: 'status',
+          userId: user.id,
+          userName: user.name,
+          channel: 'C0GROUPS',
+        });
+        const replies: { text: string }[] = [];
+        nock(RESPONSE_HOST)
+          .post(req.responsePath, (b) => {
+            replies.push(b);
+            return true;
+          })
+          .reply(200, { ok: true });
+        await app.send(req.body, req.contentType);
+        await eventually(() => assert.equal(replies.length, 1));
+        if (user.id === 'U0ERIN') assert.match(replies[0]?.text ?? '', /This channel has no active incident/);
+        else assert.match(replies[0]?.text ?? '', /Only responders can run cloud-safety commands/);
+      }
+      assert.ok(list.isDone());
+    } finally {
+      await app.stop();
+      await store.close();
+    }
+  });
+});
