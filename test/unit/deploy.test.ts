@@ -1,0 +1,124 @@
+// deploy/: the Kubernetes manifests validate against the API models, and keep the properties platform teams require.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig, parseConfig } from '../../src/config.ts';
+import { validate, validateManifest } from '../support/k8s-schema.ts';
+
+const DIR = 'deploy/kubernetes';
+
+interface Doc {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  spec?: Record<string, unknown>;
+  data?: Record<string, string>;
+}
+
+function manifests(): { file: string; doc: Doc }[] {
+  return readdirSync(DIR)
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(join(DIR, file), 'utf8'))
+        .map((d) => d.toJS() as Doc)
+        .filter(Boolean)
+        .map((doc) => ({ file, doc })),
+    );
+}
+
+function find(kind: string): Doc {
+  const found = manifests().find((m) => m.doc.kind === kind);
+  assert.ok(found, `a ${kind} manifest exists`);
+  return found.doc;
+}
+
+describe('deploy/', () => {
+  it('every Kubernetes manifest validates against the API models', () => {
+    const all = manifests();
+    assert.ok(all.length >= 6);
+    const errors = all.flatMap(({ file, doc }) => validateManifest(doc, file));
+    assert.deepEqual(errors, []);
+  });
+
+  it('the validator catches a misspelt field and a wrong type', () => {
+    const errors: string[] = [];
+    validate(
+      {
+        spec: {
+          replicas: 'two',
+          template: { spec: { containers: [{ name: 'x', imagePullPolicyy: 'Always' }] } },
+        },
+      },
+      'V1Deployment',
+      'd',
+      errors,
+    );
+    assert.deepEqual(errors, [
+      'd.spec.replicas: expected a number, got "two"',
+      'd.spec.template.spec.containers[0].imagePullPolicyy: not a field of V1Container',
+    ]);
+  });
+
+  it('kustomization lists every manifest except the Secret template', () => {
+    const kustomization = parseAllDocuments(
+      readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'),
+    )[0]?.toJS() as { resources: string[] };
+    const files = readdirSync(DIR).filter(
+      (f) => f.endsWith('.yaml') && !['kustomization.yaml', 'secret.example.yaml'].includes(f),
+    );
+    assert.deepEqual([...kustomization.resources].sort(), files.sort());
+  });
+
+  it('runs two non-root replicas with probes on /readyz and /healthz, limits, and secrets from a Secret', () => {
+    const deployment = find('Deployment') as unknown as {
+      spec: {
+        replicas: number;
+        template: {
+          spec: {
+            serviceAccountName: string;
+            securityContext: { runAsNonRoot: boolean };
+            containers: {
+              readinessProbe: { httpGet: { path: string } };
+              livenessProbe: { httpGet: { path: string } };
+              resources: { limits: { memory: string }; requests: { cpu: string } };
+              envFrom: { secretRef: { name: string } }[];
+              securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
+            }[];
+          };
+        };
+      };
+    };
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    assert.ok(container);
+    assert.equal(deployment.spec.replicas, 2);
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.serviceAccountName, 'cloud-safety');
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+    assert.ok(container.resources.limits.memory && container.resources.requests.cpu);
+    assert.equal(container.envFrom[0]?.secretRef.name, 'cloud-safety');
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(container.securityContext.allowPrivilegeEscalation, false);
+    assert.equal((find('PodDisruptionBudget').spec as { minAvailable: number }).minAvailable, 1);
+  });
+
+  it('ships a ConfigMap whose cloud-safety.yml is a valid config', () => {
+    const configMap = find('ConfigMap');
+    const text = configMap.data?.['cloud-safety.yml'];
+    assert.ok(text);
+    const doc = parseAllDocuments(text)[0]?.toJS();
+    assert.ok(parseConfig(doc, 'configmap').services.payments);
+  });
+
+  it('the Dockerfile runs as a non-root user with production dependencies and a health check', () => {
+    const dockerfile = readFileSync('deploy/Dockerfile', 'utf8');
+    assert.match(dockerfile, /^FROM node:24-[a-z]+-slim$/m);
+    assert.match(dockerfile, /npm ci --omit=dev/);
+    assert.match(dockerfile, /^USER node$/m);
+    assert.match(dockerfile, /^HEALTHCHECK .*\n.*\/healthz/m);
+    assert.doesNotMatch(dockerfile, /COPY \. /, 'copies only the project files it needs');
+    assert.ok(loadConfig('cloud-safety.example.yml'));
+  });
+});
