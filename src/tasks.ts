@@ -9,10 +9,14 @@ export class Tasks {
     this.#log = log;
   }
 
-  /** Runs `work` in the background; a failure is logged, never unhandled. */
-  run(name: string, work: () => Promise<unknown>): void {
+  /**
+   * Runs `work` in the background; a failure is logged, never unhandled. `afterPendingIo` first lets the
+   * event loop serve requests already waiting (their acks must leave within Slack's 3 seconds).
+   */
+  run(name: string, work: () => Promise<unknown>, opts: { afterPendingIo?: boolean } = {}): void {
     const promise = (async () => {
       try {
+        if (opts.afterPendingIo) await new Promise((resolve) => setImmediate(resolve));
         await work();
       } catch (err) {
         this.#log.error({ err, task: name }, 'background task failed');

@@ -61,10 +61,19 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
   };
   const app =
     opts.mode === 'socket'
-      ? new App({ token: opts.botToken, appToken: opts.appToken, socketMode: true, logger, clientOptions })
+      ? new App({
+          token: opts.botToken,
+          appToken: opts.appToken,
+          socketMode: true,
+          logger,
+          clientOptions,
+          convoStore: false,
+        })
       : new App({
           token: opts.botToken,
           logger,
+          // We keep no conversation state in Bolt; skipping its store saves work on every request.
+          convoStore: false,
           clientOptions,
           receiver: new HTTPReceiver({
             signingSecret: opts.signingSecret ?? '',
@@ -90,16 +99,19 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
     app.command(name, async ({ ack, command, respond, context }) => {
       await ack();
       ackTimer(context, 'command');
-      tasks.run(`command:${name}`, () =>
-        bot.handleCommand({
-          command: command.command,
-          text: command.text ?? '',
-          user: { id: command.user_id, name: command.user_name },
-          channel: command.channel_id,
-          respond: async (message) => {
-            await respond(ephemeral(message));
-          },
-        }),
+      tasks.run(
+        `command:${name}`,
+        () =>
+          bot.handleCommand({
+            command: command.command,
+            text: command.text ?? '',
+            user: { id: command.user_id, name: command.user_name },
+            channel: command.channel_id,
+            respond: async (message) => {
+              await respond(ephemeral(message));
+            },
+          }),
+        { afterPendingIo: true },
       );
     });
   }
@@ -110,17 +122,20 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
     if (action.type !== 'button') return;
     const channel = body.channel?.id ?? body.container?.channel_id ?? '';
     const messageTs = body.message?.ts ?? body.container?.message_ts;
-    tasks.run(`button:${action.action_id}`, () =>
-      bot.handleButton({
-        actionId: action.action_id,
-        value: action.value ?? '',
-        user: { id: body.user.id, name: body.user.username ?? body.user.name ?? body.user.id },
-        channel,
-        ...(messageTs ? { message: { channel, ts: messageTs } } : {}),
-        respond: async (message) => {
-          await respond(ephemeral(message));
-        },
-      }),
+    tasks.run(
+      `button:${action.action_id}`,
+      () =>
+        bot.handleButton({
+          actionId: action.action_id,
+          value: action.value ?? '',
+          user: { id: body.user.id, name: body.user.username ?? body.user.name ?? body.user.id },
+          channel,
+          ...(messageTs ? { message: { channel, ts: messageTs } } : {}),
+          respond: async (message) => {
+            await respond(ephemeral(message));
+          },
+        }),
+      { afterPendingIo: true },
     );
   });
 

@@ -1,0 +1,131 @@
+// Slash-command ack latency in HTTP mode with real Redis, against a bare Bolt app that only acks (same run).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import bolt from '@slack/bolt';
+import { WebClient } from '@slack/web-api';
+import { startSlack } from '../src/chat/slack/app.ts';
+import { SlackChat } from '../src/chat/slack/chat.ts';
+import { healthRoutes } from '../src/http.ts';
+import { buildBot } from '../src/main.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { createLogger } from '../src/log.ts';
+import { createRedactor } from '../src/redact.ts';
+import { RedisStore } from '../src/store/redis.ts';
+import { testConfig } from '../test/support/bot.ts';
+import { startRedis } from '../test/support/redis.ts';
+import { machine, round, summarize, writeResult, type BenchResult } from './lib.ts';
+import { startSlackStub } from './slack-stub.ts';
+
+const exec = promisify(execFile);
+const SECRET = 'bench-signing-secret';
+const TOKEN = 'xoxb-bench-0000-token';
+
+interface LoadResult {
+  latencies: number[];
+  seconds: number;
+  errors: number;
+}
+
+/** Fires `total` signed requests at `concurrency` from a separate process, timing each request to its ack. */
+async function load(port: number, stubUrl: string, total: number, concurrency: number): Promise<LoadResult> {
+  const { stdout } = await exec(
+    process.execPath,
+    ['bench/load-worker.ts', String(port), stubUrl, String(total), String(concurrency), SECRET],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  return JSON.parse(stdout) as LoadResult;
+}
+
+export async function run(opts: { total?: number; concurrency?: number } = {}): Promise<BenchResult> {
+  const total = opts.total ?? 5000;
+  const concurrency = opts.concurrency ?? 50;
+  const redis = await startRedis();
+  const stub = await startSlackStub();
+  const redactor = createRedactor([TOKEN, SECRET]);
+  const log = createLogger(redactor, { level: 'silent' });
+
+  // The bare baseline: Bolt's HTTP receiver and a listener that only acks.
+  const bare = new bolt.App({
+    token: TOKEN,
+    receiver: new bolt.HTTPReceiver({ signingSecret: SECRET, endpoints: '/slack/events' }),
+    clientOptions: { slackApiUrl: stub.apiUrl },
+    logLevel: bolt.LogLevel.ERROR,
+  });
+  bare.command('/incident', async ({ ack }) => {
+    await ack();
+  });
+  const bareServer = (await bare.start(0)) as unknown as { address(): { port: number } };
+
+  const store = new RedisStore(redis.url, { prefix: 'bench:' });
+  const metrics = createMetrics({ defaults: false });
+  const bot = buildBot({
+    config: testConfig(),
+    store,
+    chat: new SlackChat(new WebClient(TOKEN, { slackApiUrl: stub.apiUrl })),
+    log,
+    redactor,
+    metrics,
+    env: {},
+  });
+  await bot.start();
+  const transport = await startSlack(bot, {
+    mode: 'http',
+    botToken: TOKEN,
+    signingSecret: SECRET,
+    port: 0,
+    apiUrl: stub.apiUrl,
+    routes: healthRoutes({ store, metrics, mode: 'http' }),
+    log,
+  });
+
+  try {
+    // Warm both (JIT, connection pools, Bolt's auth.test), then measure alternately so drift hits both.
+    await load(bareServer.address().port, stub.url, 500, concurrency);
+    await load(transport.port, stub.url, 500, concurrency);
+    await bot.idle();
+    const bareRun = await load(bareServer.address().port, stub.url, total, concurrency);
+    const botRun = await load(transport.port, stub.url, total, concurrency);
+    await bot.idle();
+    const bareStats = summarize(bareRun.latencies);
+    const botStats = summarize(botRun.latencies);
+    const ratio = round(botStats.p99 / bareStats.p99);
+    const repliesSent = stub.calls.get('response_url') ?? 0;
+    return {
+      name: 'ack-latency',
+      title: `/incident status ack in HTTP mode with real Redis vs a bare Bolt app (${total} signed requests, concurrency ${concurrency})`,
+      when: new Date().toISOString(),
+      machine: machine(),
+      headline: {
+        'p50 bot / bare': `${botStats.p50} / ${bareStats.p50} ms`,
+        'p99 bot / bare': `${botStats.p99} / ${bareStats.p99} ms`,
+        'p99 ratio': `${ratio}x`,
+        'throughput bot / bare': `${round(total / botRun.seconds, 0)} / ${round(total / bareRun.seconds, 0)} req/s`,
+      },
+      target: { text: 'p99 within 1.5x of bare Bolt', met: ratio <= 1.5 },
+      details: {
+        total,
+        concurrency,
+        bare: { ...bareStats, seconds: round(bareRun.seconds), errors: bareRun.errors },
+        bot: { ...botStats, seconds: round(botRun.seconds), errors: botRun.errors },
+        p99Ratio: ratio,
+        p50Ratio: round(botStats.p50 / bareStats.p50),
+        repliesSentToResponseUrl: repliesSent,
+      },
+    };
+  } finally {
+    await transport.stop();
+    await bot.stop();
+    await bare.stop();
+    await store.close();
+    await stub.close();
+    await redis.stop();
+  }
+}
+
+if (import.meta.main) {
+  const result = await run({ total: Number(process.env.BENCH_TOTAL ?? 5000) });
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`written to ${writeResult(result)}`);
+}

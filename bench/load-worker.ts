@@ -1,0 +1,71 @@
+// Load generator, run as its own process so its CPU does not count against the server it measures.
+// Usage: node bench/load-worker.ts <port> <stubUrl> <total> <concurrency> <secret>; prints JSON latencies (ms).
+import { createHmac } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+const [port, stubUrl, totalText, concurrencyText, secret] = process.argv.slice(2);
+const total = Number(totalText);
+const concurrency = Number(concurrencyText);
+
+function commandBody(i: number): string {
+  return new URLSearchParams({
+    team_id: 'T0TEAM',
+    channel_id: 'C0BENCH',
+    user_id: i % 2 === 0 ? 'U0ALICE' : 'U0CAROL',
+    user_name: i % 2 === 0 ? 'alice' : 'carol',
+    command: '/incident',
+    text: 'status',
+    api_app_id: 'A0APP',
+    response_url: `${stubUrl}/respond/${i}`,
+    trigger_id: `${i}.1`,
+  }).toString();
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+const latencies: number[] = [];
+let errors = 0;
+let next = 0;
+
+async function worker(): Promise<void> {
+  while (next < total) {
+    const i = next++;
+    const body = commandBody(i);
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = `v0=${createHmac('sha256', secret ?? '')
+      .update(`v0:${ts}:${body}`)
+      .digest('hex')}`;
+    const t0 = performance.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: Number(port),
+          path: '/slack/events',
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': Buffer.byteLength(body),
+            'x-slack-request-timestamp': String(ts),
+            'x-slack-signature': signature,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    latencies.push(performance.now() - t0);
+    if (status !== 200) errors++;
+  }
+}
+
+const started = performance.now();
+await Promise.all(Array.from({ length: concurrency }, worker));
+const seconds = (performance.now() - started) / 1000;
+agent.destroy();
+process.stdout.write(JSON.stringify({ latencies, seconds, errors }));
