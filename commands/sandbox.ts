@@ -28,9 +28,14 @@ export const sandboxCommand: CommandSpec = {
         usage,
       );
     }
-    const { incident, service } = incidentService(ctx, serviceWord, usage);
+    // A sandbox outlives its incident's resolution (its TTL still runs), so down and status also work then.
+    const latest = sub !== 'up' && !ctx.incident ? await ctx.deps.incidents.latest(ctx.inv.channel) : null;
+    const { incident, service } = incidentService(
+      latest ? { ...ctx, incident: latest } : ctx,
+      serviceWord,
+      usage,
+    );
     const sandboxes = new Sandboxes(ctx.deps);
-    sandboxes.config(service, usage);
     switch (sub) {
       case 'up':
         return ctx.inv.respond(await sandboxes.up({ incident, service, actor: ctx.actor, usage }));

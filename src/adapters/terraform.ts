@@ -217,6 +217,9 @@ export interface TerraformCliOptions {
   killGraceMs?: number;
 }
 
+/** Terraform 1.9 is the first with `init -json`. */
+const MIN_MINOR = 9;
+
 // eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
 const ANSI = /\u001b\[[0-9;]*m/g;
 
@@ -273,14 +276,22 @@ export class TerraformCli implements Terraform {
 
   async #version(): Promise<string> {
     const run = await this.#spawn(['version', '-json'], { cwd: process.cwd(), env: this.#baseEnv({}) });
+    let version: string | undefined;
     try {
       const parsed = JSON.parse(run.stdout) as { terraform_version?: string };
-      if (parsed.terraform_version) return parsed.terraform_version;
+      version = parsed.terraform_version;
     } catch {
-      // fall through
+      version = undefined;
+    }
+    if (version) {
+      const [major = 0, minor = 0] = version.split('.').map(Number);
+      if (major > 1 || (major === 1 && minor >= MIN_MINOR)) return version;
+      throw new ConfigError(
+        `Terraform ${version} is too old for the bot: it needs 1.${MIN_MINOR} or later (for \`init -json\`). Upgrade the CLI where the bot runs, or point TERRAFORM_BIN at a newer one.`,
+      );
     }
     throw new ConfigError(
-      `${this.#binary} ran but did not report a Terraform version (exit ${run.code}). Point TERRAFORM_BIN at the Terraform CLI (1.6 or later).`,
+      `${this.#binary} ran but did not report a Terraform version (exit ${run.code}). Point TERRAFORM_BIN at the Terraform CLI (1.9 or later).`,
     );
   }
 
@@ -581,7 +592,7 @@ export class TerraformCli implements Terraform {
         if (err.code === 'ENOENT' || err.code === 'EACCES') {
           reject(
             new ConfigError(
-              `The Terraform CLI (${this.#binary}) is not on the bot's PATH. Install Terraform 1.6 or later where the bot runs, or set TERRAFORM_BIN to its full path, then run the command again. Nothing was created.`,
+              `The Terraform CLI (${this.#binary}) is not on the bot's PATH. Install Terraform 1.9 or later where the bot runs, or set TERRAFORM_BIN to its full path, then run the command again. Nothing was created.`,
             ),
           );
         } else {

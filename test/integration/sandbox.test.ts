@@ -244,11 +244,15 @@ describe('/sandbox (real terraform, real Redis)', function () {
     assert.doesNotMatch(textOf(status[0]), new RegExp(SECRET));
   });
 
-  it('down destroys everything, deletes the workspace and records it', async () => {
+  it('down destroys everything, deletes the workspace and records it, also after the incident is resolved', async () => {
     const { t, calls } = bot(sandboxConfig(copy.dir));
     await t.command('alice', '/incident', 'declare payments');
     await t.command('alice', '/sandbox', 'up');
     assert.equal((await record(t))?.state, 'up');
+
+    await t.command('alice', '/incident', 'resolve traffic back on legacy');
+    const status = await t.command('carol', '/sandbox', 'status');
+    assert.match(textOf(status[0]), /Sandbox inc-1: up/, 'the sandbox outlives the resolved incident');
 
     const replies = await t.command('carol', '/sandbox', 'down');
 
@@ -277,6 +281,12 @@ describe('/sandbox (real terraform, real Redis)', function () {
     assert.deepEqual(calls, ['check', 'apply', 'check', 'check', 'destroy']);
     const again = await t.command('carol', '/sandbox', 'down');
     assert.match(textOf(again[0]), /INC-1 has no sandbox to destroy \(inc-1 was destroyed at/);
+    const up = await t.command('carol', '/sandbox', 'up');
+    assert.match(
+      textOf(up[0]),
+      /This channel has no active incident/,
+      'a resolved incident gets no new sandbox',
+    );
   });
 
   it('destroys the sandbox when its TTL ends, even after the bot that created it restarted', async () => {
@@ -549,7 +559,7 @@ describe('/sandbox (real terraform, real Redis)', function () {
     const bin = await noBinary.t.command('alice', '/sandbox', 'up', 'C0NOBIN');
     assert.match(
       textOf(bin[0]),
-      /The Terraform CLI \(terraform-not-installed\) is not on the bot's PATH\. Install Terraform 1\.6 or later .* or set TERRAFORM_BIN/,
+      /The Terraform CLI \(terraform-not-installed\) is not on the bot's PATH\. Install Terraform 1\.9 or later .* or set TERRAFORM_BIN/,
     );
 
     const noSecret = bot(sandboxConfig(copy.dir), { env: { ...process.env, SANDBOX_DB_PASSWORD: '' } });

@@ -1,6 +1,6 @@
 // The Terraform adapter: parsing the -json UI stream, and the real CLI (workspace isolation, timeouts, no leaks).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   childEnv,
@@ -121,6 +121,25 @@ describe('terraform adapter', () => {
         ...extra,
       };
     }
+
+    it('check refuses a Terraform too old for init -json, and a binary that is not Terraform', async () => {
+      const fake = join(copy.work, 'terraform-1.5');
+      mkdirSync(copy.work, { recursive: true });
+      writeFileSync(fake, '#!/bin/sh\necho \'{"terraform_version":"1.5.7","platform":"linux_amd64"}\'\n', {
+        mode: 0o755,
+      });
+      const old = new TerraformCli({ binary: fake, workDir: copy.work });
+      await assert.rejects(
+        old.check(target('inc-10')),
+        /Terraform 1\.5\.7 is too old for the bot: it needs 1\.9 or later/,
+      );
+      const notTerraform = new TerraformCli({ binary: 'true', workDir: copy.work });
+      await assert.rejects(
+        notTerraform.check(target('inc-10')),
+        /true ran but did not report a Terraform version/,
+      );
+      assert.match(await new TerraformCli({ workDir: copy.work }).check(target('inc-10')), /^1\.\d+\.\d+/);
+    });
 
     it('runs two workspaces of one module at the same time without switching each other', async () => {
       const tf = new TerraformCli({ workDir: copy.work });
