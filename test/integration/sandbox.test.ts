@@ -585,6 +585,31 @@ describe('/sandbox (real terraform, real Redis)', function () {
     assert.ok(!existsSync(join(copy.dir, 'terraform.tfstate.d')));
   });
 
+  it('says how to destroy by hand when the sandbox section was removed from the config', async () => {
+    const { t, calls } = bot(testConfig({ services: { payments: {}, checkout: {} } }));
+    await t.command('alice', '/incident', 'declare payments');
+    const left: Partial<SandboxRecord> = {
+      incident: 'INC-1',
+      service: 'payments',
+      channel: 'C0INCIDENT',
+      workspace: 'inc-1',
+      dir: copy.dir,
+      state: 'up',
+      workspaceCreated: true,
+      destroyAttempts: 0,
+    };
+    await t.store.set('sandbox:INC-1', JSON.stringify(left));
+
+    const replies = await t.command('alice', '/sandbox', 'down');
+
+    assert.match(
+      textOf(replies[0]),
+      /services\.payments\.sandbox is no longer in cloud-safety\.yml, so the bot cannot destroy inc-1\. Put the section back .* by hand: `cd .* && terraform workspace select inc-1 && terraform destroy`/,
+    );
+    assert.deepEqual(calls, []);
+    assert.equal((await record(t))?.state, 'up');
+  });
+
   it('does not start a second Terraform run while another replica holds the workspace lock', async () => {
     const { t, calls } = bot(sandboxConfig(copy.dir));
     await t.command('alice', '/incident', 'declare payments');
