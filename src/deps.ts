@@ -1,5 +1,7 @@
 // The dependencies every command and flow receives; only main.ts (and tests) build it.
 import type { Access } from './access.ts';
+import type { LoadRunner } from './adapters/load.ts';
+import type { Terraform } from './adapters/terraform.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -16,8 +18,12 @@ import type { Incidents } from '../flows/incident.ts';
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;
  * a field is absent when nothing of that kind is configured.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Adapters {}
+export interface Adapters {
+  /** Step U: the Terraform CLI (present when any service has a `sandbox`). */
+  terraform?: Terraform;
+  /** Step U: runs a sandbox's `load.command`. */
+  loadRunner?: LoadRunner;
+}
 
 export interface Deps {
   adapters: Adapters;

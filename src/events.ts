@@ -68,10 +68,37 @@ export interface LedgerAuditEventData {
   cdc?: { healthy: boolean; lagSeconds?: number; detail: string };
 }
 
-/** Step U: sandbox lifecycle. */
+/**
+ * Step U: sandbox lifecycle (flows/sandbox.ts). Each carries `workspace` and `service`.
+ * - `sandbox.requested`: `/sandbox up` started a Terraform apply; `image`, `evidence`, `vars` (names only), `expiresAt`.
+ * - `sandbox.up`: the apply succeeded; `outputs` (sensitive ones without value), `resources`, `durationMs`.
+ * - `sandbox.failed`: `phase` apply|destroy, `errors` (Terraform's error lines); destroy failures add `attempt`,
+ *   `nextRetryAt` and `escalated`.
+ * - `sandbox.teardown`: a destroy started; `reason` command|ttl|retry, `attempt`.
+ * - `sandbox.down`: destroyed and the workspace deleted; `reason`, `removed`, `workspaceDeleted`, `durationMs`.
+ * - `sandbox.load`: the load command finished; `ok`, `exitCode`, `timedOut`, `durationMs`, `tail`.
+ */
+export const SANDBOX_REQUESTED = 'sandbox.requested';
 export const SANDBOX_UP = 'sandbox.up';
+export const SANDBOX_TEARDOWN = 'sandbox.teardown';
 export const SANDBOX_DOWN = 'sandbox.down';
 export const SANDBOX_FAILED = 'sandbox.failed';
+export const SANDBOX_LOAD = 'sandbox.load';
+export interface SandboxEventData {
+  workspace: string;
+  service: string;
+  phase?: 'apply' | 'destroy';
+  reason?: 'command' | 'ttl' | 'retry';
+  image?: string;
+  evidence?: string[];
+  outputs?: { name: string; sensitive: boolean; value?: string }[];
+  errors?: string[];
+  attempt?: number;
+  nextRetryAt?: string;
+  escalated?: boolean;
+  expiresAt?: string;
+  durationMs?: number;
+}
 
 /** Step D: breaker and canary. */
 export const BREAKER_ARMED = 'breaker.armed';

@@ -8,7 +8,10 @@ import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
 import { Incidents } from '../flows/incident.ts';
 import { pinFromReaction } from '../flows/pin.ts';
+import { registerSandboxJobs } from '../flows/sandbox.ts';
 import { Access } from './access.ts';
+import { ProcessLoadRunner } from './adapters/load.ts';
+import { TerraformCli } from './adapters/terraform.ts';
 import { Bot } from './bot.ts';
 import type { Chat } from './chat/chat.ts';
 import { ConsoleChat } from './chat/console/chat.ts';
@@ -49,12 +52,23 @@ export interface BuildOptions {
 
 /** Builds adapters for what the config names; each runbook step adds its own here. */
 export function buildAdapters(
-  _config: Config,
-  _env: NodeJS.ProcessEnv,
-  _metrics: Metrics,
-  _log: Logger,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  metrics: Metrics,
+  log: Logger,
 ): Adapters {
-  return {};
+  const adapters: Adapters = {};
+  if (Object.values(config.services).some((s) => s.sandbox)) {
+    adapters.terraform = new TerraformCli({
+      binary: env.TERRAFORM_BIN || 'terraform',
+      env,
+      ...(env.TERRAFORM_WORK_DIR ? { workDir: env.TERRAFORM_WORK_DIR } : {}),
+      metrics,
+      log,
+    });
+    adapters.loadRunner = new ProcessLoadRunner({ env, metrics });
+  }
+  return adapters;
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */
@@ -108,6 +122,8 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     instanceId,
   };
+  // Durable timers must have their handlers before the scheduler starts, so a restarted bot still acts on them.
+  registerSandboxJobs(deps);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
 
