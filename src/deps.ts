@@ -1,5 +1,6 @@
 // The dependencies every command and flow receives; only main.ts (and tests) build it.
 import type { Access } from './access.ts';
+import type { ServiceTraffic } from './adapters/traffic.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -16,8 +17,10 @@ import type { Incidents } from '../flows/incident.ts';
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;
  * a field is absent when nothing of that kind is configured.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Adapters {}
+export interface Adapters {
+  /** Step C: per service, the traffic layers its config names (route53, alb). */
+  traffic?: Record<string, ServiceTraffic>;
+}
 
 export interface Deps {
   adapters: Adapters;
