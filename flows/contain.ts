@@ -205,6 +205,12 @@ export function planShift(
   const basis: TrafficState[] = [];
   const unchanged: TrafficState[] = [];
   const albToo = states.some((s) => s.layer === 'alb');
+  const albConfigured = deps.config.services[service]?.traffic?.alb !== undefined;
+  const albHint = albToo
+    ? ' The ALB layer below is shifted too and takes effect at once.'
+    : albConfigured
+      ? ' traffic.alb is configured: /contain layer=alb moves traffic at the load balancer at once, whatever resolvers cache.'
+      : ' Configure traffic.alb (a weighted forward on the load balancer) to move traffic at once, whatever resolvers cache.';
   for (const state of states) {
     const from = weightsOf(state);
     const fromSplit = splitOf(from, state.others);
@@ -222,7 +228,7 @@ export function planShift(
     const warnings: string[] = [];
     if (maxTtl !== undefined && state.convergence.seconds > maxTtl) {
       warnings.push(
-        `TTL ${state.ttl !== undefined ? `${state.ttl} s` : `~${state.convergence.seconds} s (alias)`} is above maxTtl ${maxTtl} s: resolvers may keep sending clients to the cloud stack for up to ${seconds(state.convergence.seconds)} after Route 53 is in sync.${albToo ? ' The ALB layer below is shifted too and takes effect at once.' : ' Configure traffic.alb (a weighted forward on the load balancer) to move traffic at once whatever resolvers cache.'}`,
+        `TTL ${state.ttl !== undefined ? `${state.ttl} s` : `~${state.convergence.seconds} s (alias)`} is above maxTtl ${maxTtl} s: resolvers may keep sending clients to the cloud stack for up to ${seconds(state.convergence.seconds)} after Route 53 is in sync.${albHint}`,
       );
     }
     if (state.layer === 'route53' && state.healthChecks) {
@@ -308,7 +314,23 @@ export async function requestContain(
   deps: Deps,
   req: ContainRequest,
 ): Promise<{ action: Action<ShiftChange> | null; states: TrafficState[] }> {
-  const states = await readTraffic(deps, req.service, req.layers);
+  let states: TrafficState[];
+  try {
+    states = await readTraffic(deps, req.service, req.layers);
+  } catch (err) {
+    const detail = (err as Error).message;
+    await recordNotShifted(
+      deps,
+      req.incident.id,
+      req.requester,
+      `Could not read ${req.service}'s traffic: ${detail}`,
+      {
+        reason: 'error',
+        detail,
+      },
+    );
+    throw err;
+  }
   let plan = planShift(deps, req.service, states, req.legacyPercent, { direction: 'toLegacy' });
   if (plan.change.layers.length === 0) {
     const text = states

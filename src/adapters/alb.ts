@@ -112,6 +112,7 @@ export class AlbTrafficAdapter implements TrafficPort {
     return callAws(
       {
         service: 'ELB',
+        adapter: 'elbv2',
         operation,
         write,
         policy: this.#policy,

@@ -82,7 +82,10 @@ export function backoffMs(
 }
 
 export interface CallOptions {
+  /** How people name the service in messages ("Route 53"). */
   service: string;
+  /** The metrics label (route53, elbv2). */
+  adapter: string;
   operation: string;
   /** Writes retry only on throttling (the request was refused, not processed); reads also on 5xx/network. */
   write: boolean;
@@ -101,7 +104,7 @@ export async function callAws<T>(opts: CallOptions, fn: () => Promise<T>): Promi
   const { policy, log } = opts;
   for (let tryNumber = 1; ; tryNumber++) {
     try {
-      const result = await opts.metrics.timed(opts.service, opts.operation, fn);
+      const result = await opts.metrics.timed(opts.adapter, opts.operation, fn);
       opts.onAttempts?.(tryNumber);
       return result;
     } catch (err) {

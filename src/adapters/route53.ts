@@ -171,6 +171,7 @@ export class Route53TrafficAdapter implements TrafficPort {
     return callAws(
       {
         service: 'Route 53',
+        adapter: 'route53',
         operation,
         write,
         policy: this.#policy,

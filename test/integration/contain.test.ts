@@ -146,6 +146,63 @@ describe('/contain flow (real Redis, nock’d AWS)', () => {
     assert.equal(converged?.data.changeId, 'C2682N5HXP0BZ4');
     shownDone = card(await onlyAction());
     assert.match(shownDone, /converged 10:01:05Z/);
+    const metrics = await kit.metrics.registry.metrics();
+    assert.match(
+      metrics,
+      /cloud_safety_adapter_call_seconds_count\{adapter="route53",operation="ChangeResourceRecordSets",outcome="ok"\} 1/,
+    );
+    assert.match(
+      metrics,
+      /cloud_safety_adapter_call_seconds_count\{adapter="route53",operation="GetChange",outcome="ok"\} 2/,
+    );
+  });
+
+  it('break-glass (when allowed) executes with one person and says so on the card, the batch and the timeline', async () => {
+    await setup(trafficConfig({ access: { breakGlass: true } }));
+    nockList(pair());
+    nockList(pair());
+    const batches: ChangeBatch[] = [];
+    nockChange(batches, { submittedAt: clock.now().toISOString() });
+    nockGetChange(['INSYNC']);
+    const replies = await t.command('alice', '/contain', 'break-glass="leads unreachable, payments down"');
+    assert.match(textOf(replies[0]), /BREAK-GLASS: executed without a second approver \(succeeded\)/);
+    assert.match(
+      batches[0]?.comment ?? '',
+      /payments legacy 100% BREAK-GLASS by alice: leads unreachable, payments down$/,
+    );
+    const action = await onlyAction();
+    assert.match(
+      card(action),
+      /BREAK-GLASS\* by <@U0ALICE>, no second approver\. Reason: _leads unreachable, payments down_/,
+    );
+    const approved = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'action.approved');
+    assert.match(
+      approved?.summary ?? '',
+      /executed with BREAK-GLASS \(no second approver\).*Reason: leads unreachable/,
+    );
+  });
+
+  it('reports Route 53 being down at request time, on the timeline too, and requests nothing', async () => {
+    await setup();
+    for (let i = 0; i < 5; i++) {
+      nock(ROUTE53_ENDPOINT)
+        .get(`/2013-04-01/hostedzone/Z0PAYMENTS1234567890/rrset`)
+        .query(true)
+        .reply(
+          503,
+          '<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>Service Unavailable</Message></Error><RequestId>1</RequestId></ErrorResponse>',
+          XML_HEADERS,
+        );
+    }
+    const replies = await t.command('alice', '/contain');
+    assert.match(
+      textOf(replies[0]),
+      /Route 53 failed: ListResourceRecordSets failed \(ServiceUnavailable, HTTP 503: Service Unavailable\) after 5 tries/,
+    );
+    assert.deepEqual(await t.bot.deps.approvals.listForIncident('INC-1'), []);
+    const event = (await t.bot.deps.timeline.read('INC-1')).at(-1);
+    assert.equal(event?.kind, 'traffic.not_shifted');
+    assert.equal(event?.data.reason, 'error');
   });
 
   it('does nothing on deny or expiry: no batch is ever sent', async () => {
@@ -206,7 +263,7 @@ describe('/contain flow (real Redis, nock’d AWS)', () => {
     assert.match(summary, /Now: cloud weight 80 -> 40/);
   });
 
-  it('rides out throttling (the card says how many tries) and reports persistent throttling as a failure', async () => {
+  it('rides out Throttling and PriorRequestNotComplete; the card says how many tries it took', async () => {
     await setup();
     nockList(pair());
     await t.command('alice', '/contain');
