@@ -331,7 +331,23 @@ export async function requestContain(
     );
     throw err;
   }
-  let plan = planShift(deps, req.service, states, req.legacyPercent, { direction: 'toLegacy' });
+  let plan: ShiftPlan;
+  try {
+    plan = planShift(deps, req.service, states, req.legacyPercent, { direction: 'toLegacy' });
+  } catch (err) {
+    const detail = (err as Error).message;
+    await recordNotShifted(
+      deps,
+      req.incident.id,
+      req.requester,
+      `Shift of ${req.service} refused: ${detail}`,
+      {
+        reason: 'would_raise_cloud',
+        detail,
+      },
+    );
+    throw err;
+  }
   if (plan.change.layers.length === 0) {
     const text = states
       .map((s) => `${LAYER_NAME[s.layer]} ${describeWeights(weightsOf(s), s.others)}`)

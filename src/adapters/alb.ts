@@ -82,6 +82,16 @@ function targetGroupsOf(action: ForwardAction): TargetGroupWeight[] {
   return action.TargetGroupArn ? [{ TargetGroupArn: action.TargetGroupArn, Weight: 1 }] : [];
 }
 
+/** Actions as JSON we may store and show: a client secret, should ELB ever return one, never leaves here. */
+function withoutSecrets(actions: unknown): Record<string, unknown>[] {
+  const copy = JSON.parse(JSON.stringify(actions ?? [])) as Record<string, unknown>[];
+  for (const action of copy) {
+    const oidc = action.AuthenticateOidcConfig as Record<string, unknown> | undefined;
+    if (oidc) delete oidc.ClientSecret;
+  }
+  return copy;
+}
+
 export class AlbTrafficAdapter implements TrafficPort {
   readonly layer = 'alb' as const;
   readonly resource: string;
@@ -133,7 +143,7 @@ export class AlbTrafficAdapter implements TrafficPort {
         );
         const rule = out.Rules?.find((r) => r.RuleArn === ruleArn);
         if (!rule) throw new ExternalServiceError('ELB', `rule ${ruleArn} was not returned by DescribeRules`);
-        return JSON.parse(JSON.stringify(rule.Actions ?? [])) as Record<string, unknown>[];
+        return withoutSecrets(rule.Actions);
       }
       const out = await this.#call('DescribeListeners', false, () =>
         this.#client.send(new DescribeListenersCommand({ ListenerArns: [listenerArn] })),
@@ -144,7 +154,7 @@ export class AlbTrafficAdapter implements TrafficPort {
           'ELB',
           `listener ${listenerArn} was not returned by DescribeListeners`,
         );
-      return JSON.parse(JSON.stringify(listener.DefaultActions ?? [])) as Record<string, unknown>[];
+      return withoutSecrets(listener.DefaultActions);
     } catch (err) {
       const info = awsError(err);
       if (info.code === 'RuleNotFound' || info.code === 'ListenerNotFound') {

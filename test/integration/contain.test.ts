@@ -357,6 +357,10 @@ describe('/contain flow (real Redis, nock’d AWS)', () => {
       /Route 53 already sends 90% to legacy; legacy=50 would move traffic back to the cloud stack/,
     );
     assert.deepEqual(await t.bot.deps.approvals.listForIncident('INC-1'), []);
+    const reasons = (await t.bot.deps.timeline.read('INC-1'))
+      .filter((e) => e.kind === 'traffic.not_shifted')
+      .map((e) => e.data.reason);
+    assert.deepEqual(reasons, ['already_there', 'would_raise_cloud']);
   });
 
   it('shifts both layers, DNS first then the ALB, and shows both on the card', async () => {
