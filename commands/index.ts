@@ -1,10 +1,11 @@
 // Every slash command the app registers; manifest.yml must list exactly these (a test checks).
 import type { CommandSpec } from './command.ts';
+import { containCommand } from './contain.ts';
 import { incidentCommand, setHelpRegistry } from './incident.ts';
 import { sandboxCommand } from './sandbox.ts';
 import { timelineCommand } from './timeline.ts';
 
-export const COMMANDS: CommandSpec[] = [incidentCommand, timelineCommand, sandboxCommand];
+export const COMMANDS: CommandSpec[] = [incidentCommand, containCommand, timelineCommand, sandboxCommand];
 
 setHelpRegistry(() => COMMANDS);
 

@@ -261,6 +261,18 @@ export class Approvals {
     await this.#transition(actionId, 'requested', 'expired', SYSTEM);
   }
 
+  /**
+   * Adds a line to the card's progress (and `data` for the handler's view), in any state: milestones that come
+   * after the action finished (clients converged) land here. Does not touch the timeline; record events yourself.
+   */
+  async annotate(actionId: string, text: string, data?: Record<string, unknown>): Promise<void> {
+    const saved = await this.#save(actionId, (a) => ({
+      ...a,
+      progress: [...a.progress, { at: this.#deps.now().toISOString(), text, ...(data ? { data } : {}) }],
+    }));
+    if (saved) this.#refreshCard(actionId);
+  }
+
   /** Finds actions left `executing` by a replica that is gone, re-reads reality and reports. Never re-sends. */
   async recover(): Promise<void> {
     const { store, instanceId, log } = this.#deps;
@@ -316,11 +328,7 @@ export class Approvals {
             summary: text,
             data: { action: executing.id, ...data },
           });
-          await this.#save(executing.id, (a) => ({
-            ...a,
-            progress: [...a.progress, { at: this.#deps.now().toISOString(), text }],
-          }));
-          this.#refreshCard(executing.id);
+          await this.annotate(executing.id, text, data);
         },
       });
     } catch (err) {

@@ -47,8 +47,8 @@ export interface Action<Change = unknown> {
   decision?: { actor: Actor; at: string; reason?: string };
   breakGlass?: { reason: string };
   result?: ActionResult;
-  /** What execution has reported so far (e.g. "DNS in sync"), shown on the card. */
-  progress: { at: string; text: string }[];
+  /** What execution has reported so far (e.g. "DNS in sync"), shown on the card; `data` lets views show state. */
+  progress: { at: string; text: string; data?: Record<string, unknown> }[];
   card?: MessageRef;
   history: { state: ActionState; at: string; actor: Actor; note?: string }[];
 }

@@ -2,6 +2,7 @@
 import type { Access } from './access.ts';
 import type { LoadRunner } from './adapters/load.ts';
 import type { Terraform } from './adapters/terraform.ts';
+import type { ServiceTraffic } from './adapters/traffic.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -23,6 +24,8 @@ export interface Adapters {
   terraform?: Terraform;
   /** Step U: runs a sandbox's `load.command`. */
   loadRunner?: LoadRunner;
+  /** Step C: per service, the traffic layers its config names (route53, alb). */
+  traffic?: Record<string, ServiceTraffic>;
 }
 
 export interface Deps {

@@ -13,19 +13,46 @@ export const TIMELINE_PINNED = 'timeline.pinned';
  */
 export const ACTION_PREFIX = 'action.';
 
-/** Step C: a traffic shift's milestones, recorded as they happen. */
+/**
+ * Step C: a traffic shift's milestones, recorded as they happen (flows/contain.ts, for /contain and automation).
+ * `submitted`: the provider accepted the write; `in_sync`: Route 53 reports INSYNC (the ALB at once);
+ * `converged`: TTL (or stickiness) seconds after that, when every client follows; `sync_slow`: not INSYNC after
+ * 120 s; `not_shifted`: a shift was asked for and nothing was written (data.reason says why).
+ */
 export const TRAFFIC_SUBMITTED = 'traffic.submitted';
 export const TRAFFIC_IN_SYNC = 'traffic.in_sync';
 export const TRAFFIC_CONVERGED = 'traffic.converged';
+export const TRAFFIC_SYNC_SLOW = 'traffic.sync_slow';
+export const TRAFFIC_NOT_SHIFTED = 'traffic.not_shifted';
 export interface TrafficEventData {
   action?: string;
+  /** The shift operation id: the action id for /contain, the caller's key for automation. */
+  op?: string;
   layer: 'route53' | 'alb';
   /** Legacy share before and after, 0-100. */
   before: { legacy: number; cloud: number };
   after: { legacy: number; cloud: number };
+  /** The provider's weights before and after. */
+  weights?: { before: { legacy: number; cloud: number }; after: { legacy: number; cloud: number } };
+  resource?: string;
   ttl?: number;
   maxTtl?: number;
   changeId?: string;
+  /** in_sync: milliseconds from submission to INSYNC. */
+  elapsedMs?: number;
+  /** in_sync: seconds until clients converge, and why that long. */
+  convergeSeconds?: number;
+  convergeBasis?: string;
+  recovered?: boolean;
+}
+export type NotShiftedReason =
+  'legacy_unhealthy' | 'already_there' | 'would_raise_cloud' | 'drift' | 'rejected' | 'error';
+export interface TrafficNotShiftedData {
+  op?: string;
+  action?: string;
+  layer?: 'route53' | 'alb';
+  reason: NotShiftedReason;
+  detail: string;
 }
 
 /** Step L: one preserved artifact (heap dump, thread dump, logs, snapshot), with its chain of custody. */

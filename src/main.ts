@@ -2,16 +2,22 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { WebClient } from '@slack/web-api';
 import { COMMANDS } from '../commands/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
+import { registerContain } from '../flows/contain.ts';
 import { Incidents } from '../flows/incident.ts';
 import { pinFromReaction } from '../flows/pin.ts';
 import { registerSandboxJobs } from '../flows/sandbox.ts';
 import { Access } from './access.ts';
 import { ProcessLoadRunner } from './adapters/load.ts';
 import { TerraformCli } from './adapters/terraform.ts';
+import { AlbTrafficAdapter, regionOfArn } from './adapters/alb.ts';
+import { Route53TrafficAdapter } from './adapters/route53.ts';
+import type { ServiceTraffic } from './adapters/traffic.ts';
 import { Bot } from './bot.ts';
 import type { Chat } from './chat/chat.ts';
 import { ConsoleChat } from './chat/console/chat.ts';
@@ -50,6 +56,62 @@ export interface BuildOptions {
   adapters?: Partial<Adapters>;
 }
 
+/** Static keys when the environment has them (drills, tests); otherwise the SDK's default credential chain. */
+function awsCredentials(env: NodeJS.ProcessEnv) {
+  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return {};
+  return {
+    credentials: {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    },
+  };
+}
+
+/** Route 53 and ALB adapters per service (step C). SDK retries are off: the adapters retry with their own backoff. */
+function buildTraffic(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  metrics: Metrics,
+  log: Logger,
+): Record<string, ServiceTraffic> | undefined {
+  const traffic: Record<string, ServiceTraffic> = {};
+  let route53: Route53Client | undefined;
+  const elb = new Map<string, ElasticLoadBalancingV2Client>();
+  for (const [service, { traffic: section }] of Object.entries(config.services)) {
+    if (!section) continue;
+    const layers: ServiceTraffic = {};
+    if (section.route53) {
+      // Route 53 is global; its API lives in us-east-1. AWS_ENDPOINT_URL_ROUTE_53 points it at a local endpoint.
+      route53 ??= new Route53Client({
+        region: 'us-east-1',
+        maxAttempts: 1,
+        ...(env.AWS_ENDPOINT_URL_ROUTE_53 ? { endpoint: env.AWS_ENDPOINT_URL_ROUTE_53 } : {}),
+        ...awsCredentials(env),
+      });
+      layers.route53 = new Route53TrafficAdapter({ client: route53, config: section.route53, metrics, log });
+    }
+    if (section.alb) {
+      const region = regionOfArn(section.alb.listenerArn) ?? env.AWS_REGION ?? 'us-east-1';
+      let client = elb.get(region);
+      if (!client) {
+        client = new ElasticLoadBalancingV2Client({
+          region,
+          maxAttempts: 1,
+          ...(env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2
+            ? { endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }
+            : {}),
+          ...awsCredentials(env),
+        });
+        elb.set(region, client);
+      }
+      layers.alb = new AlbTrafficAdapter({ client, config: section.alb, metrics, log });
+    }
+    traffic[service] = layers;
+  }
+  return Object.keys(traffic).length > 0 ? traffic : undefined;
+}
+
 /** Builds adapters for what the config names; each runbook step adds its own here. */
 export function buildAdapters(
   config: Config,
@@ -68,6 +130,8 @@ export function buildAdapters(
     });
     adapters.loadRunner = new ProcessLoadRunner({ env, metrics });
   }
+  const traffic = buildTraffic(config, env, metrics, log);
+  if (traffic) adapters.traffic = traffic;
   return adapters;
 }
 
@@ -84,6 +148,7 @@ export function buildBot(opts: BuildOptions): Bot {
     tasks,
     log: opts.log,
     tickMs: opts.schedulerTickMs ?? 1000,
+    now: () => now().getTime(),
   });
   const timeline = new TimelineLog(opts.store, now);
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
@@ -124,6 +189,7 @@ export function buildBot(opts: BuildOptions): Bot {
   };
   // Durable timers must have their handlers before the scheduler starts, so a restarted bot still acts on them.
   registerSandboxJobs(deps);
+  registerContain(deps);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
 

@@ -178,6 +178,7 @@ export async function startHttpBot(opts: {
   adapters?: Partial<Adapters>;
   instanceId?: string;
   env?: NodeJS.ProcessEnv;
+  now?: () => Date;
 }): Promise<HttpBot> {
   const { log, lines, redactor } = memoryLogger([BOT_TOKEN, SIGNING_SECRET]);
   const metrics = createMetrics({ defaults: false });
@@ -193,6 +194,7 @@ export async function startHttpBot(opts: {
     env: opts.env ?? {},
     ...(opts.adapters ? { adapters: opts.adapters } : {}),
     ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
   });
   await bot.start();
   const transport = await startSlack(bot, {

@@ -1,0 +1,375 @@
+// The ALB behind the traffic port: weights of a forward action between the legacy and cloud target groups.
+import {
+  DescribeListenersCommand,
+  DescribeRulesCommand,
+  DescribeTargetHealthCommand,
+  ModifyListenerCommand,
+  ModifyRuleCommand,
+  type Action,
+  type ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AlbTraffic } from '../config.ts';
+import { ExternalServiceError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import {
+  awsError,
+  callAws,
+  DEFAULT_RETRY,
+  realSleep,
+  unexpectedAwsError,
+  type RetryPolicy,
+} from './aws-retry.ts';
+import {
+  assertWritable,
+  fingerprintOf,
+  TrafficDriftError,
+  TrafficRejectedError,
+  type AlbSnapshot,
+  type HealthReport,
+  type RecheckReport,
+  type ShiftReceipt,
+  type SyncResult,
+  type TrafficPort,
+  type TrafficState,
+  type Weights,
+} from './traffic.ts';
+
+export const ALB_MAX_WEIGHT = 999;
+
+export interface AlbOptions {
+  client: ElasticLoadBalancingV2Client;
+  config: AlbTraffic;
+  metrics: Metrics;
+  log: Logger;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  now?: () => Date;
+}
+
+/** "targetgroup/payments-legacy/73e2d6bc24d8a067" -> "payments-legacy" */
+export function targetGroupName(arn: string): string {
+  return /:targetgroup\/([^/]+)\//.exec(arn)?.[1] ?? arn;
+}
+
+/** The region an ELB ARN lives in (arn:aws:elasticloadbalancing:<region>:…). */
+export function regionOfArn(arn: string): string | undefined {
+  return arn.split(':')[3] || undefined;
+}
+
+interface TargetGroupWeight {
+  TargetGroupArn?: string;
+  Weight?: number;
+}
+
+interface ForwardAction {
+  Type?: string;
+  TargetGroupArn?: string;
+  ForwardConfig?: {
+    TargetGroups?: TargetGroupWeight[];
+    TargetGroupStickinessConfig?: { Enabled?: boolean; DurationSeconds?: number };
+  };
+}
+
+function forwardIndex(actions: Record<string, unknown>[]): number {
+  return actions.findIndex((a) => a.Type === 'forward');
+}
+
+/** The weighted target groups of a forward action; a plain forward to one group counts as weight 1 for it. */
+function targetGroupsOf(action: ForwardAction): TargetGroupWeight[] {
+  const groups = action.ForwardConfig?.TargetGroups;
+  if (groups && groups.length > 0) return groups;
+  return action.TargetGroupArn ? [{ TargetGroupArn: action.TargetGroupArn, Weight: 1 }] : [];
+}
+
+/** Actions as JSON we may store and show: a client secret, should ELB ever return one, never leaves here. */
+function withoutSecrets(actions: unknown): Record<string, unknown>[] {
+  const copy = JSON.parse(JSON.stringify(actions ?? [])) as Record<string, unknown>[];
+  for (const action of copy) {
+    const oidc = action.AuthenticateOidcConfig as Record<string, unknown> | undefined;
+    if (oidc) delete oidc.ClientSecret;
+  }
+  return copy;
+}
+
+export class AlbTrafficAdapter implements TrafficPort {
+  readonly layer = 'alb' as const;
+  readonly resource: string;
+  readonly lockKey: string;
+  #client: ElasticLoadBalancingV2Client;
+  #config: AlbTraffic;
+  #metrics: Metrics;
+  #log: Logger;
+  #policy: RetryPolicy;
+  #now: () => Date;
+
+  constructor(opts: AlbOptions) {
+    this.#client = opts.client;
+    this.#config = opts.config;
+    this.#metrics = opts.metrics;
+    this.#log = opts.log;
+    this.#policy = { ...DEFAULT_RETRY, sleep: opts.sleep ?? realSleep, random: opts.random ?? Math.random };
+    this.#now = opts.now ?? (() => new Date());
+    const where = opts.config.ruleArn
+      ? `rule ${opts.config.ruleArn.split('/').slice(-1)[0]}`
+      : 'default action';
+    const listener = opts.config.listenerArn.split(':listener/')[1] ?? opts.config.listenerArn;
+    this.resource = `ALB listener ${listener}, ${where}`;
+    this.lockKey = `alb:${opts.config.listenerArn}`;
+  }
+
+  #call<T>(operation: string, write: boolean, fn: () => Promise<T>, onAttempts?: (n: number) => void) {
+    return callAws(
+      {
+        service: 'ELB',
+        adapter: 'elbv2',
+        operation,
+        write,
+        policy: this.#policy,
+        metrics: this.#metrics,
+        log: this.#log,
+        ...(onAttempts ? { onAttempts } : {}),
+      },
+      fn,
+    );
+  }
+
+  async #readActions(): Promise<Record<string, unknown>[]> {
+    const { ruleArn, listenerArn } = this.#config;
+    try {
+      if (ruleArn) {
+        const out = await this.#call('DescribeRules', false, () =>
+          this.#client.send(new DescribeRulesCommand({ RuleArns: [ruleArn] })),
+        );
+        const rule = out.Rules?.find((r) => r.RuleArn === ruleArn);
+        if (!rule) throw new ExternalServiceError('ELB', `rule ${ruleArn} was not returned by DescribeRules`);
+        return withoutSecrets(rule.Actions);
+      }
+      const out = await this.#call('DescribeListeners', false, () =>
+        this.#client.send(new DescribeListenersCommand({ ListenerArns: [listenerArn] })),
+      );
+      const listener = out.Listeners?.find((l) => l.ListenerArn === listenerArn);
+      if (!listener)
+        throw new ExternalServiceError(
+          'ELB',
+          `listener ${listenerArn} was not returned by DescribeListeners`,
+        );
+      return withoutSecrets(listener.DefaultActions);
+    } catch (err) {
+      const info = awsError(err);
+      if (info.code === 'RuleNotFound' || info.code === 'ListenerNotFound') {
+        throw new ExternalServiceError(
+          'ELB',
+          `${info.message} (${info.code}). Check traffic.alb.${ruleArn ? 'ruleArn' : 'listenerArn'} in cloud-safety.yml.`,
+          { status: info.status, cause: err },
+        );
+      }
+      throw unexpectedAwsError('ELB', ruleArn ? 'DescribeRules' : 'DescribeListeners', err);
+    }
+  }
+
+  async read(): Promise<TrafficState> {
+    const actions = await this.#readActions();
+    const snapshot: AlbSnapshot = {
+      kind: 'alb',
+      listenerArn: this.#config.listenerArn,
+      ...(this.#config.ruleArn ? { ruleArn: this.#config.ruleArn } : {}),
+      actions,
+    };
+    return this.#stateOf(snapshot);
+  }
+
+  #stateOf(snapshot: AlbSnapshot): TrafficState {
+    const { legacyTargetGroupArn, cloudTargetGroupArn } = this.#config;
+    const index = forwardIndex(snapshot.actions);
+    const forward = index >= 0 ? (snapshot.actions[index] as ForwardAction) : undefined;
+    if (!forward) {
+      throw new ExternalServiceError(
+        'ELB',
+        `${this.resource} has no forward action (found: ${snapshot.actions.map((a) => String(a.Type)).join(', ') || 'none'}); /contain can only shift a weighted forward.`,
+      );
+    }
+    const groups = targetGroupsOf(forward);
+    const weightOf = (arn: string) => groups.find((g) => g.TargetGroupArn === arn)?.Weight ?? 0;
+    const sticky = forward.ForwardConfig?.TargetGroupStickinessConfig;
+    const stickySeconds = sticky?.Enabled ? (sticky.DurationSeconds ?? 0) : 0;
+    return {
+      layer: 'alb',
+      resource: this.resource,
+      legacy: {
+        id: legacyTargetGroupArn,
+        weight: weightOf(legacyTargetGroupArn),
+        target: targetGroupName(legacyTargetGroupArn),
+      },
+      cloud: {
+        id: cloudTargetGroupArn,
+        weight: weightOf(cloudTargetGroupArn),
+        target: targetGroupName(cloudTargetGroupArn),
+      },
+      others: groups
+        .filter((g) => g.TargetGroupArn !== legacyTargetGroupArn && g.TargetGroupArn !== cloudTargetGroupArn)
+        .map((g) => ({
+          id: g.TargetGroupArn ?? '?',
+          weight: g.Weight ?? 0,
+          target: targetGroupName(g.TargetGroupArn ?? '?'),
+        })),
+      maxWeight: ALB_MAX_WEIGHT,
+      convergence:
+        stickySeconds > 0
+          ? {
+              seconds: stickySeconds,
+              basis: `target group stickiness keeps a client on its group for ${stickySeconds} s`,
+            }
+          : { seconds: 0, basis: 'the load balancer applies weights to each new request' },
+      healthChecks: false,
+      fingerprint: fingerprintOf(snapshot),
+      snapshot,
+    };
+  }
+
+  async checkLegacyHealth(state: TrafficState): Promise<HealthReport> {
+    const arn = state.legacy.id;
+    let out;
+    try {
+      out = await this.#call('DescribeTargetHealth', false, () =>
+        this.#client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
+      );
+    } catch (err) {
+      const info = awsError(err);
+      if (info.code === 'TargetGroupNotFound') {
+        return { status: 'unhealthy', detail: `legacy target group ${targetGroupName(arn)} does not exist` };
+      }
+      return {
+        status: 'unknown',
+        detail: `could not read the legacy target group's health (${info.code}: ${info.message})`,
+      };
+    }
+    const targets = out.TargetHealthDescriptions ?? [];
+    const name = targetGroupName(arn);
+    if (targets.length === 0) {
+      return { status: 'unhealthy', detail: `legacy target group ${name} has no registered targets` };
+    }
+    const count = (state: string) => targets.filter((t) => t.TargetHealth?.State === state).length;
+    const healthy = count('healthy');
+    if (healthy > 0) {
+      return { status: 'healthy', detail: `${healthy} of ${targets.length} targets in ${name} are healthy` };
+    }
+    const waiting = count('unused') + count('initial');
+    const sample = targets.find((t) => t.TargetHealth?.State !== 'healthy')?.TargetHealth;
+    const why = sample ? `${sample.State}${sample.Reason ? ` ${sample.Reason}` : ''}` : 'unknown';
+    if (waiting === targets.length) {
+      return {
+        status: 'unknown',
+        detail: `no target in ${name} has been health-checked yet (${why}); the load balancer checks them once traffic is forwarded`,
+      };
+    }
+    return {
+      status: 'unhealthy',
+      detail: `0 of ${targets.length} targets in ${name} are healthy (${why}${sample?.Description ? `: ${sample.Description}` : ''})`,
+    };
+  }
+
+  /** The actions with the forward action's weights replaced; every other action and field stays as read. */
+  #withWeights(actions: Record<string, unknown>[], to: Weights): Record<string, unknown>[] {
+    const { legacyTargetGroupArn, cloudTargetGroupArn } = this.#config;
+    return actions.map((action) => {
+      if (action.Type === 'authenticate-oidc') {
+        // Describe* never returns the client secret; this tells the ALB to keep the one it has.
+        const config = action.AuthenticateOidcConfig as Record<string, unknown> | undefined;
+        return config
+          ? { ...action, AuthenticateOidcConfig: { ...config, UseExistingClientSecret: true } }
+          : action;
+      }
+      if (action.Type !== 'forward') return action;
+      const forward = action as ForwardAction & Record<string, unknown>;
+      const others = targetGroupsOf(forward).filter(
+        (g) => g.TargetGroupArn !== legacyTargetGroupArn && g.TargetGroupArn !== cloudTargetGroupArn,
+      );
+      // Only ForwardConfig is written: TargetGroupArn beside it would have to name the one group of a single-group forward.
+      const { TargetGroupArn: _single, ...rest } = forward;
+      return {
+        ...rest,
+        ForwardConfig: {
+          ...(forward.ForwardConfig ?? {}),
+          TargetGroups: [
+            { TargetGroupArn: legacyTargetGroupArn, Weight: to.legacy },
+            { TargetGroupArn: cloudTargetGroupArn, Weight: to.cloud },
+            ...others,
+          ],
+        },
+      };
+    });
+  }
+
+  async shift(expected: TrafficState, to: Weights, _opts: { comment: string }): Promise<ShiftReceipt> {
+    if (expected.snapshot.kind !== 'alb') throw new Error('not an ALB state');
+    assertWritable(to, expected.others, ALB_MAX_WEIGHT);
+    // ELB has no conditional write: re-read right before writing (the caller holds the listener lock) and compare.
+    const current = await this.read();
+    if (current.fingerprint !== expected.fingerprint) {
+      throw new TrafficDriftError('alb', 'the forward action changed since it was read; nothing was written');
+    }
+    const actions = this.#withWeights(expected.snapshot.actions, to) as unknown as Action[];
+    const { ruleArn, listenerArn } = this.#config;
+    let attempts = 0;
+    try {
+      if (ruleArn) {
+        await this.#call(
+          'ModifyRule',
+          true,
+          () => this.#client.send(new ModifyRuleCommand({ RuleArn: ruleArn, Actions: actions })),
+          (n) => (attempts = n),
+        );
+      } else {
+        await this.#call(
+          'ModifyListener',
+          true,
+          () =>
+            this.#client.send(
+              new ModifyListenerCommand({ ListenerArn: listenerArn, DefaultActions: actions }),
+            ),
+          (n) => (attempts = n),
+        );
+      }
+    } catch (err) {
+      if (err instanceof ExternalServiceError) throw err;
+      const info = awsError(err);
+      if (info.code === 'ValidationError' || /^Invalid/.test(info.code) || info.code.startsWith('TooMany')) {
+        throw new TrafficRejectedError('alb', info.code, info.message);
+      }
+      throw unexpectedAwsError('ELB', ruleArn ? 'ModifyRule' : 'ModifyListener', err);
+    }
+    const after = await this.read();
+    if (after.legacy.weight !== to.legacy || after.cloud.weight !== to.cloud) {
+      this.#log.warn({ resource: this.resource }, 'alb weights differ right after the write');
+      throw new TrafficDriftError(
+        'alb',
+        `the ALB accepted the change but now shows legacy ${after.legacy.weight} / cloud ${after.cloud.weight}: someone else changed it at the same moment`,
+      );
+    }
+    return {
+      layer: 'alb',
+      resource: this.resource,
+      before: { legacy: expected.legacy.weight, cloud: expected.cloud.weight },
+      after: to,
+      status: 'INSYNC',
+      submittedAt: this.#now().toISOString(),
+      attempts,
+      fingerprint: after.fingerprint,
+    };
+  }
+
+  async syncStatus(): Promise<'PENDING' | 'INSYNC'> {
+    return 'INSYNC';
+  }
+
+  async waitInSync(): Promise<SyncResult> {
+    return { status: 'INSYNC', elapsedMs: 0, polls: 0, at: this.#now().toISOString() };
+  }
+
+  async recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
+    const current = await this.read();
+    const same = (w: Weights) => current.legacy.weight === w.legacy && current.cloud.weight === w.cloud;
+    return { status: 'INSYNC', applied: same(receipt.after), untouched: same(receipt.before), current };
+  }
+}

@@ -1,0 +1,473 @@
+// Route 53 behind the traffic port: a weighted record pair, shifted by one DELETE+CREATE ChangeBatch (compare-and-swap).
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  GetHealthCheckStatusCommand,
+  ListResourceRecordSetsCommand,
+  type Change,
+  type ResourceRecordSet,
+  type Route53Client,
+  type RRType,
+} from '@aws-sdk/client-route-53';
+import type { Route53Traffic } from '../config.ts';
+import { ExternalServiceError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import {
+  awsError,
+  callAws,
+  DEFAULT_RETRY,
+  realSleep,
+  unexpectedAwsError,
+  type RetryPolicy,
+} from './aws-retry.ts';
+import {
+  assertWritable,
+  fingerprintOf,
+  TrafficDriftError,
+  TrafficRejectedError,
+  type HealthReport,
+  type RecheckReport,
+  type Route53Snapshot,
+  type ShiftReceipt,
+  type SyncProgress,
+  type SyncResult,
+  type TrafficPort,
+  type TrafficSide,
+  type TrafficState,
+  type WeightedRecord,
+  type Weights,
+} from './traffic.ts';
+
+export const ROUTE53_MAX_WEIGHT = 255;
+/** Route 53 considers an endpoint healthy when more than 18% of its health checkers say so. */
+const HEALTHY_FRACTION = 0.18;
+/** What clients of an alias record to an AWS load balancer or CloudFront cache: Route 53 answers with TTL 60. */
+const ALIAS_TTL = 60;
+const MAX_PAGES = 50;
+const COMMENT_MAX = 256;
+
+export interface Route53Options {
+  client: Route53Client;
+  config: Route53Traffic;
+  metrics: Metrics;
+  log: Logger;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  now?: () => Date;
+  /** Delay before each GetChange poll: 2 s, then one more second each poll up to 5 s. */
+  pollIntervalMs?: (poll: number) => number;
+  /** How long waitInSync polls before giving up (15 min). */
+  syncTimeoutMs?: number;
+}
+
+function defaultPollInterval(poll: number): number {
+  return Math.min(5000, 2000 + 1000 * (poll - 1));
+}
+
+/** Route 53 escapes some characters in names it returns (`*` comes back as `\052`). */
+export function unescapeDnsName(name: string): string {
+  return name
+    .replace(/\\(\d{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)))
+    .toLowerCase();
+}
+
+function normalizeName(name: string): string {
+  const n = unescapeDnsName(name.trim());
+  return n.endsWith('.') ? n : `${n}.`;
+}
+
+function stripChangeId(id: string | undefined): string | undefined {
+  return id?.replace(/^\/change\//, '');
+}
+
+/** Our record shape from the SDK's: only weighted records come here. */
+function toWeighted(r: ResourceRecordSet): WeightedRecord {
+  return {
+    name: normalizeName(r.Name ?? ''),
+    type: r.Type ?? '',
+    setIdentifier: r.SetIdentifier ?? '',
+    weight: r.Weight ?? 0,
+    ...(r.TTL !== undefined ? { ttl: r.TTL } : {}),
+    ...(r.ResourceRecords ? { values: r.ResourceRecords.map((v) => v.Value ?? '') } : {}),
+    ...(r.AliasTarget
+      ? {
+          alias: {
+            hostedZoneId: r.AliasTarget.HostedZoneId ?? '',
+            dnsName: r.AliasTarget.DNSName ?? '',
+            evaluateTargetHealth: r.AliasTarget.EvaluateTargetHealth ?? false,
+          },
+        }
+      : {}),
+    ...(r.HealthCheckId ? { healthCheckId: r.HealthCheckId } : {}),
+    ...(r.TrafficPolicyInstanceId ? { trafficPolicyInstanceId: r.TrafficPolicyInstanceId } : {}),
+  };
+}
+
+/** Back to the SDK's shape, field for field, so a DELETE matches what Route 53 holds. */
+function toRecordSet(r: WeightedRecord): ResourceRecordSet {
+  return {
+    Name: r.name,
+    Type: r.type as RRType,
+    SetIdentifier: r.setIdentifier,
+    Weight: r.weight,
+    ...(r.ttl !== undefined ? { TTL: r.ttl } : {}),
+    ...(r.values ? { ResourceRecords: r.values.map((Value) => ({ Value })) } : {}),
+    ...(r.alias
+      ? {
+          AliasTarget: {
+            HostedZoneId: r.alias.hostedZoneId,
+            DNSName: r.alias.dnsName,
+            EvaluateTargetHealth: r.alias.evaluateTargetHealth,
+          },
+        }
+      : {}),
+    ...(r.healthCheckId ? { HealthCheckId: r.healthCheckId } : {}),
+    ...(r.trafficPolicyInstanceId ? { TrafficPolicyInstanceId: r.trafficPolicyInstanceId } : {}),
+  };
+}
+
+function sideOf(r: WeightedRecord): TrafficSide {
+  const target = r.alias ? `alias ${r.alias.dnsName}` : (r.values ?? []).join(', ');
+  return {
+    id: r.setIdentifier,
+    weight: r.weight,
+    target,
+    ...(r.healthCheckId ? { healthCheckId: r.healthCheckId } : {}),
+  };
+}
+
+export class Route53TrafficAdapter implements TrafficPort {
+  readonly layer = 'route53' as const;
+  readonly resource: string;
+  readonly lockKey: string;
+  #client: Route53Client;
+  #config: Route53Traffic;
+  #metrics: Metrics;
+  #log: Logger;
+  #policy: RetryPolicy;
+  #now: () => Date;
+  #pollInterval: (poll: number) => number;
+  #syncTimeoutMs: number;
+
+  constructor(opts: Route53Options) {
+    this.#client = opts.client;
+    this.#config = opts.config;
+    this.#metrics = opts.metrics;
+    this.#log = opts.log;
+    this.#policy = {
+      ...DEFAULT_RETRY,
+      sleep: opts.sleep ?? realSleep,
+      random: opts.random ?? Math.random,
+    };
+    this.#now = opts.now ?? (() => new Date());
+    this.#pollInterval = opts.pollIntervalMs ?? defaultPollInterval;
+    this.#syncTimeoutMs = opts.syncTimeoutMs ?? 15 * 60_000;
+    this.resource = `${opts.config.recordName} ${opts.config.recordType} (zone ${opts.config.hostedZoneId})`;
+    this.lockKey = `route53:${opts.config.hostedZoneId}`;
+  }
+
+  #call<T>(operation: string, write: boolean, fn: () => Promise<T>, onAttempts?: (n: number) => void) {
+    return callAws(
+      {
+        service: 'Route 53',
+        adapter: 'route53',
+        operation,
+        write,
+        policy: this.#policy,
+        metrics: this.#metrics,
+        log: this.#log,
+        ...(onAttempts ? { onAttempts } : {}),
+      },
+      fn,
+    );
+  }
+
+  /** Every weighted record of the configured name and type, following ListResourceRecordSets' pages. */
+  async #listWeighted(): Promise<WeightedRecord[]> {
+    const { hostedZoneId, recordName, recordType } = this.#config;
+    const found: WeightedRecord[] = [];
+    let start: { name: string; type: string; identifier?: string } = { name: recordName, type: recordType };
+    for (let page = 0; page < MAX_PAGES; page++) {
+      let out;
+      try {
+        out = await this.#call('ListResourceRecordSets', false, () =>
+          this.#client.send(
+            new ListResourceRecordSetsCommand({
+              HostedZoneId: hostedZoneId,
+              StartRecordName: start.name,
+              StartRecordType: start.type as RRType,
+              ...(start.identifier ? { StartRecordIdentifier: start.identifier } : {}),
+            }),
+          ),
+        );
+      } catch (err) {
+        throw this.#mapReadError('ListResourceRecordSets', err);
+      }
+      let past = false;
+      for (const set of out.ResourceRecordSets ?? []) {
+        // Results are sorted by name then type, starting at ours: the first other name/type ends our group.
+        if (normalizeName(set.Name ?? '') !== recordName || set.Type !== recordType) {
+          past = true;
+          break;
+        }
+        if (set.SetIdentifier !== undefined && set.Weight !== undefined) found.push(toWeighted(set));
+      }
+      if (past || !out.IsTruncated || !out.NextRecordName) return found;
+      start = {
+        name: out.NextRecordName,
+        type: out.NextRecordType ?? recordType,
+        ...(out.NextRecordIdentifier ? { identifier: out.NextRecordIdentifier } : {}),
+      };
+    }
+    throw new ExternalServiceError(
+      'Route 53',
+      `ListResourceRecordSets returned more than ${MAX_PAGES} pages for ${this.resource}; something is wrong with the zone listing.`,
+    );
+  }
+
+  #mapReadError(operation: string, err: unknown): Error {
+    const info = awsError(err);
+    if (info.code === 'NoSuchHostedZone') {
+      return new ExternalServiceError(
+        'Route 53',
+        `hosted zone ${this.#config.hostedZoneId} does not exist or this account cannot see it (${info.message}). Check traffic.route53.hostedZoneId.`,
+        { status: info.status, cause: err },
+      );
+    }
+    return unexpectedAwsError('Route 53', operation, err);
+  }
+
+  async read(): Promise<TrafficState> {
+    const { recordName, recordType, legacy, cloud, hostedZoneId } = this.#config;
+    const records = (await this.#listWeighted()).sort((a, b) =>
+      a.setIdentifier.localeCompare(b.setIdentifier),
+    );
+    const legacyRecord = records.find((r) => r.setIdentifier === legacy);
+    const cloudRecord = records.find((r) => r.setIdentifier === cloud);
+    if (!legacyRecord || !cloudRecord) {
+      const missing = [legacyRecord ? null : `legacy "${legacy}"`, cloudRecord ? null : `cloud "${cloud}"`]
+        .filter(Boolean)
+        .join(' and ');
+      const seen = records.map((r) => `"${r.setIdentifier}"`).join(', ') || 'none';
+      throw new ExternalServiceError(
+        'Route 53',
+        `no weighted ${recordName} ${recordType} record with SetIdentifier ${missing} in zone ${hostedZoneId} (weighted SetIdentifiers found: ${seen}). Check traffic.route53 in cloud-safety.yml.`,
+      );
+    }
+    const snapshot: Route53Snapshot = { kind: 'route53', hostedZoneId, records };
+    return this.#stateOf(snapshot);
+  }
+
+  #stateOf(snapshot: Route53Snapshot): TrafficState {
+    const { legacy, cloud } = this.#config;
+    const records = snapshot.records;
+    const legacyRecord = records.find((r) => r.setIdentifier === legacy);
+    const cloudRecord = records.find((r) => r.setIdentifier === cloud);
+    if (!legacyRecord || !cloudRecord) throw new Error('snapshot without the legacy/cloud records');
+    const pair = [legacyRecord, cloudRecord];
+    const ttls = pair.map((r) => r.ttl).filter((t): t is number => t !== undefined);
+    const anyAlias = pair.some((r) => r.alias !== undefined);
+    const ttl = ttls.length > 0 ? Math.max(...ttls) : undefined;
+    const convergence = anyAlias
+      ? {
+          seconds: Math.max(ALIAS_TTL, ttl ?? 0),
+          basis:
+            'alias record: resolvers cache the alias target’s TTL (60 s for load balancers and CloudFront; for an alias to another record in this zone, that record’s TTL)',
+        }
+      : { seconds: ttl ?? 0, basis: `record TTL ${ttl ?? 0} s` };
+    return {
+      layer: 'route53',
+      resource: this.resource,
+      legacy: sideOf(legacyRecord),
+      cloud: sideOf(cloudRecord),
+      others: records.filter((r) => r !== legacyRecord && r !== cloudRecord).map(sideOf),
+      maxWeight: ROUTE53_MAX_WEIGHT,
+      ...(ttl !== undefined && !anyAlias ? { ttl } : {}),
+      convergence,
+      healthChecks: records.some((r) => r.healthCheckId !== undefined || r.alias?.evaluateTargetHealth),
+      fingerprint: fingerprintOf(snapshot),
+      snapshot,
+    };
+  }
+
+  async checkLegacyHealth(state: TrafficState): Promise<HealthReport> {
+    const id = state.legacy.healthCheckId;
+    if (!id) {
+      const record = this.#record(state, this.#config.legacy);
+      return {
+        status: 'unchecked',
+        detail: record?.alias?.evaluateTargetHealth
+          ? 'no health check on the legacy record; Route 53 evaluates the alias target’s health itself'
+          : 'no health check attached to the legacy record',
+      };
+    }
+    let out;
+    try {
+      out = await this.#call('GetHealthCheckStatus', false, () =>
+        this.#client.send(new GetHealthCheckStatusCommand({ HealthCheckId: id })),
+      );
+    } catch (err) {
+      const info = awsError(err);
+      this.#log.warn({ healthCheckId: id, code: info.code }, 'could not read the legacy health check');
+      return {
+        status: 'unknown',
+        detail: `could not read health check ${id} (${info.code}: ${info.message}); calculated health checks can only be seen in the console`,
+      };
+    }
+    const observations = out.HealthCheckObservations ?? [];
+    if (observations.length === 0)
+      return { status: 'unknown', detail: `health check ${id} has no observations yet` };
+    const healthy = observations.filter((o) => o.StatusReport?.Status?.startsWith('Success'));
+    const summary = `${healthy.length} of ${observations.length} Route 53 health checkers report the legacy endpoint healthy`;
+    if (healthy.length / observations.length > HEALTHY_FRACTION) {
+      return { status: 'healthy', detail: `health check ${id}: ${summary}` };
+    }
+    const failure = observations.find((o) => !o.StatusReport?.Status?.startsWith('Success'));
+    const reason = failure?.StatusReport?.Status ?? 'no reason given';
+    return {
+      status: 'unhealthy',
+      detail: `health check ${id}: ${summary} (${failure?.Region ?? 'a checker'}: ${reason})`,
+    };
+  }
+
+  #record(state: TrafficState, setIdentifier: string): WeightedRecord | undefined {
+    return state.snapshot.kind === 'route53'
+      ? state.snapshot.records.find((r) => r.setIdentifier === setIdentifier)
+      : undefined;
+  }
+
+  async shift(expected: TrafficState, to: Weights, opts: { comment: string }): Promise<ShiftReceipt> {
+    if (expected.snapshot.kind !== 'route53') throw new Error('not a Route 53 state');
+    assertWritable(to, expected.others, ROUTE53_MAX_WEIGHT);
+    const legacyRecord = this.#record(expected, this.#config.legacy);
+    const cloudRecord = this.#record(expected, this.#config.cloud);
+    if (!legacyRecord || !cloudRecord) throw new Error('state without the legacy/cloud records');
+    if (legacyRecord.trafficPolicyInstanceId || cloudRecord.trafficPolicyInstanceId) {
+      throw new TrafficRejectedError(
+        'route53',
+        'TrafficPolicyInstance',
+        'these records were created by a Route 53 traffic policy and can only be changed through it; shift them in the Route 53 console or with the traffic policy',
+      );
+    }
+    const next = { ...legacyRecord, weight: to.legacy };
+    const nextCloud = { ...cloudRecord, weight: to.cloud };
+    const changes: Change[] = [
+      { Action: 'DELETE', ResourceRecordSet: toRecordSet(legacyRecord) },
+      { Action: 'DELETE', ResourceRecordSet: toRecordSet(cloudRecord) },
+      { Action: 'CREATE', ResourceRecordSet: toRecordSet(next) },
+      { Action: 'CREATE', ResourceRecordSet: toRecordSet(nextCloud) },
+    ];
+    let attempts = 0;
+    let out;
+    try {
+      out = await this.#call(
+        'ChangeResourceRecordSets',
+        true,
+        () =>
+          this.#client.send(
+            new ChangeResourceRecordSetsCommand({
+              HostedZoneId: this.#config.hostedZoneId,
+              ChangeBatch: { Comment: opts.comment.slice(0, COMMENT_MAX), Changes: changes },
+            }),
+          ),
+        (n) => (attempts = n),
+      );
+    } catch (err) {
+      throw this.#mapWriteError(err);
+    }
+    const written: Route53Snapshot = {
+      ...expected.snapshot,
+      records: expected.snapshot.records.map((r) =>
+        r === legacyRecord ? next : r === cloudRecord ? nextCloud : r,
+      ),
+    };
+    const changeId = stripChangeId(out.ChangeInfo?.Id);
+    return {
+      layer: 'route53',
+      resource: this.resource,
+      before: { legacy: legacyRecord.weight, cloud: cloudRecord.weight },
+      after: to,
+      ...(changeId ? { changeId } : {}),
+      status: out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING',
+      submittedAt: (out.ChangeInfo?.SubmittedAt ?? this.#now()).toISOString(),
+      attempts,
+      fingerprint: fingerprintOf(written),
+    };
+  }
+
+  #mapWriteError(err: unknown): Error {
+    if (err instanceof ExternalServiceError) return err;
+    const info = awsError(err);
+    const messages = (err as { messages?: string[] }).messages;
+    const text = messages && messages.length > 0 ? messages.join('; ') : info.message;
+    if (info.code === 'InvalidChangeBatch') {
+      // Route 53 compares a DELETE with what it holds: a mismatch means someone moved the records since we read them.
+      if (/not found|do not match|values provided/i.test(text)) {
+        return new TrafficDriftError(
+          'route53',
+          `Route 53 refused the change because the records no longer match what was read: ${text}`,
+          text,
+        );
+      }
+      return new TrafficRejectedError('route53', info.code, text);
+    }
+    if (info.code === 'InvalidInput' || info.code === 'InvalidArgument') {
+      return new TrafficRejectedError('route53', info.code, text);
+    }
+    return this.#mapReadError('ChangeResourceRecordSets', err);
+  }
+
+  async syncStatus(receipt: Pick<ShiftReceipt, 'changeId'>): Promise<'PENDING' | 'INSYNC'> {
+    if (!receipt.changeId) return 'INSYNC';
+    const id = receipt.changeId;
+    try {
+      const out = await this.#call('GetChange', false, () =>
+        this.#client.send(new GetChangeCommand({ Id: id })),
+      );
+      return out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
+    } catch (err) {
+      throw unexpectedAwsError('Route 53', 'GetChange', err);
+    }
+  }
+
+  async waitInSync(
+    receipt: ShiftReceipt,
+    opts: { timeoutMs?: number; onProgress?: (p: SyncProgress) => Promise<void> | void } = {},
+  ): Promise<SyncResult> {
+    const started = this.#now().getTime();
+    const timeoutMs = opts.timeoutMs ?? this.#syncTimeoutMs;
+    let polls = 0;
+    let status = receipt.status;
+    while (status !== 'INSYNC') {
+      const elapsed = this.#now().getTime() - started;
+      if (elapsed >= timeoutMs) break;
+      await this.#policy.sleep(this.#pollInterval(polls + 1));
+      status = await this.syncStatus(receipt);
+      polls += 1;
+      await opts.onProgress?.({ status, elapsedMs: this.#now().getTime() - started, polls });
+    }
+    const at = this.#now();
+    return { status, elapsedMs: at.getTime() - started, polls, at: at.toISOString() };
+  }
+
+  async recheck(receipt: Pick<ShiftReceipt, 'changeId' | 'before' | 'after'>): Promise<RecheckReport> {
+    let status: 'PENDING' | 'INSYNC' | undefined;
+    if (receipt.changeId) {
+      try {
+        status = await this.syncStatus(receipt);
+      } catch (err) {
+        // A change id Route 53 no longer knows (they expire) is not an error here: the records tell the story.
+        if (awsError((err as { cause?: unknown }).cause ?? err).code !== 'NoSuchChange') throw err;
+      }
+    }
+    const current = await this.read();
+    const same = (w: Weights) => current.legacy.weight === w.legacy && current.cloud.weight === w.cloud;
+    return {
+      ...(status ? { status } : {}),
+      applied: same(receipt.after),
+      untouched: same(receipt.before),
+      current,
+    };
+  }
+}
