@@ -1,5 +1,6 @@
 // The dependencies every command and flow receives; only main.ts (and tests) build it.
 import type { Access } from './access.ts';
+import type { PagerDuty, PagerDutyEvents } from './adapters/pagerduty.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -11,13 +12,18 @@ import type { Tasks, Throttle } from './tasks.ts';
 import type { TimelineLog } from './timeline-log.ts';
 import type { Approvals } from '../flows/approval.ts';
 import type { Incidents } from '../flows/incident.ts';
+import type { PagerDutyMirror } from '../flows/pagerduty.ts';
 
 /**
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;
  * a field is absent when nothing of that kind is configured.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Adapters {}
+export interface Adapters {
+  /** PagerDuty REST API (PAGERDUTY_TOKEN + PAGERDUTY_FROM): incidents, notes, resolve. */
+  pagerduty?: PagerDuty;
+  /** PagerDuty Events API v2 (a service's routingKey): the breaker's page when no incident is open. */
+  pagerdutyEvents?: PagerDutyEvents;
+}
 
 export interface Deps {
   adapters: Adapters;
@@ -34,6 +40,8 @@ export interface Deps {
   timeline: TimelineLog;
   incidents: Incidents;
   approvals: Approvals;
+  /** Keeps the PagerDuty incident in step with the channel; inert when PagerDuty is not configured. */
+  pagerduty: PagerDutyMirror;
   now: () => Date;
   instanceId: string;
 }

@@ -7,8 +7,10 @@ import { COMMANDS } from '../commands/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
 import { Incidents } from '../flows/incident.ts';
+import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty.ts';
 import { pinFromReaction } from '../flows/pin.ts';
 import { Access } from './access.ts';
+import { PdjsPagerDuty, PdjsPagerDutyEvents } from './adapters/pagerduty.ts';
 import { Bot } from './bot.ts';
 import type { Chat } from './chat/chat.ts';
 import { ConsoleChat } from './chat/console/chat.ts';
@@ -45,16 +47,38 @@ export interface BuildOptions {
   schedulerTickMs?: number;
   /** Replaces adapters built from the config (tests point them at local endpoints). */
   adapters?: Partial<Adapters>;
+  /** Tuning of the PagerDuty mirror (tests shorten its batch window and backoff). */
+  pagerdutyMirror?: Partial<MirrorOptions>;
 }
 
 /** Builds adapters for what the config names; each runbook step adds its own here. */
 export function buildAdapters(
-  _config: Config,
-  _env: NodeJS.ProcessEnv,
-  _metrics: Metrics,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  metrics: Metrics,
   _log: Logger,
 ): Adapters {
-  return {};
+  const adapters: Adapters = {};
+  if (env.PAGERDUTY_TOKEN) {
+    if (!env.PAGERDUTY_FROM) {
+      throw new ConfigError(
+        'PAGERDUTY_TOKEN is set without PAGERDUTY_FROM: set it to the email of the PagerDuty user the bot acts as (PagerDuty requires it to create incidents and add notes).',
+      );
+    }
+    adapters.pagerduty = new PdjsPagerDuty({
+      token: env.PAGERDUTY_TOKEN,
+      from: env.PAGERDUTY_FROM,
+      ...(env.PAGERDUTY_API_URL ? { apiUrl: env.PAGERDUTY_API_URL } : {}),
+      metrics,
+    });
+  }
+  if (env.PAGERDUTY_TOKEN || Object.values(config.services).some((s) => s.pagerduty?.routingKey)) {
+    adapters.pagerdutyEvents = new PdjsPagerDutyEvents({
+      ...(env.PAGERDUTY_EVENTS_URL ? { eventsUrl: env.PAGERDUTY_EVENTS_URL } : {}),
+      metrics,
+    });
+  }
+  return adapters;
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */
@@ -86,10 +110,27 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     instanceId,
   });
+  const env = opts.env ?? process.env;
   const adapters = {
-    ...buildAdapters(opts.config, opts.env ?? process.env, metrics, opts.log),
+    ...buildAdapters(opts.config, env, metrics, opts.log),
     ...opts.adapters,
   };
+  const pagerduty = new PagerDutyMirror({
+    store: opts.store,
+    incidents,
+    timeline,
+    tasks,
+    scheduler,
+    log: opts.log,
+    redactor: opts.redactor,
+    config: opts.config,
+    env,
+    now,
+    instanceId,
+    ...(adapters.pagerduty ? { rest: adapters.pagerduty } : {}),
+    ...(adapters.pagerdutyEvents ? { events: adapters.pagerdutyEvents } : {}),
+    ...(opts.pagerdutyMirror ? { options: opts.pagerdutyMirror } : {}),
+  });
   const deps: Deps = {
     adapters,
     config: opts.config,
@@ -105,6 +146,7 @@ export function buildBot(opts: BuildOptions): Bot {
     timeline,
     incidents,
     approvals,
+    pagerduty,
     now,
     instanceId,
   };
