@@ -140,9 +140,12 @@ export function parsePagerDutyId(input: string): string | undefined {
   return PAGERDUTY_ID.test(id) ? id : undefined;
 }
 
+const MAX_LINE = 1000;
+
 function eventLine(event: TimelineEvent): string {
   const who = event.actor.type === 'user' ? event.actor.name : `${event.actor.name} (${event.actor.type})`;
-  return `${utc(event.at).slice(11)} ${event.step ?? '-'} ${who}: ${event.summary}`;
+  const line = `${utc(event.at).slice(11)} ${event.step ?? '-'} ${who}: ${event.summary.replace(/\s*\n\s*/g, ' ')}`;
+  return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE - 1)}…` : line;
 }
 
 /** One note for a batch of events: a header naming the incident and the day, then one line per event. */
@@ -351,6 +354,34 @@ export class PagerDutyMirror {
         data: { pagerduty: pd.id, number: pd.number, url: pd.url, status: pd.status },
       });
       return linked;
+    }
+    // Paging now for an incident that is already over would wake someone for nothing; but a create that did get
+    // through before must be found, so it is resolved too.
+    if (incident.status === 'resolved') {
+      let earlier: PagerDutyIncident | undefined;
+      if (state.createAttempted) {
+        await this.#pace();
+        earlier = (await rest.findByIncidentKey(incidentKeyFor(incident)))[0];
+      }
+      if (earlier) {
+        const linked = await this.#link(incident, earlier, 'created');
+        await this.#record(linked, {
+          kind: PAGERDUTY_CREATED,
+          summary: `PagerDuty incident ${pdLabel(earlier)} found: an earlier create went through although PagerDuty did not answer; it gets the timeline and is resolved`,
+          data: {
+            pagerduty: earlier.id,
+            number: earlier.number,
+            url: earlier.url,
+            incidentKey: incidentKeyFor(incident),
+          },
+        });
+        return linked;
+      }
+      await this.#update(incident.id, (current) => ({
+        ...current,
+        unconfigured: 'resolved before a PagerDuty incident could be created, so nobody was paged',
+      }));
+      return incident;
     }
     const serviceId = config.services[incident.service]?.pagerduty?.serviceId;
     if (!serviceId) {

@@ -527,7 +527,10 @@ function deriveFollowUps(
   if (pm.breaker.armed.length === 0) {
     out.push({
       title: 'Arm the circuit breaker before resuming the migration (/breaker arm)',
-      why: `No breaker was armed during ${pm.incident.id}, so containment waited for people: time to contain ${d(pm.durations.timeToContainMs)}, of which approval took ${d(pm.durations.timeToApproveMs)}.`,
+      why:
+        pm.durations.timeToContainMs !== null
+          ? `No breaker was armed during ${pm.incident.id}, so containment waited for people: time to contain ${d(pm.durations.timeToContainMs)}, of which approval took ${d(pm.durations.timeToApproveMs)}.`
+          : `No breaker was armed during ${pm.incident.id}: nothing would have shifted traffic back to legacy without people.`,
       from: [],
     });
   }

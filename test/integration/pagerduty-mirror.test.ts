@@ -505,6 +505,55 @@ describe('PagerDuty mirror (real Redis, nock)', () => {
     assert.equal(state.failure?.retryable, false);
   });
 
+  it('does not page for an incident resolved while PagerDuty was unreachable', async () => {
+    const t = bot();
+    pd()
+      .post('/incidents')
+      .reply(503, { error: { message: 'Service Unavailable', code: 2000 } });
+    await t.command('alice', '/incident', 'declare payments');
+    await t.command('alice', '/incident', 'resolve false alarm');
+    // The retry comes due after the incident is over: it looks for the first create, and never sends a second.
+    clock += 120_000;
+    pd()
+      .get('/incidents')
+      .query({ incident_key: `cloud-safety/INC-1/${T0}`, date_range: 'all' })
+      .reply(200, pdIncidentList([]));
+    await t.bot.deps.pagerduty.tick();
+    await t.bot.idle();
+    assert.deepEqual(rec.unexpected, [], 'no second POST /incidents');
+    const status = textOf((await t.command('alice', '/incident', 'status'))[0]);
+    assert.match(
+      status,
+      /not linked: resolved before a PagerDuty incident could be created, so nobody was paged/,
+    );
+  });
+
+  it('resolves the incident a lost create answer made even when the Slack side is already resolved', async () => {
+    const t = bot();
+    pd()
+      .post('/incidents')
+      .reply(504, { error: { message: 'Gateway Timeout', code: 2000 } });
+    await t.command('alice', '/incident', 'declare payments');
+    await t.command('alice', '/incident', 'resolve false alarm');
+    clock += 120_000;
+    pd()
+      .get('/incidents')
+      .query({ incident_key: `cloud-safety/INC-1/${T0}`, date_range: 'all' })
+      .reply(200, pdIncidentList([pdIncident()]));
+    expectNote(rec);
+    pd()
+      .put('/incidents/PT4KHLK')
+      .reply(200, () => {
+        rec.order.push('resolve');
+        return { incident: pdIncident({ status: 'resolved' }) };
+      });
+    await t.bot.deps.pagerduty.tick();
+    await t.bot.idle();
+    assert.deepEqual(rec.order, ['note PT4KHLK', 'resolve']);
+    assert.match(rec.notes[0]?.content ?? '', /alice resolved INC-1: false alarm/);
+    assert.deepEqual(rec.unexpected, []);
+  });
+
   it('finds the incident a lost create answer made, by incident key, instead of paging twice', async () => {
     const t = bot();
     pd()
