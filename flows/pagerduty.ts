@@ -236,7 +236,7 @@ export class PagerDutyMirror {
   }
 
   /** Brings one incident's PagerDuty side up to date; concurrent calls for the same incident run one after another. */
-  async sync(incidentId: string, opts: { force?: boolean } = {}): Promise<void> {
+  async sync(incidentId: string): Promise<void> {
     if (!this.enabled) return;
     if (this.#running.has(incidentId)) {
       this.#again.add(incidentId);
@@ -246,7 +246,7 @@ export class PagerDutyMirror {
     try {
       do {
         this.#again.delete(incidentId);
-        await this.#syncOnce(incidentId, opts.force ?? false);
+        await this.#syncOnce(incidentId);
       } while (this.#again.has(incidentId));
     } catch (err) {
       this.#deps.log.warn({ err, incident: incidentId }, 'pagerduty mirror pass failed');
@@ -255,7 +255,7 @@ export class PagerDutyMirror {
     }
   }
 
-  async #syncOnce(incidentId: string, force: boolean): Promise<void> {
+  async #syncOnce(incidentId: string): Promise<void> {
     const { store, incidents, instanceId } = this.#deps;
     if (!(await store.acquireLease(LEASE, instanceId, this.#opts.leaseMs))) return;
     let incident = await incidents.get(incidentId);
@@ -264,8 +264,7 @@ export class PagerDutyMirror {
       return;
     }
     let state = await this.state(incidentId);
-    if (state.failure && !force && Date.parse(state.failure.nextAttemptAt) > this.#deps.now().getTime())
-      return;
+    if (state.failure && Date.parse(state.failure.nextAttemptAt) > this.#deps.now().getTime()) return;
     // Config does not change while running: an incident with nowhere to mirror to stays that way until linked.
     if (!incident.pagerduty && state.unconfigured && !state.linkRequested) {
       await store.removeFromSet(PENDING, incidentId);
