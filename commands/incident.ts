@@ -3,12 +3,13 @@ import { helpMessage, notice } from '../src/chat/blocks/common.ts';
 import { headlineMessage } from '../src/chat/blocks/incident.ts';
 import { UsageError } from '../src/errors.ts';
 import { parseSeverity } from '../src/incident.ts';
+import { parsePagerDutyId } from '../flows/pagerduty.ts';
 import { allowOnly, parseArgs, quoteInput } from './args.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
 import { knownService, requireIncident, serviceList } from './context.ts';
 
 const USAGE = [
-  '/incident declare <service> [sev=1-4] [title…]',
+  '/incident declare <service> [sev=1-4] [pagerduty=<incident-id>] [title…]',
   '/incident status',
   '/incident resolve [summary…]',
   '/incident link <pagerduty-incident-id>',
@@ -47,10 +48,8 @@ export const incidentCommand: CommandSpec = {
       case undefined:
         return ctx.inv.respond(helpMessage(registry()));
       case 'link':
-        throw new UsageError(
-          'Linking to PagerDuty needs PagerDuty configured (PAGERDUTY_TOKEN); it is not set up here.',
-          usage,
-        );
+        allowOnly(args, [], usage);
+        return link(ctx, rest);
       default:
         throw new UsageError(`Unknown subcommand ${quoteInput(sub)}.`, usage);
     }
@@ -60,7 +59,11 @@ export const incidentCommand: CommandSpec = {
 async function declare(ctx: CommandContext, words: string[], options: Map<string, string>): Promise<void> {
   const [serviceWord, ...titleWords] = words;
   for (const key of options.keys()) {
-    if (key !== 'sev') throw new UsageError(`Unknown option ${key}=; declare takes sev=1-4.`, usage);
+    if (key !== 'sev' && key !== 'pagerduty')
+      throw new UsageError(
+        `Unknown option ${key}=; declare takes sev=1-4 and pagerduty=<incident-id>.`,
+        usage,
+      );
   }
   if (!serviceWord)
     throw new UsageError(`Name the service. Configured services: ${serviceList(ctx)}.`, usage);
@@ -75,23 +78,74 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
   const title = titleWords.join(' ').trim() || `${service} degraded during cloud migration`;
   if (title.length > 200)
     throw new UsageError('The title is over 200 characters; keep it to one line.', usage);
-  const incident = await ctx.deps.incidents.declare({
-    service,
-    title,
-    severity,
-    channel: ctx.inv.channel,
-    actor: ctx.actor,
-  });
+  const pdText = options.get('pagerduty');
+  const pagerdutyId = pdText === undefined ? undefined : parsePagerDutyId(pdText);
+  if (pdText !== undefined && !pagerdutyId) throw new UsageError(badPagerDutyId(pdText), usage);
+  const mirror = ctx.deps.pagerduty;
+  if (pagerdutyId && !mirror.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  // Asked before declaring, so the mirror's first pass links this one instead of paging with a new incident.
+  if (pagerdutyId) await mirror.requestLinkForChannel(ctx.inv.channel, pagerdutyId);
+  let incident;
+  try {
+    incident = await ctx.deps.incidents.declare({
+      service,
+      title,
+      severity,
+      channel: ctx.inv.channel,
+      actor: ctx.actor,
+    });
+  } catch (err) {
+    if (pagerdutyId) await mirror.cancelChannelRequest(ctx.inv.channel);
+    throw err;
+  }
+  if (pagerdutyId) await mirror.requestLink(incident, pagerdutyId);
+  const serviceId = ctx.deps.config.services[service]?.pagerduty?.serviceId;
+  const pd = !mirror.enabled
+    ? ''
+    : pagerdutyId
+      ? ` PagerDuty: linking ${pagerdutyId}; the headline links it once read.`
+      : serviceId
+        ? ` PagerDuty: opening an incident on service ${serviceId}; the headline links it once created.`
+        : ` PagerDuty: ${service} has no pagerduty.serviceId, so nothing is paged; \`/incident link <id>\` attaches an existing incident.`;
   await ctx.inv.respond(
     notice(
-      `Declared *${incident.id}* for *${service}*. The pinned headline tracks the CLOUD-SAFETY checklist. Next: \`/contain\` to move traffic back to legacy.`,
+      `Declared *${incident.id}* for *${service}*. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` to move traffic back to legacy.`,
+    ),
+  );
+}
+
+const PAGERDUTY_OFF =
+  'PagerDuty is not set up here: set PAGERDUTY_TOKEN (a REST API key) and PAGERDUTY_FROM (the email the bot acts as), then restart.';
+
+function badPagerDutyId(text: string): string {
+  return `${quoteInput(text)} is not a PagerDuty incident id; give the id from the incident's URL (https://<you>.pagerduty.com/incidents/<id>, like PT4KHLK) or paste the URL.`;
+}
+
+async function link(ctx: CommandContext, words: string[]): Promise<void> {
+  const incident = requireIncident(ctx, usage);
+  const [idText, ...extra] = words;
+  if (!idText || extra.length > 0)
+    throw new UsageError('Give exactly one PagerDuty incident id (or its URL) to link.', usage);
+  const pagerdutyId = parsePagerDutyId(idText);
+  if (!pagerdutyId) throw new UsageError(badPagerDutyId(idText), usage);
+  if (!ctx.deps.pagerduty.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  const previous = incident.pagerduty;
+  const pd = await ctx.deps.pagerduty.link(incident, pagerdutyId, ctx.actor);
+  const label = pd.number ? `#${pd.number}` : pd.id;
+  await ctx.inv.respond(
+    notice(
+      `Linked *${incident.id}* to PagerDuty ${pd.url ? `<${pd.url}|${label}>` : label} "${pd.title}" (${pd.status}). The timeline so far is being copied there as notes; \`/incident resolve\` resolves it too.${previous ? ` It replaces ${previous.number ? `#${previous.number}` : previous.id}; if the bot had created that one, it is resolved there as a duplicate.` : ''}`,
     ),
   );
 }
 
 async function status(ctx: CommandContext): Promise<void> {
-  const incident = requireIncident(ctx, usage);
-  await ctx.inv.respond(headlineMessage(incident));
+  // After resolve the channel has no active incident; status still shows the last one (and its PagerDuty side).
+  const incident =
+    ctx.incident ?? (await ctx.deps.incidents.latest(ctx.inv.channel)) ?? requireIncident(ctx, usage);
+  await ctx.inv.respond(
+    headlineMessage(incident, { pagerdutyLine: await ctx.deps.pagerduty.describe(incident) }),
+  );
 }
 
 async function resolve(ctx: CommandContext, summary: string): Promise<void> {
@@ -103,9 +157,12 @@ async function resolve(ctx: CommandContext, summary: string): Promise<void> {
     `incident ${incident.id} resolved`,
   );
   await ctx.deps.incidents.resolve(incident, ctx.actor, summary);
+  const pd = incident.pagerduty
+    ? ` PagerDuty ${incident.pagerduty.number ? `#${incident.pagerduty.number}` : incident.pagerduty.id} gets the last notes and is resolved in the background (\`/incident status\` shows it).`
+    : '';
   await ctx.inv.respond(
     notice(
-      `Resolved *${incident.id}*.${cancelled > 0 ? ` ${cancelled} pending request(s) were cancelled.` : ''} \`/postmortem\` drafts the post-mortem from the timeline.`,
+      `Resolved *${incident.id}*.${cancelled > 0 ? ` ${cancelled} pending request(s) were cancelled.` : ''}${pd} \`/postmortem\` drafts the post-mortem from the timeline.`,
     ),
   );
 }

@@ -2,10 +2,11 @@
 import type { CommandSpec } from './command.ts';
 import { containCommand } from './contain.ts';
 import { incidentCommand, setHelpRegistry } from './incident.ts';
+import { postmortemCommand } from './postmortem.ts';
 import { sandboxCommand } from './sandbox.ts';
 import { timelineCommand } from './timeline.ts';
 
-export const COMMANDS: CommandSpec[] = [incidentCommand, containCommand, timelineCommand, sandboxCommand];
+export const COMMANDS: CommandSpec[] = [incidentCommand, containCommand, timelineCommand, sandboxCommand, postmortemCommand];
 
 setHelpRegistry(() => COMMANDS);
 

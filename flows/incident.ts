@@ -36,6 +36,8 @@ const ALL = 'incidents:all';
 
 export class Incidents {
   #deps: IncidentDeps;
+  /** One publish at a time per incident, so a refresh racing the first post cannot post a second headline. */
+  #publishing = new Map<string, Promise<void>>();
 
   constructor(deps: IncidentDeps) {
     this.#deps = deps;
@@ -180,7 +182,20 @@ export class Incidents {
     this.#deps.throttle.schedule(`headline:${incidentId}`, () => this.publishHeadline(incidentId));
   }
 
-  async publishHeadline(incidentId: string): Promise<void> {
+  publishHeadline(incidentId: string): Promise<void> {
+    const previous = this.#publishing.get(incidentId) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.#publish(incidentId));
+    this.#publishing.set(incidentId, next);
+    next
+      .finally(() => {
+        if (this.#publishing.get(incidentId) === next) this.#publishing.delete(incidentId);
+      })
+      .catch(() => {}); // the caller of publishHeadline gets the failure
+
+    return next;
+  }
+
+  async #publish(incidentId: string): Promise<void> {
     const { chat, log } = this.#deps;
     const incident = await this.get(incidentId);
     if (!incident) return;

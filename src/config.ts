@@ -69,9 +69,18 @@ export const Timeline = z.strictObject({
 });
 
 export const PagerDuty = z.strictObject({
-  serviceId: z.string().min(1).optional(),
+  /** The PagerDuty service `/incident declare` opens incidents on (the id in its URL, like PWIXJZS). */
+  serviceId: z
+    .string()
+    .regex(
+      /^[A-Z0-9]{5,20}$/,
+      'a PagerDuty service id, the part after /service-directory/ in its URL, like PWIXJZS',
+    )
+    .optional(),
+  /** Integration Key of an Events API v2 integration on the service: the breaker pages with it. */
   routingKey: SecretRef.optional(),
-  urgency: z.enum(['high', 'low']).default('high'),
+  /** Overrides the urgency taken from the severity (SEV1-2 high, SEV3-4 low). */
+  urgency: z.enum(['high', 'low']).optional(),
 });
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');

@@ -3,6 +3,7 @@ import type { Access } from './access.ts';
 import type { LoadRunner } from './adapters/load.ts';
 import type { Terraform } from './adapters/terraform.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
+import type { PagerDuty, PagerDutyEvents } from './adapters/pagerduty.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -14,6 +15,7 @@ import type { Tasks, Throttle } from './tasks.ts';
 import type { TimelineLog } from './timeline-log.ts';
 import type { Approvals } from '../flows/approval.ts';
 import type { Incidents } from '../flows/incident.ts';
+import type { PagerDutyMirror } from '../flows/pagerduty.ts';
 
 /**
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;
@@ -26,6 +28,10 @@ export interface Adapters {
   loadRunner?: LoadRunner;
   /** Step C: per service, the traffic layers its config names (route53, alb). */
   traffic?: Record<string, ServiceTraffic>;
+  /** PagerDuty REST API (PAGERDUTY_TOKEN + PAGERDUTY_FROM): incidents, notes, resolve. */
+  pagerduty?: PagerDuty;
+  /** PagerDuty Events API v2 (a service's routingKey): the breaker's page when no incident is open. */
+  pagerdutyEvents?: PagerDutyEvents;
 }
 
 export interface Deps {
@@ -43,6 +49,8 @@ export interface Deps {
   timeline: TimelineLog;
   incidents: Incidents;
   approvals: Approvals;
+  /** Keeps the PagerDuty incident in step with the channel; inert when PagerDuty is not configured. */
+  pagerduty: PagerDutyMirror;
   now: () => Date;
   instanceId: string;
 }

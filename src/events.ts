@@ -137,3 +137,21 @@ export interface BreakerTripEventData {
   thresholds: { memory: number; errors: number };
   breaches: number;
 }
+
+/** PagerDuty mirror (flows/pagerduty.ts): link changes, resolve, and the mirror pausing or catching up. */
+export const PAGERDUTY_CREATED = 'pagerduty.created';
+export const PAGERDUTY_LINKED = 'pagerduty.linked';
+export const PAGERDUTY_RESOLVED = 'pagerduty.resolved';
+export const PAGERDUTY_UNAVAILABLE = 'pagerduty.unavailable';
+export const PAGERDUTY_RECOVERED = 'pagerduty.recovered';
+
+/** `/postmortem` (flows/postmortem.ts): where the draft went, with the SHA-256 of each file. */
+export const POSTMORTEM_GENERATED = 'postmortem.generated';
+export interface PostmortemEventData {
+  markdown: { path?: string; permalink?: string; size: number; sha256: string };
+  json: { path?: string; permalink?: string; size: number; sha256: string };
+  events: number;
+  head: string | null;
+  verified: boolean;
+  uploadError?: string;
+}

@@ -10,6 +10,7 @@ import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
 import { registerContain } from '../flows/contain.ts';
 import { Incidents } from '../flows/incident.ts';
+import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty.ts';
 import { pinFromReaction } from '../flows/pin.ts';
 import { registerSandboxJobs } from '../flows/sandbox.ts';
 import { Access } from './access.ts';
@@ -18,6 +19,7 @@ import { TerraformCli } from './adapters/terraform.ts';
 import { AlbTrafficAdapter, regionOfArn } from './adapters/alb.ts';
 import { Route53TrafficAdapter } from './adapters/route53.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
+import { PdjsPagerDuty, PdjsPagerDutyEvents } from './adapters/pagerduty.ts';
 import { Bot } from './bot.ts';
 import type { Chat } from './chat/chat.ts';
 import { ConsoleChat } from './chat/console/chat.ts';
@@ -54,6 +56,8 @@ export interface BuildOptions {
   schedulerTickMs?: number;
   /** Replaces adapters built from the config (tests point them at local endpoints). */
   adapters?: Partial<Adapters>;
+  /** Tuning of the PagerDuty mirror (tests shorten its batch window and backoff). */
+  pagerdutyMirror?: Partial<MirrorOptions>;
 }
 
 /** Static keys when the environment has them (drills, tests); otherwise the SDK's default credential chain. */
@@ -132,6 +136,25 @@ export function buildAdapters(
   }
   const traffic = buildTraffic(config, env, metrics, log);
   if (traffic) adapters.traffic = traffic;
+  if (env.PAGERDUTY_TOKEN) {
+    if (!env.PAGERDUTY_FROM) {
+      throw new ConfigError(
+        'PAGERDUTY_TOKEN is set without PAGERDUTY_FROM: set it to the email of the PagerDuty user the bot acts as (PagerDuty requires it to create incidents and add notes).',
+      );
+    }
+    adapters.pagerduty = new PdjsPagerDuty({
+      token: env.PAGERDUTY_TOKEN,
+      from: env.PAGERDUTY_FROM,
+      ...(env.PAGERDUTY_API_URL ? { apiUrl: env.PAGERDUTY_API_URL } : {}),
+      metrics,
+    });
+  }
+  if (env.PAGERDUTY_TOKEN || Object.values(config.services).some((s) => s.pagerduty?.routingKey)) {
+    adapters.pagerdutyEvents = new PdjsPagerDutyEvents({
+      ...(env.PAGERDUTY_EVENTS_URL ? { eventsUrl: env.PAGERDUTY_EVENTS_URL } : {}),
+      metrics,
+    });
+  }
   return adapters;
 }
 
@@ -165,10 +188,27 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     instanceId,
   });
+  const env = opts.env ?? process.env;
   const adapters = {
-    ...buildAdapters(opts.config, opts.env ?? process.env, metrics, opts.log),
+    ...buildAdapters(opts.config, env, metrics, opts.log),
     ...opts.adapters,
   };
+  const pagerduty = new PagerDutyMirror({
+    store: opts.store,
+    incidents,
+    timeline,
+    tasks,
+    scheduler,
+    log: opts.log,
+    redactor: opts.redactor,
+    config: opts.config,
+    env,
+    now,
+    instanceId,
+    ...(adapters.pagerduty ? { rest: adapters.pagerduty } : {}),
+    ...(adapters.pagerdutyEvents ? { events: adapters.pagerdutyEvents } : {}),
+    ...(opts.pagerdutyMirror ? { options: opts.pagerdutyMirror } : {}),
+  });
   const deps: Deps = {
     adapters,
     config: opts.config,
@@ -184,6 +224,7 @@ export function buildBot(opts: BuildOptions): Bot {
     timeline,
     incidents,
     approvals,
+    pagerduty,
     now,
     instanceId,
   };

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
+import type { MirrorOptions } from '../../flows/pagerduty.ts';
 import type { Bot } from '../../src/bot.ts';
 import type { Message } from '../../src/chat/chat.ts';
 import { createLogger } from '../../src/log.ts';
@@ -76,6 +77,7 @@ export function makeTestBot(
     now?: () => Date;
     instanceId?: string;
     env?: NodeJS.ProcessEnv;
+    pagerdutyMirror?: Partial<MirrorOptions>;
   } = {},
 ): TestBot {
   const chat = new RecordingChat();
@@ -93,6 +95,7 @@ export function makeTestBot(
     ...(opts.adapters ? { adapters: opts.adapters } : {}),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+    ...(opts.pagerdutyMirror ? { pagerdutyMirror: opts.pagerdutyMirror } : {}),
   });
   const replies: TestBot['replies'] = [];
   return {

@@ -7,6 +7,7 @@ import { SlackChat } from '../../src/chat/slack/chat.ts';
 import { startSlack, type SlackTransport } from '../../src/chat/slack/app.ts';
 import type { Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
+import type { MirrorOptions } from '../../flows/pagerduty.ts';
 import { healthRoutes } from '../../src/http.ts';
 import { buildBot } from '../../src/main.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
@@ -179,6 +180,7 @@ export async function startHttpBot(opts: {
   instanceId?: string;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
+  pagerdutyMirror?: Partial<MirrorOptions>;
 }): Promise<HttpBot> {
   const { log, lines, redactor } = memoryLogger([BOT_TOKEN, SIGNING_SECRET]);
   const metrics = createMetrics({ defaults: false });
@@ -195,6 +197,7 @@ export async function startHttpBot(opts: {
     ...(opts.adapters ? { adapters: opts.adapters } : {}),
     ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.pagerdutyMirror ? { pagerdutyMirror: opts.pagerdutyMirror } : {}),
   });
   await bot.start();
   const transport = await startSlack(bot, {
