@@ -1,9 +1,10 @@
 // Every slash command the app registers; manifest.yml must list exactly these (a test checks).
 import type { CommandSpec } from './command.ts';
 import { incidentCommand, setHelpRegistry } from './incident.ts';
+import { telemetryCommand } from './telemetry.ts';
 import { timelineCommand } from './timeline.ts';
 
-export const COMMANDS: CommandSpec[] = [incidentCommand, timelineCommand];
+export const COMMANDS: CommandSpec[] = [incidentCommand, telemetryCommand, timelineCommand];
 
 setHelpRegistry(() => COMMANDS);
 

@@ -1,5 +1,8 @@
 // The dependencies every command and flow receives; only main.ts (and tests) build it.
 import type { Access } from './access.ts';
+import type { EvidenceStore } from './adapters/evidence/store.ts';
+import type { KubernetesClusters } from './adapters/kubernetes/types.ts';
+import type { Prometheus } from './adapters/prometheus.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -16,8 +19,14 @@ import type { Incidents } from '../flows/incident.ts';
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;
  * a field is absent when nothing of that kind is configured.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Adapters {}
+export interface Adapters {
+  /** Step L: clusters by kubeconfig context (present when a service has a kubernetes section). */
+  kubernetes?: KubernetesClusters;
+  /** Where heap dumps, logs and snapshots are kept: evidence.dir or evidence.s3. */
+  evidence?: EvidenceStore;
+  /** Range queries for charts (present when a service configures kubernetes.prometheus). */
+  prometheus?: Prometheus;
+}
 
 export interface Deps {
   adapters: Adapters;

@@ -2,12 +2,18 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { S3Client } from '@aws-sdk/client-s3';
 import { WebClient } from '@slack/web-api';
 import { COMMANDS } from '../commands/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
 import { Incidents } from '../flows/incident.ts';
 import { pinFromReaction } from '../flows/pin.ts';
+import { registerTelemetry } from '../flows/telemetry.ts';
+import { LocalEvidenceStore } from './adapters/evidence/local.ts';
+import { S3EvidenceStore } from './adapters/evidence/s3.ts';
+import { KubeClusters, loadKubeConfig } from './adapters/kubernetes/client.ts';
+import { PrometheusClient } from './adapters/prometheus.ts';
 import { Access } from './access.ts';
 import { Bot } from './bot.ts';
 import type { Chat } from './chat/chat.ts';
@@ -49,12 +55,28 @@ export interface BuildOptions {
 
 /** Builds adapters for what the config names; each runbook step adds its own here. */
 export function buildAdapters(
-  _config: Config,
-  _env: NodeJS.ProcessEnv,
-  _metrics: Metrics,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  metrics: Metrics,
   _log: Logger,
 ): Adapters {
-  return {};
+  const adapters: Adapters = {};
+  const services = Object.values(config.services);
+  adapters.evidence =
+    'dir' in config.evidence
+      ? new LocalEvidenceStore(config.evidence.dir)
+      : new S3EvidenceStore(
+          new S3Client({
+            ...(config.evidence.s3.region ? { region: config.evidence.s3.region } : {}),
+          }),
+          { bucket: config.evidence.s3.bucket, prefix: config.evidence.s3.prefix },
+        );
+  if (services.some((s) => s.kubernetes)) {
+    // Loaded on first use: a console drill starts without a kubeconfig and says so when /telemetry needs one.
+    adapters.kubernetes = new KubeClusters(() => loadKubeConfig(env), metrics);
+  }
+  if (services.some((s) => s.kubernetes?.prometheus)) adapters.prometheus = new PrometheusClient(metrics);
+  return adapters;
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */
@@ -108,6 +130,7 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     instanceId,
   };
+  registerTelemetry(deps);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
 
