@@ -188,11 +188,13 @@ describe('Slack HTTP mode (signed requests through Bolt)', () => {
         ],
         has_more: false,
       });
-    const permalink = nock(SLACK_API).post('/api/chat.getPermalink').reply(200, {
-      ok: true,
-      channel: CHANNEL,
-      permalink: 'https://acme.slack.com/archives/C0PAYMENTS/p1764150123000200',
-    });
+    const permalink = nock(SLACK_API)
+      .post('/api/chat.getPermalink')
+      .reply(200, {
+        ok: true,
+        channel: CHANNEL,
+        permalink: 'https://acme.slack.com/archives/C0PAYMENTS/p1764150123000200',
+      });
 
     const event = reactionBody({
       eventId: 'Ev0PIN1',
