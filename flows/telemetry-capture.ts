@@ -65,12 +65,13 @@ function stamp(date: Date): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
+/** The first meaningful line of command output (jcmd starts with a "<pid>:" line). */
 function firstLine(text: string, max = 200): string {
   const line =
     text
       .split('\n')
       .map((l) => l.trim())
-      .find((l) => l.length > 0) ?? '';
+      .find((l) => l.length > 0 && !/^\d+:$/.test(l)) ?? '';
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
@@ -387,8 +388,12 @@ export class CaptureRun {
     }
     let reason = err instanceof Error ? err.message : String(err);
     if (err instanceof ExecError && err.failure === 'forbidden') this.#execForbidden = reason;
-    if (err instanceof KubernetesError && err.reason === 'forbidden') return reason;
-    if (err instanceof ExecError || (err instanceof KubernetesError && err.reason !== 'forbidden')) {
+    // Only a broken stream or a missing pod says anything about whether the pod is still there.
+    const podMayBeGone =
+      (err instanceof ExecError &&
+        ['cut', 'not-found', 'timeout', 'unavailable', 'bad-request'].includes(err.failure)) ||
+      (err instanceof KubernetesError && (err.reason === 'not-found' || err.reason === 'unavailable'));
+    if (podMayBeGone) {
       try {
         const now = await this.#req.cluster.getPod(
           this.#req.cfg.namespace,
@@ -586,7 +591,7 @@ export class CaptureRun {
         return { size: pulled.size, ...(pulled.sha256 ? { sha256: pulled.sha256 } : {}) };
       },
       cleanup: async () => {
-        if (this.#gone.has(pod.name)) return;
+        if (this.#gone.has(pod.name) || this.#execForbidden) return;
         await cluster.exec({ ...target, command: ['rm', '-f', file], timeoutMs: 30_000 });
       },
     });

@@ -108,8 +108,9 @@ export async function runTelemetry(deps: Deps, req: TelemetryRequest): Promise<v
   const { incident, actor } = req;
   let snapshot: WorkloadSnapshot;
   let events;
+  let pods: PodInfo[];
   try {
-    const pods = await cluster.listPods(cfg.namespace, cfg.selector, cfg.container);
+    pods = await cluster.listPods(cfg.namespace, cfg.selector, cfg.container);
     if (pods.length === 0) {
       await deps.incidents.record(incident.id, {
         step: 'L',
@@ -184,7 +185,16 @@ export async function runTelemetry(deps: Deps, req: TelemetryRequest): Promise<v
   }
 
   if (req.quarantine !== undefined) {
-    await requestQuarantine(deps, { ...req, cfg, cluster, evidence, snapshot, candidates, events });
+    await requestQuarantine(deps, {
+      ...req,
+      cfg,
+      cluster,
+      evidence,
+      snapshot,
+      candidates,
+      events,
+      infos: pods,
+    });
     return;
   }
   const targets = candidates.slice(0, req.pods ?? DEFAULT_PODS);
@@ -315,16 +325,15 @@ async function requestQuarantine(
       snapshot: WorkloadSnapshot;
       candidates: PodRow[];
       events: Awaited<ReturnType<Kubernetes['warningEvents']>>;
+      infos: PodInfo[];
     },
 ): Promise<void> {
   const { cfg, cluster, incident, actor, snapshot } = req;
   const wanted = req.quarantine ?? 1;
-  const notOwned = req.candidates.filter((p) => p.quarantined === undefined);
-  const pods = await Promise.all(
-    notOwned
-      .slice(0, Math.max(wanted * 2, wanted + 2))
-      .map((p) => cluster.getPod(cfg.namespace, p.name, cfg.container)),
-  );
+  const infos = new Map(req.infos.map((p) => [p.name, p]));
+  const pods = req.candidates
+    .filter((p) => p.quarantined === undefined)
+    .map((p) => infos.get(p.name) ?? null);
   const byName = rowsByName(snapshot.pods);
   const eligible: { row: PodRow; pod: PodInfo }[] = [];
   const notes: string[] = [];

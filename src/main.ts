@@ -92,6 +92,8 @@ export function buildBot(opts: BuildOptions): Bot {
     tasks,
     log: opts.log,
     tickMs: opts.schedulerTickMs ?? 1000,
+    // Durable timers run on the bot's clock, so a test (or a drill) that moves the clock moves them too.
+    now: () => now().getTime(),
   });
   const timeline = new TimelineLog(opts.store, now);
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));

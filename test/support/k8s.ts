@@ -63,6 +63,8 @@ export interface FakePod {
   dieAt?: number;
   /** No shell: every exec fails to start, like a distroless image. */
   noShell?: boolean;
+  /** Tools in ephemeral debug containers (named cs-debug-…), when they differ from `tools`. */
+  debugTools?: Set<string>;
 }
 
 export interface ExecCall {
@@ -174,7 +176,12 @@ export class FakeCluster {
       if (this.forbidExec) return reject(403, status403('create', 'pods/exec', podName));
       const pod = this.pods.get(podName);
       if (!pod) return reject(404, status404('pods', podName));
-      this.#wss.handleUpgrade(req, socket, head, (ws) => void this.#run(ws, podName, pod, command));
+      this.#wss.handleUpgrade(
+        req,
+        socket,
+        head,
+        (ws) => void this.#run(ws, podName, pod, container, command),
+      );
     });
   }
 
@@ -217,7 +224,7 @@ export class FakeCluster {
   }
 
   /** Interprets the few shell lines the bot sends, the way sh in the pod would. */
-  #interpret(podName: string, pod: FakePod, command: string[]): Outcome {
+  #interpret(podName: string, pod: FakePod, container: string, command: string[]): Outcome {
     if (pod.noShell) {
       return {
         status: {
@@ -235,14 +242,15 @@ export class FakeCluster {
       return { exit: 0 };
     }
     if (command[0] === 'sh' && command[1] === '-c' && command[2] !== undefined) {
-      return this.#shell(podName, pod, command[2]);
+      const tools = container.startsWith('cs-debug-') ? (pod.debugTools ?? pod.tools) : pod.tools;
+      return this.#shell(pod, tools, command[2]);
     }
     if (command[0] === 'echo-stdin') return { exit: 0 };
     return { stderr: `${command[0]}: not found\n`, exit: 127 };
   }
 
-  #shell(_podName: string, pod: FakePod, script: string): Outcome {
-    const tool = (name: string) => pod.tools.has(name);
+  #shell(pod: FakePod, tools: Set<string>, script: string): Outcome {
+    const tool = (name: string) => tools.has(name);
     let m = /^jcmd (\d+) Thread\.print -l > (\S+)$/.exec(script);
     if (m?.[2]) {
       if (!tool('jcmd')) return { stderr: 'sh: 1: jcmd: not found\n', exit: 127 };
@@ -284,7 +292,13 @@ export class FakeCluster {
     return { stderr: `sh: unexpected script in fake pod: ${script}\n`, exit: 2 };
   }
 
-  async #run(ws: WebSocket, podName: string, pod: FakePod, command: string[]): Promise<void> {
+  async #run(
+    ws: WebSocket,
+    podName: string,
+    pod: FakePod,
+    container: string,
+    command: string[],
+  ): Promise<void> {
     const send = (channel: number, data: Buffer) =>
       new Promise<void>((resolve, reject) => {
         const frame = Buffer.allocUnsafe(data.length + 1);
@@ -312,7 +326,7 @@ export class FakeCluster {
         ws.close(1000);
         return;
       }
-      const outcome = this.#interpret(podName, pod, command);
+      const outcome = this.#interpret(podName, pod, container, command);
       if (outcome.stdout !== undefined) {
         const file = typeof outcome.stdout === 'string' ? Buffer.from(outcome.stdout) : outcome.stdout;
         const [start, end] = outcome.range ?? [0, fileSize(file)];
