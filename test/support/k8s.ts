@@ -28,6 +28,11 @@ export function* fileSlices(
     if (Buffer.isBuffer(file)) {
       yield file.subarray(at, to);
     } else {
+      const offset = at % file.block.length;
+      if (offset + (to - at) <= file.block.length) {
+        yield file.block.subarray(offset, offset + (to - at));
+        continue;
+      }
       const out = Buffer.allocUnsafe(to - at);
       for (let i = 0; i < out.length;) {
         const offset = (at + i) % file.block.length;
@@ -339,7 +344,10 @@ export class FakeCluster {
             ws.terminate();
             return;
           }
-          await send(1, slice);
+          // Like a real server: keep frames flowing, wait only when the client stops reading.
+          const written = send(1, slice);
+          if (ws.bufferedAmount > 2 * 1024 * 1024) await written;
+          else written.catch(() => {});
           sent += slice.length;
         }
       }
