@@ -21,6 +21,7 @@ export interface ProfileStep {
 const NODE_INSPECTOR = [
   'const [pid, file, mode] = process.argv.slice(1); const fs = require("fs");',
   'if (!fs.readFileSync("/proc/" + pid + "/cmdline", "utf8").includes("node")) { console.error("pid " + pid + " is not a node process"); process.exit(3); }',
+  'if (typeof WebSocket === "undefined") { console.error("node in the image is older than 22 (no built-in WebSocket): set a node profile using --heapsnapshot-signal, or use a debug image"); process.exit(5); }',
   'process.kill(Number(pid), "SIGUSR1");',
   '(async () => {',
   '  let target; for (let i = 0; i < 50 && !target; i++) { try { target = (await (await fetch("http://127.0.0.1:9229/json/list")).json())[0]; } catch { await new Promise((r) => setTimeout(r, 200)); } }',
