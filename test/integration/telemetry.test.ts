@@ -721,6 +721,70 @@ describe('/telemetry (Kubernetes via nock and a local exec server)', () => {
     );
   });
 
+  it('refuses to quarantine the only ready pod: no card, a clear reply, a timeline event', async () => {
+    const only = [PODS[0] as PodSpecInput];
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/pods`)
+      .query({ labelSelector: SELECTOR })
+      .reply(200, podList(only));
+    api
+      .get(`/apis/metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/pods`)
+      .query({ labelSelector: SELECTOR })
+      .reply(200, podMetricsList({ [A]: '1966Mi' }));
+    api.get(`/api/v1/namespaces/${NAMESPACE}/events`).query(true).reply(200, eventList([]));
+
+    const replies = await t.command('alice', '/telemetry', 'quarantine=1');
+
+    assert.match(
+      textOf(replies[0]),
+      /Nothing to quarantine: isolating even one ready pod would leave fewer than 50% of the 1 ready pods serving/,
+    );
+    assert.deepEqual(await t.bot.deps.approvals.listForIncident('INC-1'), []);
+    const refused = (await timeline()).find((e) => e.kind === 'telemetry.failed');
+    assert.match(refused?.summary ?? '', /Quarantine of 1 pod\(s\) refused/);
+    assert.deepEqual(server.execs, []);
+  });
+
+  it('refuses at approval time when the pod was replaced since the request, and changes nothing', async () => {
+    nockSnapshot();
+    api.get(`/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies`).reply(200, {
+      kind: 'NetworkPolicyList',
+      apiVersion: 'networking.k8s.io/v1',
+      metadata: {},
+      items: [],
+    });
+    api.get(`/apis/apps/v1/namespaces/${NAMESPACE}/replicasets/payments-7d9f8b6c5`).reply(200, {
+      kind: 'ReplicaSet',
+      apiVersion: 'apps/v1',
+      metadata: { name: 'payments-7d9f8b6c5', namespace: NAMESPACE },
+      spec: {
+        selector: { matchLabels: { app: 'payments', 'pod-template-hash': '7d9f8b6c5' } },
+        template: {},
+      },
+    });
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/services`)
+      .reply(200, { kind: 'ServiceList', apiVersion: 'v1', metadata: {}, items: [] });
+    nockBasics(PODS[0] as PodSpecInput, 'OOM\n');
+    await t.command('alice', '/telemetry', 'quarantine=1');
+    const [action] = await t.bot.deps.approvals.listForIncident('INC-1');
+    assert.ok(action);
+    // Meanwhile the pod was deleted and the ReplicaSet made a new one with the same name.
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/pods/${A}`)
+      .reply(200, podObject({ ...(PODS[0] as PodSpecInput), uid: 'uid-new' }));
+
+    await t.click('dave', APPROVE_ACTION, action.id);
+
+    const done = await t.bot.deps.approvals.get(action.id);
+    assert.equal(done?.state, 'failed');
+    assert.match(
+      done?.result?.summary ?? '',
+      /Pod payments-7d9f8b6c5-aaaaa is gone or was replaced since the request; nothing was changed/,
+    );
+    assert.equal((await timeline()).filter((e) => e.kind === 'telemetry.quarantined').length, 0);
+  });
+
   it('deletes quarantined pods and the policy when the quarantine expires (durable timer)', async () => {
     await t.store.schedule(
       'schedule:telemetry-quarantine-expiry',

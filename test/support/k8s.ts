@@ -68,6 +68,10 @@ export interface FakePod {
   dieAt?: number;
   /** No shell: every exec fails to start, like a distroless image. */
   noShell?: boolean;
+  /** After the status frame, keep the connection open (a server that never closes). */
+  holdOpen?: boolean;
+  /** Send this many stdout bytes, then go silent without closing (a stalled stream). */
+  stallAfter?: number;
   /** Tools in ephemeral debug containers (named cs-debug-…), when they differ from `tools`. */
   debugTools?: Set<string>;
 }
@@ -294,6 +298,8 @@ export class FakeCluster {
       if (pod.dieAt !== undefined && end > pod.dieAt) out.cutAfter = Math.max(0, pod.dieAt - start);
       return out;
     }
+    const first = script.split(/\s+/)[0] ?? '';
+    if (!tool(first)) return { stderr: `sh: 1: ${first}: not found\n`, exit: 127 };
     return { stderr: `sh: unexpected script in fake pod: ${script}\n`, exit: 2 };
   }
 
@@ -344,6 +350,7 @@ export class FakeCluster {
             ws.terminate();
             return;
           }
+          if (pod.stallAfter !== undefined && sent >= pod.stallAfter) return;
           // Like a real server: keep frames flowing, wait only when the client stops reading.
           const written = send(1, slice);
           if (ws.bufferedAmount > 2 * 1024 * 1024) await written;
@@ -353,7 +360,7 @@ export class FakeCluster {
       }
       if (outcome.stderr) await send(2, Buffer.from(outcome.stderr));
       await send(3, Buffer.from(JSON.stringify(outcome.status ?? exitStatus(outcome.exit ?? 0))));
-      ws.close(1000);
+      if (!pod.holdOpen) ws.close(1000);
     } catch {
       ws.terminate();
     }

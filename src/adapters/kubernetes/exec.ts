@@ -21,6 +21,10 @@ export interface ExecEndpoint {
   options: ClientOptions;
 }
 
+function span(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`;
+}
+
 /** The exec URL: /api/v1/namespaces/{ns}/pods/{pod}/exec?command=…&command=…&container=…&stdout=true&stderr=true */
 export function execUrl(
   server: string,
@@ -149,7 +153,7 @@ export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<E
         fail(
           new ExecError(
             'timeout',
-            `the command did not finish within ${Math.round((params.timeoutMs ?? 600_000) / 1000)}s`,
+            `the command did not finish within ${span(params.timeoutMs ?? 600_000)}`,
             detail(),
           ),
         ),
@@ -159,8 +163,7 @@ export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<E
       clearTimeout(idleTimer);
       const idleMs = params.idleTimeoutMs ?? 60_000;
       idleTimer = setTimeout(
-        () =>
-          fail(new ExecError('timeout', `no data from the pod for ${Math.round(idleMs / 1000)}s`, detail())),
+        () => fail(new ExecError('timeout', `no data from the pod for ${span(idleMs)}`, detail())),
         idleMs,
       );
     };

@@ -183,6 +183,38 @@ describe('exec over v4.channel.k8s.io', () => {
     assert.ok(maxQueued < 2 * 1024 * 1024, `at most ~2 MiB queued in the sink, saw ${maxQueued}`);
   });
 
+  it('completes after a grace period when the server sends the status but never closes', async () => {
+    server.addPod('payments-a', { holdOpen: true }).files.set('/tmp/s', Buffer.from('abc'));
+    const out = collector();
+    const result = await cluster.exec({
+      ...target,
+      command: ['sh', '-c', `tail -c +1 '/tmp/s' | head -c 3`],
+      stdout: out.stream,
+      closeTimeoutMs: 50,
+    });
+    assert.equal(result.exitCode, 0);
+    assert.equal(out.bytes().toString(), 'abc');
+  });
+
+  it('fails with "timeout" when the stream stalls, keeping the count of bytes that arrived', async () => {
+    server.addPod('payments-a', { stallAfter: 64 * 1024 }).files.set('/tmp/s', randomBytes(256 * 1024));
+    const err = await cluster
+      .exec({
+        ...target,
+        command: ['sh', '-c', `tail -c +1 '/tmp/s' | head -c 262144`],
+        stdout: collector().stream,
+        idleTimeoutMs: 150,
+      })
+      .then(
+        () => assert.fail('a stalled stream must not resolve'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof ExecError);
+    assert.equal(err.failure, 'timeout');
+    assert.match(err.message, /no data from the pod for 150ms/);
+    assert.equal(err.stdoutBytes, 64 * 1024);
+  });
+
   it('sends stdin on channel 0', async () => {
     server.addPod('payments-a');
     const input = new PassThrough();
