@@ -155,6 +155,9 @@ export async function runTelemetry(deps: Deps, req: TelemetryRequest): Promise<v
     summary: snapshotSummary(snapshot),
     data: {
       ...snapshot,
+      // The worst pods and latest events; a 300-pod deployment must not make one event megabytes long.
+      pods: snapshot.pods.slice(0, 100),
+      podCount: snapshot.pods.length,
       events: snapshot.events.slice(0, 50),
       chart: chart.note,
     },
