@@ -295,7 +295,7 @@ export class CaptureRun {
       cleanup?: () => Promise<void>;
     },
   ): Promise<boolean> {
-    const { deps } = { deps: this.#deps };
+    const deps = this.#deps;
     const startedAt = deps.now();
     this.#set(item, { state: 'running', detail: 'streaming' });
     const key = `${this.#req.incident.id}/${this.#req.service}/${pod.name}/${stamp(startedAt)}-${item.kind}.${spec.extension}`;
@@ -499,6 +499,11 @@ export class CaptureRun {
 
   async #dumps(pod: PodRow, node: string): Promise<void> {
     const steps = this.#steps();
+    if (!pod.running && !this.#req.debugContainer) {
+      const reason = `container ${this.#req.cfg.container} is not running (${pod.status}): there is no process to dump; its status and previous logs are the evidence`;
+      for (const step of steps) await this.#skipped(pod, this.#item(pod.name, step.kind), reason);
+      return;
+    }
     const lease = await this.#nodeLease(node);
     if (typeof lease === 'string') {
       for (const step of steps) await this.#skipped(pod, this.#item(pod.name, step.kind), lease);

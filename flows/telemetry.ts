@@ -15,6 +15,7 @@ import {
   DEBUG_CONTAINER_ADDED,
   PODS_QUARANTINED,
   PODS_RELEASED,
+  TELEMETRY_FAILED,
   WORKLOAD_SNAPSHOT,
   type QuarantineEventData,
 } from '../src/events.ts';
@@ -36,7 +37,6 @@ import {
 import { CaptureRun } from './telemetry-capture.ts';
 
 export const QUARANTINE_KIND = 'pods.quarantine';
-export const TELEMETRY_FAILED = 'telemetry.failed';
 const EXPIRY_QUEUE = 'telemetry-quarantine-expiry';
 const DEFAULT_PODS = 2;
 const EVENTS_SINCE_MS = 60 * 60_000;
@@ -181,7 +181,7 @@ export async function runTelemetry(deps: Deps, req: TelemetryRequest): Promise<v
   if (candidates.length === 0) {
     await req.respond(
       notice(
-        `Snapshot posted (${snapshotSummary(snapshot)}). No pod is running, so there is nothing to exec into: the snapshot and events are the evidence.`,
+        `Snapshot posted (${snapshotSummary(snapshot)}). Every pod is being deleted, so there is nothing left to capture: the snapshot and events are the evidence.`,
       ),
     );
     return;
@@ -203,7 +203,7 @@ export async function runTelemetry(deps: Deps, req: TelemetryRequest): Promise<v
   const targets = candidates.slice(0, req.pods ?? DEFAULT_PODS);
   await req.respond(
     notice(
-      `Snapshot posted (${snapshotSummary(snapshot)}). Keeping evidence from ${targets.map((t) => `\`${t.name}\``).join(', ')}: status, events and previous logs first, then the ${cfg.runtime} dumps.`,
+      `Snapshot posted (${snapshotSummary(snapshot)}). Keeping evidence from ${targets.map((t) => `\`${t.name}\``).join(', ')}: status, events and previous logs first, then the ${cfg.runtime} dumps from those whose container is running.`,
     ),
   );
   await new CaptureRun(deps, {

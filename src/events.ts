@@ -39,6 +39,8 @@ export const EVIDENCE_SKIPPED = 'evidence.skipped';
 /** The end of one /telemetry capture: counts of kept, failed and skipped artifacts. */
 export const CAPTURE_FINISHED = 'telemetry.capture_finished';
 export const DEBUG_CONTAINER_ADDED = 'telemetry.debug_container';
+/** A step-L fault before any evidence (RBAC refusal on list, API down, quarantine refused): `data.reason`, `verb`, `resource`. */
+export const TELEMETRY_FAILED = 'telemetry.failed';
 export interface EvidenceEventData {
   uri: string;
   kind: string;

@@ -62,6 +62,8 @@ export interface PodRow {
   phase: string;
   /** What kubectl would show: Running, CrashLoopBackOff, Terminating… */
   status: string;
+  /** The configured container runs a process that can be exec'd into and dumped. */
+  running: boolean;
   ready: boolean;
   deleting: boolean;
   restarts: number;
@@ -163,6 +165,7 @@ export function buildSnapshot(input: {
         : c?.state === 'waiting' && c.stateReason
           ? c.stateReason
           : pod.phase,
+      running: pod.phase === 'Running' && pod.deletingSince === undefined && c?.state === 'running',
       ready: pod.ready,
       deleting: pod.deletingSince !== undefined,
       restarts: c?.restarts ?? 0,
@@ -219,9 +222,9 @@ export function rankPods(rows: PodRow[]): PodRow[] {
   });
 }
 
-/** Pods that can be exec'd into: running, not being deleted, not already quarantined by someone else. */
+/** Pods whose state is worth keeping: everything not already being deleted (a crash-looping pod's logs matter most). */
 export function capturable(row: PodRow): boolean {
-  return row.phase === 'Running' && !row.deleting;
+  return !row.deleting;
 }
 
 /** Does a Kubernetes label selector select these labels? An empty selector selects everything. */

@@ -419,6 +419,52 @@ describe('/telemetry (Kubernetes via nock and a local exec server)', () => {
     assert.match(textOf(card?.message), /Kept 1\.5 MiB as a PARTIAL artifact/);
   });
 
+  it('keeps status and previous logs of a crash-looping pod and skips its dumps, saying why', async () => {
+    const looping: PodSpecInput = {
+      name: A,
+      node: NODE_1,
+      ready: false,
+      restarts: 12,
+      waiting: 'CrashLoopBackOff',
+      lastTermination: { reason: 'OOMKilled', exitCode: 137, finishedAt: '2026-11-26T09:44:30Z' },
+    };
+    const running = PODS[1] as PodSpecInput;
+    server.addPod(B, { heap: randomBytes(1024) });
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/pods`)
+      .query({ labelSelector: SELECTOR })
+      .reply(200, podList([looping, running]));
+    api
+      .get(`/apis/metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/pods`)
+      .query(true)
+      .reply(200, podMetricsList({ [B]: '1638Mi' }));
+    api.get(`/api/v1/namespaces/${NAMESPACE}/events`).query(true).reply(200, eventList([]));
+    nockBasics(running);
+    nockBasics(looping, 'java.lang.OutOfMemoryError: Java heap space\n');
+
+    await t.command('alice', '/telemetry');
+
+    const events = await timeline();
+    const skipped = events.filter((e) => e.kind === 'evidence.skipped' && e.data.pod === A);
+    assert.deepEqual(
+      skipped.map((e) => e.data.kind),
+      ['thread-dump', 'heap-dump'],
+    );
+    assert.match(skipped[0]?.summary ?? '', /container app is not running \(CrashLoopBackOff\)/);
+    const kept = events
+      .filter((e) => e.kind === 'evidence.captured')
+      .map((e) => `${String(e.data.pod)} ${String(e.data.kind)}`);
+    assert.ok(kept.includes(`${A} previous-logs`));
+    assert.ok(kept.includes(`${B} heap-dump`));
+    assert.equal(
+      server.execs.filter((e) => e.pod === A).length,
+      0,
+      'no exec into a container that is not running',
+    );
+    const table = textOf(t.chat.sent.find((m) => /Workload snapshot/.test(textOf(m.message)))?.message);
+    assert.match(table, /payments-7d9f8b6c5-aaaaa +CrashLoopBackOff +no +12 +OOMKilled 09:44Z/);
+  });
+
   it('offers a debug container when the image has no jcmd, and takes the dumps from it when pressed', async () => {
     const heap = randomBytes(100 * 1024);
     const noJcmd = new Set(['sh', 'sha256sum']);
