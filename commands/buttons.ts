@@ -3,6 +3,8 @@ import type { ButtonPress } from '../src/chat/chat.ts';
 import { errorMessage, notice } from '../src/chat/blocks/common.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../src/chat/blocks/approval.ts';
 import type { Deps } from '../src/deps.ts';
+import { DEBUG_CONTAINER_ACTION } from '../src/chat/blocks/telemetry.ts';
+import { debugContainerCapture } from '../flows/telemetry.ts';
 import type { Actor } from '../src/timeline.ts';
 
 export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;
@@ -25,7 +27,24 @@ async function deny(press: ButtonPress, actor: Actor, deps: Deps): Promise<void>
   );
 }
 
+/** "Debug container" on the capture card: value is `<incident id>|<pod>`. */
+async function debugContainer(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
+  const match = /^(INC-[0-9]+)\|([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(press.value);
+  if (!match?.[1] || !match[2])
+    return press.respond(errorMessage('That button does not name an incident and a pod; it did nothing.'));
+  const incident = await deps.incidents.active(press.channel);
+  if (!incident || incident.id !== match[1]) {
+    return press.respond(
+      errorMessage(
+        `That button belongs to ${match[1]}, which is not the active incident of this channel; nothing was done.`,
+      ),
+    );
+  }
+  await debugContainerCapture(deps, { incident, pod: match[2], actor, respond: (m) => press.respond(m) });
+}
+
 export const BUTTONS = new Map<string, ButtonHandler>([
   [APPROVE_ACTION, approve],
   [DENY_ACTION, deny],
+  [DEBUG_CONTAINER_ACTION, debugContainer],
 ]);

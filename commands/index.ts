@@ -4,9 +4,17 @@ import { containCommand } from './contain.ts';
 import { incidentCommand, setHelpRegistry } from './incident.ts';
 import { postmortemCommand } from './postmortem.ts';
 import { sandboxCommand } from './sandbox.ts';
+import { telemetryCommand } from './telemetry.ts';
 import { timelineCommand } from './timeline.ts';
 
-export const COMMANDS: CommandSpec[] = [incidentCommand, containCommand, timelineCommand, sandboxCommand, postmortemCommand];
+export const COMMANDS: CommandSpec[] = [
+  incidentCommand,
+  containCommand,
+  telemetryCommand,
+  sandboxCommand,
+  timelineCommand,
+  postmortemCommand,
+];
 
 setHelpRegistry(() => COMMANDS);
 

@@ -4,6 +4,9 @@ import type { LoadRunner } from './adapters/load.ts';
 import type { Terraform } from './adapters/terraform.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
 import type { PagerDuty, PagerDutyEvents } from './adapters/pagerduty.ts';
+import type { EvidenceStore } from './adapters/evidence/store.ts';
+import type { KubernetesClusters } from './adapters/kubernetes/types.ts';
+import type { Prometheus } from './adapters/prometheus.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
@@ -32,6 +35,12 @@ export interface Adapters {
   pagerduty?: PagerDuty;
   /** PagerDuty Events API v2 (a service's routingKey): the breaker's page when no incident is open. */
   pagerdutyEvents?: PagerDutyEvents;
+  /** Step L: clusters by kubeconfig context (present when a service has a kubernetes section). */
+  kubernetes?: KubernetesClusters;
+  /** Where heap dumps, logs and snapshots are kept: evidence.dir or evidence.s3. */
+  evidence?: EvidenceStore;
+  /** Range queries for charts (present when a service configures kubernetes.prometheus). */
+  prometheus?: Prometheus;
 }
 
 export interface Deps {

@@ -60,6 +60,14 @@ export const EVIDENCE_CAPTURED = 'evidence.captured';
 export const EVIDENCE_FAILED = 'evidence.failed';
 export const WORKLOAD_SNAPSHOT = 'telemetry.snapshot';
 export const PODS_QUARANTINED = 'telemetry.quarantined';
+export const PODS_RELEASED = 'telemetry.released';
+/** A planned artifact that was deliberately not taken (no headroom, pod gone, no previous container…). */
+export const EVIDENCE_SKIPPED = 'evidence.skipped';
+/** The end of one /telemetry capture: counts of kept, failed and skipped artifacts. */
+export const CAPTURE_FINISHED = 'telemetry.capture_finished';
+export const DEBUG_CONTAINER_ADDED = 'telemetry.debug_container';
+/** A step-L fault before any evidence (RBAC refusal on list, API down, quarantine refused): `data.reason`, `verb`, `resource`. */
+export const TELEMETRY_FAILED = 'telemetry.failed';
 export interface EvidenceEventData {
   uri: string;
   kind: string;
@@ -73,6 +81,31 @@ export interface EvidenceEventData {
   startedAt: string;
   endedAt: string;
   requestedBy: string;
+  /** True when the size and a sha256sum computed inside the pod matched what was stored. */
+  verifiedInPod?: boolean;
+}
+/** evidence.failed / evidence.skipped: what was attempted, why it did not complete, and what was kept. */
+export interface EvidenceFailedEventData {
+  kind: string;
+  pod: string;
+  container: string;
+  node?: string;
+  command?: string[];
+  reason: string;
+  /** Part of the artifact, stored and marked partial (never reported as complete). */
+  kept?: { uri: string; size: number; sha256: string };
+  startedAt: string;
+  endedAt: string;
+  requestedBy: string;
+}
+export interface QuarantineEventData {
+  action?: string;
+  namespace: string;
+  policy: string;
+  label: string;
+  pods: { name: string; uid: string; node?: string; removedLabels: Record<string, string> }[];
+  expiresAt: string;
+  warnings: string[];
 }
 
 /** Step O: a ledger audit's counts per class. */

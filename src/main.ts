@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
 import { WebClient } from '@slack/web-api';
 import { COMMANDS } from '../commands/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
@@ -13,6 +14,11 @@ import { Incidents } from '../flows/incident.ts';
 import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty.ts';
 import { pinFromReaction } from '../flows/pin.ts';
 import { registerSandboxJobs } from '../flows/sandbox.ts';
+import { registerTelemetry } from '../flows/telemetry.ts';
+import { LocalEvidenceStore } from './adapters/evidence/local.ts';
+import { S3EvidenceStore } from './adapters/evidence/s3.ts';
+import { KubeClusters, loadKubeConfig } from './adapters/kubernetes/client.ts';
+import { PrometheusClient } from './adapters/prometheus.ts';
 import { Access } from './access.ts';
 import { ProcessLoadRunner } from './adapters/load.ts';
 import { TerraformCli } from './adapters/terraform.ts';
@@ -155,6 +161,21 @@ export function buildAdapters(
       metrics,
     });
   }
+  const services = Object.values(config.services);
+  adapters.evidence =
+    'dir' in config.evidence
+      ? new LocalEvidenceStore(config.evidence.dir)
+      : new S3EvidenceStore(
+          new S3Client({
+            ...(config.evidence.s3.region ? { region: config.evidence.s3.region } : {}),
+          }),
+          { bucket: config.evidence.s3.bucket, prefix: config.evidence.s3.prefix },
+        );
+  if (services.some((s) => s.kubernetes)) {
+    // Loaded on first use: a console drill starts without a kubeconfig and says so when /telemetry needs one.
+    adapters.kubernetes = new KubeClusters(() => loadKubeConfig(env), metrics);
+  }
+  if (services.some((s) => s.kubernetes?.prometheus)) adapters.prometheus = new PrometheusClient(metrics);
   return adapters;
 }
 
@@ -171,6 +192,7 @@ export function buildBot(opts: BuildOptions): Bot {
     tasks,
     log: opts.log,
     tickMs: opts.schedulerTickMs ?? 1000,
+    // Durable timers run on the bot's clock, so a test (or a drill) that moves the clock moves them too.
     now: () => now().getTime(),
   });
   const timeline = new TimelineLog(opts.store, now);
@@ -231,6 +253,7 @@ export function buildBot(opts: BuildOptions): Bot {
   // Durable timers must have their handlers before the scheduler starts, so a restarted bot still acts on them.
   registerSandboxJobs(deps);
   registerContain(deps);
+  registerTelemetry(deps);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
 

@@ -1,0 +1,135 @@
+// Evidence in S3: each artifact streamed as a multipart upload (bounded memory), custody JSON as a sibling object.
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PassThrough } from 'node:stream';
+import { ExternalServiceError } from '../../errors.ts';
+import { HashingStream, endStream, safeKey, type EvidenceStore, type EvidenceWriter, type StoredArtifact, type Verify } from './store.ts';
+
+export interface S3EvidenceOptions {
+  bucket: string;
+  prefix?: string;
+  /** Part size in bytes (S3 minimum 5 MiB). Memory held is about (queueSize + 1) x partSize. */
+  partSize?: number;
+  queueSize?: number;
+}
+
+function s3Error(operation: string, err: unknown): ExternalServiceError {
+  const meta = (err as { $metadata?: { httpStatusCode?: number }; name?: string }) ?? {};
+  const status = meta.$metadata?.httpStatusCode;
+  return new ExternalServiceError(
+    's3',
+    `${operation} failed${status ? ` (HTTP ${status})` : ''}: ${(err as Error).message ?? String(err)}`,
+    { ...(status ? { status } : {}), retryable: status === undefined || status === 429 || status >= 500, cause: err },
+  );
+}
+
+export class S3EvidenceStore implements EvidenceStore {
+  readonly kind = 's3';
+  readonly location: string;
+  #client: S3Client;
+  #bucket: string;
+  #prefix: string;
+  #partSize: number;
+  #queueSize: number;
+
+  constructor(client: S3Client, opts: S3EvidenceOptions) {
+    this.#client = client;
+    this.#bucket = opts.bucket;
+    this.#prefix = opts.prefix ? `${opts.prefix.replace(/\/+$/, '')}/` : '';
+    this.#partSize = Math.max(opts.partSize ?? 5 * 1024 * 1024, 5 * 1024 * 1024);
+    this.#queueSize = opts.queueSize ?? 2;
+    this.location = `s3://${this.#bucket}/${this.#prefix}`;
+  }
+
+  async create(key: string, opts: { contentType?: string } = {}): Promise<EvidenceWriter> {
+    const objectKey = `${this.#prefix}${safeKey(key)}`;
+    const client = this.#client;
+    const bucket = this.#bucket;
+    const hashing = new HashingStream();
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    hashing.pipe(body);
+    const upload = new Upload({
+      client,
+      params: {
+        Bucket: bucket,
+        Key: objectKey,
+        Body: body,
+        ContentType: opts.contentType ?? 'application/octet-stream',
+      },
+      partSize: this.#partSize,
+      queueSize: this.#queueSize,
+      leavePartsOnError: false,
+    });
+    const done = upload.done();
+    // An upload that fails stops reading the body; fail the writer so the producer stops too.
+    done.catch((err: unknown) => {
+      if (!hashing.destroyed) hashing.destroy(s3Error('upload', err));
+    });
+    let finished = false;
+    const uri = `s3://${bucket}/${objectKey}`;
+
+    async function finish(
+      custody: Record<string, unknown>,
+      verify: Verify | undefined,
+      forcePartial: boolean,
+    ): Promise<StoredArtifact> {
+      await endStream(hashing);
+      try {
+        await done;
+      } catch (err) {
+        throw s3Error('upload', err);
+      }
+      finished = true;
+      const got = { size: hashing.bytes, sha256: hashing.digest() };
+      const problem = verify?.(got);
+      const partial = forcePartial || problem !== undefined;
+      const artifact: StoredArtifact = { uri, ...got, partial, ...(problem ? { problem } : {}) };
+      // The object key is fixed when the upload starts; a partial one is marked by its custody record's name.
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: `${objectKey}${partial ? '.partial' : ''}.custody.json`,
+            Body: `${JSON.stringify({ ...custody, ...artifact, status: partial ? 'partial' : 'complete' }, null, 2)}\n`,
+            ContentType: 'application/json',
+          }),
+        );
+      } catch (err) {
+        throw s3Error('PutObject (custody record)', err);
+      }
+      return artifact;
+    }
+
+    const writer: EvidenceWriter = {
+      stream: hashing,
+      get bytes() {
+        return hashing.bytes;
+      },
+      commit: (custody, verify) => finish(custody, verify, false),
+      async keepPartial(custody) {
+        if (finished) return undefined;
+        if (hashing.destroyed || hashing.bytes === 0) {
+          await writer.discard();
+          return undefined;
+        }
+        try {
+          return await finish(custody, undefined, true);
+        } catch {
+          return undefined;
+        }
+      },
+      async discard() {
+        finished = true;
+        hashing.unpipe(body);
+        hashing.destroy();
+        try {
+          await upload.abort();
+        } catch {
+          // nothing was created yet, or the abort itself failed: lifecycle rules clean up stray parts
+        }
+        await done.catch(() => {});
+      },
+    };
+    return writer;
+  }
+}

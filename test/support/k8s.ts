@@ -1,0 +1,567 @@
+// A fake Kubernetes API server for tests: exec over WebSocket (v4.channel.k8s.io) into pods with a tiny shell and
+// files, plus API objects shaped like a real server's (PodList, PodMetricsList, EventList, Status) for nock.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export const K8S_TOKEN = 'k8s-test-token-7f3a';
+export const NAMESPACE = 'payments';
+
+/** A file in a fake pod: real bytes, or `size` bytes of a repeated block (for big synthetic dumps). */
+export type FakeFile = Buffer | { size: number; block: Buffer; sha256?: string };
+
+export function fileSize(file: FakeFile): number {
+  return Buffer.isBuffer(file) ? file.length : file.size;
+}
+
+/** Yields the bytes [start, end) of a file in pieces of at most `piece` bytes. */
+export function* fileSlices(
+  file: FakeFile,
+  start: number,
+  end: number,
+  piece = 32 * 1024,
+): Generator<Buffer> {
+  for (let at = start; at < end; at += piece) {
+    const to = Math.min(end, at + piece);
+    if (Buffer.isBuffer(file)) {
+      yield file.subarray(at, to);
+    } else {
+      const offset = at % file.block.length;
+      if (offset + (to - at) <= file.block.length) {
+        yield file.block.subarray(offset, offset + (to - at));
+        continue;
+      }
+      const out = Buffer.allocUnsafe(to - at);
+      for (let i = 0; i < out.length;) {
+        const offset = (at + i) % file.block.length;
+        const n = Math.min(out.length - i, file.block.length - offset);
+        file.block.copy(out, i, offset, offset + n);
+        i += n;
+      }
+      yield out;
+    }
+  }
+}
+
+export function fileSha256(file: FakeFile): string {
+  if (!Buffer.isBuffer(file) && file.sha256) return file.sha256;
+  const hash = createHash('sha256');
+  for (const slice of fileSlices(file, 0, fileSize(file), 1024 * 1024)) hash.update(slice);
+  const digest = hash.digest('hex');
+  if (!Buffer.isBuffer(file)) file.sha256 = digest;
+  return digest;
+}
+
+export interface FakePod {
+  files: Map<string, FakeFile>;
+  /** Tools on the image's PATH; anything else is "not found" (exit 127). */
+  tools: Set<string>;
+  /** What `jcmd … GC.heap_dump` writes. */
+  heap?: FakeFile;
+  /** What a thread dump prints. */
+  threads?: string;
+  /** Cut the connection after this many bytes of the next N stdout streams (a dropped stream mid-way). */
+  cutAfter?: { bytes: number; times: number };
+  /** Delete the pod when a pull reaches this byte (the pod dies mid-capture). */
+  dieAt?: number;
+  /** No shell: every exec fails to start, like a distroless image. */
+  noShell?: boolean;
+  /** After the status frame, keep the connection open (a server that never closes). */
+  holdOpen?: boolean;
+  /** Send this many stdout bytes, then go silent without closing (a stalled stream). */
+  stallAfter?: number;
+  /** Tools in ephemeral debug containers (named cs-debug-…), when they differ from `tools`. */
+  debugTools?: Set<string>;
+}
+
+export interface ExecCall {
+  pod: string;
+  container: string;
+  command: string[];
+  authorization: string | undefined;
+  protocol: string;
+}
+
+interface Outcome {
+  stdout?: FakeFile | string;
+  range?: [number, number];
+  stderr?: string;
+  exit?: number;
+  /** Status frame sent as-is (e.g. an InternalError when the binary is missing). */
+  status?: Record<string, unknown>;
+  cutAfter?: number;
+}
+
+export function status403(verb: string, resource: string, name?: string): Record<string, unknown> {
+  const group = resource.includes('.') ? resource.slice(resource.indexOf('.') + 1) : '';
+  const plain = resource.includes('.') ? resource.slice(0, resource.indexOf('.')) : resource;
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `${name ? `${plain.split('/')[0]} "${name}"` : plain} is forbidden: User "system:serviceaccount:ops:cloud-safety" cannot ${verb} resource "${plain}" in API group "${group}" in the namespace "${NAMESPACE}"`,
+    reason: 'Forbidden',
+    details: { ...(name ? { name } : {}), kind: plain.split('/')[0] },
+    code: 403,
+  };
+}
+
+export function status404(kind: string, name: string): Record<string, unknown> {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `${kind} "${name}" not found`,
+    reason: 'NotFound',
+    details: { name, kind },
+    code: 404,
+  };
+}
+
+/** The kubelet's Status for a process that exited non-zero. */
+export function exitStatus(code: number): Record<string, unknown> {
+  if (code === 0) return { metadata: {}, status: 'Success' };
+  return {
+    metadata: {},
+    status: 'Failure',
+    message: `command terminated with non-zero exit code: error executing command [sh -c ...], exit code ${code}`,
+    reason: 'NonZeroExitCode',
+    details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
+  };
+}
+
+export class FakeCluster {
+  readonly pods = new Map<string, FakePod>();
+  readonly execs: ExecCall[] = [];
+  /** REST requests nock did not answer (they reached this server): a test bug or an unexpected call. */
+  readonly unexpected: string[] = [];
+  forbidExec = false;
+  #server: Server;
+  #wss: WebSocketServer;
+  port = 0;
+
+  constructor() {
+    this.#server = createServer((req, res) => {
+      this.unexpected.push(`${req.method} ${req.url}`);
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          status: 'Failure',
+          message: `unexpected ${req.method} ${req.url}`,
+          code: 500,
+        }),
+      );
+    });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false),
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+      const reject = (code: number, body: Record<string, unknown>) => {
+        const text = JSON.stringify(body);
+        socket.end(
+          `HTTP/1.1 ${code} ${code === 403 ? 'Forbidden' : 'Not Found'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+        );
+      };
+      if (!match?.[2]) return reject(404, status404('path', url.pathname));
+      const podName = decodeURIComponent(match[2]);
+      const command = url.searchParams.getAll('command');
+      const container = url.searchParams.get('container') ?? '';
+      this.execs.push({
+        pod: podName,
+        container,
+        command,
+        authorization: req.headers.authorization,
+        protocol: String(req.headers['sec-websocket-protocol'] ?? ''),
+      });
+      if (this.forbidExec) return reject(403, status403('create', 'pods/exec', podName));
+      const pod = this.pods.get(podName);
+      if (!pod) return reject(404, status404('pods', podName));
+      this.#wss.handleUpgrade(
+        req,
+        socket,
+        head,
+        (ws) => void this.#run(ws, podName, pod, container, command),
+      );
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.#wss.clients) client.terminate();
+    this.#wss.close();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** A KubeConfig as a user would have it, pointing at this server with a bearer token. */
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'test', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'cloud-safety', token: K8S_TOKEN }],
+      contexts: [{ name: 'test', cluster: 'test', user: 'cloud-safety', namespace: NAMESPACE }],
+      currentContext: 'test',
+    });
+    return kc;
+  }
+
+  addPod(name: string, pod: Partial<FakePod> = {}): FakePod {
+    const fake: FakePod = {
+      files: new Map(),
+      tools: new Set(['sh', 'jcmd', 'sha256sum', 'wc', 'tail', 'head', 'rm']),
+      threads: `"main" #1 prio=5 os_prio=0 tid=0x1 nid=0x1 runnable\n   java.lang.Thread.State: RUNNABLE\n`,
+      ...pod,
+    };
+    this.pods.set(name, fake);
+    return fake;
+  }
+
+  /** Interprets the few shell lines the bot sends, the way sh in the pod would. */
+  #interpret(podName: string, pod: FakePod, container: string, command: string[]): Outcome {
+    if (pod.noShell) {
+      return {
+        status: {
+          metadata: {},
+          status: 'Failure',
+          message: `Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "abc": OCI runtime exec failed: exec failed: unable to start container process: exec: "${command[0]}": executable file not found in $PATH: unknown`,
+          reason: 'InternalError',
+          details: { causes: [{ message: `exec: "${command[0]}": executable file not found in $PATH` }] },
+          code: 500,
+        },
+      };
+    }
+    if (command[0] === 'rm' && command[1] === '-f' && command[2]) {
+      pod.files.delete(command[2]);
+      return { exit: 0 };
+    }
+    if (command[0] === 'sh' && command[1] === '-c' && command[2] !== undefined) {
+      const tools = container.startsWith('cs-debug-') ? (pod.debugTools ?? pod.tools) : pod.tools;
+      return this.#shell(pod, tools, command[2]);
+    }
+    if (command[0] === 'echo-stdin') return { exit: 0 };
+    return { stderr: `${command[0]}: not found\n`, exit: 127 };
+  }
+
+  #shell(pod: FakePod, tools: Set<string>, script: string): Outcome {
+    const tool = (name: string) => tools.has(name);
+    let m = /^jcmd (\d+) Thread\.print -l > (\S+)$/.exec(script);
+    if (m?.[2]) {
+      if (!tool('jcmd')) return { stderr: 'sh: 1: jcmd: not found\n', exit: 127 };
+      pod.files.set(m[2], Buffer.from(pod.threads ?? ''));
+      return { exit: 0 };
+    }
+    m = /^jcmd (\d+) GC\.heap_dump -gz=1 (\S+)$/.exec(script);
+    if (m?.[2]) {
+      if (!tool('jcmd')) return { stderr: 'sh: 1: jcmd: not found\n', exit: 127 };
+      if (!pod.heap)
+        return {
+          stdout: '1:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file\n',
+          exit: 1,
+        };
+      pod.files.set(m[2], pod.heap);
+      return { stdout: `1:\nDumping heap to ${m[2]} ...\nHeap dump file created\n`, exit: 0 };
+    }
+    m = /^wc -c < '([^']+)' && \{ sha256sum '([^']+)' 2>\/dev\/null \|\| echo -; \}$/.exec(script);
+    if (m?.[1]) {
+      const file = pod.files.get(m[1]);
+      if (!file) return { stderr: `sh: can't open '${m[1]}': No such file or directory\n`, exit: 1 };
+      const hash = tool('sha256sum') ? `${fileSha256(file)}  ${m[1]}` : '-';
+      return { stdout: `${fileSize(file)}\n${hash}\n`, exit: 0 };
+    }
+    m = /^tail -c \+(\d+) '([^']+)' \| head -c (\d+)$/.exec(script);
+    if (m?.[1] && m[2] && m[3]) {
+      const file = pod.files.get(m[2]);
+      if (!file) return { stderr: `tail: can't open '${m[2]}': No such file or directory\n`, exit: 1 };
+      const start = Number(m[1]) - 1;
+      const end = Math.min(fileSize(file), start + Number(m[3]));
+      const out: Outcome = { stdout: file, range: [start, end], exit: 0 };
+      if (pod.cutAfter && pod.cutAfter.times > 0) {
+        pod.cutAfter.times--;
+        out.cutAfter = pod.cutAfter.bytes;
+      }
+      if (pod.dieAt !== undefined && end > pod.dieAt) out.cutAfter = Math.max(0, pod.dieAt - start);
+      return out;
+    }
+    const first = script.split(/\s+/)[0] ?? '';
+    if (!tool(first)) return { stderr: `sh: 1: ${first}: not found\n`, exit: 127 };
+    return { stderr: `sh: unexpected script in fake pod: ${script}\n`, exit: 2 };
+  }
+
+  async #run(
+    ws: WebSocket,
+    podName: string,
+    pod: FakePod,
+    container: string,
+    command: string[],
+  ): Promise<void> {
+    const send = (channel: number, data: Buffer) =>
+      new Promise<void>((resolve, reject) => {
+        const frame = Buffer.allocUnsafe(data.length + 1);
+        frame[0] = channel;
+        data.copy(frame, 1);
+        ws.send(frame, { binary: true }, (err) => (err ? reject(err) : resolve()));
+      });
+    try {
+      // The server opens stdout and stderr with an empty frame each.
+      await send(1, Buffer.alloc(0));
+      await send(2, Buffer.alloc(0));
+      if (command[0] === 'echo-stdin') {
+        const want = Number(command[1] ?? '0');
+        let got = 0;
+        await new Promise<void>((resolve) => {
+          ws.on('message', (data: Buffer) => {
+            if (data[0] !== 0) return;
+            got += data.length - 1;
+            void send(1, data.subarray(1)).then(() => {
+              if (got >= want) resolve();
+            });
+          });
+        });
+        await send(3, Buffer.from(JSON.stringify(exitStatus(0))));
+        ws.close(1000);
+        return;
+      }
+      const outcome = this.#interpret(podName, pod, container, command);
+      if (outcome.stdout !== undefined) {
+        const file = typeof outcome.stdout === 'string' ? Buffer.from(outcome.stdout) : outcome.stdout;
+        const [start, end] = outcome.range ?? [0, fileSize(file)];
+        let sent = 0;
+        for (const slice of fileSlices(file, start, end)) {
+          if (outcome.cutAfter !== undefined && sent + slice.length > outcome.cutAfter) {
+            const rest = outcome.cutAfter - sent;
+            if (rest > 0) await send(1, slice.subarray(0, rest));
+            if (pod.dieAt !== undefined && end > pod.dieAt) this.pods.delete(podName);
+            ws.terminate();
+            return;
+          }
+          if (pod.stallAfter !== undefined && sent >= pod.stallAfter) return;
+          // Like a real server: keep frames flowing, wait only when the client stops reading.
+          const written = send(1, slice);
+          if (ws.bufferedAmount > 2 * 1024 * 1024) await written;
+          else written.catch(() => {});
+          sent += slice.length;
+        }
+      }
+      if (outcome.stderr) await send(2, Buffer.from(outcome.stderr));
+      await send(3, Buffer.from(JSON.stringify(outcome.status ?? exitStatus(outcome.exit ?? 0))));
+      if (!pod.holdOpen) ws.close(1000);
+    } catch {
+      ws.terminate();
+    }
+  }
+}
+
+// ---- API objects as the API server returns them ----
+
+export interface PodSpecInput {
+  name: string;
+  uid?: string;
+  node?: string;
+  ready?: boolean;
+  phase?: string;
+  restarts?: number;
+  lastTermination?: { reason: string; exitCode: number; finishedAt: string };
+  waiting?: string;
+  memoryLimit?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  replicaSet?: string | null;
+  digest?: string;
+  deletionTimestamp?: string;
+  ephemeral?: { name: string; running: boolean }[];
+}
+
+export const DIGEST_A = `sha256:${'a1'.repeat(32)}`;
+export const DIGEST_B = `sha256:${'b2'.repeat(32)}`;
+
+export function podObject(input: PodSpecInput): Record<string, unknown> {
+  const rs = input.replicaSet === undefined ? 'payments-7d9f8b6c5' : input.replicaSet;
+  const ready = input.ready ?? true;
+  const labels = input.labels ?? { app: 'payments', track: 'cloud', 'pod-template-hash': '7d9f8b6c5' };
+  const digest = input.digest ?? DIGEST_A;
+  return {
+    metadata: {
+      name: input.name,
+      generateName: `${rs ?? 'payments'}-`,
+      namespace: NAMESPACE,
+      uid: input.uid ?? `uid-${input.name}`,
+      resourceVersion: '48213',
+      creationTimestamp: '2026-11-26T08:00:00Z',
+      labels,
+      ...(input.annotations ? { annotations: input.annotations } : {}),
+      ...(input.deletionTimestamp
+        ? { deletionTimestamp: input.deletionTimestamp, deletionGracePeriodSeconds: 30 }
+        : {}),
+      ...(rs
+        ? {
+            ownerReferences: [
+              {
+                apiVersion: 'apps/v1',
+                kind: 'ReplicaSet',
+                name: rs,
+                uid: 'rs-uid-1',
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
+          }
+        : {}),
+    },
+    spec: {
+      nodeName: input.node ?? 'ip-10-0-1-17.eu-west-1.compute.internal',
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.example.com/payments:2026.11.3',
+          resources: {
+            limits: { memory: input.memoryLimit ?? '2Gi', cpu: '1' },
+            requests: { memory: '1Gi', cpu: '500m' },
+          },
+        },
+      ],
+      restartPolicy: 'Always',
+    },
+    status: {
+      phase: input.phase ?? 'Running',
+      conditions: [
+        { type: 'Initialized', status: 'True', lastTransitionTime: '2026-11-26T08:00:00Z' },
+        { type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: '2026-11-26T09:40:00Z' },
+        {
+          type: 'ContainersReady',
+          status: ready ? 'True' : 'False',
+          lastTransitionTime: '2026-11-26T09:40:00Z',
+        },
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: '2026-11-26T08:00:00Z' },
+      ],
+      hostIP: '10.0.1.17',
+      podIP: '10.0.1.201',
+      startTime: '2026-11-26T08:00:00Z',
+      containerStatuses: [
+        {
+          name: 'app',
+          ready,
+          restartCount: input.restarts ?? 0,
+          image: 'registry.example.com/payments:2026.11.3',
+          imageID: `registry.example.com/payments@${digest}`,
+          containerID: 'containerd://5e1c0a',
+          started: ready,
+          state: input.waiting
+            ? { waiting: { reason: input.waiting, message: 'back-off 5m0s restarting failed container' } }
+            : { running: { startedAt: '2026-11-26T09:40:00Z' } },
+          lastState: input.lastTermination
+            ? {
+                terminated: {
+                  exitCode: input.lastTermination.exitCode,
+                  reason: input.lastTermination.reason,
+                  startedAt: '2026-11-26T09:20:00Z',
+                  finishedAt: input.lastTermination.finishedAt,
+                  containerID: 'containerd://4d0b09',
+                },
+              }
+            : {},
+        },
+      ],
+      ...(input.ephemeral
+        ? {
+            ephemeralContainerStatuses: input.ephemeral.map((e) => ({
+              name: e.name,
+              ready: false,
+              restartCount: 0,
+              image: 'eclipse-temurin:21-jdk',
+              imageID: '',
+              state: e.running
+                ? { running: { startedAt: '2026-11-26T09:45:00Z' } }
+                : { waiting: { reason: 'ContainerCreating' } },
+              lastState: {},
+            })),
+          }
+        : {}),
+      qosClass: 'Burstable',
+    },
+  };
+}
+
+export function podList(pods: PodSpecInput[]): Record<string, unknown> {
+  return {
+    kind: 'PodList',
+    apiVersion: 'v1',
+    metadata: { resourceVersion: '48220' },
+    items: pods.map(podObject),
+  };
+}
+
+export function podMetricsList(usage: Record<string, string>): Record<string, unknown> {
+  return {
+    kind: 'PodMetricsList',
+    apiVersion: 'metrics.k8s.io/v1beta1',
+    metadata: {},
+    items: Object.entries(usage).map(([name, memory]) => ({
+      metadata: {
+        name,
+        namespace: NAMESPACE,
+        creationTimestamp: '2026-11-26T09:45:03Z',
+        labels: { app: 'payments', track: 'cloud' },
+      },
+      timestamp: '2026-11-26T09:44:51Z',
+      window: '15.012s',
+      containers: [
+        { name: 'app', usage: { cpu: '812345678n', memory } },
+        { name: 'istio-proxy', usage: { cpu: '4123456n', memory: '61200Ki' } },
+      ],
+    })),
+  };
+}
+
+export function eventList(
+  events: { pod: string; reason: string; message: string; count?: number; last: string }[],
+): Record<string, unknown> {
+  return {
+    kind: 'EventList',
+    apiVersion: 'v1',
+    metadata: { resourceVersion: '48221' },
+    items: events.map((e, i) => ({
+      metadata: {
+        name: `${e.pod}.17e2f${i}`,
+        namespace: NAMESPACE,
+        uid: `ev-${i}`,
+        resourceVersion: String(48100 + i),
+        creationTimestamp: e.last,
+      },
+      involvedObject: {
+        kind: 'Pod',
+        namespace: NAMESPACE,
+        name: e.pod,
+        uid: `uid-${e.pod}`,
+        apiVersion: 'v1',
+        resourceVersion: '48000',
+        fieldPath: 'spec.containers{app}',
+      },
+      reason: e.reason,
+      message: e.message,
+      source: { component: 'kubelet', host: 'ip-10-0-1-17.eu-west-1.compute.internal' },
+      firstTimestamp: '2026-11-26T09:00:00Z',
+      lastTimestamp: e.last,
+      count: e.count ?? 1,
+      type: 'Warning',
+      eventTime: null,
+      reportingComponent: 'kubelet',
+      reportingInstance: 'ip-10-0-1-17.eu-west-1.compute.internal',
+    })),
+  };
+}

@@ -1,0 +1,79 @@
+// Evidence on disk: streamed in, hashed on the way, renamed only when verified, custody record beside it.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalEvidenceStore } from '../../../../src/adapters/evidence/local.ts';
+import { safeKey } from '../../../../src/adapters/evidence/store.ts';
+
+function write(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
+  return new Promise((resolve) => (stream.write(data) ? resolve() : stream.once('drain', () => resolve())));
+}
+
+describe('local evidence store', () => {
+  let dir: string;
+  let store: LocalEvidenceStore;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cs-evidence-'));
+    store = new LocalEvidenceStore(dir);
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('round-trips an artifact: same bytes on disk, SHA-256 and size in the custody record', async () => {
+    const content = randomBytes(3 * 1024 * 1024 + 11);
+    const writer = await store.create('INC-1/payments/payments-a/20261126T094107Z-heap-dump.hprof.gz');
+    for (let at = 0; at < content.length; at += 65536) await write(writer.stream, content.subarray(at, at + 65536));
+    const sha256 = createHash('sha256').update(content).digest('hex');
+
+    const stored = await writer.commit({ pod: 'payments-a', requestedBy: 'alice (U0ALICE)' }, (got) =>
+      got.sha256 === sha256 ? undefined : 'mismatch',
+    );
+
+    assert.equal(stored.partial, false);
+    assert.equal(stored.size, content.length);
+    assert.equal(stored.sha256, sha256);
+    const path = fileURLToPath(stored.uri);
+    assert.equal(path, join(dir, 'INC-1/payments/payments-a/20261126T094107Z-heap-dump.hprof.gz'));
+    assert.deepEqual(readFileSync(path), content);
+    const custody = JSON.parse(readFileSync(`${path}.custody.json`, 'utf8')) as Record<string, unknown>;
+    assert.equal(custody.status, 'complete');
+    assert.equal(custody.sha256, sha256);
+    assert.equal(custody.requestedBy, 'alice (U0ALICE)');
+    assert.deepEqual(readdirSync(join(dir, 'INC-1/payments/payments-a')).sort(), [
+      '20261126T094107Z-heap-dump.hprof.gz',
+      '20261126T094107Z-heap-dump.hprof.gz.custody.json',
+    ]);
+  });
+
+  it('never gives a partial or unverified artifact the complete name', async () => {
+    const mismatched = await store.create('INC-1/p/a-heap.bin');
+    await write(mismatched.stream, Buffer.from('not what the pod has'));
+    const bad = await mismatched.commit({}, () => 'sha256 mismatch: the pod says 00…');
+    assert.equal(bad.partial, true);
+    assert.equal(bad.problem, 'sha256 mismatch: the pod says 00…');
+    assert.ok(bad.uri.endsWith('a-heap.bin.partial'));
+    assert.equal(existsSync(join(dir, 'INC-1/p/a-heap.bin')), false);
+
+    const cut = await store.create('INC-1/p/b-heap.bin');
+    await write(cut.stream, Buffer.alloc(1000, 7));
+    const kept = await cut.keepPartial({ reason: 'stream cut' });
+    assert.equal(kept?.size, 1000);
+    assert.equal(kept?.partial, true);
+    const custody = JSON.parse(readFileSync(`${fileURLToPath(kept?.uri ?? '')}.custody.json`, 'utf8')) as Record<string, unknown>;
+    assert.equal(custody.status, 'partial');
+    assert.equal(custody.reason, 'stream cut');
+
+    const nothing = await store.create('INC-1/p/c-heap.bin');
+    assert.equal(await nothing.keepPartial({}), undefined);
+    assert.deepEqual(readdirSync(join(dir, 'INC-1/p')).filter((f) => f.startsWith('c-')), []);
+  });
+
+  it('keeps keys inside the store', () => {
+    assert.equal(safeKey('../../etc/passwd'), 'etc/passwd');
+    assert.equal(safeKey('INC-1/pay ments/x;rm -rf'), 'INC-1/pay_ments/x_rm_-rf');
+  });
+});
