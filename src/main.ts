@@ -297,7 +297,7 @@ function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStre
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const mode = chooseMode(env);
   const redactor = createRedactor(secretValues(env));
-  const log = createLogger(redactor, { level: env.LOG_LEVEL ?? (mode === 'console' ? 'warn' : 'info') });
+  const log = createLogger(redactor, { level: env.LOG_LEVEL ?? (mode === 'console' ? 'error' : 'info') });
   const banner = process.stderr;
   const config = loadConfig(configPath(env, mode, banner));
   let store: Store;
