@@ -1,9 +1,10 @@
 // Every slash command the app registers; manifest.yml must list exactly these (a test checks).
 import type { CommandSpec } from './command.ts';
 import { incidentCommand, setHelpRegistry } from './incident.ts';
+import { ledgerCommand } from './ledger.ts';
 import { timelineCommand } from './timeline.ts';
 
-export const COMMANDS: CommandSpec[] = [incidentCommand, timelineCommand];
+export const COMMANDS: CommandSpec[] = [incidentCommand, timelineCommand, ledgerCommand];
 
 setHelpRegistry(() => COMMANDS);
 

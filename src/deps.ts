@@ -2,6 +2,7 @@
 import type { Access } from './access.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
+import type { LedgerAdapters } from './ledger.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Redactor } from './redact.ts';
@@ -16,8 +17,10 @@ import type { Incidents } from '../flows/incident.ts';
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;
  * a field is absent when nothing of that kind is configured.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Adapters {}
+export interface Adapters {
+  /** Step O: the ledger of each service with a `ledger` section (legacy and cloud PostgreSQL). */
+  ledger?: LedgerAdapters;
+}
 
 export interface Deps {
   adapters: Adapters;

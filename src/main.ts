@@ -4,9 +4,11 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { WebClient } from '@slack/web-api';
 import { COMMANDS } from '../commands/index.ts';
+import { buildLedgerAdapters } from './adapters/ledger/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
 import { Incidents } from '../flows/incident.ts';
+import { registerLedgerActions } from '../flows/ledger.ts';
 import { pinFromReaction } from '../flows/pin.ts';
 import { Access } from './access.ts';
 import { Bot } from './bot.ts';
@@ -49,12 +51,15 @@ export interface BuildOptions {
 
 /** Builds adapters for what the config names; each runbook step adds its own here. */
 export function buildAdapters(
-  _config: Config,
-  _env: NodeJS.ProcessEnv,
-  _metrics: Metrics,
-  _log: Logger,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  metrics: Metrics,
+  log: Logger,
 ): Adapters {
-  return {};
+  const ledger = buildLedgerAdapters(config, env, metrics, log);
+  return {
+    ...(ledger ? { ledger } : {}),
+  };
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */
@@ -108,6 +113,7 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     instanceId,
   };
+  registerLedgerActions(deps);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
 
