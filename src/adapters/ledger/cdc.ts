@@ -127,11 +127,14 @@ async function debezium(cfg: Extract<LedgerCdc, { kind: 'debezium' }>, deps: Cdc
   if (deps.debeziumAuth) headers.authorization = `Basic ${Buffer.from(deps.debeziumAuth).toString('base64')}`;
   const doFetch = deps.fetch ?? fetch;
   let response: Response;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error('no answer within 5 s')), 5000);
   try {
     response = await deps.metrics.timed('kafka-connect', 'status', () =>
-      doFetch(url, { headers, signal: AbortSignal.timeout(5000) }),
+      doFetch(url, { headers, signal: abort.signal }),
     );
   } catch (err) {
+    clearTimeout(timer);
     return {
       kind: 'debezium',
       healthy: false,
@@ -143,6 +146,8 @@ async function debezium(cfg: Extract<LedgerCdc, { kind: 'debezium' }>, deps: Cdc
     body = (await response.json()) as ConnectorStatus;
   } catch {
     body = {};
+  } finally {
+    clearTimeout(timer);
   }
   if (!response.ok) {
     return {
