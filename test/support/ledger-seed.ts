@@ -5,7 +5,11 @@ import { adminQuery, createDatabase, dropDatabase, type PgServer } from './postg
 export const TABLE = 'public.ledger_entries';
 
 /** The ledger section the seeded tables match (connection strings are filled in by the caller). */
-export function ledgerSection(legacy: string, cloud: string, extra: Record<string, unknown> = {}) {
+export function ledgerSection(
+  legacy: string | { env: string },
+  cloud: string | { env: string },
+  extra: Record<string, unknown> = {},
+) {
   return {
     legacy,
     cloud,
