@@ -120,6 +120,27 @@ describe('ledger audit (real PostgreSQL, 200,000 rows)', function () {
     assert.match(result.notes.join(' '), /page sample/);
   });
 
+  it('handles a text key (coarse buckets times hash slices) with the same result', async () => {
+    const copy = `CREATE TABLE public.text_entries AS
+                    SELECT 'k-' || lpad(id::text, 7, '0') AS id, txn_id, account, side, amount, currency, payload, memo, updated_at
+                      FROM public.ledger_entries;
+                  ALTER TABLE public.text_entries ADD PRIMARY KEY (id);
+                  ANALYZE public.text_entries`;
+    await adminQuery(server.url(pair.legacy), copy);
+    await adminQuery(server.url(pair.cloud), copy);
+    const text = pgLedger(server, pair, { table: 'public.text_entries', bucketRows: 5000 });
+    cleanup.push(() => text.close());
+    const { result, differences } = await auditAll(text, hoursAgo(2));
+    assert.deepEqual(result.counts, { ...tpl.planted.counts, in_flight: 2 });
+    assert.deepEqual(
+      byClass(differences, 'missing_in_cloud')
+        .map((d) => d.key)
+        .sort(),
+      tpl.planted.missingInCloud.map((k) => `k-${k.padStart(7, '0')}`),
+    );
+    assert.match(result.notes.join(' '), /page sample/);
+  });
+
   it('reports bulk divergence instead of pulling rows once the differences pass the limit', async () => {
     const capped = pgLedger(server, pair, { maxDifferences: 5 });
     cleanup.push(() => capped.close());

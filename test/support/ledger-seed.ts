@@ -52,7 +52,7 @@ SELECT i, (i + 1) / 2, 'acct-' || (i % 997), CASE WHEN i % 2 = 1 THEN 'debit' EL
        ((((i + 1) / 2) * 7919) % 100000) / 100.0 + 1, 'EUR',
        jsonb_build_object('ref', 'r' || i, 'channel', 'card'), 'entry ' || i,
        now() - interval '3 hours' + (i * interval '170 minutes' / ${rows})
-  FROM generate_series(1, ${rows}) AS i;
+  FROM generate_series(1::bigint, ${rows}) AS i;
 CREATE INDEX ledger_entries_txn ON public.ledger_entries (txn_id);
 CREATE INDEX ledger_entries_updated ON public.ledger_entries (updated_at);`;
 }

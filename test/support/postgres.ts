@@ -78,11 +78,13 @@ function binDir(): string {
   return '/usr/lib/postgresql/15/bin';
 }
 
-/** Runs a PostgreSQL binary as the postgres user when we are root (initdb refuses to run as root). */
-function asPostgres(cmd: string, args: string[]): { cmd: string; args: string[] } {
-  return process.getuid?.() === 0
-    ? { cmd: 'runuser', args: ['-u', 'postgres', '--', cmd, ...args] }
-    : { cmd, args };
+/** initdb refuses to run as root: when we are root, PostgreSQL's binaries run as the postgres user. */
+function runAs(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const uid = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+  if (uid.status !== 0 || gid.status !== 0) throw new Error('running as root and there is no postgres user');
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
 /**
@@ -103,11 +105,11 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<P
   } else {
     initArgs.push('--auth=trust');
   }
-  const init = asPostgres(join(bin, 'initdb'), initArgs);
-  const done = spawnSync(init.cmd, init.args, { encoding: 'utf8' });
+  const user = runAs();
+  const done = spawnSync(join(bin, 'initdb'), initArgs, { encoding: 'utf8', ...user });
   if (done.status !== 0) throw new Error(`initdb failed: ${done.stderr || done.error?.message}`);
   const port = await freePort();
-  const run = asPostgres(join(bin, 'postgres'), [
+  const args = [
     '-D',
     data,
     '-p',
@@ -130,8 +132,8 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<P
     'max_replication_slots=10',
     '-c',
     'max_wal_senders=10',
-  ]);
-  const child: ChildProcess = spawn(run.cmd, run.args, { stdio: 'ignore' });
+  ];
+  const child: ChildProcess = spawn(join(bin, 'postgres'), args, { stdio: 'ignore', ...user });
   const server = fromUrl(
     'throwaway',
     makeUrl('127.0.0.1', port, 'postgres', opts.password, 'postgres'),
@@ -146,7 +148,7 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<P
     if (child.exitCode === null) {
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
-        // SIGINT is PostgreSQL's fast shutdown; runuser passes it on.
+        // SIGINT is PostgreSQL's fast shutdown: sessions are ended, nothing waits for clients.
         child.kill('SIGINT');
       });
     }

@@ -151,6 +151,7 @@ describe('ledger: SQL text', () => {
       category,
       generated: false,
       identity: false,
+      fixedWidth: false,
     });
     const cols = [col('amount', 'numeric', 'N'), col('payload', 'json', 'U')];
     assert.equal(

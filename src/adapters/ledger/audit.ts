@@ -3,8 +3,9 @@
 // 1. Both sides open a REPEATABLE READ READ ONLY snapshot (TimeZone=UTC) and their catalogs are checked.
 // 2. Bucket thresholds are cut from actual keys of one side (exactly, or from a page sample for big windows).
 // 3. One pass over each table, both sides at once, returns count, sum of a 64-bit row hash and the count of
-//    partial rows per cell (a cell is a key-range bucket times 64 slices by a hash of the key). Big tables are
-//    read in physical page ranges (TID range scans) so progress and ETA can be told; still one pass.
+//    partial rows per cell (a fine key range, ~1/64 of a bucket; for variable-width keys a bucket times 64
+//    slices by a key hash). Big tables are read in physical page ranges (TID range scans) so progress and
+//    ETA can be told; still one pass.
 // 4. For cells that differ, keys and row hashes stream from both sides in the same order and are merged; keys
 //    found on one side only are looked up by key on the other (a row may sit outside the window there); only
 //    then are full rows fetched, for the keys that differ.
@@ -38,8 +39,10 @@ import {
   type TableName,
 } from './sql.ts';
 
-/** Buckets merged into one drill query when they are neighbours. */
-const RUN_BUCKETS = 4;
+/** Differing cells read back per query (their key ranges joined in, each an index range scan). */
+const BATCH_CELLS = 64;
+/** Cells per reported bucket (a bucket is about `bucketRows` rows). */
+const CELLS_PER_BUCKET = 64;
 const FETCH_ROWS = 5000;
 /** Keys resolved (looked up, fetched, classified) per round trip. */
 const FLUSH_KEYS = 500;
@@ -273,6 +276,10 @@ async function audit(
     sameKey && info.keyHashFunction
       ? `${info.keyHashFunction}(${ident(config.key)}, 0)`
       : `hashtextextended(${ident(config.key)}::text, 0)`;
+  // Fine key ranges need a fixed-width key: width_bucket walks a variable-width array element by element.
+  const fine = sameKey && (lInfo.columns.get(config.key)?.fixedWidth ?? false);
+  const slices = fine ? 1 : SLICES;
+  const cellRows = fine ? Math.max(1, Math.floor(config.bucketRows / CELLS_PER_BUCKET)) : config.bucketRows;
 
   const display = neededColumns(config).filter((name) => name !== config.key);
   const plan = (session: SideSession, info: TableInfo, compared: ColumnInfo[]): SidePlan => {
@@ -285,7 +292,7 @@ async function audit(
       keyType,
       updatedAt: ident(config.updatedAt),
       hash: rowHash(compared, method, info.serverVersion),
-      cell: cellExpr(ident(config.key), keyType, keyHashFn(info), '$1'),
+      cell: cellExpr(ident(config.key), keyType, keyHashFn(info), '$1', slices),
       partial: partialPredicate(required),
       display: display.map((name) => info.columns.get(name)).filter((x) => x !== undefined),
       compared,
@@ -300,18 +307,16 @@ async function audit(
   // Thresholds come from the side with more rows in the window.
   const [lEst, cEst] = await both(estimate(L, since), estimate(C, since));
   const cutter = cEst.window >= lEst.window ? C : L;
-  const thresholds = await cutThresholds(
-    cutter,
-    since,
-    Math.max(lEst.window, cEst.window),
-    config.bucketRows,
-    {
-      ...(cutter === C ? cEst : lEst),
-    },
-  );
+  const thresholds = await cutThresholds(cutter, since, {
+    windowRows: Math.max(lEst.window, cEst.window),
+    cellRows,
+    bucketRows: config.bucketRows,
+    pages: (cutter === C ? cEst : lEst).pages,
+  });
   if (thresholds.sampled) notes.push('bucket thresholds were cut from a page sample of the window.');
-  const bounds = thresholds.keys;
-  const totalBuckets = bounds.length + 1;
+  const cut: Cut = { bounds: thresholds.keys, slices };
+  const bounds = cut.bounds;
+  const totalBuckets = Math.ceil(((bounds.length + 1) * slices) / CELLS_PER_BUCKET);
 
   progress.pages('legacy', lEst.pages);
   progress.pages('cloud', cEst.pages);
@@ -333,7 +338,7 @@ async function audit(
   }
   differing.sort((x, y) => x - y);
   const partialRows = sumPartial(lCells) + sumPartial(cCells);
-  const differingBuckets = new Set(differing.map((id) => Math.floor(id / SLICES))).size;
+  const differingBuckets = new Set(differing.map((id) => Math.floor(id / CELLS_PER_BUCKET))).size;
   const findings = new Findings(config.maxDifferences, opts.onDifference);
 
   const base = {
@@ -364,10 +369,10 @@ async function audit(
     };
   }
 
-  await drill(L, C, bounds, differing, since, opts.inFlightMs, findings, progress);
+  await drill(L, C, cut, differing, since, opts.inFlightMs, findings, progress);
   if (!findings.full) {
-    await partials(L, 'legacy', bounds, lCells, since, findings);
-    if (!findings.full) await partials(C, 'cloud', bounds, cCells, since, findings);
+    await partials(L, 'legacy', cut, lCells, since, findings);
+    if (!findings.full) await partials(C, 'cloud', cut, cCells, since, findings);
   }
   if (config.doubleEntry && !findings.full) {
     const entry = config.doubleEntry;
@@ -420,15 +425,16 @@ async function estimate(side: SidePlan, since: string): Promise<Estimate> {
   return { window, total, pages: Number(size?.pages ?? 0) };
 }
 
-/** Keys that cut the window into buckets of about `bucketRows` rows (actual keys, so gaps cost nothing). */
+/**
+ * Keys that cut the window into cells of about `cellRows` rows: actual keys, so gaps cost nothing. Small
+ * windows are cut exactly; big ones from a page sample of about one page per cell.
+ */
 async function cutThresholds(
   side: SidePlan,
   since: string,
-  windowRows: number,
-  bucketRows: number,
-  est: Estimate,
+  size: { windowRows: number; cellRows: number; bucketRows: number; pages: number },
 ): Promise<{ keys: string[]; sampled: boolean }> {
-  const buckets = Math.ceil(windowRows / bucketRows);
+  const cells = Math.ceil(size.windowRows / size.cellRows);
   const exact = async () =>
     (
       await side.session.query<{ k: string }>(
@@ -437,12 +443,15 @@ async function cutThresholds(
            SELECT ${side.key} AS k, row_number() OVER (ORDER BY ${side.key}) AS rn
              FROM ${side.info.sql} WHERE ${side.updatedAt} >= $1) s
           WHERE rn % $2 = 0 ORDER BY rn`,
-        [since, bucketRows],
+        [since, size.cellRows],
       )
     ).map((r) => r.k);
-  if (buckets <= 10 || est.pages < 2000) return { keys: dedupe(await exact()), sampled: false };
-  // Page sampling returns runs of neighbouring keys: take enough pages that each bucket gets ~20 of them.
-  const percent = Math.min(100, ((buckets * 20) / est.pages) * 100);
+  if (size.windowRows <= 10 * size.bucketRows || size.pages < 2000) {
+    return { keys: dedupe(await exact()), sampled: false };
+  }
+  // A sampled page holds a run of neighbouring keys, so cuts can only fall between sampled pages: take about
+  // one page per cell, then every (sampled rows / cells)-th key.
+  const percent = Math.min(100, (cells / size.pages) * 100);
   const sampled = (
     await side.session.query<{ k: string }>(
       'thresholds',
@@ -451,11 +460,11 @@ async function cutThresholds(
            SELECT ${side.key} AS k FROM ${side.info.sql} TABLESAMPLE SYSTEM ($2) REPEATABLE (2026)
             WHERE ${side.updatedAt} >= $1) x) s
         WHERE rn % greatest(1, total / $3) = 0 ORDER BY rn`,
-      [since, percent, buckets],
+      [since, percent, cells],
     )
   ).map((r) => r.k);
-  if (sampled.length < buckets / 4) return { keys: dedupe(await exact()), sampled: false };
-  return { keys: dedupe(sampled.slice(0, buckets - 1)), sampled: true };
+  if (sampled.length < cells / 4) return { keys: dedupe(await exact()), sampled: false };
+  return { keys: dedupe(sampled.slice(0, cells - 1)), sampled: true };
 }
 
 function dedupe(keys: string[]): string[] {
@@ -510,37 +519,75 @@ async function scan(
   return cells;
 }
 
-/** Key range of a run of buckets [first, last]: bucket b covers [bounds[b-1], bounds[b]). */
-function runRange(side: SidePlan, bounds: string[], first: number, last: number, at: number) {
-  const clauses: string[] = [];
-  const values: unknown[] = [];
-  const lo = first > 0 ? bounds[first - 1] : undefined;
-  const hi = last < bounds.length ? bounds[last] : undefined;
-  if (lo !== undefined) {
-    values.push(lo);
-    clauses.push(`AND ${side.key} >= $${at + values.length - 1}::text::${side.keyType}`);
-  }
-  if (hi !== undefined) {
-    values.push(hi);
-    clauses.push(`AND ${side.key} < $${at + values.length - 1}::text::${side.keyType}`);
-  }
-  return { sql: clauses.join(' '), values };
+/** How the key space is cut: thresholds, and slices per key range (1 for fine ranges). */
+interface Cut {
+  bounds: string[];
+  slices: number;
 }
 
-/** Groups cells into runs of neighbouring buckets, so one range query serves several buckets. */
-function runsOf(cells: number[]): { first: number; last: number; cells: number[] }[] {
-  const runs: { first: number; last: number; cells: number[] }[] = [];
+/** Cells read back together: their key ranges (buckets of the cut) and the cells wanted in them. */
+interface Batch {
+  cells: number[];
+  buckets: number[];
+}
+
+/** Groups cells into batches; the open-ended first and last ranges go alone (no index range to join). */
+function batchesOf(cells: number[], cut: Cut): Batch[] {
+  const byBucket = new Map<number, number[]>();
   for (const id of cells) {
-    const bucket = Math.floor(id / SLICES);
-    const run = runs[runs.length - 1];
-    if (run && bucket - run.last <= 1 && bucket - run.first < RUN_BUCKETS) {
-      run.last = bucket;
-      run.cells.push(id);
-    } else {
-      runs.push({ first: bucket, last: bucket, cells: [id] });
-    }
+    const bucket = Math.floor(id / cut.slices);
+    const list = byBucket.get(bucket) ?? [];
+    list.push(id);
+    byBucket.set(bucket, list);
   }
-  return runs;
+  const last = cut.bounds.length;
+  const batches: Batch[] = [];
+  let current: Batch | undefined;
+  for (const bucket of [...byBucket.keys()].sort((x, y) => x - y)) {
+    const list = byBucket.get(bucket) ?? [];
+    if (bucket === 0 || bucket === last) {
+      batches.push({ cells: list, buckets: [bucket] });
+      continue;
+    }
+    if (!current || current.cells.length + list.length > BATCH_CELLS) {
+      current = { cells: [], buckets: [] };
+      batches.push(current);
+    }
+    current.cells.push(...list);
+    current.buckets.push(bucket);
+  }
+  return batches;
+}
+
+/**
+ * FROM clause (and extra WHERE) reading only the key ranges of a batch: bucket b covers [bounds[b-1],
+ * bounds[b]). Closed ranges are joined from arrays, each an index range scan on the key.
+ */
+function batchSource(side: SidePlan, cut: Cut, batch: Batch, at: number) {
+  const [only] = batch.buckets;
+  if (batch.buckets.length === 1 && only !== undefined && (only === 0 || only === cut.bounds.length)) {
+    const clauses: string[] = [];
+    const values: unknown[] = [];
+    const lo = only > 0 ? cut.bounds[only - 1] : undefined;
+    const hi = only < cut.bounds.length ? cut.bounds[only] : undefined;
+    if (lo !== undefined) {
+      values.push(lo);
+      clauses.push(`AND ${side.key} >= $${at + values.length - 1}::text::${side.keyType}`);
+    }
+    if (hi !== undefined) {
+      values.push(hi);
+      clauses.push(`AND ${side.key} < $${at + values.length - 1}::text::${side.keyType}`);
+    }
+    return { from: side.info.sql, where: clauses.join(' '), values };
+  }
+  const lo = batch.buckets.map((b) => cut.bounds[b - 1]);
+  const hi = batch.buckets.map((b) => cut.bounds[b]);
+  return {
+    from: `unnest($${at}::text[], $${at + 1}::text[]) AS cs_r(cs_lo, cs_hi)
+           JOIN ${side.info.sql} ON ${side.key} >= cs_r.cs_lo::${side.keyType} AND ${side.key} < cs_r.cs_hi::${side.keyType}`,
+    where: '',
+    values: [lo, hi],
+  };
 }
 
 /** Streams rows of a cursor in batches. */
@@ -581,28 +628,28 @@ class CursorReader<R extends QueryResultRow> {
 async function drill(
   L: SidePlan,
   C: SidePlan,
-  bounds: string[],
+  cut: Cut,
   differing: number[],
   since: string,
   inFlightMs: number,
   findings: Findings,
   progress: Progress,
 ): Promise<void> {
-  const runs = runsOf(differing);
+  const batches = batchesOf(differing, cut);
   const resolver = new Resolver(L, C, inFlightMs, findings);
-  for (const [index, run] of runs.entries()) {
+  for (const [index, batch] of batches.entries()) {
     if (findings.full) break;
     const open = (side: SidePlan) => {
-      const range = runRange(side, bounds, run.first, run.last, 5);
+      const source = batchSource(side, cut, batch, 5);
       return CursorReader.open<DrillRow>(
         side.session,
         'cs_drill',
         `SELECT ${side.key}::text AS key, (${side.hash})::text AS h,
                 ${side.updatedAt} > now() - $4::interval AS fresh
-           FROM ${side.info.sql}
-          WHERE ${side.updatedAt} >= $2 AND ${side.cell} = ANY($3::bigint[]) ${range.sql}
+           FROM ${source.from}
+          WHERE ${side.updatedAt} >= $2 AND ${side.cell} = ANY($3::bigint[]) ${source.where}
           ORDER BY ${side.key}::text COLLATE "C"`,
-        [bounds, since, run.cells, interval(inFlightMs), ...range.values],
+        [cut.bounds, since, batch.cells, interval(inFlightMs), ...source.values],
       );
     };
     const [lc, cc] = await both(open(L), open(C));
@@ -622,7 +669,7 @@ async function drill(
     }
     await both(lc.close(), cc.close());
     await resolver.flush();
-    progress.drill((index + 1) / runs.length);
+    progress.drill((index + 1) / batches.length);
   }
   await resolver.flush();
   progress.drill(1);
@@ -756,7 +803,7 @@ async function fetchRows(
 async function partials(
   side: SidePlan,
   name: LedgerSide,
-  bounds: string[],
+  cut: Cut,
   cells: Map<number, Cell>,
   since: string,
   findings: Findings,
@@ -766,18 +813,18 @@ async function partials(
     .filter(([, cell]) => cell.p > 0)
     .map(([id]) => id)
     .sort((x, y) => x - y);
-  for (const run of runsOf(withPartial)) {
+  for (const batch of batchesOf(withPartial, cut)) {
     if (findings.full) return;
-    const range = runRange(side, bounds, run.first, run.last, 5);
+    const source = batchSource(side, cut, batch, 5);
     const flags = side.required.map((col, i) => `${emptyPredicate(col)} AS f${i}`);
     const cols = side.display.map((col, i) => `${ident(col.name)}::text AS v${i}`);
     const rows = await side.session.query<Record<string, string | boolean | null>>(
       'partial',
       `SELECT ${[`${side.key}::text AS key`, ...flags, ...cols].join(', ')}
-         FROM ${side.info.sql}
-        WHERE ${side.updatedAt} >= $2 AND ${side.cell} = ANY($3::bigint[]) AND ${side.partial} ${range.sql}
+         FROM ${source.from}
+        WHERE ${side.updatedAt} >= $2 AND ${side.cell} = ANY($3::bigint[]) AND ${side.partial} ${source.where}
         ORDER BY ${side.key}::text COLLATE "C" LIMIT $4`,
-      [bounds, since, run.cells, findings.remaining, ...range.values],
+      [cut.bounds, since, batch.cells, findings.remaining, ...source.values],
     );
     for (const row of rows) {
       if (findings.full) return;

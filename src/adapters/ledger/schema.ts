@@ -56,11 +56,13 @@ export async function inspectTable(
     generated: boolean;
     identity: boolean;
     num: number;
+    len: number;
   }>(
     'inspect',
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             bt.typcategory AS category, bt.typname AS base,
-            a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum AS num
+            a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum AS num,
+            bt.typlen::int AS len
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -78,6 +80,7 @@ export async function inspectTable(
       baseName: row.base,
       generated: row.generated,
       identity: row.identity,
+      fixedWidth: row.len > 0,
     };
     columns.set(row.name, info);
     allColumns.push(info);

@@ -40,6 +40,8 @@ export interface ColumnInfo {
   baseName: string;
   generated: boolean;
   identity: boolean;
+  /** pg_type.typlen > 0: a fixed-width type (int8, uuid, timestamptz…). */
+  fixedWidth: boolean;
 }
 
 /** Text that prints the same value the same way on any server we talk to (the md5 path). */
@@ -81,13 +83,23 @@ export function partialPredicate(required: ColumnInfo[]): string {
   return required.length === 0 ? 'false' : `(${required.map(emptyPredicate).join(' OR ')})`;
 }
 
-/** Slices per bucket: each bucket's rows are spread over this many cells by a hash of their key. */
+/** Slices per bucket when the key is variable-width: each bucket's rows spread over slices by a key hash. */
 export const SLICES = 64;
 
 /**
- * The cell of a row: its key-range bucket (cut by actual keys, `$thresholds`) times SLICES plus a slice
- * picked by a hash of the key. Both sides compute the same cell for the same key.
+ * The cell of a row. Fixed-width keys (bigint, uuid, timestamps): the key range it falls in, cut by actual keys
+ * (`$thresholds`) finely, so a differing cell is read back with one small index range scan. Variable-width keys
+ * (text, numeric), where width_bucket walks the array, get coarse ranges times SLICES slices by a key hash.
+ * Both sides compute the same cell for the same key.
  */
-export function cellExpr(keyExpr: string, keyType: string, keyHash: string, thresholdsParam: string): string {
-  return `(width_bucket(${keyExpr}, ${thresholdsParam}::text[]::${keyType}[]) * ${SLICES} + (${keyHash} & ${SLICES - 1}))`;
+export function cellExpr(
+  keyExpr: string,
+  keyType: string,
+  keyHash: string | undefined,
+  thresholdsParam: string,
+  slices: number,
+): string {
+  const bucket = `width_bucket(${keyExpr}, ${thresholdsParam}::text[]::${keyType}[])`;
+  if (slices === 1 || keyHash === undefined) return `${bucket}::bigint`;
+  return `(${bucket} * ${slices} + (${keyHash} & ${slices - 1}))`;
 }
