@@ -6,12 +6,14 @@
 // Env: LEDGER_BENCH_ROWS (comma-separated sizes), LEDGER_BENCH_DIFFERENCES (default 100),
 // LEDGER_BENCH_URL (a server; else TEST_DATABASE_URL, the local server on 127.0.0.1:5432, or a throwaway one),
 // LEDGER_BENCH_SKIP_NAIVE=1 (skip the naive diff for sizes above 1,000,000), LEDGER_BENCH_KEEP=1 (keep the databases).
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PgLedger } from '../src/adapters/ledger/index.ts';
 import { LedgerConfig } from '../src/config.ts';
-import type { DifferenceCounts } from '../src/ledger.ts';
+import type { AuditResult, DifferenceCounts } from '../src/ledger.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { createRedactor } from '../src/redact.ts';
@@ -37,7 +39,7 @@ export interface SizeResult {
     differingBuckets: number;
     peakRssMiB: number;
   };
-  auditWithChecks: { seconds: number; counts: DifferenceCounts };
+  auditWithChecks: { seconds: number; counts: DifferenceCounts; peakRssMiB: number };
   floor: { seconds: number; rowsPerSecond: number };
   naive?: { seconds: number; rowsPerSecond: number; differences: number; peakRssMiB: number };
   ratios: { auditOverFloor: number; naiveOverAudit?: number };
@@ -48,22 +50,58 @@ export interface BenchResult {
   machine: { cores: number; node: string; postgres: string };
   server: PgServer['kind'];
   sizes: SizeResult[];
-  peakRssMiB: number;
+  /** Peak RSS of a process that loads the same modules and does nothing: what the phases' RSS starts from. */
+  baselineRssMiB: number;
 }
 
-/** Samples RSS while `fn` runs: the peak of this phase, not of the whole process life. */
-async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakRssMiB: number }> {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 20);
-  try {
-    const value = await fn();
-    peak = Math.max(peak, process.memoryUsage().rss);
-    return { value, peakRssMiB: Math.round((peak / 1024 / 1024) * 10) / 10 };
-  } finally {
-    clearInterval(timer);
+interface PhaseInput {
+  phase: 'audit' | 'checks' | 'naive' | 'baseline';
+  legacy: string;
+  cloud: string;
+  since: string;
+}
+
+interface PhaseOutput {
+  seconds: number;
+  /** Peak RSS of the process that ran the phase (a fresh one per phase, so phases don't inflate each other). */
+  peakRssMiB: number;
+  audit?: AuditResult;
+  naiveDifferences?: number;
+}
+
+/** Runs one phase in a child process of its own and returns what it measured. */
+async function inChild(input: PhaseInput): Promise<PhaseOutput> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--phase', JSON.stringify(input)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`bench phase ${input.phase} exited with ${code}`);
+  return JSON.parse(out) as PhaseOutput;
+}
+
+async function runPhase(input: PhaseInput): Promise<PhaseOutput> {
+  const since = new Date(input.since);
+  const started = performance.now();
+  let audit: AuditResult | undefined;
+  let naiveDifferences: number | undefined;
+  if (input.phase === 'baseline') {
+    // Nothing: the RSS of node with these modules loaded, to read the others against.
+  } else if (input.phase === 'naive') {
+    naiveDifferences = await naiveDiff(input.legacy, input.cloud);
+  } else {
+    const ledger = ledgerAt(input.legacy, input.cloud, input.phase === 'checks');
+    audit = await ledger.audit({ since, inFlightMs: 60_000 });
+    await ledger.close();
   }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    seconds,
+    peakRssMiB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+    ...(audit ? { audit } : {}),
+    ...(naiveDifferences !== undefined ? { naiveDifferences } : {}),
+  };
 }
 
 async function seconds<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
@@ -140,14 +178,14 @@ async function naiveDiff(legacyUrl: string, cloudUrl: string): Promise<number> {
   return differences;
 }
 
-function ledgerFor(server: PgServer, legacy: string, cloud: string, checks: boolean): PgLedger {
+function ledgerAt(legacy: string, cloud: string, checks: boolean): PgLedger {
   const extra = checks ? {} : { required: [], doubleEntry: undefined };
-  const config = LedgerConfig.parse(ledgerSection(server.url(legacy), server.url(cloud), extra));
+  const config = LedgerConfig.parse(ledgerSection(legacy, cloud, extra));
   return new PgLedger({
     service: 'bench',
     config,
-    legacy: server.url(legacy),
-    cloud: server.url(cloud),
+    legacy,
+    cloud,
     metrics: createMetrics({ defaults: false }),
     log: createLogger(createRedactor(), { level: 'warn' }),
   });
@@ -174,52 +212,54 @@ async function benchSize(
     return pair;
   });
   const pair = seeded.value;
-  const since = new Date(Date.now() - 24 * 3_600_000);
+  const legacy = server.url(pair.legacy);
+  const cloud = server.url(pair.cloud);
+  const since = new Date(Date.now() - 24 * 3_600_000).toISOString();
   try {
     // Warm the caches the same way for everyone: one untimed pass over both tables.
-    await floorScan([server.url(pair.legacy), server.url(pair.cloud)]);
+    await floorScan([legacy, cloud]);
     log('audit (row differences only)…');
-    const plain = ledgerFor(server, pair.legacy, pair.cloud, false);
-    const audit = await withPeakRss(() => seconds(() => plain.audit({ since, inFlightMs: 60_000 })));
-    await plain.close();
+    const audit = await inChild({ phase: 'audit', legacy, cloud, since });
     log('audit with partial and double-entry checks…');
-    const full = ledgerFor(server, pair.legacy, pair.cloud, true);
-    const checked = await seconds(() => full.audit({ since, inFlightMs: 60_000 }));
-    await full.close();
+    const checked = await inChild({ phase: 'checks', legacy, cloud, since });
     log('floor: one hash scan of both tables…');
-    const floor = await seconds(() => floorScan([server.url(pair.legacy), server.url(pair.cloud)]));
+    const floor = await seconds(() => floorScan([legacy, cloud]));
     let naiveResult: SizeResult['naive'];
     if (naive) {
       log('naive diff: every row of both sides through the process…');
-      const n = await withPeakRss(() =>
-        seconds(() => naiveDiff(server.url(pair.legacy), server.url(pair.cloud))),
-      );
+      const n = await inChild({ phase: 'naive', legacy, cloud, since });
       naiveResult = {
-        seconds: round(n.value.seconds),
-        rowsPerSecond: Math.round((2 * rows) / n.value.seconds),
-        differences: n.value.value,
+        seconds: round(n.seconds),
+        rowsPerSecond: Math.round((2 * rows) / n.seconds),
+        differences: n.naiveDifferences ?? -1,
         peakRssMiB: n.peakRssMiB,
       };
     }
-    const result = audit.value.value;
+    const result = audit.audit;
+    const checks = checked.audit;
+    if (!result || !checks) throw new Error('an audit phase returned no result');
     return {
       rowsPerSide: rows,
       differencesPlanted: planted,
       seedSeconds: round(seeded.seconds, 1),
       audit: {
-        seconds: round(audit.value.seconds),
-        rowsPerSecond: Math.round(result.rowsCompared / audit.value.seconds),
+        seconds: round(audit.seconds),
+        rowsPerSecond: Math.round(result.rowsCompared / audit.seconds),
         counts: result.counts,
         buckets: result.buckets,
         differingBuckets: result.differingBuckets,
         peakRssMiB: audit.peakRssMiB,
       },
-      auditWithChecks: { seconds: round(checked.seconds), counts: checked.value.counts },
+      auditWithChecks: {
+        seconds: round(checked.seconds),
+        counts: checks.counts,
+        peakRssMiB: checked.peakRssMiB,
+      },
       floor: { seconds: round(floor.seconds), rowsPerSecond: Math.round((2 * rows) / floor.seconds) },
       ...(naiveResult ? { naive: naiveResult } : {}),
       ratios: {
-        auditOverFloor: round(audit.value.seconds / floor.seconds),
-        ...(naiveResult ? { naiveOverAudit: round(naiveResult.seconds / audit.value.seconds) } : {}),
+        auditOverFloor: round(audit.seconds / floor.seconds),
+        ...(naiveResult ? { naiveOverAudit: round(naiveResult.seconds / audit.seconds) } : {}),
       },
     };
   } finally {
@@ -247,10 +287,16 @@ export async function run(
   }
   const bench: BenchResult = {
     at: new Date().toISOString(),
-    machine: { cores: availableParallelism(), node: process.version, postgres: version[0]?.server_version ?? '?' },
+    machine: {
+      cores: availableParallelism(),
+      node: process.version,
+      postgres: version[0]?.server_version ?? '?',
+    },
     server: server.kind,
     sizes: results,
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    baselineRssMiB: (
+      await inChild({ phase: 'baseline', legacy: '', cloud: '', since: new Date().toISOString() })
+    ).peakRssMiB,
   };
   if (opts.write ?? true) {
     mkdirSync('bench/results', { recursive: true });
@@ -270,7 +316,7 @@ export function formatResults(bench: BenchResult): string {
       '',
       `${n(s.rowsPerSide)} rows per side, ${s.differencesPlanted} scattered differences (seeded in ${s.seedSeconds} s)`,
       `  audit              ${s.audit.seconds.toFixed(2)} s  ${n(s.audit.rowsPerSecond)} rows/s  found ${found}  buckets ${s.audit.differingBuckets}/${s.audit.buckets} differ  peak RSS ${s.audit.peakRssMiB} MiB`,
-      `  audit + checks     ${s.auditWithChecks.seconds.toFixed(2)} s  (partial rows and double-entry groups too)`,
+      `  audit + checks     ${s.auditWithChecks.seconds.toFixed(2)} s  found ${Object.values(s.auditWithChecks.counts).reduce((a, b) => a + b, 0)} (partial rows and double-entry groups too; a deleted leg unbalances its group)  peak RSS ${s.auditWithChecks.peakRssMiB} MiB`,
       `  floor (hash scan)  ${s.floor.seconds.toFixed(2)} s  ${n(s.floor.rowsPerSecond)} rows/s`,
       s.naive
         ? `  naive diff         ${s.naive.seconds.toFixed(2)} s  ${n(s.naive.rowsPerSecond)} rows/s  found ${s.naive.differences}  peak RSS ${s.naive.peakRssMiB} MiB`
@@ -279,11 +325,20 @@ export function formatResults(bench: BenchResult): string {
       s.ratios.naiveOverAudit !== undefined ? `  naive / audit      ${s.ratios.naiveOverAudit}x` : '',
     );
   }
-  lines.push('', `process peak RSS ${bench.peakRssMiB} MiB; results in bench/results/ledger-audit.json`);
+  lines.push(
+    '',
+    `Peak RSS is that of a fresh process running only that phase; the same process doing nothing peaks at ${bench.baselineRssMiB} MiB.`,
+  );
+  lines.push('Results in bench/results/ledger-audit.json');
   return lines.filter((l, i, all) => l !== '' || all[i - 1] !== '').join('\n');
 }
 
 if (import.meta.main) {
-  const bench = await run();
-  process.stdout.write(`${formatResults(bench)}\n`);
+  if (process.argv[2] === '--phase') {
+    const output = await runPhase(JSON.parse(process.argv[3] ?? '{}') as PhaseInput);
+    process.stdout.write(JSON.stringify(output));
+  } else {
+    const bench = await run();
+    process.stdout.write(`${formatResults(bench)}\n`);
+  }
 }

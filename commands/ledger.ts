@@ -1,12 +1,6 @@
 // /ledger: audit the ledger between legacy and cloud, lock/unlock the cloud writers, reconcile (step O).
-import {
-  ledgerFor,
-  ledgerNotice,
-  requestLock,
-  requestReconcile,
-  requestUnlock,
-  runLedgerAudit,
-} from '../flows/ledger.ts';
+import { ledgerFor, requestLock, requestReconcile, requestUnlock, runLedgerAudit } from '../flows/ledger.ts';
+import { notice } from '../src/chat/blocks/common.ts';
 import { UsageError } from '../src/errors.ts';
 import { parseSince } from '../src/ledger.ts';
 import { allowOnly, parseArgs, quoteInput } from './args.ts';
@@ -78,11 +72,6 @@ function prepare(ctx: CommandContext, serviceWord: string | undefined, sinceText
 
 async function audit(ctx: CommandContext, serviceWord: string | undefined, sinceText: string | undefined) {
   const { incident, service, ledger, section, since } = prepare(ctx, serviceWord, sinceText);
-  await ctx.inv.respond(
-    ledgerNotice(
-      `Auditing ${service}'s ledger since ${since.toISOString()}; progress and the summary follow in the channel.`,
-    ),
-  );
   const run = await runLedgerAudit(ctx.deps, {
     incident,
     service,
@@ -91,8 +80,14 @@ async function audit(ctx: CommandContext, serviceWord: string | undefined, since
     actor: ctx.actor,
     keyName: section.key,
     maxDifferences: section.maxDifferences,
+    onStarted: () =>
+      ctx.inv.respond(
+        notice(
+          `Auditing ${service}'s ledger since ${since.toISOString()}; progress and the summary follow in the channel.`,
+        ),
+      ),
   });
-  if (!run.ok) await ctx.inv.respond(ledgerNotice(`The audit FAILED: ${run.error}`));
+  if (!run.ok) await ctx.inv.respond(notice(`The audit FAILED: ${run.error}`));
 }
 
 async function reconcile(
@@ -109,7 +104,7 @@ async function reconcile(
     actor: ctx.actor,
     usage,
   });
-  await ctx.inv.respond(ledgerNotice(text));
+  await ctx.inv.respond(notice(text));
 }
 
 async function lockOrUnlock(ctx: CommandContext, sub: 'lock' | 'unlock', serviceWord: string | undefined) {
@@ -122,5 +117,5 @@ async function lockOrUnlock(ctx: CommandContext, sub: 'lock' | 'unlock', service
   }
   const input = { incident, service, ledger, actor: ctx.actor, usage };
   const text = sub === 'lock' ? await requestLock(ctx.deps, input) : await requestUnlock(ctx.deps, input);
-  await ctx.inv.respond(ledgerNotice(text));
+  await ctx.inv.respond(notice(text));
 }

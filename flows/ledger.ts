@@ -14,7 +14,6 @@ import {
   type LockChange,
   type ReconcileChange,
 } from '../src/chat/blocks/ledger.ts';
-import { notice } from '../src/chat/blocks/common.ts';
 import type { MessageRef } from '../src/chat/chat.ts';
 import type { Deps } from '../src/deps.ts';
 import { UsageError } from '../src/errors.ts';
@@ -104,10 +103,10 @@ export interface AuditRunInput {
   actor: Actor;
   /** Shown instead of "Ledger audit" (dry run, re-audit). */
   title?: string;
-  /** Where the progress message goes; absent posts a new one in the incident channel. */
-  message?: MessageRef;
   keyName: string;
   maxDifferences: number;
+  /** Called once the start is on the timeline, before any database is read (the command replies here). */
+  onStarted?: () => Promise<void>;
 }
 
 export type AuditRun =
@@ -156,9 +155,8 @@ export async function runLedgerAudit(deps: Deps, input: AuditRunInput): Promise<
       data: { since: view.since, target: view.target },
       stepState: 'in_progress',
     });
-    const ref =
-      input.message ??
-      (await chat.post(incident.channel, auditProgressMessage(view, undefined, 'checking CDC…')));
+    await input.onStarted?.();
+    const ref = await chat.post(incident.channel, auditProgressMessage(view, undefined, 'checking CDC…'));
     const edit = (message: Parameters<typeof chat.update>[1]) =>
       throttle.schedule(`ledger-audit:${ref.channel}:${ref.ts}`, async () => {
         try {
@@ -607,9 +605,4 @@ export function registerLedgerActions(deps: Deps): void {
           };
     },
   });
-}
-
-/** The notice a command replies with after starting a flow. */
-export function ledgerNotice(text: string) {
-  return notice(text);
 }

@@ -392,11 +392,6 @@ describe('ledger audit (real PostgreSQL, 200,000 rows)', function () {
     });
 
     it('marks step O done when the audit is clean', async () => {
-      const twins = await clonePair(server, {
-        legacy: tpl.pair.legacy,
-        cloud: tpl.pair.legacy,
-        rows: tpl.pair.rows,
-      });
       const config = testConfig({
         evidence: { dir: evidence },
         services: {

@@ -371,14 +371,18 @@ async function audit(
 
   await drill(L, C, cut, differing, since, opts.inFlightMs, findings, progress);
   if (!findings.full) {
-    await partials(L, 'legacy', cut, lCells, since, findings);
-    if (!findings.full) await partials(C, 'cloud', cut, cCells, since, findings);
+    await both(
+      partials(L, 'legacy', cut, lCells, since, findings),
+      partials(C, 'cloud', cut, cCells, since, findings),
+    );
   }
   if (config.doubleEntry && !findings.full) {
     const entry = config.doubleEntry;
-    await invariants(L, 'legacy', entry, config, since, findings);
-    progress.invariant(0.5);
-    if (!findings.full) await invariants(C, 'cloud', entry, config, since, findings);
+    // Summing every group is the heaviest query after the scan: both sides at once.
+    await both(
+      invariants(L, 'legacy', entry, config, since, findings),
+      invariants(C, 'cloud', entry, config, since, findings),
+    );
     progress.invariant(1);
   }
   return {
