@@ -1,6 +1,6 @@
 // A small streaming CSV writer for ledger audit evidence: rows go to disk as they are found, hashed on the way.
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Evidence } from './config.ts';
 
@@ -77,7 +77,7 @@ export function evidenceDir(evidence: Evidence, incident: string): string {
   return dir;
 }
 
-/** evidence/<incident>/<name>-<UTC time>.csv, never overwriting an earlier file. */
+/** evidence/<incident>/<name>-<UTC time with ms>.csv, never overwriting an earlier file. */
 export function openCsvEvidence(
   evidence: Evidence,
   incident: string,
@@ -85,9 +85,9 @@ export function openCsvEvidence(
   at: Date,
   header: string[],
 ): CsvWriter {
-  const stamp = at
-    .toISOString()
-    .replace(/[:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return new CsvWriter(join(evidenceDir(evidence, incident), `${name}-${stamp}.csv`), header);
+  const stamp = at.toISOString().replace(/[:]/g, '');
+  const dir = evidenceDir(evidence, incident);
+  let path = join(dir, `${name}-${stamp}.csv`);
+  for (let n = 2; existsSync(path); n++) path = join(dir, `${name}-${stamp}-${n}.csv`);
+  return new CsvWriter(path, header);
 }

@@ -121,6 +121,26 @@ describe('ledger lock, unlock and reconcile (real PostgreSQL privileges)', funct
     assert.deepEqual(await t.bot.deps.approvals.listForIncident('INC-1'), []);
   });
 
+  it('refuses at execution when the grants changed after the request, and changes nothing', async () => {
+    await t.command('alice', '/ledger', 'lock');
+    await adminQuery(server.url(pair.cloud), `REVOKE DELETE ON public.ledger_entries FROM ${role}`);
+    const actions = await t.bot.deps.approvals.listForIncident('INC-1');
+    const request = actions[actions.length - 1];
+    assert.ok(request);
+
+    await t.click('bob', APPROVE_ACTION, request.id);
+
+    const done = await t.bot.deps.approvals.get(request.id);
+    assert.equal(done?.state, 'failed');
+    assert.match(
+      done?.result?.summary ?? '',
+      /grants of .* changed since the request \(now INSERT, UPDATE, approved DELETE, INSERT, UPDATE\)\. Nothing was changed/,
+    );
+    assert.deepEqual(await grantsOfRole(), ['INSERT', 'SELECT', 'UPDATE']);
+    assert.equal(await writerCanInsert(), true);
+    await adminQuery(server.url(pair.cloud), `GRANT DELETE ON public.ledger_entries TO ${role}`);
+  });
+
   it('locks after a second person approves: the role cannot insert, its sessions are ended', async () => {
     assert.equal(await writerCanInsert(), true);
     const held = await asWriter();

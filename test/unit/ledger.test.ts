@@ -1,5 +1,9 @@
 // The ledger's pure parts: since= parsing, the config section, SQL quoting, error wording, CSV fields, views.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildLedgerAdapters } from '../../src/adapters/ledger/index.ts';
 import { compareC } from '../../src/adapters/ledger/audit.ts';
 import { describeTarget, sideError } from '../../src/adapters/ledger/side.ts';
@@ -15,7 +19,7 @@ import { auditSummaryMessage } from '../../src/chat/blocks/ledger.ts';
 import { parseConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { parseSince, zeroCounts, type AuditResult } from '../../src/ledger.ts';
-import { csvField } from '../../src/ledger-csv.ts';
+import { csvField, openCsvEvidence } from '../../src/ledger-csv.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { memoryLogger, textOf } from '../support/bot.ts';
 import { ledgerSection } from '../support/ledger-seed.ts';
@@ -222,6 +226,26 @@ describe('ledger: CSV fields', () => {
     assert.equal(csvField('-12.50'), `'-12.50`);
     assert.equal(csvField(null), '');
     assert.equal(csvField(42), '42');
+  });
+
+  it('streams rows to evidence/<incident>/, hashes them, and never overwrites an earlier file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-csv-'));
+    try {
+      const at = new Date('2026-05-20T10:15:02.123Z');
+      const first = openCsvEvidence({ dir }, 'INC-7', 'ledger-audit', at, ['class', 'key']);
+      await first.write(['mismatched', '130001']);
+      const a = await first.close();
+      const second = openCsvEvidence({ dir }, 'INC-7', 'ledger-audit', at, ['class', 'key']);
+      const b = await second.close();
+      assert.equal(a.path, join(dir, 'INC-7', 'ledger-audit-2026-05-20T101502.123Z.csv'));
+      assert.equal(b.path, join(dir, 'INC-7', 'ledger-audit-2026-05-20T101502.123Z-2.csv'));
+      const text = readFileSync(a.path, 'utf8');
+      assert.equal(text, 'class,key\r\nmismatched,130001\r\n');
+      assert.equal(a.sha256, createHash('sha256').update(text).digest('hex'));
+      assert.deepEqual([a.rows, a.size, b.rows], [1, text.length, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -22,9 +22,9 @@ function n(value: number): string {
 
 const ICON: Record<DifferenceClass, string> = {
   missing_in_legacy: ':red_circle:',
-  missing_in_cloud: ':large_orange_circle:',
-  mismatched: ':large_orange_circle:',
-  partial: ':large_orange_circle:',
+  missing_in_cloud: ':large_yellow_circle:',
+  mismatched: ':large_yellow_circle:',
+  partial: ':large_yellow_circle:',
   invariant: ':red_circle:',
   in_flight: ':large_blue_circle:',
 };
@@ -40,7 +40,7 @@ export interface AuditView {
 }
 
 export function cdcLine(cdc: CdcHealth | undefined): string {
-  if (!cdc) return ':grey_question: CDC: not configured (ledger.cdc); the in-flight margin is 60 s.';
+  if (!cdc) return ':white_circle: CDC: not configured (ledger.cdc); the in-flight margin is 60 s.';
   if (cdc.healthy) return `:white_check_mark: CDC (${cdc.kind}): ${escapeText(cdc.detail)}`;
   return `:rotating_light: *CDC is not healthy* (${cdc.kind}): ${escapeText(cdc.detail)}. Rolled-back cloud writes will NOT flow back to legacy until it is fixed; rows the cloud wrote stay missing_in_legacy.`;
 }
