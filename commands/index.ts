@@ -2,6 +2,7 @@
 import type { CommandSpec } from './command.ts';
 import { containCommand } from './contain.ts';
 import { incidentCommand, setHelpRegistry } from './incident.ts';
+import { ledgerCommand } from './ledger.ts';
 import { postmortemCommand } from './postmortem.ts';
 import { sandboxCommand } from './sandbox.ts';
 import { telemetryCommand } from './telemetry.ts';
@@ -11,6 +12,7 @@ export const COMMANDS: CommandSpec[] = [
   incidentCommand,
   containCommand,
   telemetryCommand,
+  ledgerCommand,
   sandboxCommand,
   timelineCommand,
   postmortemCommand,

@@ -354,7 +354,9 @@ export class Approvals {
       actor: SYSTEM,
       summary: `${result.ok ? 'Done' : 'FAILED'}: ${action.summary}. ${result.summary}`,
       data: { action: action.id, kind: action.kind, ...(result.data ?? {}) },
-      ...(action.step && result.ok ? { stepState: handler?.stepOnSuccess ?? 'done' } : {}),
+      ...(action.step && result.ok
+        ? { stepState: result.stepState ?? handler?.stepOnSuccess ?? 'done' }
+        : {}),
     });
   }
 

@@ -1,5 +1,6 @@
 // Risky actions and their two-person approval (pure): states, legal transitions and who may approve.
 import type { MessageRef } from './incident.ts';
+import type { StepState } from './runbook.ts';
 import type { Actor, Step } from './timeline.ts';
 import { canonicalJson, sha256 } from './timeline.ts';
 
@@ -23,6 +24,8 @@ export interface ActionResult {
   ok: boolean;
   summary: string;
   data?: Record<string, unknown>;
+  /** Checklist state of the step after success, when it depends on the outcome (wins over stepOnSuccess). */
+  stepState?: StepState;
 }
 
 export interface Action<Change = unknown> {

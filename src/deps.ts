@@ -9,6 +9,7 @@ import type { KubernetesClusters } from './adapters/kubernetes/types.ts';
 import type { Prometheus } from './adapters/prometheus.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
+import type { LedgerAdapters } from './ledger.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Redactor } from './redact.ts';
@@ -41,6 +42,8 @@ export interface Adapters {
   evidence?: EvidenceStore;
   /** Range queries for charts (present when a service configures kubernetes.prometheus). */
   prometheus?: Prometheus;
+  /** Step O: the ledger of each service with a `ledger` section (legacy and cloud PostgreSQL). */
+  ledger?: LedgerAdapters;
 }
 
 export interface Deps {

@@ -128,6 +128,36 @@ export interface LedgerAuditEventData {
   cdc?: { healthy: boolean; lagSeconds?: number; detail: string };
 }
 
+export const LEDGER_AUDIT_STARTED = 'ledger.audit_started';
+export const LEDGER_AUDIT_FAILED = 'ledger.audit_failed';
+export interface LedgerAuditFailedEventData {
+  since: string;
+  /** Names the side and the problem ("cloud database: the connection to … was lost"). */
+  error: string;
+  durationMs: number;
+}
+export const LEDGER_LOCKED = 'ledger.locked';
+export const LEDGER_UNLOCKED = 'ledger.unlocked';
+export interface LedgerLockEventData {
+  action: string;
+  role: string;
+  table: string;
+  /** The privileges revoked (locked) or granted back (unlocked), e.g. ["INSERT", "UPDATE", "DELETE"]. */
+  privileges: string[];
+  /** Sessions of the role ended by the lock (including any that slipped in before the commit). */
+  terminated?: number;
+}
+export interface LedgerReconcileEventData {
+  action: string;
+  inserted: number;
+  alreadyPresent: number;
+  goneFromCloud: number;
+  before: LedgerAuditEventData['counts'];
+  /** Absent when the re-audit failed. */
+  after?: LedgerAuditEventData['counts'];
+  reauditError?: string;
+}
+
 /**
  * Step U: sandbox lifecycle (flows/sandbox.ts). Each carries `workspace` and `service`.
  * - `sandbox.requested`: `/sandbox up` started a Terraform apply; `image`, `evidence`, `vars` (names only), `expiresAt`.

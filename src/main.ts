@@ -7,11 +7,13 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { WebClient } from '@slack/web-api';
 import { COMMANDS } from '../commands/index.ts';
+import { buildLedgerAdapters } from './adapters/ledger/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
 import { registerContain } from '../flows/contain.ts';
 import { Incidents } from '../flows/incident.ts';
 import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty.ts';
+import { registerLedgerActions } from '../flows/ledger.ts';
 import { pinFromReaction } from '../flows/pin.ts';
 import { registerSandboxJobs } from '../flows/sandbox.ts';
 import { registerTelemetry } from '../flows/telemetry.ts';
@@ -176,6 +178,8 @@ export function buildAdapters(
     adapters.kubernetes = new KubeClusters(() => loadKubeConfig(env), metrics);
   }
   if (services.some((s) => s.kubernetes?.prometheus)) adapters.prometheus = new PrometheusClient(metrics);
+  const ledger = buildLedgerAdapters(config, env, metrics, log);
+  if (ledger) adapters.ledger = ledger;
   return adapters;
 }
 
@@ -254,6 +258,7 @@ export function buildBot(opts: BuildOptions): Bot {
   registerSandboxJobs(deps);
   registerContain(deps);
   registerTelemetry(deps);
+  registerLedgerActions(deps);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
 

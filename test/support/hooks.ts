@@ -1,5 +1,7 @@
-// Mocha root hooks: no real network (loopback only), and the shared Redis is stopped at the end.
+// Mocha root hooks: no real network (loopback only); the shared Redis and PostgreSQL are cleaned up at the end.
 import nock from 'nock';
+import { dropTemplates } from './ledger-seed.ts';
+import { stopSharedPostgres } from './postgres.ts';
 import { stopSharedRedis } from './redis.ts';
 
 nock.disableNetConnect();
@@ -10,5 +12,7 @@ nock.enableNetConnect(
 export const mochaHooks = {
   async afterAll() {
     await stopSharedRedis();
+    await dropTemplates();
+    await stopSharedPostgres();
   },
 };

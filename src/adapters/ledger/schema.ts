@@ -1,0 +1,159 @@
+// Reads the ledger table's shape from each side's catalog and checks it against the config, naming the side.
+import { ExternalServiceError } from '../../errors.ts';
+import type { LedgerConfig } from '../../config.ts';
+import type { SideSession } from './side.ts';
+import { displayTable, ident, literal, qualified, type ColumnInfo, type TableName } from './sql.ts';
+
+export interface TableInfo {
+  oid: number;
+  /** The schema-qualified, quoted name to put in SQL. */
+  sql: string;
+  display: string;
+  serverVersion: number;
+  columns: Map<string, ColumnInfo>;
+  /** A unique index (or primary key) covers exactly the key column. */
+  keyUnique: boolean;
+  /** The extended hash function of the key's type ("hashint8extended"), when it has one. */
+  keyHashFunction: string | undefined;
+  /** Every column name in table order (for reconcile). */
+  allColumns: ColumnInfo[];
+}
+
+/** Columns whose values the audit reads: compared, window, required and double-entry ones. */
+export function neededColumns(config: LedgerConfig): string[] {
+  const names = [config.key, config.updatedAt, ...config.columns, ...config.required];
+  if (config.doubleEntry)
+    names.push(config.doubleEntry.group, config.doubleEntry.amount, config.doubleEntry.side);
+  return [...new Set(names)];
+}
+
+function fault(session: SideSession, text: string): ExternalServiceError {
+  return new ExternalServiceError(`${session.side} database`, `${session.target}: ${text}`);
+}
+
+export async function inspectTable(
+  session: SideSession,
+  table: TableName,
+  config: LedgerConfig,
+): Promise<TableInfo> {
+  const sqlName = qualified(table);
+  const [found] = await session.query<{ oid: number | null; version: number }>(
+    'inspect',
+    `SELECT to_regclass($1)::oid::int AS oid, current_setting('server_version_num')::int AS version`,
+    [sqlName],
+  );
+  if (!found?.oid) {
+    throw fault(
+      session,
+      `table ${displayTable(table)} does not exist (or the bot's user cannot see it). Check ledger.table and the search_path.`,
+    );
+  }
+  const rows = await session.query<{
+    name: string;
+    type: string;
+    category: string;
+    base: string;
+    generated: boolean;
+    identity: boolean;
+    num: number;
+    len: number;
+  }>(
+    'inspect',
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            bt.typcategory AS category, bt.typname AS base,
+            a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum AS num,
+            bt.typlen::int AS len
+       FROM pg_attribute a
+       JOIN pg_type t ON t.oid = a.atttypid
+       JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [found.oid],
+  );
+  const columns = new Map<string, ColumnInfo>();
+  const allColumns: ColumnInfo[] = [];
+  for (const row of rows) {
+    const info: ColumnInfo = {
+      name: row.name,
+      type: row.type,
+      category: row.category,
+      baseName: row.base,
+      generated: row.generated,
+      identity: row.identity,
+      fixedWidth: row.len > 0,
+    };
+    columns.set(row.name, info);
+    allColumns.push(info);
+  }
+  const missing = neededColumns(config).filter((name) => !columns.has(name));
+  if (missing.length > 0) {
+    throw fault(
+      session,
+      `${displayTable(table)} has no column ${missing.map((m) => `"${m}"`).join(', ')}. Column names are case-sensitive; fix ledger.${missing.length === 1 ? 'columns' : 'columns/key/required'} in the config.`,
+    );
+  }
+  const keyNum = rows.find((r) => r.name === config.key)?.num;
+  const [unique] = await session.query<{ unique: boolean }>(
+    'inspect',
+    `SELECT EXISTS (
+       SELECT 1 FROM pg_index i
+        WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+          AND i.indnkeyatts = 1 AND i.indkey[0] = $2) AS unique`,
+    [found.oid, keyNum],
+  );
+  const [hashFn] = await session.query<{ fn: string | null }>(
+    'inspect',
+    `SELECT p.amproc::regproc::text AS fn
+       FROM pg_opclass oc
+       JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+       JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
+                       AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
+      WHERE oc.opcdefault AND oc.opcintype = (SELECT atttypid FROM pg_attribute WHERE attrelid = $1 AND attnum = $2)
+      LIMIT 1`,
+    [found.oid, keyNum],
+  );
+  return {
+    oid: found.oid,
+    sql: sqlName,
+    display: displayTable(table),
+    serverVersion: found.version,
+    columns,
+    keyUnique: unique?.unique ?? false,
+    keyHashFunction: hashFn?.fn ?? undefined,
+    allColumns,
+  };
+}
+
+/** Whether `hash_record_extended` can hash every one of these columns on this server. */
+export async function canHashRecords(session: SideSession, columns: ColumnInfo[]): Promise<boolean> {
+  for (const type of new Set(columns.map((c) => c.type))) {
+    const ok = await session.attempt(() =>
+      session.query('inspect', `SELECT hash_record_extended(ROW(NULL::${type}), 0)`),
+    );
+    if (ok === undefined) return false;
+  }
+  return true;
+}
+
+/** When the key has no unique index: a key that occurs twice in the window is a fault, named with an example. */
+export async function checkKeyUnique(
+  session: SideSession,
+  info: TableInfo,
+  config: LedgerConfig,
+  since: Date,
+): Promise<void> {
+  if (info.keyUnique) return;
+  const dup = await session.query<{ key: string; n: string }>(
+    'inspect',
+    `SELECT ${ident(config.key)}::text AS key, count(*) AS n FROM ${info.sql}
+      WHERE ${ident(config.updatedAt)} >= $1 GROUP BY ${ident(config.key)} HAVING count(*) > 1 LIMIT 1`,
+    [since.toISOString()],
+  );
+  const first = dup[0];
+  if (first) {
+    throw fault(
+      session,
+      `the key ${config.key} is not unique in ${info.display} (${literal(first.key)} appears ${first.n} times). The audit needs a unique key; set ledger.key to one.`,
+    );
+  }
+}

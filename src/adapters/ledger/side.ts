@@ -1,0 +1,262 @@
+// One side of the ledger (legacy or cloud): its pool, read-only snapshot sessions, and errors that name the side.
+import pg from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
+import { ExternalServiceError } from '../../errors.ts';
+import type { LedgerSide } from '../../ledger.ts';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
+
+/** Where a connection string points, without its password: "db.internal:5432/ledger as app". */
+export function describeTarget(connection: string): string {
+  try {
+    if (/^postgres(?:ql)?:\/\//i.test(connection)) {
+      const url = new URL(connection);
+      const host = url.hostname || url.searchParams.get('host') || 'localhost';
+      const db = decodeURIComponent(url.pathname.replace(/^\//, '')) || '(default db)';
+      const user = url.username ? ` as ${decodeURIComponent(url.username)}` : '';
+      return `${host}:${url.port || '5432'}/${db}${user}`;
+    }
+  } catch {
+    return '(unparseable connection string)';
+  }
+  const field = (name: string) => new RegExp(`(?:^|\\s)${name}\\s*=\\s*'?([^'\\s]+)`).exec(connection)?.[1];
+  const user = field('user');
+  return `${field('host') ?? 'localhost'}:${field('port') ?? '5432'}/${field('dbname') ?? '(default db)'}${user ? ` as ${user}` : ''}`;
+}
+
+interface PgLikeError {
+  code?: string;
+  message?: string;
+  severity?: string;
+}
+
+const LOST =
+  /Connection terminated|connection.*(?:closed|ended|lost|reset)|ECONNRESET|EPIPE|terminating connection/i;
+
+/** Maps a driver or server error to a message that names the side and says what to do. */
+export function sideError(side: LedgerSide, target: string, err: unknown): ExternalServiceError {
+  if (err instanceof ExternalServiceError) return err;
+  const e = (err ?? {}) as PgLikeError;
+  const code = e.code ?? '';
+  const message = (e.message ?? String(err)).split('\n')[0] ?? '';
+  const service = `${side} database`;
+  const wrap = (text: string, retryable = false) =>
+    new ExternalServiceError(service, text, { cause: err, retryable });
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN'].includes(code))
+    return wrap(
+      `${target} is unreachable (${code}). Check the host, port and network path from the bot, then run it again. Nothing was changed.`,
+      true,
+    );
+  if (
+    /timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)
+  )
+    return wrap(
+      `${target} did not answer within the connect timeout. Check that the server is up and reachable, then run it again. Nothing was changed.`,
+      true,
+    );
+  if (code === '28P01')
+    return wrap(
+      `${target} refused the password (wrong credentials). Fix the secret the config names for ledger.${side}, then run it again. Nothing was changed.`,
+    );
+  if (code === '28000')
+    return wrap(
+      `${target} rejected the login (${message}). Check the user and pg_hba.conf for ledger.${side}. Nothing was changed.`,
+    );
+  if (code === '3D000')
+    return wrap(`${target}: ${message}. Check the database name in ledger.${side}. Nothing was changed.`);
+  if (code === '42501')
+    return wrap(
+      `${target}: permission denied (${message}). docs/ledger.md lists the privileges the bot's user needs.`,
+    );
+  if (code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('08') || LOST.test(message))
+    return wrap(
+      `the connection to ${target} was lost (${message}). The audit FAILED: this is not a clean result. Run it again once the database is back.`,
+      true,
+    );
+  if (code === '57014')
+    return wrap(
+      `${target}: the query was cancelled (${message}). The result is incomplete; run it again.`,
+      true,
+    );
+  return wrap(`${target}: ${message}${code ? ` (SQLSTATE ${code})` : ''}`);
+}
+
+/** A checked-out connection that maps every failure to a side error; released exactly once. */
+export class SideSession {
+  readonly side: LedgerSide;
+  readonly target: string;
+  #client: PoolClient;
+  #broken: unknown = null;
+  #released = false;
+  #onError = (err: Error) => {
+    this.#broken = err;
+  };
+  #metrics: Metrics;
+
+  constructor(side: LedgerSide, target: string, client: PoolClient, metrics: Metrics) {
+    this.side = side;
+    this.target = target;
+    this.#client = client;
+    this.#metrics = metrics;
+    // A backend that dies while we hold the client emits 'error'; without a listener the process would crash.
+    client.on('error', this.#onError);
+  }
+
+  async query<R extends QueryResultRow = QueryResultRow>(
+    operation: string,
+    text: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
+    if (this.#broken) throw sideError(this.side, this.target, this.#broken);
+    try {
+      const result = await this.#metrics.timed(`ledger-${this.side}`, operation, () =>
+        this.#client.query<R>(text, values),
+      );
+      return result.rows;
+    } catch (err) {
+      throw sideError(this.side, this.target, this.#broken ?? err);
+    }
+  }
+
+  /** Runs `fn` inside a savepoint; a failure rolls back to it and returns undefined. */
+  async attempt<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    await this.query('savepoint', 'SAVEPOINT cs_attempt');
+    try {
+      const value = await fn();
+      await this.query('savepoint', 'RELEASE SAVEPOINT cs_attempt');
+      return value;
+    } catch (err) {
+      if (this.#broken) throw err;
+      await this.query('savepoint', 'ROLLBACK TO SAVEPOINT cs_attempt');
+      return undefined;
+    }
+  }
+
+  release(failed: boolean): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#client.off('error', this.#onError);
+    // A client that failed mid-transaction is destroyed, never handed back to the pool half-open.
+    this.#client.release(failed || this.#broken !== null ? true : undefined);
+  }
+
+  /** The backend pid, for tests and for telling our own sessions apart. */
+  async pid(): Promise<number> {
+    const rows = await this.query<{ pid: number }>('pid', 'SELECT pg_backend_pid() AS pid');
+    return rows[0]?.pid ?? 0;
+  }
+}
+
+/** Session settings every audit transaction runs with: UTC, stable text forms, gentle on a live server. */
+const SNAPSHOT_SETTINGS = [
+  "SET LOCAL TimeZone = 'UTC'",
+  "SET LOCAL DateStyle = 'ISO, YMD'",
+  "SET LOCAL IntervalStyle = 'postgres'",
+  'SET LOCAL extra_float_digits = 1',
+  "SET LOCAL bytea_output = 'hex'",
+  // JIT compiles each query for ~100 ms; the audit's queries are simple and many.
+  'SET LOCAL jit = off',
+  // The audit shares the server with production traffic: one core per side, never a parallel gang.
+  'SET LOCAL max_parallel_workers_per_gather = 0',
+  // Bucket counts aggregate in a small hash table; the planner's estimate of groups is always far too high.
+  'SET LOCAL enable_sort = off',
+  "SET LOCAL work_mem = '64MB'",
+];
+
+export interface Snapshot {
+  session: SideSession;
+  /** Commits (ok) or rolls back, and hands the connection back (or destroys it after a failure). */
+  end(ok: boolean): Promise<void>;
+}
+
+export class LedgerSideDb {
+  readonly side: LedgerSide;
+  readonly target: string;
+  readonly pool: pg.Pool;
+  #metrics: Metrics;
+
+  constructor(side: LedgerSide, connection: string, metrics: Metrics, log: Logger) {
+    this.side = side;
+    this.target = describeTarget(connection);
+    this.#metrics = metrics;
+    this.pool = new pg.Pool({
+      connectionString: connection,
+      max: 4,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'cloud-safety-ledger',
+      allowExitOnIdle: true,
+    });
+    this.pool.on('error', (err: Error & { code?: string }) =>
+      log.warn({ side, target: this.target, code: err.code }, 'idle ledger connection failed'),
+    );
+  }
+
+  async connect(): Promise<SideSession> {
+    try {
+      const client = await this.#metrics.timed(`ledger-${this.side}`, 'connect', () => this.pool.connect());
+      return new SideSession(this.side, this.target, client, this.#metrics);
+    } catch (err) {
+      throw sideError(this.side, this.target, err);
+    }
+  }
+
+  /** Opens a REPEATABLE READ READ ONLY transaction (one consistent snapshot) with TimeZone=UTC. */
+  async openSnapshot(): Promise<Snapshot> {
+    const session = await this.connect();
+    try {
+      await session.query('begin', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      for (const setting of SNAPSHOT_SETTINGS) await session.query('begin', setting);
+    } catch (err) {
+      session.release(true);
+      throw err;
+    }
+    return {
+      session,
+      async end(ok: boolean) {
+        try {
+          await session.query(ok ? 'commit' : 'rollback', ok ? 'COMMIT' : 'ROLLBACK');
+        } catch (err) {
+          session.release(true);
+          if (ok) throw err;
+          return;
+        }
+        session.release(!ok);
+      },
+    };
+  }
+
+  async snapshot<T>(fn: (session: SideSession) => Promise<T>): Promise<T> {
+    const snap = await this.openSnapshot();
+    let ok = false;
+    try {
+      const value = await fn(snap.session);
+      ok = true;
+      return value;
+    } finally {
+      await snap.end(ok);
+    }
+  }
+
+  /** Runs `fn` in a read-write transaction; a failure rolls everything back. */
+  async transaction<T>(fn: (session: SideSession) => Promise<T>): Promise<T> {
+    const session = await this.connect();
+    let failed = true;
+    try {
+      await session.query('begin', 'BEGIN');
+      await session.query('begin', "SET LOCAL lock_timeout = '10s'");
+      await session.query('begin', "SET LOCAL TimeZone = 'UTC'");
+      const value = await fn(session);
+      await session.query('commit', 'COMMIT');
+      failed = false;
+      return value;
+    } finally {
+      if (failed) await session.query('rollback', 'ROLLBACK').catch(() => {});
+      session.release(failed);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

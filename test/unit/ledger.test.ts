@@ -1,0 +1,305 @@
+// The ledger's pure parts: since= parsing, the config section, SQL quoting, error wording, CSV fields, views.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildLedgerAdapters } from '../../src/adapters/ledger/index.ts';
+import { compareC } from '../../src/adapters/ledger/audit.ts';
+import { describeTarget, sideError } from '../../src/adapters/ledger/side.ts';
+import {
+  emptyPredicate,
+  ident,
+  parseTableName,
+  qualified,
+  rowHash,
+  type ColumnInfo,
+} from '../../src/adapters/ledger/sql.ts';
+import { auditSummaryMessage } from '../../src/chat/blocks/ledger.ts';
+import { parseConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { parseSince, zeroCounts, type AuditResult } from '../../src/ledger.ts';
+import { csvField, openCsvEvidence } from '../../src/ledger-csv.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { memoryLogger, textOf } from '../support/bot.ts';
+import { ledgerSection } from '../support/ledger-seed.ts';
+
+const NOW = new Date('2026-05-20T12:00:00Z');
+
+function config(ledger: Record<string, unknown>) {
+  return parseConfig(
+    { access: { responders: ['*'], approvers: ['*'] }, services: { payments: { ledger } } },
+    'cloud-safety.yml',
+  );
+}
+
+describe('ledger: since=', () => {
+  it('reads durations back from now and ISO times (UTC when no zone is given)', () => {
+    assert.deepEqual(parseSince('30m', NOW), { since: new Date('2026-05-20T11:30:00Z') });
+    assert.deepEqual(parseSince('1h30m', NOW), { since: new Date('2026-05-20T10:30:00Z') });
+    assert.deepEqual(parseSince('2026-05-20T09:30Z', NOW), { since: new Date('2026-05-20T09:30:00Z') });
+    assert.deepEqual(parseSince('2026-05-20T09:30', NOW), { since: new Date('2026-05-20T09:30:00Z') });
+    assert.deepEqual(parseSince('2026-05-20T11:30:00+02:00', NOW), {
+      since: new Date('2026-05-20T09:30:00Z'),
+    });
+    assert.deepEqual(parseSince('2026-05-19', NOW), { since: new Date('2026-05-19T00:00:00Z') });
+  });
+
+  it('says how to write it when it is wrong', () => {
+    const error = (text: string) => {
+      const parsed = parseSince(text, NOW);
+      return 'error' in parsed ? parsed.error : '';
+    };
+    assert.match(
+      error('yesterday'),
+      /since=yesterday is neither a duration nor an ISO time; write since= as a duration back from now \(30m, 2h, 1h30m\) or an ISO time/,
+    );
+    assert.match(error('2026-13-45T99:00Z'), /is not a real time/);
+    assert.match(error('2026-05-21T00:00Z'), /is in the future/);
+    assert.match(error('0h'), /is zero/);
+    assert.match(error('100d'), /over 90 days/);
+    assert.match(error(''), /since= is empty/);
+    assert.match(error("1h'; DROP TABLE x"), /neither a duration nor an ISO time/);
+  });
+});
+
+describe('ledger: config section', () => {
+  it('applies defaults', () => {
+    const parsed = config(ledgerSection('LEGACY_DB_URL', { env: 'CLOUD_DB_URL' }));
+    const ledger = parsed.services.payments?.ledger;
+    assert.equal(ledger?.window, 2 * 3_600_000);
+    assert.equal(ledger?.bucketRows, 50_000);
+    assert.equal(ledger?.maxDifferences, 10_000);
+    assert.equal(ledger?.doubleEntry?.debit, 'debit');
+  });
+
+  it('names the path of every mistake', () => {
+    const bad = (ledger: Record<string, unknown>) => {
+      try {
+        config(ledger);
+        return '';
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.message;
+      }
+    };
+    assert.match(
+      bad({ ...ledgerSection('L', 'C'), columns: ['id', 'memo'] }),
+      /services\.payments\.ledger\.columns: the key identifies a row and is not one of the compared columns/,
+    );
+    assert.match(
+      bad({ ...ledgerSection('L', 'C'), table: 'a.b.c' }),
+      /services\.payments\.ledger\.table: a table name, optionally schema-qualified/,
+    );
+    assert.match(
+      bad({ ...ledgerSection('L', 'C'), legacy: 'mysql://x' }),
+      /services\.payments\.ledger\.legacy: a postgres:\/\/ URL/,
+    );
+    assert.match(
+      bad({ ...ledgerSection('L', 'C'), cdc: { kind: 'kafka' } }),
+      /services\.payments\.ledger\.cdc\.kind/,
+    );
+    assert.match(
+      bad({ ...ledgerSection('L', 'C'), window: 'soon' }),
+      /services\.payments\.ledger\.window: "soon" is not a duration/,
+    );
+    assert.match(
+      bad({ ...ledgerSection('L', 'C'), lock: { role: 'a.b' } }),
+      /services\.payments\.ledger\.lock\.role: a column or role name/,
+    );
+  });
+
+  it('reads connection strings from the environment and says which variable is missing', () => {
+    const parsed = config(ledgerSection('PAYMENTS_LEGACY_DB_URL', { env: 'PAYMENTS_CLOUD_DB_URL' }));
+    const { log } = memoryLogger();
+    assert.throws(
+      () =>
+        buildLedgerAdapters(
+          parsed,
+          { PAYMENTS_LEGACY_DB_URL: 'postgres://u@h/db' },
+          createMetrics({ defaults: false }),
+          log,
+        ),
+      /services\.payments\.ledger\.cloud names the environment variable PAYMENTS_CLOUD_DB_URL, which is not set/,
+    );
+    const adapters = buildLedgerAdapters(
+      parsed,
+      {
+        PAYMENTS_LEGACY_DB_URL: 'postgres://app:pw@legacy.db:5433/ledger',
+        PAYMENTS_CLOUD_DB_URL: 'postgres://app:pw@cloud.db/ledger',
+      },
+      createMetrics({ defaults: false }),
+      log,
+    );
+    assert.equal(
+      adapters?.get('payments')?.describe(),
+      'public.ledger_entries on legacy legacy.db:5433/ledger as app and cloud cloud.db:5432/ledger as app',
+    );
+    assert.equal(adapters?.get('checkout'), undefined);
+  });
+});
+
+describe('ledger: SQL text', () => {
+  it('quotes every identifier from the config', () => {
+    assert.equal(ident('memo'), '"memo"');
+    assert.equal(ident('we"ird; DROP TABLE x'), '"we""ird; DROP TABLE x"');
+    assert.equal(qualified(parseTableName('Ledger.Entries')), '"Ledger"."Entries"');
+    assert.equal(qualified(parseTableName('entries')), '"entries"');
+  });
+
+  it('hashes rows with hash_record_extended, or normalised text and md5', () => {
+    const col = (name: string, baseName: string, category: string): ColumnInfo => ({
+      name,
+      type: baseName,
+      baseName,
+      category,
+      generated: false,
+      identity: false,
+      fixedWidth: false,
+    });
+    const cols = [col('amount', 'numeric', 'N'), col('payload', 'json', 'U')];
+    assert.equal(
+      rowHash(cols, 'hash_record_extended', 150000),
+      'hash_record_extended(ROW("amount", "payload"), 0)',
+    );
+    assert.equal(
+      rowHash(cols, 'md5', 150000),
+      `('x' || substr(md5(concat_ws(',', quote_nullable(trim_scale("amount")::text), quote_nullable("payload"::jsonb::text))), 1, 16))::bit(64)::bigint`,
+    );
+    assert.equal(emptyPredicate(col('memo', 'text', 'S')), `("memo" IS NULL OR btrim("memo"::text) = '')`);
+    assert.equal(emptyPredicate(col('n', 'int8', 'N')), '("n" IS NULL)');
+    assert.match(emptyPredicate(col('p', 'jsonb', 'U')), /'\{\}'::jsonb, '\[\]'::jsonb, 'null'::jsonb/);
+  });
+
+  it('orders keys as COLLATE "C" does (UTF-8 bytes), not as JavaScript does', () => {
+    assert.ok(compareC('a', 'b') < 0);
+    assert.ok(compareC('Z', 'a') < 0);
+    // A surrogate pair (U+1F600) sorts before U+FFFD in UTF-16 code units, after it in UTF-8 bytes.
+    assert.ok('\u{1F600}' < '\uFFFD');
+    assert.ok(compareC('\u{1F600}', '\uFFFD') > 0);
+  });
+});
+
+describe('ledger: errors and secrets', () => {
+  it('describes a target without its password, whatever the connection string form', () => {
+    assert.equal(
+      describeTarget('postgres://app:s3cret@db.internal:6432/ledger?sslmode=require'),
+      'db.internal:6432/ledger as app',
+    );
+    assert.equal(
+      describeTarget("host=db.internal port=5433 dbname=ledger user=app password='s3cret'"),
+      'db.internal:5433/ledger as app',
+    );
+    assert.doesNotMatch(describeTarget('postgres://app:s3cret@db/ledger'), /s3cret/);
+  });
+
+  it('maps driver and server errors to messages that name the side and say what to do', () => {
+    const msg = (err: unknown) => sideError('cloud', 'db:5432/ledger as app', err);
+    assert.match(
+      msg({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }).message,
+      /db:5432\/ledger as app is unreachable \(ECONNREFUSED\)/,
+    );
+    assert.match(
+      msg({ code: '28P01', message: 'password authentication failed for user "app"' }).message,
+      /refused the password \(wrong credentials\)\. Fix the secret the config names for ledger\.cloud/,
+    );
+    assert.match(
+      msg({ code: '57P01', message: 'terminating connection due to administrator command' }).message,
+      /was lost .*The audit FAILED/,
+    );
+    assert.match(msg(new Error('Connection terminated unexpectedly')).message, /was lost/);
+    assert.match(
+      msg({ code: '42501', message: 'permission denied for table ledger' }).message,
+      /docs\/ledger\.md lists the privileges/,
+    );
+    assert.equal(msg({ code: '3D000', message: 'database "x" does not exist' }).service, 'cloud database');
+  });
+});
+
+describe('ledger: CSV fields', () => {
+  it('quotes what needs quoting and defuses spreadsheet formulas', () => {
+    assert.equal(csvField('plain'), 'plain');
+    assert.equal(csvField('a,b'), '"a,b"');
+    assert.equal(csvField('say "hi"'), '"say ""hi"""');
+    assert.equal(csvField('two\nlines'), '"two\nlines"');
+    assert.equal(csvField('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
+    assert.equal(csvField('-12.50'), `'-12.50`);
+    assert.equal(csvField(null), '');
+    assert.equal(csvField(42), '42');
+  });
+
+  it('streams rows to evidence/<incident>/, hashes them, and never overwrites an earlier file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-csv-'));
+    try {
+      const at = new Date('2026-05-20T10:15:02.123Z');
+      const first = openCsvEvidence({ dir }, 'INC-7', 'ledger-audit', at, ['class', 'key']);
+      await first.write(['mismatched', '130001']);
+      const a = await first.close();
+      const second = openCsvEvidence({ dir }, 'INC-7', 'ledger-audit', at, ['class', 'key']);
+      const b = await second.close();
+      assert.equal(a.path, join(dir, 'INC-7', 'ledger-audit-2026-05-20T101502.123Z.csv'));
+      assert.equal(b.path, join(dir, 'INC-7', 'ledger-audit-2026-05-20T101502.123Z-2.csv'));
+      const text = readFileSync(a.path, 'utf8');
+      assert.equal(text, 'class,key\r\nmismatched,130001\r\n');
+      assert.equal(a.sha256, createHash('sha256').update(text).digest('hex'));
+      assert.deepEqual([a.rows, a.size, b.rows], [1, text.length, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ledger: summary view', () => {
+  const result = (extra: Partial<AuditResult>): AuditResult => ({
+    counts: zeroCounts(),
+    rows: { legacy: 1_000_000, cloud: 950_000 },
+    rowsCompared: 1_950_000,
+    buckets: 20,
+    differingBuckets: 18,
+    durationMs: 2000,
+    method: 'hash_record_extended',
+    since: '2026-05-20T10:00:00.000Z',
+    notes: [],
+    ...extra,
+  });
+  const view = {
+    service: 'payments',
+    target: 'public.ledger on …',
+    keyName: 'id',
+    since: '2026-05-20T10:00:00Z',
+    maxDifferences: 10_000,
+    samples: {},
+    cdc: undefined,
+  };
+
+  it('shows bulk divergence as a stop sign, with the bucket counts', () => {
+    const text = textOf(
+      auditSummaryMessage({
+        ...view,
+        result: result({
+          bulkDivergence: {
+            legacyRows: 1_000_000,
+            cloudRows: 950_000,
+            differingBuckets: 18,
+            totalBuckets: 20,
+            atLeast: 50_000,
+          },
+        }),
+      }),
+    );
+    assert.match(text, /payments — BULK DIVERGENCE \(more than 10,000 differences\)/);
+    assert.match(
+      text,
+      /at least 50,000 differences; 18 of 20 buckets differ; legacy has 1,000,000 rows and cloud 950,000/,
+    );
+    assert.match(text, /975,000 rows\/s/);
+    assert.match(text, /CDC: not configured/);
+    assert.doesNotMatch(text, /Next: `\/ledger lock`/);
+  });
+
+  it('shows a clean audit as clean', () => {
+    const text = textOf(auditSummaryMessage({ ...view, result: result({ differingBuckets: 0 }) }));
+    assert.match(text, /payments — clean/);
+    assert.match(text, /no row differs, no row is partial, every group balances/);
+  });
+});
