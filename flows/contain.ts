@@ -121,6 +121,11 @@ export interface ExecuteShiftInput {
   card?: MessageRef;
   /** Called with every milestone as it happens, in this process. */
   onMilestone?: (m: Milestone) => Promise<void>;
+  /**
+   * Asked under the layer's lock right before each write: a reason stops the shift there (`cancelled`). A canary
+   * step uses it so nothing raises the cloud share after the breaker tripped or the canary was paused.
+   */
+  guard?: () => Promise<string | undefined>;
 }
 
 interface LayerRecord {
@@ -147,6 +152,30 @@ interface ShiftOp {
 }
 
 const opKey = (id: string) => `traffic:op:${id}`;
+
+/** Where a shift got to, for callers that recover their own shifts after a restart (breaker, canary). */
+export interface ShiftOpView {
+  id: string;
+  state: 'executing' | 'succeeded' | 'failed';
+  incident: string;
+  change: ShiftChange;
+  /** Layers whose write was accepted. */
+  written: TrafficLayer[];
+}
+
+/** The stored record of shift `opId`, or null when it never started executing (nothing was written). */
+export async function readShiftOp(deps: Deps, opId: string): Promise<ShiftOpView | null> {
+  const op = await getJson<ShiftOp>(deps.store, opKey(opId));
+  if (!op) return null;
+  const layers = LAYER_ORDER.map((l) => op.layers[l]).filter((l): l is LayerRecord => l !== undefined);
+  return {
+    id: op.id,
+    state: op.state,
+    incident: op.incident,
+    change: { service: op.service, legacyPercent: op.legacyPercent, layers: layers.map((l) => l.plan) },
+    written: layers.filter((l) => l.receipt).map((l) => l.plan.layer),
+  };
+}
 
 /** The configured layers of a service, or a usage error naming the config to add. */
 export function trafficOf(deps: Deps, service: string, usage?: string): ServiceTraffic {
@@ -625,6 +654,11 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
           stopped = { layer: plan.layer, reason: 'legacy_unhealthy', detail: health.detail };
           return null;
         }
+        const refusal = input.guard ? await input.guard() : undefined;
+        if (refusal) {
+          stopped = { layer: plan.layer, reason: 'cancelled', detail: refusal };
+          return null;
+        }
         return port.shift(expected, plan.to, { comment: input.comment });
       });
       if (!receipt) break;
@@ -793,6 +827,8 @@ export interface ShiftTrafficRequest {
   /** `toLegacy` (default) refuses to lower the legacy share; canary steps pass `any`. */
   direction?: 'toLegacy' | 'any';
   onMilestone?: (m: Milestone) => Promise<void>;
+  /** See ExecuteShiftInput.guard. */
+  guard?: () => Promise<string | undefined>;
 }
 
 /**
@@ -865,6 +901,7 @@ export async function shiftTraffic(deps: Deps, req: ShiftTrafficRequest): Promis
     change: plan.change,
     comment: `cloud-safety ${req.incidentId} ${req.opId}: ${req.service} legacy ${req.legacyPercent}% by ${req.actor.name}: ${req.reason}`,
     ...(req.onMilestone ? { onMilestone: req.onMilestone } : {}),
+    ...(req.guard ? { guard: req.guard } : {}),
   });
 }
 

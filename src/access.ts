@@ -39,6 +39,25 @@ export class Access {
     return this.#config.approvers.map((e) => (e.startsWith('@') || e === '*' ? e : `<@${e}>`)).join(', ');
   }
 
+  /**
+   * Who can approve: user ids named directly or through groups (resolved now), and whether "*" lets anyone.
+   * `unresolved` lists group handles that could not be listed (unknown in Slack and not defined locally).
+   */
+  async approverIds(): Promise<{ ids: string[]; anyone: boolean; unresolved: string[] }> {
+    const ids = new Set<string>();
+    const unresolved: string[] = [];
+    let anyone = false;
+    for (const entry of this.#config.approvers) {
+      if (entry === '*') anyone = true;
+      else if (entry.startsWith('@')) {
+        const members = await this.#members(entry.slice(1));
+        if (members.size === 0) unresolved.push(entry);
+        for (const id of members) ids.add(id);
+      } else ids.add(entry);
+    }
+    return { ids: [...ids], anyone, unresolved };
+  }
+
   async #matches(userId: string, entries: string[]): Promise<boolean> {
     for (const entry of entries) {
       if (entry === '*' || entry === userId) return true;

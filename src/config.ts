@@ -410,15 +410,152 @@ export const LedgerConfig = z
   });
 export type LedgerConfig = z.infer<typeof LedgerConfig>;
 
-export const Service = z.strictObject({
-  /** Channel where automation (a breaker trip) declares an incident when none is open. */
-  channel: z.string().optional(),
-  pagerduty: PagerDuty.optional(),
-  sandbox: Sandbox.optional(),
-  traffic: Traffic.optional(),
-  kubernetes: KubernetesSection.optional(),
-  ledger: LedgerConfig.optional(),
+/** A CloudWatch metric the breaker reads (GetMetricData's MetricStat). */
+export const CloudWatchMetric = z.strictObject({
+  namespace: z.string().min(1),
+  metricName: z.string().min(1),
+  dimensions: z.record(z.string().min(1), z.string()).default({}),
+  /** Average, Maximum, Sum, SampleCount, p99... */
+  stat: z.string().min(1).default('Average'),
 });
+
+/**
+ * A breaker query: PromQL for a Prometheus source; for CloudWatch, a metric math or Metrics Insights expression,
+ * optionally over named metrics (`metrics: { m1: {...} }, expression: "m1 / 100"`).
+ */
+export const BreakerQuery = z.union([
+  z.string().min(1),
+  z.strictObject({
+    expression: z.string().min(1),
+    metrics: z
+      .record(
+        z.string().regex(/^[a-z][a-zA-Z0-9_]*$/, 'an id like m1 (lower-case first letter)'),
+        CloudWatchMetric,
+      )
+      .default({}),
+  }),
+]);
+export type BreakerQuery = z.infer<typeof BreakerQuery>;
+
+export const BreakerSource = z.union([
+  z.strictObject({
+    /** Base URL of the Prometheus HTTP API (without /api/v1). */
+    prometheus: z.url(),
+    token: SecretRef.optional(),
+  }),
+  z.strictObject({
+    cloudwatch: z.strictObject({
+      region: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region like us-east-1')
+        .optional(),
+      /** Period of each datapoint. */
+      period: Duration.refine((ms) => ms >= 1000 && ms % 1000 === 0, 'whole seconds, at least 1s').default(
+        60_000,
+      ),
+      /** How far back the newest datapoint may be; older means no data. */
+      lookback: Duration.refine((ms) => ms >= 60_000, 'at least 1m').default(5 * 60_000),
+    }),
+  }),
+]);
+export type BreakerSource = z.infer<typeof BreakerSource>;
+
+/** Step D: the circuit breaker that shifts traffic back to legacy with no human in the loop. */
+export const Breaker = z
+  .strictObject({
+    source: BreakerSource,
+    /** Memory of the cloud pods as a fraction of their limit (0.93 = 93%); the worst series counts. */
+    memory: BreakerQuery,
+    /** Share of cloud requests answered 5xx (0.02 = 2%). `{minRps}` is replaced by minRps when it is a number. */
+    errors: BreakerQuery,
+    /**
+     * Minimum traffic to judge the error ratio: a number (requests/s, put into the queries' `{minRps}`), or a
+     * query answering above 0 when there is enough traffic and 0 when there is not (then only memory decides).
+     */
+    minRps: z.union([z.number().positive(), BreakerQuery]).optional(),
+    thresholds: z
+      .strictObject({
+        memory: z.number().gt(0).max(10).default(0.8),
+        errors: z.number().gt(0).max(1).default(0.01),
+      })
+      .prefault({}),
+    interval: Duration.refine((ms) => ms >= 1000, 'at least 1s, like 30s').default(30_000),
+    /** Consecutive breaches that trip the breaker. */
+    failureLimit: z.number().int().min(1).max(20).default(3),
+    /** Consecutive inconclusive evaluations (errors, NaN, no data) before the channel and on-call are alerted. */
+    errorLimit: z.number().int().min(1).max(100).default(4),
+    /** `rollback`: errorLimit inconclusive evaluations in a row trip the breaker too. */
+    onNoData: z.enum(['alert', 'rollback']).default('alert'),
+  })
+  .superRefine((b, ctx) => {
+    const prometheus = 'prometheus' in b.source;
+    for (const field of ['memory', 'errors', 'minRps'] as const) {
+      const q = b[field];
+      if (prometheus && q !== undefined && typeof q === 'object') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: 'a Prometheus source takes a PromQL string here; expression/metrics are for CloudWatch',
+        });
+      }
+    }
+    const text = (q: BreakerQuery) => (typeof q === 'string' ? q : q.expression);
+    if (typeof b.minRps === 'number' && !text(b.errors).includes('{minRps}')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minRps'],
+        message:
+          'minRps is a number, but errors has no {minRps} placeholder to put it in; add the traffic guard to the errors query or make minRps a query',
+      });
+    }
+    if (b.minRps === undefined && text(b.errors).includes('{minRps}')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['errors'],
+        message: 'errors uses {minRps}: set minRps (requests per second) too',
+      });
+    }
+  });
+export type Breaker = z.infer<typeof Breaker>;
+
+/** Step D: defaults of /canary start for a service. */
+export const Canary = z.strictObject({
+  /** Cloud share of each step, in percent, increasing; the last is where the canary ends. */
+  steps: z
+    .array(z.number().int().min(1).max(100))
+    .min(1)
+    .max(20)
+    .refine(
+      (s) => s.every((v, i) => i === 0 || v > (s[i - 1] ?? 0)),
+      'steps must increase, like [1, 5, 25, 50]',
+    )
+    .default([1, 5, 25, 50]),
+  /** How long each step is held while the breaker evaluates (at least three breaker intervals). */
+  bake: Duration.refine((ms) => ms >= 1000, 'at least 1s').default(10 * 60_000),
+});
+export type Canary = z.infer<typeof Canary>;
+
+export const Service = z
+  .strictObject({
+    /** Channel where automation (a breaker trip) declares an incident when none is open. */
+    channel: z.string().optional(),
+    pagerduty: PagerDuty.optional(),
+    sandbox: Sandbox.optional(),
+    traffic: Traffic.optional(),
+    kubernetes: KubernetesSection.optional(),
+    ledger: LedgerConfig.optional(),
+    breaker: Breaker.optional(),
+    canary: Canary.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.breaker && s.canary && s.canary.bake < 3 * s.breaker.interval) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['canary', 'bake'],
+        message: `a step must bake at least three breaker intervals (${(3 * s.breaker.interval) / 1000}s) so the breaker can judge it`,
+      });
+    }
+  });
 export type Service = z.infer<typeof Service>;
 
 export const ServiceName = z

@@ -46,7 +46,14 @@ export interface TrafficEventData {
   recovered?: boolean;
 }
 export type NotShiftedReason =
-  'legacy_unhealthy' | 'already_there' | 'would_raise_cloud' | 'drift' | 'rejected' | 'error';
+  | 'legacy_unhealthy'
+  | 'already_there'
+  | 'would_raise_cloud'
+  | 'drift'
+  | 'rejected'
+  | 'error'
+  /** The caller's guard refused at the last moment (a canary step after the breaker tripped or it was paused). */
+  | 'cancelled';
 export interface TrafficNotShiftedData {
   op?: string;
   action?: string;
@@ -190,15 +197,57 @@ export interface SandboxEventData {
   durationMs?: number;
 }
 
-/** Step D: breaker and canary. */
+/**
+ * Step D: breaker and canary (flows/breaker.ts, flows/canary.ts, flows/preflight.ts).
+ * - `breaker.armed`: the `breaker.arm` approval executed; `action`, `settings` (thresholds, intervalMs, failureLimit,
+ *   errorLimit, onNoData), `armedBy`, `approvedBy`.
+ * - `breaker.disarmed`: `by`, `previous` (armed|tripped), `action` (the arming request).
+ * - `breaker.tripped`: BreakerTripEventData. The shift that follows is recorded as `traffic.*` with `op` = `trip`.
+ * - `breaker.inconclusive`: errorLimit evaluations in a row gave no usable data; `count`, `last` (notes).
+ * - `breaker.paged`: the trip's PagerDuty Events API page: `paged`, `dedupKey` or `reason`.
+ */
 export const BREAKER_ARMED = 'breaker.armed';
 export const BREAKER_DISARMED = 'breaker.disarmed';
 export const BREAKER_TRIPPED = 'breaker.tripped';
 export const BREAKER_INCONCLUSIVE = 'breaker.inconclusive';
+export const BREAKER_PAGED = 'breaker.paged';
 export interface BreakerTripEventData {
+  /** Ratios (0.93 = 93%) of the evaluation that tripped it; absent when unreadable. */
   values: { memory?: number; errors?: number };
   thresholds: { memory: number; errors: number };
   breaches: number;
+  /** `breach`: failureLimit breaches; `no_data`: errorLimit inconclusive with onNoData: rollback. */
+  reason?: 'breach' | 'no_data';
+  /** The shift's op id (also on the traffic.* events). */
+  trip?: string;
+  /** The approval that armed it. */
+  action?: string;
+  /** The last evaluations, oldest first, as one line each. */
+  evaluations?: string[];
+}
+
+/**
+ * Canary phases: `canary.started` (`action`, `steps`, `bakeMs`), `canary.step` (`index`, `cloudPercent`, `op`),
+ * `canary.paused|resumed` (`index`, `remainingMs`), `canary.completed`, `canary.rolled_back` (the breaker tripped:
+ * `trip`), `canary.aborted` (`by`, `op`), `canary.failed` (a step could not be written: `detail`). All carry `canary`.
+ */
+export const CANARY_STARTED = 'canary.started';
+export const CANARY_STEP = 'canary.step';
+export const CANARY_PAUSED = 'canary.paused';
+export const CANARY_RESUMED = 'canary.resumed';
+export const CANARY_COMPLETED = 'canary.completed';
+export const CANARY_ROLLED_BACK = 'canary.rolled_back';
+export const CANARY_ABORTED = 'canary.aborted';
+export const CANARY_FAILED = 'canary.failed';
+
+/** `/preflight` (and the check before `/canary start`): each check with its status. */
+export const PREFLIGHT_CHECKED = 'preflight.checked';
+export interface PreflightEventData {
+  service: string;
+  verdict: 'ready' | 'warnings' | 'not_ready';
+  checks: { id: string; status: 'pass' | 'warn' | 'fail'; detail: string }[];
+  /** `canary`: run before /canary start. */
+  for?: 'preflight' | 'canary';
 }
 
 /** PagerDuty mirror (flows/pagerduty.ts): link changes, resolve, and the mirror pausing or catching up. */

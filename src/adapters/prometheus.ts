@@ -1,10 +1,16 @@
-// Prometheus HTTP API: range queries (query_range) returning our own series type.
+// Prometheus HTTP API: instant queries (query) and range queries (query_range) returning our own types.
 import { ExternalServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface RangeSeries {
   labels: Record<string, string>;
   points: { t: number; v: number }[];
+}
+
+/** One element of an instant vector (or the scalar): `value` is NaN for "NaN", ±Infinity for "+Inf"/"-Inf". */
+export interface InstantSample {
+  labels: Record<string, string>;
+  value: number;
 }
 
 export interface PrometheusEndpoint {
@@ -19,13 +25,33 @@ export interface Prometheus {
     query: string,
     range: { start: Date; end: Date; stepSeconds: number },
   ): Promise<RangeSeries[]>;
+  /** Evaluates `query` now (the server's now). An empty array is "no data", not zero. */
+  query(endpoint: PrometheusEndpoint, query: string): Promise<InstantSample[]>;
 }
 
-interface QueryRangeBody {
+interface ApiBody {
   status?: string;
   error?: string;
   errorType?: string;
-  data?: { resultType?: string; result?: { metric?: Record<string, string>; values?: [number, string][] }[] };
+  data?: {
+    resultType?: string;
+    result?: unknown;
+  };
+}
+
+interface VectorElement {
+  metric?: Record<string, string>;
+  value?: [number, string];
+  values?: [number, string][];
+}
+
+/** Prometheus sends sample values as strings: "0.93", "NaN", "+Inf", "-Inf". */
+export function sampleValue(text: unknown): number {
+  if (typeof text !== 'string') return NaN;
+  if (text === '+Inf' || text === 'Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
+  const n = Number(text);
+  return text.trim() === '' ? NaN : n;
 }
 
 export class PrometheusClient implements Prometheus {
@@ -37,60 +63,84 @@ export class PrometheusClient implements Prometheus {
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
+  async #post(endpoint: PrometheusEndpoint, path: string, form: URLSearchParams): Promise<ApiBody['data']> {
+    const url = new URL(`${endpoint.url.replace(/\/+$/, '')}/api/v1/${path}`);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...(endpoint.token ? { authorization: `Bearer ${endpoint.token}` } : {}),
+        },
+        body: form.toString(),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      throw new ExternalServiceError('prometheus', `${path} did not answer: ${(err as Error).message}`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    let body: ApiBody;
+    try {
+      body = (await res.json()) as ApiBody;
+    } catch {
+      throw new ExternalServiceError('prometheus', `${path} answered HTTP ${res.status} without JSON`, {
+        status: res.status,
+        retryable: res.status >= 500,
+      });
+    }
+    if (!res.ok || body.status !== 'success') {
+      throw new ExternalServiceError(
+        'prometheus',
+        `${path} failed (HTTP ${res.status}${body.errorType ? `, ${body.errorType}` : ''}): ${body.error ?? 'no error text'}`,
+        { status: res.status, retryable: res.status === 429 || res.status >= 500 },
+      );
+    }
+    return body.data;
+  }
+
   async queryRange(
     endpoint: PrometheusEndpoint,
     query: string,
     range: { start: Date; end: Date; stepSeconds: number },
   ): Promise<RangeSeries[]> {
     return this.#metrics.timed('prometheus', 'queryRange', async () => {
-      const url = new URL(`${endpoint.url.replace(/\/+$/, '')}/api/v1/query_range`);
-      const form = new URLSearchParams({
-        query,
-        start: String(range.start.getTime() / 1000),
-        end: String(range.end.getTime() / 1000),
-        step: String(range.stepSeconds),
-      });
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            ...(endpoint.token ? { authorization: `Bearer ${endpoint.token}` } : {}),
-          },
-          body: form.toString(),
-          signal: AbortSignal.timeout(this.#timeoutMs),
-        });
-      } catch (err) {
-        throw new ExternalServiceError(
-          'prometheus',
-          `query_range did not answer: ${(err as Error).message}`,
-          {
-            retryable: true,
-            cause: err,
-          },
-        );
-      }
-      let body: QueryRangeBody;
-      try {
-        body = (await res.json()) as QueryRangeBody;
-      } catch {
-        throw new ExternalServiceError('prometheus', `query_range answered HTTP ${res.status} without JSON`, {
-          status: res.status,
-          retryable: res.status >= 500,
-        });
-      }
-      if (!res.ok || body.status !== 'success') {
-        throw new ExternalServiceError(
-          'prometheus',
-          `query_range failed (HTTP ${res.status}${body.errorType ? `, ${body.errorType}` : ''}): ${body.error ?? 'no error text'}`,
-          { status: res.status, retryable: res.status === 429 || res.status >= 500 },
-        );
-      }
-      return (body.data?.result ?? []).map((series) => ({
+      const data = await this.#post(
+        endpoint,
+        'query_range',
+        new URLSearchParams({
+          query,
+          start: String(range.start.getTime() / 1000),
+          end: String(range.end.getTime() / 1000),
+          step: String(range.stepSeconds),
+        }),
+      );
+      const result = Array.isArray(data?.result) ? (data.result as VectorElement[]) : [];
+      return result.map((series) => ({
         labels: series.metric ?? {},
-        points: (series.values ?? []).map(([t, v]) => ({ t: t * 1000, v: Number(v) })),
+        points: (series.values ?? []).map(([t, v]) => ({ t: t * 1000, v: sampleValue(v) })),
       }));
+    });
+  }
+
+  async query(endpoint: PrometheusEndpoint, query: string): Promise<InstantSample[]> {
+    return this.#metrics.timed('prometheus', 'query', async () => {
+      const data = await this.#post(endpoint, 'query', new URLSearchParams({ query }));
+      const type = data?.resultType;
+      if (type === 'scalar') {
+        const pair = data?.result as [number, string] | undefined;
+        return [{ labels: {}, value: sampleValue(pair?.[1]) }];
+      }
+      if (type !== 'vector') {
+        throw new ExternalServiceError(
+          'prometheus',
+          `query returned a ${type ?? 'missing'} result; the breaker needs an instant vector or a scalar (drop range selectors like [5m] outside functions)`,
+        );
+      }
+      const result = Array.isArray(data?.result) ? (data.result as VectorElement[]) : [];
+      return result.map((e) => ({ labels: e.metric ?? {}, value: sampleValue(e.value?.[1]) }));
     });
   }
 }
