@@ -50,3 +50,16 @@ export function incidentService(
   }
   return { incident, service };
 }
+
+/**
+ * For commands that also work outside an incident (status, preflight, canary control): the named service, else
+ * the channel incident's service, else a usage error asking for it.
+ */
+export function namedOrIncidentService(ctx: CommandContext, word: string | undefined, usage: string): string {
+  if (word !== undefined) return knownService(ctx, word, usage);
+  if (ctx.incident) return ctx.incident.service;
+  throw new UsageError(
+    `Name the service (this channel has no active incident to take it from). Configured services: ${serviceList(ctx)}.`,
+    usage,
+  );
+}

@@ -1,9 +1,12 @@
 // Every slash command the app registers; manifest.yml must list exactly these (a test checks).
+import { breakerCommand } from './breaker.ts';
+import { canaryCommand } from './canary.ts';
 import type { CommandSpec } from './command.ts';
 import { containCommand } from './contain.ts';
 import { incidentCommand, setHelpRegistry } from './incident.ts';
 import { ledgerCommand } from './ledger.ts';
 import { postmortemCommand } from './postmortem.ts';
+import { preflightCommand } from './preflight.ts';
 import { sandboxCommand } from './sandbox.ts';
 import { telemetryCommand } from './telemetry.ts';
 import { timelineCommand } from './timeline.ts';
@@ -14,6 +17,9 @@ export const COMMANDS: CommandSpec[] = [
   telemetryCommand,
   ledgerCommand,
   sandboxCommand,
+  breakerCommand,
+  canaryCommand,
+  preflightCommand,
   timelineCommand,
   postmortemCommand,
 ];

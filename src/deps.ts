@@ -7,6 +7,7 @@ import type { PagerDuty, PagerDutyEvents } from './adapters/pagerduty.ts';
 import type { EvidenceStore } from './adapters/evidence/store.ts';
 import type { KubernetesClusters } from './adapters/kubernetes/types.ts';
 import type { Prometheus } from './adapters/prometheus.ts';
+import type { CloudWatchMetrics } from './adapters/cloudwatch.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { LedgerAdapters } from './ledger.ts';
@@ -40,8 +41,10 @@ export interface Adapters {
   kubernetes?: KubernetesClusters;
   /** Where heap dumps, logs and snapshots are kept: evidence.dir or evidence.s3. */
   evidence?: EvidenceStore;
-  /** Range queries for charts (present when a service configures kubernetes.prometheus). */
+  /** Instant and range queries (present when a service configures kubernetes.prometheus or a Prometheus breaker). */
   prometheus?: Prometheus;
+  /** Step D: CloudWatch GetMetricData (present when a service's breaker reads CloudWatch). */
+  cloudwatch?: CloudWatchMetrics;
   /** Step O: the ledger of each service with a `ledger` section (legacy and cloud PostgreSQL). */
   ledger?: LedgerAdapters;
 }

@@ -4,12 +4,15 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { WebClient } from '@slack/web-api';
 import { COMMANDS } from '../commands/index.ts';
 import { buildLedgerAdapters } from './adapters/ledger/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
+import { registerBreaker, type BreakerOptions } from '../flows/breaker.ts';
+import { registerCanary } from '../flows/canary.ts';
 import { registerContain } from '../flows/contain.ts';
 import { Incidents } from '../flows/incident.ts';
 import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty.ts';
@@ -21,6 +24,7 @@ import { LocalEvidenceStore } from './adapters/evidence/local.ts';
 import { S3EvidenceStore } from './adapters/evidence/s3.ts';
 import { KubeClusters, loadKubeConfig } from './adapters/kubernetes/client.ts';
 import { PrometheusClient } from './adapters/prometheus.ts';
+import { SdkCloudWatchMetrics } from './adapters/cloudwatch.ts';
 import { Access } from './access.ts';
 import { ProcessLoadRunner } from './adapters/load.ts';
 import { TerraformCli } from './adapters/terraform.ts';
@@ -66,6 +70,8 @@ export interface BuildOptions {
   adapters?: Partial<Adapters>;
   /** Tuning of the PagerDuty mirror (tests shorten its batch window and backoff). */
   pagerdutyMirror?: Partial<MirrorOptions>;
+  /** Tuning of the breaker evaluator (tests shorten its lease; the benchmark its tick). */
+  breaker?: Partial<BreakerOptions>;
 }
 
 /** Static keys when the environment has them (drills, tests); otherwise the SDK's default credential chain. */
@@ -177,7 +183,31 @@ export function buildAdapters(
     // Loaded on first use: a console drill starts without a kubeconfig and says so when /telemetry needs one.
     adapters.kubernetes = new KubeClusters(() => loadKubeConfig(env), metrics);
   }
-  if (services.some((s) => s.kubernetes?.prometheus)) adapters.prometheus = new PrometheusClient(metrics);
+  if (services.some((s) => s.kubernetes?.prometheus || (s.breaker && 'prometheus' in s.breaker.source))) {
+    adapters.prometheus = new PrometheusClient(metrics);
+  }
+  if (services.some((s) => s.breaker && 'cloudwatch' in s.breaker.source)) {
+    // One client per region; AWS_ENDPOINT_URL_CLOUDWATCH points them at a local endpoint. SDK retries are off:
+    // the breaker's next interval is the retry.
+    const clients = new Map<string, CloudWatchClient>();
+    adapters.cloudwatch = new SdkCloudWatchMetrics({
+      metrics,
+      clientFor: (region) => {
+        const name = region ?? env.AWS_REGION ?? 'us-east-1';
+        let client = clients.get(name);
+        if (!client) {
+          client = new CloudWatchClient({
+            region: name,
+            maxAttempts: 1,
+            ...(env.AWS_ENDPOINT_URL_CLOUDWATCH ? { endpoint: env.AWS_ENDPOINT_URL_CLOUDWATCH } : {}),
+            ...awsCredentials(env),
+          });
+          clients.set(name, client);
+        }
+        return client;
+      },
+    });
+  }
   const ledger = buildLedgerAdapters(config, env, metrics, log);
   if (ledger) adapters.ledger = ledger;
   return adapters;
@@ -258,6 +288,8 @@ export function buildBot(opts: BuildOptions): Bot {
   registerSandboxJobs(deps);
   registerContain(deps);
   registerTelemetry(deps);
+  registerBreaker(deps, opts.breaker);
+  registerCanary(deps);
   registerLedgerActions(deps);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
