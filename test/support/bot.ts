@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
+import type { BreakerOptions } from '../../flows/breaker.ts';
 import type { MirrorOptions } from '../../flows/pagerduty.ts';
 import type { Bot } from '../../src/bot.ts';
 import type { Message } from '../../src/chat/chat.ts';
@@ -78,9 +79,11 @@ export function makeTestBot(
     instanceId?: string;
     env?: NodeJS.ProcessEnv;
     pagerdutyMirror?: Partial<MirrorOptions>;
+    breaker?: Partial<BreakerOptions>;
+    chat?: RecordingChat;
   } = {},
 ): TestBot {
-  const chat = new RecordingChat();
+  const chat = opts.chat ?? new RecordingChat();
   const store = opts.store ?? new MemoryStore();
   const { log, lines, redactor } = memoryLogger();
   const bot = buildBot({
@@ -96,6 +99,7 @@ export function makeTestBot(
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
     ...(opts.pagerdutyMirror ? { pagerdutyMirror: opts.pagerdutyMirror } : {}),
+    ...(opts.breaker ? { breaker: opts.breaker } : {}),
   });
   const replies: TestBot['replies'] = [];
   return {
