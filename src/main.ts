@@ -11,7 +11,7 @@ import { COMMANDS } from '../commands/index.ts';
 import { buildLedgerAdapters } from './adapters/ledger/index.ts';
 import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval.ts';
-import { registerBreaker, type BreakerOptions } from '../flows/breaker.ts';
+import { breakerEvaluatorOf, registerBreaker, type BreakerOptions } from '../flows/breaker.ts';
 import { registerCanary } from '../flows/canary.ts';
 import { registerContain } from '../flows/contain.ts';
 import { Incidents } from '../flows/incident.ts';
@@ -420,6 +420,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   );
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
+    // Hand the breaker evaluation to another replica now rather than when the lease lapses.
+    await breakerEvaluatorOf(bot.deps)
+      ?.release()
+      .catch(() => {});
     await transport.stop();
     await bot.stop();
     for (const stop of stops) await stop();

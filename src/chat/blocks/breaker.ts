@@ -358,7 +358,7 @@ export function preflightMessage(report: PreflightView, lead?: string): Message 
     context(`Checked ${utc(report.at)} · the same checks run before /canary start, which refuses on a FAIL`),
   );
   const lines = report.checks.map(
-    (c) => `${c.status.toUpperCase()} ${c.title}: ${c.detail}${c.fix ? ` Fix: ${c.fix}` : ''}`,
+    (c) => `${c.status.toUpperCase()} ${c.title}: ${c.detail}${c.fix ? ` — fix: ${c.fix}` : ''}`,
   );
   return {
     text: `${lead ? `${lead}\n` : ''}Preflight ${report.service}: ${report.verdict}\n${lines.join('\n')}`,
