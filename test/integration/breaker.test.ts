@@ -91,9 +91,9 @@ describe('circuit breaker (real Redis, local Route 53, Prometheus by nock)', () 
           {
             metric: { pod: 'payments-cloud-7d9f8-a0' },
             values: [
-              [1764149400, v],
-              [1764150300, v],
-              [1764151200, v],
+              [1795685400, v],
+              [1795686300, v],
+              [1795687200, v],
             ],
           },
         ],
@@ -335,6 +335,70 @@ describe('circuit breaker (real Redis, local Route 53, Prometheus by nock)', () 
       1,
       'delivered once',
     );
+  });
+
+  it('reads CloudWatch GetMetricData as its source: latest datapoint per query, trips on the third breach', async () => {
+    const MONITORING = 'https://monitoring.test';
+    const config = breakerConfig({
+      breaker: {
+        source: { cloudwatch: { region: 'eu-west-1' } },
+        memory: {
+          expression: 'm1 / 100',
+          metrics: {
+            m1: {
+              namespace: 'ContainerInsights',
+              metricName: 'pod_memory_utilization_over_pod_limit',
+              dimensions: { ClusterName: 'prod', Namespace: 'payments', Service: 'payments-cloud' },
+              stat: 'Maximum',
+            },
+          },
+        },
+        errors: 'IF(m2 >= {minRps}, m3 / m2, 0)',
+        minRps: 5,
+      },
+    });
+    const t = bot({
+      config,
+      env: {
+        AWS_ENDPOINT_URL_CLOUDWATCH: MONITORING,
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLETEST',
+        AWS_SECRET_ACCESS_KEY: 'test-secret-key-not-real',
+      },
+    });
+    await arm(t);
+    const expressions: string[] = [];
+    const answer = (values: number[]) =>
+      nock(MONITORING)
+        .post('/', (b: { MetricDataQueries: { Expression?: string }[] }) => {
+          expressions.push(b.MetricDataQueries.at(-1)?.Expression ?? '');
+          return true;
+        })
+        .matchHeader('x-amz-target', 'GraniteServiceVersion20100801.GetMetricData')
+        .reply(
+          200,
+          {
+            MetricDataResults: [
+              {
+                Id: 'result',
+                Label: 'result',
+                Timestamps: values.map((_, i) => 1795687140 - 60 * i),
+                Values: values,
+                StatusCode: 'Complete',
+              },
+            ],
+            Messages: [],
+          },
+          { 'content-type': 'application/x-amz-json-1.0' },
+        );
+    for (const [i, memory] of [0.91, 0.92, 0.93].entries()) {
+      answer([memory, 0.5]);
+      answer([0.002]);
+      await t.step(i === 0 ? 0 : INTERVAL);
+    }
+    assert.deepEqual(expressions.slice(0, 2).sort(), ['IF(m2 >= 5, m3 / m2, 0)', 'm1 / 100']);
+    assert.equal(r53.server.accepted.length, 1);
+    const trip = (await getBreaker(t.bot.deps, 'payments'))?.trip;
+    assert.deepEqual(trip?.values, { memory: 0.93, errors: 0.002 });
   });
 
   it('refuses bad input with a message and touches nothing', async () => {

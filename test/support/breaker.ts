@@ -154,7 +154,7 @@ export async function startRoute53(
 }
 
 /** A Prometheus instant-vector sample as the HTTP API sends it (value as a string). */
-export function vector(values: (string | number)[], at = 1764151200.123): Record<string, unknown> {
+export function vector(values: (string | number)[], at = 1795687200.123): Record<string, unknown> {
   return {
     status: 'success',
     data: {
