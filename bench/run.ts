@@ -6,7 +6,10 @@ interface Bench {
   run(): Promise<BenchResult>;
 }
 
-const BENCHES: Bench[] = [{ name: 'ack-latency', run: async () => (await import('./ack-latency.ts')).run() }];
+const BENCHES: Bench[] = [
+  { name: 'ack-latency', run: async () => (await import('./ack-latency.ts')).run() },
+  { name: 'breaker-detection', run: async () => (await import('./breaker-detection.ts')).run() },
+];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));

@@ -143,6 +143,12 @@ export async function requestArm(
       req.usage,
     );
   }
+  if (state?.status === 'tripped' && state.trip && state.trip.phase !== 'done') {
+    throw new UsageError(
+      `${req.service}'s breaker tripped at ${state.trip.at} and its shift is still being carried out; wait for it (/breaker status), then arm again.`,
+      req.usage,
+    );
+  }
   const layers = LAYER_ORDER.filter((l) => traffic[l]);
   const settings = settingsOf(cfg);
   const change: ArmChange = {

@@ -1,4 +1,5 @@
 // Step D: canary phases. An approved schedule raises the cloud share step by step while the breaker watches each bake.
+import { randomUUID } from 'node:crypto';
 import { LAYER_NAME, splitOf, weightsOf, type TrafficState } from '../src/adapters/traffic.ts';
 import type { Action, ActionResult } from '../src/actions.ts';
 import { canaryCard, canaryView, type CanaryChangeView } from '../src/chat/blocks/breaker.ts';
@@ -315,9 +316,11 @@ const stepOpId = (c: Pick<CanaryState, 'id' | 'index' | 'attempt'>) =>
 
 /** Writes step `index` (the canary must be `ramping` there); on success the bake timer starts. */
 async function applyStep(deps: Deps, service: string, canaryId: string, index: number): Promise<void> {
-  if (!(await deps.store.acquireLease(stepLeaseKey(service), deps.instanceId, STEP_LEASE_MS))) return;
+  // One writer per step, even within one replica (the recovery pass and a bake timer may both get here).
+  const owner = `${deps.instanceId}:${randomUUID().slice(0, 8)}`;
+  if (!(await deps.store.acquireLease(stepLeaseKey(service), owner, STEP_LEASE_MS))) return;
   const renew = setInterval(
-    () => void deps.store.acquireLease(stepLeaseKey(service), deps.instanceId, STEP_LEASE_MS).catch(() => {}),
+    () => void deps.store.acquireLease(stepLeaseKey(service), owner, STEP_LEASE_MS).catch(() => {}),
     5000,
   );
   try {
@@ -405,7 +408,7 @@ async function applyStep(deps: Deps, service: string, canaryId: string, index: n
     refreshCard(deps, service);
   } finally {
     clearInterval(renew);
-    await deps.store.releaseLease(stepLeaseKey(service), deps.instanceId).catch(() => false);
+    await deps.store.releaseLease(stepLeaseKey(service), owner).catch(() => false);
   }
 }
 
@@ -733,10 +736,8 @@ export async function abortCanary(
 async function recoverSteps(deps: Deps): Promise<void> {
   for (const service of Object.keys(deps.config.services)) {
     const canary = await getCanary(deps, service);
-    if (canary?.status !== 'ramping') continue;
-    if (!(await deps.store.acquireLease(stepLeaseKey(service), deps.instanceId, STEP_LEASE_MS))) continue;
-    await deps.store.releaseLease(stepLeaseKey(service), deps.instanceId);
-    await applyStep(deps, service, canary.id, canary.index);
+    // applyStep takes the step lease itself: a step that a live replica is writing is left alone.
+    if (canary?.status === 'ramping') await applyStep(deps, service, canary.id, canary.index);
   }
 }
 

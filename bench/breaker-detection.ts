@@ -1,0 +1,246 @@
+// Time from a breach becoming visible at a Prometheus-compatible endpoint to the breaker's ChangeBatch reaching a
+// local Route 53 endpoint, against the configured interval x failureLimit (real Redis, real timers, 1 s interval).
+import { createServer, type Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { getBreaker } from '../flows/breaker.ts';
+import { Route53TrafficAdapter } from '../src/adapters/route53.ts';
+import { APPROVE_ACTION } from '../src/chat/blocks/approval.ts';
+import { parseConfig } from '../src/config.ts';
+import { createLogger } from '../src/log.ts';
+import { buildBot } from '../src/main.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { createRedactor } from '../src/redact.ts';
+import { RedisStore } from '../src/store/redis.ts';
+import { RecordingChat } from '../test/support/recording-chat.ts';
+import { startRedis } from '../test/support/redis.ts';
+import {
+  DRILL_HEALTH_CHECK,
+  DRILL_ZONE,
+  drillRecords,
+  startRoute53Server,
+} from '../test/support/route53-server.ts';
+import { machine, round, summarize, writeResult, type BenchResult } from './lib.ts';
+
+const CHANNEL = 'C0BENCH';
+const INTERVAL_MS = 1000;
+const FAILURE_LIMIT = 3;
+const MEMORY = 'bench_memory_ratio';
+const ERRORS = 'bench_5xx_ratio';
+const clock = () => performance.timeOrigin + performance.now();
+
+/** A Prometheus-compatible /api/v1/query answering the memory ratio that `value()` returns at that moment. */
+async function startPrometheus(
+  value: () => string,
+): Promise<{ url: string; server: Server; queries: number }> {
+  const state = { url: '', server: createServer(), queries: 0 };
+  state.server.on('request', (req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += String(chunk)));
+    req.on('end', () => {
+      const query = new URLSearchParams(body).get('query') ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url?.startsWith('/api/v1/query_range')) {
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }));
+        return;
+      }
+      state.queries += 1;
+      const v = query === MEMORY ? value() : '0.001';
+      res.end(
+        JSON.stringify({
+          status: 'success',
+          data: {
+            resultType: 'vector',
+            result: [{ metric: { pod: 'bench-cloud-0' }, value: [Date.now() / 1000, v] }],
+          },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', () => resolve()));
+  const address = state.server.address();
+  state.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return state;
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+export async function run(opts: { iterations?: number } = {}): Promise<BenchResult> {
+  const iterations = opts.iterations ?? Number(process.env.BENCH_ITERATIONS ?? 5);
+  let memory = '0.42';
+  const prometheus = await startPrometheus(() => memory);
+  const redis = await startRedis();
+  const r53 = await startRoute53Server({
+    zones: { [DRILL_ZONE]: drillRecords(10) },
+    healthChecks: { [DRILL_HEALTH_CHECK]: 8 },
+    syncDelayMs: 20,
+    now: clock,
+  });
+  const redactor = createRedactor([]);
+  const log = createLogger(redactor, { level: 'silent' });
+  const metrics = createMetrics({ defaults: false });
+  const config = parseConfig(
+    {
+      access: {
+        responders: ['@oncall'],
+        approvers: ['@leads'],
+        groups: { oncall: ['U0ALICE'], leads: ['U0BOB'] },
+      },
+      services: {
+        payments: {
+          traffic: {
+            route53: {
+              hostedZoneId: DRILL_ZONE,
+              recordName: 'api.payments.example.com',
+              legacy: 'legacy',
+              cloud: 'cloud',
+            },
+          },
+          breaker: {
+            source: { prometheus: prometheus.url },
+            memory: MEMORY,
+            errors: ERRORS,
+            interval: `${INTERVAL_MS}ms`,
+            failureLimit: FAILURE_LIMIT,
+          },
+        },
+      },
+    },
+    'bench config',
+  );
+  const route53Config = config.services.payments?.traffic?.route53;
+  if (!route53Config) throw new Error('bench config lost its route53 section');
+  const adapter = new Route53TrafficAdapter({
+    client: new Route53Client({
+      region: 'us-east-1',
+      endpoint: r53.url,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+    }),
+    config: route53Config,
+    metrics,
+    log,
+    pollIntervalMs: () => 20,
+  });
+  const store = new RedisStore(redis.url, { prefix: 'bench-breaker:' });
+  const chat = new RecordingChat();
+  const bot = buildBot({
+    config,
+    store,
+    chat,
+    log,
+    redactor,
+    metrics,
+    env: {},
+    schedulerTickMs: 50,
+    breaker: { tickMs: 50 },
+    adapters: { traffic: { payments: { route53: adapter } } },
+  });
+  const user = (id: string) => ({ id, name: id.slice(2).toLowerCase() });
+  const respond = async () => {};
+  const samples: number[] = [];
+  const overheads: number[] = [];
+  try {
+    await bot.start();
+    await bot.handleCommand({
+      command: '/incident',
+      text: 'declare payments sev=2 bench',
+      user: user('U0ALICE'),
+      channel: CHANNEL,
+      respond,
+    });
+    for (let i = 0; i < iterations; i++) {
+      memory = '0.42';
+      r53.setRecords(DRILL_ZONE, drillRecords(10));
+      await bot.handleCommand({
+        command: '/breaker',
+        text: 'arm',
+        user: user('U0ALICE'),
+        channel: CHANNEL,
+        respond,
+      });
+      const action = await until('the arm request', async () =>
+        (await bot.deps.approvals.listForIncident('INC-1')).find(
+          (a) => a.kind === 'breaker.arm' && a.state === 'requested',
+        ),
+      );
+      await bot.handleButton({
+        actionId: APPROVE_ACTION,
+        value: action.id,
+        user: user('U0BOB'),
+        channel: CHANNEL,
+        respond,
+      });
+      await until('armed', async () =>
+        (await getBreaker(bot.deps, 'payments'))?.status === 'armed' ? true : undefined,
+      );
+      // Healthy for a while, then the breach appears at a phase of the interval that varies per iteration.
+      await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS + ((i * 0.37) % 1) * INTERVAL_MS));
+      const before = r53.accepted.length;
+      const nextEvalAt = (await getBreaker(bot.deps, 'payments'))?.nextEvalAt ?? Date.now();
+      memory = '0.97';
+      const t0 = clock();
+      const untilNext = Math.max(0, nextEvalAt - Date.now());
+      const change = await until('the ChangeBatch', async () => r53.accepted[before]);
+      samples.push(change.at - t0);
+      // What the schedule alone costs: the wait for the next evaluation, then failureLimit - 1 more intervals.
+      overheads.push(change.at - t0 - untilNext - (FAILURE_LIMIT - 1) * INTERVAL_MS);
+      await until('the trip to finish', async () =>
+        (await getBreaker(bot.deps, 'payments'))?.trip?.phase === 'done' ? true : undefined,
+      );
+      await bot.idle();
+    }
+    const stats = summarize(samples);
+    const budget = INTERVAL_MS * FAILURE_LIMIT;
+    const ratio = round(stats.max / budget, 3);
+    const overhead = summarize(overheads);
+    return {
+      name: 'breaker-detection',
+      title: `Breach visible at a Prometheus endpoint to ChangeBatch at a local Route 53, interval ${INTERVAL_MS} ms x failureLimit ${FAILURE_LIMIT}, ${iterations} trips, real Redis`,
+      when: new Date().toISOString(),
+      machine: machine(),
+      headline: {
+        p50: `${stats.p50} ms`,
+        max: `${stats.max} ms`,
+        'max / (interval x failureLimit)': `${ratio}`,
+        'bot overhead p50': `${overhead.p50} ms`,
+      },
+      target: {
+        text: `worst trip <= interval x failureLimit (${budget} ms) + 250 ms of the bot's own work`,
+        met: stats.max <= budget + 250,
+      },
+      details: {
+        ...stats,
+        samplesMs: samples.map((s) => round(s, 1)),
+        overheadMs: overhead,
+        budgetMs: budget,
+        p50Ratio: round(stats.p50 / budget, 3),
+        maxRatio: ratio,
+        iterations,
+        changeBatches: r53.accepted.length,
+        prometheusQueries: prometheus.queries,
+        note: 'A trip comes (failureLimit - 1) x interval after the first evaluation that sees the breach; overheadMs is what remains after that schedule: evaluator tick granularity (50 ms here), the queries, Redis, planning, the legacy health check and the ChangeBatch.',
+      },
+    };
+  } finally {
+    await bot.stop();
+    await store.close();
+    await r53.stop();
+    await redis.stop();
+    await new Promise<void>((resolve) => prometheus.server.close(() => resolve()));
+  }
+}
+
+if (import.meta.main) {
+  const result = await run();
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`written to ${writeResult(result)}`);
+}
