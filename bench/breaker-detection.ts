@@ -1,6 +1,5 @@
 // Time from a breach becoming visible at a Prometheus-compatible endpoint to the breaker's ChangeBatch reaching a
 // local Route 53 endpoint, against the configured interval x failureLimit (real Redis, real timers, 1 s interval).
-import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { getBreaker } from '../flows/breaker.ts';
@@ -13,6 +12,7 @@ import { createMetrics } from '../src/metrics.ts';
 import { createRedactor } from '../src/redact.ts';
 import { RedisStore } from '../src/store/redis.ts';
 import { RecordingChat } from '../test/support/recording-chat.ts';
+import { startPrometheusServer } from '../test/support/prometheus-server.ts';
 import { startRedis } from '../test/support/redis.ts';
 import {
   DRILL_HEALTH_CHECK,
@@ -25,43 +25,9 @@ import { machine, round, summarize, writeResult, type BenchResult } from './lib.
 const CHANNEL = 'C0BENCH';
 const INTERVAL_MS = 1000;
 const FAILURE_LIMIT = 3;
-const MEMORY = 'bench_memory_ratio';
-const ERRORS = 'bench_5xx_ratio';
+const MEMORY = 'max(bench_memory_working_set_ratio)';
+const ERRORS = 'sum(rate(bench_requests{code=~"5.."}[1m])) / sum(rate(bench_requests[1m]))';
 const clock = () => performance.timeOrigin + performance.now();
-
-/** A Prometheus-compatible /api/v1/query answering the memory ratio that `value()` returns at that moment. */
-async function startPrometheus(
-  value: () => string,
-): Promise<{ url: string; server: Server; queries: number }> {
-  const state = { url: '', server: createServer(), queries: 0 };
-  state.server.on('request', (req, res) => {
-    let body = '';
-    req.on('data', (chunk) => (body += String(chunk)));
-    req.on('end', () => {
-      const query = new URLSearchParams(body).get('query') ?? '';
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (req.url?.startsWith('/api/v1/query_range')) {
-        res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }));
-        return;
-      }
-      state.queries += 1;
-      const v = query === MEMORY ? value() : '0.001';
-      res.end(
-        JSON.stringify({
-          status: 'success',
-          data: {
-            resultType: 'vector',
-            result: [{ metric: { pod: 'bench-cloud-0' }, value: [Date.now() / 1000, v] }],
-          },
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', () => resolve()));
-  const address = state.server.address();
-  state.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  return state;
-}
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -75,8 +41,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 
 export async function run(opts: { iterations?: number } = {}): Promise<BenchResult> {
   const iterations = opts.iterations ?? Number(process.env.BENCH_ITERATIONS ?? 5);
-  let memory = '0.42';
-  const prometheus = await startPrometheus(() => memory);
+  const prometheus = await startPrometheusServer({ values: { memory: '0.42', errors: '0.001' } });
   const redis = await startRedis();
   const r53 = await startRoute53Server({
     zones: { [DRILL_ZONE]: drillRecords(10) },
@@ -158,7 +123,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
       respond,
     });
     for (let i = 0; i < iterations; i++) {
-      memory = '0.42';
+      prometheus.values.memory = '0.42';
       r53.setRecords(DRILL_ZONE, drillRecords(10));
       await bot.handleCommand({
         command: '/breaker',
@@ -186,7 +151,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
       await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS + ((i * 0.37) % 1) * INTERVAL_MS));
       const before = r53.accepted.length;
       const nextEvalAt = (await getBreaker(bot.deps, 'payments'))?.nextEvalAt ?? Date.now();
-      memory = '0.97';
+      prometheus.values.memory = '0.97';
       const t0 = clock();
       const untilNext = Math.max(0, nextEvalAt - Date.now());
       const change = await until('the ChangeBatch', async () => r53.accepted[before]);
@@ -235,7 +200,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
     await store.close();
     await r53.stop();
     await redis.stop();
-    await new Promise<void>((resolve) => prometheus.server.close(() => resolve()));
+    await prometheus.stop();
   }
 }
 

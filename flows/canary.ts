@@ -526,12 +526,16 @@ export async function haltCanaryForTrip(
   const stopped = halted as CanaryState | null;
   if (!stopped) return undefined;
   await deps.scheduler.cancel(STEP_QUEUE, `${service}|${stopped.id}|${stopped.index}`);
-  const note = `canary ${stopped.id} stopped at step ${stopped.index + 1} of ${stopped.steps.length} (cloud ${stopped.cloudPercent}%)`;
+  const share =
+    stopped.status === 'ramping'
+      ? `cloud ${stopped.cloudPercent}% → ${stopped.steps[stopped.index] ?? '?'}% being written`
+      : `cloud ${stopped.cloudPercent}%`;
+  const note = `canary ${stopped.id} stopped at step ${stopped.index + 1} of ${stopped.steps.length} (${share})`;
   await deps.incidents.record(stopped.incident, {
     step: 'D',
     kind: CANARY_ROLLED_BACK,
     actor: canaryActor(service),
-    summary: `Canary of ${service} rolled back: the breaker tripped at step ${stopped.index + 1} (cloud ${stopped.cloudPercent}%); traffic goes to legacy 100% and the canary is stopped. A new canary needs a new approval.`,
+    summary: `Canary of ${service} rolled back: the breaker tripped at step ${stopped.index + 1} (${share}); traffic goes to legacy 100% and the canary is stopped. A new canary needs a new approval.`,
     data: { canary: stopped.id, index: stopped.index, cloudPercent: stopped.cloudPercent, trip: tripId },
   });
   refreshCard(deps, service);

@@ -458,7 +458,7 @@ describe('circuit breaker (real Redis, local Route 53, Prometheus by nock)', () 
     const storeB = new RedisStore(url, { prefix });
     extraStores.push(storeA, storeB);
     const clock = fakeClock();
-    const lease = { leaseMs: 1500, renewMs: 100 };
+    const lease = { leaseMs: 2500, renewMs: 100 };
     const a = breakerBot({
       store: storeA,
       config: breakerConfig(),
@@ -511,7 +511,7 @@ describe('circuit breaker (real Redis, local Route 53, Prometheus by nock)', () 
       await storeA.close();
       clock.advance(INTERVAL);
       nockEvaluation(['0.91']);
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 8000;
       while (!b.evaluator.isLeader && Date.now() < deadline) {
         await b.evaluator.tick();
         await b.bot.idle();

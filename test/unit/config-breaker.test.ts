@@ -1,6 +1,8 @@
 // The breaker and canary sections of cloud-safety.yml: defaults, the standard queries, and errors that name the path.
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { loadConfig, parseConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { ERRORS_QUERY, GUARD_QUERY, MEMORY_QUERY } from '../support/breaker.ts';
 
@@ -129,5 +131,23 @@ describe('config: services.<name>.breaker and .canary', () => {
       short,
       /services\.payments\.canary\.bake: a step must bake at least three breaker intervals \(180s\)/,
     );
+  });
+
+  it('accepts every services: example in docs/breaker.md and the drill config', () => {
+    const blocks = [...readFileSync('docs/breaker.md', 'utf8').matchAll(/```yaml\n(services:[\s\S]*?)```/g)];
+    assert.ok(blocks.length >= 3);
+    for (const [, text] of blocks) {
+      const doc = parse(text ?? '') as { services: { payments: Record<string, unknown> } };
+      const payments = doc.services.payments;
+      const breaker = {
+        source: { prometheus: 'http://p:9090' },
+        memory: MEMORY_QUERY,
+        errors: ERRORS_QUERY,
+        ...(payments.breaker as object),
+      };
+      assert.doesNotThrow(() => withPayments({ ...payments, breaker }), text);
+    }
+    const drill = loadConfig('docs/drill/breaker.drill.yml');
+    assert.equal(drill.services.payments?.breaker?.interval, 5000);
   });
 });

@@ -97,7 +97,7 @@ export function tripMessage(input: {
         'On-call',
         input.paging
           ? 'paging through PagerDuty (result on the timeline)'
-          : 'the open incident is mirrored to PagerDuty',
+          : 'not paged: the incident was already open (its timeline goes to PagerDuty when linked)',
       ],
       ...(input.canary ? ([['Canary', escapeText(input.canary)]] as [string, string][]) : []),
     ]),
@@ -206,7 +206,7 @@ export function breakerStatusMessage(input: {
     const t = state.trip;
     blocks.push(
       section(
-        `*Trip* ${utc(t.at)} (${t.reason === 'breach' ? `${t.breaches} breaches` : 'no data'}) on ${t.incident ?? '?'}: ${t.outcome ? (t.outcome.ok ? 'shifted to legacy 100%' : `shift NOT complete: ${escapeText(t.outcome.summary)}`) : 'in progress'}`,
+        `*Trip* ${utc(t.at)} (${t.reason === 'breach' ? `${t.breaches} breaches` : 'no data'}) on ${t.incident ?? '?'}: ${t.outcome ? (t.outcome.ok ? (t.outcome.unchanged ? 'traffic was already at legacy 100%' : 'shifted to legacy 100%') : `shift NOT complete: ${escapeText(t.outcome.summary)}`) : 'in progress'}`,
       ),
     );
   }

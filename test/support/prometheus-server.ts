@@ -1,0 +1,97 @@
+// A local Prometheus-compatible HTTP API (/api/v1/query, /api/v1/query_range) with values you set, for drills and
+// benchmarks. Run it: `node test/support/prometheus-server.ts`, then change what it answers with
+// `curl -X POST 'http://127.0.0.1:9091/drill?memory=0.97'` (names: memory, errors, traffic; "NaN" and "empty" work).
+import { createServer, type Server } from 'node:http';
+
+export interface DrillValues {
+  /** Answer of queries mentioning "memory". */
+  memory: string;
+  /** Answer of queries mentioning `5..` (the 5xx ratio). */
+  errors: string;
+  /** Answer of the traffic guard (queries with ">= bool"); 1 means enough traffic. */
+  traffic: string;
+}
+
+export interface PrometheusServer {
+  url: string;
+  server: Server;
+  values: DrillValues;
+  /** Instant queries answered so far. */
+  queries: number;
+  stop(): Promise<void>;
+}
+
+/** Which drill value a query asks for. */
+export function drillKey(query: string): keyof DrillValues {
+  if (/>=\s*bool/.test(query) || /traffic|requests_per_second/i.test(query)) return 'traffic';
+  if (/5\.\.|5xx|error/i.test(query)) return 'errors';
+  return 'memory';
+}
+
+function vector(value: string): unknown {
+  if (value === 'empty') return { status: 'success', data: { resultType: 'vector', result: [] } };
+  return {
+    status: 'success',
+    data: {
+      resultType: 'vector',
+      result: [{ metric: { pod: 'payments-cloud-drill-0' }, value: [Date.now() / 1000, value] }],
+    },
+  };
+}
+
+export async function startPrometheusServer(
+  opts: { port?: number; values?: Partial<DrillValues> } = {},
+): Promise<PrometheusServer> {
+  const state: PrometheusServer = {
+    url: '',
+    server: createServer(),
+    values: { memory: '0.42', errors: '0.001', traffic: '1', ...opts.values },
+    queries: 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        state.server.closeAllConnections();
+        state.server.close(() => resolve());
+      }),
+  };
+  state.server.on('request', (req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += String(chunk)));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const send = (status: number, payload: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      };
+      if (url.pathname === '/drill' && req.method === 'POST') {
+        for (const key of ['memory', 'errors', 'traffic'] as const) {
+          const v = url.searchParams.get(key);
+          if (v !== null) state.values[key] = v;
+        }
+        return send(200, state.values);
+      }
+      const params = new URLSearchParams(req.method === 'POST' ? body : url.search);
+      const query = params.get('query') ?? '';
+      if (url.pathname === '/api/v1/query') {
+        state.queries += 1;
+        return send(200, vector(state.values[drillKey(query)]));
+      }
+      if (url.pathname === '/api/v1/query_range') {
+        return send(200, { status: 'success', data: { resultType: 'matrix', result: [] } });
+      }
+      send(404, { status: 'error', errorType: 'not_found', error: `no ${url.pathname} here` });
+    });
+  });
+  await new Promise<void>((resolve) => state.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
+  const address = state.server.address();
+  state.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return state;
+}
+
+if (import.meta.main) {
+  const port = Number(process.env.PROM_PORT ?? 9091);
+  const prom = await startPrometheusServer({ port });
+  process.stdout.write(
+    `Local Prometheus API on ${prom.url} answering memory=${prom.values.memory} errors=${prom.values.errors} traffic=${prom.values.traffic}.\n` +
+      `Make it breach: curl -X POST '${prom.url}/drill?memory=0.97'   (or errors=0.05, memory=NaN, memory=empty)\n`,
+  );
+}
