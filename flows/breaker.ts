@@ -1,7 +1,7 @@
 // Step D: the circuit breaker. Armed by two people, evaluated by one replica, trips traffic to legacy with no human.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { CloudWatchMetrics, MetricQuery } from '../src/adapters/cloudwatch.ts';
+import type { MetricQuery } from '../src/adapters/cloudwatch.ts';
 import type { PrometheusEndpoint } from '../src/adapters/prometheus.ts';
 import { LAYER_NAME, LAYER_ORDER } from '../src/adapters/traffic.ts';
 import type { Action, ActionResult } from '../src/actions.ts';
@@ -32,7 +32,7 @@ import { renderLineChart, type Series } from '../src/chart/png.ts';
 import { resolveSecret, type Breaker, type BreakerQuery } from '../src/config.ts';
 import type { Deps } from '../src/deps.ts';
 import { formatDuration } from '../src/duration.ts';
-import { ApprovalError, UsageError } from '../src/errors.ts';
+import { UsageError } from '../src/errors.ts';
 import {
   BREAKER_ARMED,
   BREAKER_DISARMED,
@@ -47,14 +47,13 @@ import type { Actor } from '../src/timeline.ts';
 import type { ActionHandler } from './approval.ts';
 import {
   breakerConfig,
-  breakerKey,
   EVALUATOR_LEASE,
   getBreaker,
   updateBreaker,
   type BreakerState,
   type TripRecord,
 } from './breaker-state.ts';
-import { haltCanaryForTrip, pauseCanaryForDisarm } from './canary.ts';
+import { getCanary, haltCanaryForTrip, pauseCanaryForDisarm } from './canary.ts';
 import { readShiftOp, recheckShift, shiftTraffic, trafficOf, type ShiftOutcome } from './contain.ts';
 import type { BreakerPage } from './pagerduty.ts';
 
@@ -310,10 +309,7 @@ export async function breakerStatus(deps: Deps, service: string, usage?: string)
   const cfg = breakerConfig(deps, service, usage);
   const state = await getBreaker(deps, service);
   const leader = await deps.store.get(EVALUATOR_LEASE);
-  const canary = await getJson<{ status: string; steps: number[]; index: number; id: string }>(
-    deps.store,
-    `canary:${service}`,
-  );
+  const canary = await getCanary(deps, service);
   return breakerStatusMessage({
     service,
     state,
@@ -1023,8 +1019,6 @@ export function cloudWatchQueries(
   return [...inputs, { id: 'result', expression, periodSeconds, returnData: true }];
 }
 
-export type { CloudWatchMetrics };
-
 const evaluators = new WeakMap<Deps, BreakerEvaluator>();
 
 /** The evaluator registered for these deps (tests and drills drive its tick directly). */
@@ -1042,16 +1036,3 @@ export function registerBreaker(deps: Deps, options: Partial<BreakerOptions> = {
   deps.scheduler.every('breaker', opts.tickMs, () => evaluator.tick());
   return evaluator;
 }
-
-/** Refuses (as an approval error) when the breaker no longer is armed by `armId`. */
-export async function requireArmed(deps: Deps, service: string, armId: string): Promise<void> {
-  const state = await getBreaker(deps, service);
-  if (state?.status !== 'armed' || state.armId !== armId) {
-    throw new ApprovalError(
-      'breaker.not-armed',
-      `${service}'s breaker is no longer armed by ${armId} (now ${state?.status ?? 'never armed'}).`,
-    );
-  }
-}
-
-export { breakerKey };

@@ -50,7 +50,7 @@ function pairOf(state: TrafficState) {
   return legacy && cloud ? { legacy, cloud, zone: snapshot.hostedZoneId } : undefined;
 }
 
-function recordsCheck(deps: Deps, service: string, states: TrafficState[], errors: string[]): PreflightCheck {
+function recordsCheck(service: string, states: TrafficState[], errors: string[]): PreflightCheck {
   const title = 'Weighted records exist and are well formed';
   if (errors.length > 0) {
     return {
@@ -352,7 +352,7 @@ export async function runPreflight(
       errors.push(`${LAYER_NAME[layer]}: ${(err as Error).message}`);
     }
   }
-  const checks: PreflightCheck[] = [recordsCheck(deps, service, states, errors)];
+  const checks: PreflightCheck[] = [recordsCheck(service, states, errors)];
   if (errors.length === 0) {
     const ttl = ttlCheck(deps, service, states);
     if (ttl) checks.push(ttl);

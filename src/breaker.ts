@@ -57,8 +57,6 @@ export function sameSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export const BREAKER_ACTOR_NAME = 'breaker';
-
 export function breakerActor(service: string): Actor {
   return { type: 'breaker', id: `breaker:${service}`, name: `${service} breaker` };
 }
