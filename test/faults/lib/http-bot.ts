@@ -1,5 +1,5 @@
 // The whole app in HTTP mode against the local Slack, and signed command/button requests whose response_url is local.
-import { WebClient, type RetryOptions } from '@slack/web-api';
+import { LogLevel, WebClient, type RetryOptions } from '@slack/web-api';
 import type { Bot } from '../../../src/bot.ts';
 import { startSlack, type SlackTransport } from '../../../src/chat/slack/app.ts';
 import { SlackChat } from '../../../src/chat/slack/chat.ts';
@@ -55,6 +55,8 @@ export async function startFaultBot(opts: {
   const client = new WebClient(BOT_TOKEN, {
     slackApiUrl: opts.slack.apiUrl,
     retryConfig: opts.retry ?? { retries: 0 },
+    // The client's own console lines ("Will retry in 1 seconds") would drown the test output.
+    logLevel: LogLevel.ERROR,
   });
   const bot = buildBot({
     config: opts.config,
