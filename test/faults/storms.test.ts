@@ -19,6 +19,14 @@ import { buttonRequest, commandRequest, startFaultBot, until, type FaultBot } fr
 import { startLocalPagerDuty, type LocalPagerDuty } from './lib/pagerduty-server.ts';
 import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 
+/** src/main.ts's Web API retry policy with its backoff scaled down 10x; Slack's Retry-After is honoured as sent. */
+const SLACK_RETRY: RetryOptions = { retries: 5, factor: 2, minTimeout: 100, maxTimeout: 3000 };
+
+const THROTTLING = { code: 'Throttling', message: 'Rate exceeded' };
+const PRIOR_REQUEST = {
+  code: 'PriorRequestNotComplete',
+  message: 'The request was rejected because Route 53 was still processing a prior request.',
+};
 
 describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', () => {
   let store: RedisStore;
@@ -47,7 +55,10 @@ describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', () =
     await r53.stop();
   });
 
-  async function boot(retry: RetryOptions, opts: { pagerduty?: boolean } = {}): Promise<FaultBot> {
+  async function boot(
+    retry: RetryOptions,
+    opts: { pagerduty?: boolean; now?: () => Date } = {},
+  ): Promise<FaultBot> {
     const config = testConfig({
       services: {
         payments: {
@@ -63,6 +74,7 @@ describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', () =
       slack,
       retry,
       schedulerTickMs: 100,
+      ...(opts.now ? { now: opts.now } : {}),
       adapters: { traffic: localRoute53(config, r53.url) },
       ...(opts.pagerduty
         ? {
@@ -146,5 +158,133 @@ describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', () =
     assert.equal(kinds['action.requested'], 2);
     assert.equal(kinds['action.cancelled'], 1, 'the cancelled request is on the timeline');
     assert.equal(kinds['action.succeeded'], 1);
+  });
+
+  it('everything at once: commands answer, one ChangeBatch, card and headline catch up, PagerDuty gets every event once', async () => {
+    await boot(SLACK_RETRY, { pagerduty: true });
+    pd.down = true;
+
+    // Phase 1: Slack refuses every Web API call (429, Retry-After: 1) and PagerDuty answers 503 pages.
+    const storm = slack.rateLimit({ retryAfterSec: 1 });
+    const declare = command('alice', '/incident', 'declare payments sev=1 cloud pods OOMKilled');
+    await until(async () => assert.ok(await bot().bot.deps.incidents.get('INC-1')));
+    const contain = command('alice', '/contain', '');
+    await until(() =>
+      assert.ok(
+        pd.requests.some((r) => r.down),
+        'the mirror tried PagerDuty',
+      ),
+    );
+    // Read-only commands answer at once: replies go to response_url, which is not the rate-limited Web API.
+    const status = await command('carol', '/incident', 'status').reply();
+    assert.match(status, /INC-1/);
+    assert.equal(await declare.status, 200);
+    assert.equal(await contain.status, 200);
+    storm.stop();
+    assert.match(await declare.reply(), /Declared \*INC-1\* for \*payments\*/);
+    assert.match(
+      await contain.reply(),
+      /Approval card posted for \*Shift payments to legacy 100% \(Route 53\)\*/,
+    );
+    const [action] = await bot().bot.deps.approvals.listForIncident('INC-1');
+    assert.ok(action?.card, 'the card was posted once Slack took it');
+
+    // Phase 2: Slack rate-limits again while Route 53 throttles every operation the shift makes.
+    const storm2 = slack.rateLimit({ retryAfterSec: 1 });
+    r53.failNext('ListResourceRecordSets', 3, THROTTLING);
+    r53.failNext('GetHealthCheckStatus', 2, THROTTLING);
+    r53.failNext('ChangeResourceRecordSets', 2, THROTTLING);
+    r53.failNext('ChangeResourceRecordSets', 2, PRIOR_REQUEST);
+    r53.failNext('GetChange', 3, THROTTLING);
+    const bobReply = await approve('bob', action.id, action.card.ts);
+    const timeline = await command('carol', '/timeline', '').reply();
+    assert.match(timeline, /INC-1/);
+    await until(async () =>
+      assert.equal((await bot().bot.deps.approvals.get(action.id))?.state, 'succeeded'),
+    );
+    const edits = slack.calls.filter((c) => c.method === 'chat.update');
+    assert.ok(
+      edits.some((c) => c.status === 429),
+      'card and headline edits were refused during the storm',
+    );
+    storm2.stop();
+
+    // Slack recovered: the card and the headline catch up to the final state.
+    await until(() => {
+      const card = slack.messages.get(action.card?.ts ?? '');
+      assert.match(card?.text ?? '', /^Done: Shift payments to legacy 100%/);
+      assert.match(JSON.stringify(card?.blocks), /after 5 tries/);
+      assert.match(JSON.stringify(card?.blocks), /DNS in sync/);
+    }, 15_000);
+    const headlineTs = (await bot().bot.deps.incidents.get('INC-1'))?.headline?.ts ?? '';
+    await until(() => {
+      const headline = JSON.stringify(slack.messages.get(headlineTs)?.blocks);
+      assert.match(headline, /:white_check_mark: \*C\* Contain the blast radius: done/);
+    }, 15_000);
+    assert.deepEqual(slack.repliesTo(bobReply), [], "bob's approval got no error");
+
+    // Route 53: one ChangeBatch in all, after every throttled try.
+    assert.equal(r53.accepted.length, 1, 'exactly one ChangeBatch');
+    const refusedPosts = r53.requests.filter((r) => r.method === 'POST').length - 1;
+    assert.equal(refusedPosts, 4, 'two Throttling and two PriorRequestNotComplete before it went through');
+
+    // PagerDuty comes back: the incident is created once and every timeline event reaches it, once, in order.
+    pd.down = false;
+    const mirrored = (await bot().bot.deps.timeline.read('INC-1')).filter(
+      (e) => !e.kind.startsWith('pagerduty.'),
+    );
+    await until(() => {
+      const lines = pd.notes.flatMap((n) => n.content.split('\n').slice(1));
+      assert.equal(lines.length, mirrored.length);
+    }, 15_000);
+    await bot().bot.idle();
+    assert.equal(pd.creates.length, 1);
+    const lines = pd.notes.flatMap((n) => n.content.split('\n').slice(1));
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^\S+ \S+ [^:]+: /, '')),
+      mirrored.map((e) => e.summary),
+    );
+    const { events, verification } = await bot().bot.deps.timeline.verify('INC-1');
+    assert.equal(verification.ok, true);
+    const kinds = countKinds(events);
+    for (const kind of ['incident.declared', 'action.requested', 'action.approved', 'traffic.submitted']) {
+      assert.equal(kinds[kind], 1, kind);
+    }
+    assert.equal(kinds['traffic.in_sync'], 1);
+    assert.equal(kinds['action.succeeded'], 1);
+    assert.equal(kinds['pagerduty.unavailable'], 1, 'the outage is on the timeline once');
+    assert.equal(kinds['pagerduty.created'], 1);
+  });
+
+  it('GetChange throttled past every retry: the write stands, a durable follow-up reports INSYNC later', async () => {
+    let skew = 0;
+    await boot({ retries: 0 }, { now: () => new Date(Date.now() + skew) });
+    await command('alice', '/incident', 'declare payments').reply();
+    await command('alice', '/contain', '').reply();
+    const [action] = await bot().bot.deps.approvals.listForIncident('INC-1');
+    assert.ok(action?.card);
+    r53.failNext('GetChange', 5, THROTTLING);
+    await approve('bob', action.id, action.card.ts);
+    await until(async () =>
+      assert.equal((await bot().bot.deps.approvals.get(action.id))?.state, 'succeeded'),
+    );
+    const done = await bot().bot.deps.approvals.get(action.id);
+    assert.match(
+      done?.result?.summary ?? '',
+      /written \(change C[0-9A-F]+\), but polling it failed \(GetChange was throttled 5 times \(Throttling: Rate exceeded\); nothing was changed by this call\. Wait a minute and run it again\.\); the bot keeps following it/,
+    );
+    let kinds = countKinds(await bot().bot.deps.timeline.read('INC-1'));
+    assert.equal(kinds['traffic.in_sync'], undefined, 'not claimed in sync yet');
+
+    skew = 6000; // the follow-up is due 5 s later on the bot's clock
+    await until(async () => {
+      kinds = countKinds(await bot().bot.deps.timeline.read('INC-1'));
+      assert.equal(kinds['traffic.in_sync'], 1);
+    });
+    await until(() =>
+      assert.match(JSON.stringify(slack.messages.get(action.card?.ts ?? '')?.blocks), /DNS in sync/),
+    );
+    assert.equal(r53.accepted.length, 1);
+    assert.equal(r53.requests.filter((r) => r.method === 'POST').length, 1, 'the write was never repeated');
   });
 });
