@@ -27,7 +27,8 @@ import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 const HOUR = 3_600_000;
 const LEASE_MS = 15_000;
 
-describe('faults: bot process killed while an action is executing (real child processes)', () => {
+describe('faults: bot process killed while an action is executing (real child processes)', function () {
+  this.timeout(90_000); // two process start-ups and a 5 s durable follow-up, on a busy 2-core machine
   let dir: string;
   let store: RedisStore;
   let prefix: string;
@@ -163,14 +164,15 @@ describe('faults: bot process killed while an action is executing (real child pr
       ),
     );
     assert.equal(recovered?.result?.data?.recovered, true);
-    const afterKill = r53.requests.slice(requestsAtKill);
-    assert.deepEqual(
-      afterKill.map((r) => `${r.method} ${r.path.split('?')[0]}`).slice(0, 2),
-      [`GET /2013-04-01/change/${changeId}`, `GET /2013-04-01/hostedzone/${DRILL_ZONE}/rrset`],
-      'the new process asked GetChange by id, then read the records',
+    const afterKill = r53.requests.slice(requestsAtKill).map((r) => `${r.method} ${r.path.split('?')[0]}`);
+    const getChange = afterKill.indexOf(`GET /2013-04-01/change/${changeId}`);
+    assert.ok(getChange >= 0, 'the new process asked GetChange by the stored change id');
+    assert.ok(
+      afterKill.indexOf(`GET /2013-04-01/hostedzone/${DRILL_ZONE}/rrset`, getChange) > getChange,
+      'then read the records',
     );
     assert.ok(
-      afterKill.every((r) => r.method === 'GET'),
+      afterKill.every((r) => r.startsWith('GET ')),
       'nothing was written after the kill',
     );
     await until(() => {

@@ -17,7 +17,8 @@ import {
 import { buttonRequest, commandRequest, startFaultBot, until, type FaultBot } from './lib/http-bot.ts';
 import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 
-describe('faults: Redis restarted while an approval is pending (AOF on, real server)', () => {
+describe('faults: Redis restarted while an approval is pending (AOF on, real server)', function () {
+  this.timeout(60_000);
   let redis: RedisServer;
   let store: RedisStore;
   let slack: LocalSlack;

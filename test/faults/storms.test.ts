@@ -28,7 +28,8 @@ const PRIOR_REQUEST = {
   message: 'The request was rejected because Route 53 was still processing a prior request.',
 };
 
-describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', () => {
+describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', function () {
+  this.timeout(60_000);
   let store: RedisStore;
   let slack: LocalSlack;
   let r53: Route53Server;
