@@ -27,7 +27,7 @@ import { drillRecords, startRoute53Server, type Route53Server } from '../support
 import { sign, SIGNING_SECRET } from '../support/slack.ts';
 import { DRILL_HEALTH_CHECK, DRILL_ZONE, ROUTE53_SECTION, USERS } from './lib/fixtures.ts';
 import {
-  buttonPayload,
+  faultButtonPayload,
   commandRequest,
   formOf,
   startFaultBot,
@@ -334,7 +334,7 @@ describe('abuse: 1,000 generated malformed inputs through the real Bolt receiver
       return { label: c.label, kind: 'command', detail: `${c.command} ${c.text.slice(0, 80)}`, ...req };
     };
     const buildButton = (b: ButtonCase): Built => {
-      const { payload, replyId } = buttonPayload(slack, {
+      const { payload, replyId } = faultButtonPayload(slack, {
         actionId: b.actionId,
         value: b.value,
         user: pickUser(b.notFrom),
@@ -362,7 +362,7 @@ describe('abuse: 1,000 generated malformed inputs through the real Bolt receiver
         fault === 'tampered-body' ? `${inner.body}&text=${encodeURIComponent('legacy=100')}` : inner.body;
       cases.push({ ...inner, body, label: `signature:${fault}`, kind: 'signature', headers: signed });
     }
-    const base = buttonPayload(slack, {
+    const base = faultButtonPayload(slack, {
       actionId: APPROVE_ACTION,
       value: pending.id,
       user: USERS.bob,
