@@ -84,6 +84,8 @@ export function writeTable(): void {
   const results = readdirSync(RESULTS_DIR)
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as BenchResult)
+    // A benchmark run on its own writes its raw format; the table shows only runner results.
+    .filter((r) => typeof r.headline === 'object' && r.headline !== null)
     .sort((a, b) => a.name.localeCompare(b.name));
   const rows = results.map((r) => {
     const figures = Object.entries(r.headline)

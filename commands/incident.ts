@@ -40,12 +40,23 @@ export const incidentCommand: CommandSpec = {
         return declare(ctx, rest, args.options);
       case 'status':
         allowOnly(args, [], usage);
+        if (rest.length > 0)
+          throw new UsageError(
+            `/incident status takes nothing after it; got ${rest.map(quoteInput).join(' ')}.`,
+            usage,
+          );
         return status(ctx);
       case 'resolve':
         allowOnly(args, [], usage);
         return resolve(ctx, rest.join(' '));
-      case 'help':
       case undefined:
+        if (args.options.size > 0)
+          throw new UsageError(
+            'Say what to do first (declare, status, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
+            usage,
+          );
+        return ctx.inv.respond(helpMessage(registry()));
+      case 'help':
         return ctx.inv.respond(helpMessage(registry()));
       case 'link':
         allowOnly(args, [], usage);

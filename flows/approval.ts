@@ -13,8 +13,8 @@ import {
 } from '../src/actions.ts';
 import { approvalCard, type ChangeView } from '../src/chat/blocks/approval.ts';
 import type { Chat } from '../src/chat/chat.ts';
-import { AccessError } from '../src/errors.ts';
-import type { Incident } from '../src/incident.ts';
+import { AccessError, ExternalServiceError } from '../src/errors.ts';
+import type { Incident, MessageRef } from '../src/incident.ts';
 import type { Logger } from '../src/log.ts';
 import type { StepState } from '../src/runbook.ts';
 import type { Scheduler } from '../src/scheduler.ts';
@@ -154,10 +154,28 @@ export class Approvals {
       },
       stepState: 'in_progress',
     });
-    const card = await this.#deps.chat.post(
-      req.incident.channel,
-      approvalCard(action, handler.describe(action), access.describeApprovers()),
-    );
+    let card: MessageRef;
+    try {
+      card = await this.#deps.chat.post(
+        req.incident.channel,
+        approvalCard(action, handler.describe(action), access.describeApprovers()),
+      );
+    } catch (err) {
+      // Nobody can approve a request whose card never showed up: cancel it, on the timeline, instead of leaving it open.
+      const why = (err as Error).message;
+      await this.#transition(action.id, 'requested', 'cancelled', SYSTEM, {
+        decision: {
+          actor: SYSTEM,
+          at: now().toISOString(),
+          reason: `the approval card could not be posted: ${why}`,
+        },
+      });
+      throw new ExternalServiceError(
+        'Slack',
+        `the approval card could not be posted (${why}), so request ${action.id} was cancelled and nothing was changed. Run the command again in a minute.`,
+        { retryable: true, cause: err },
+      );
+    }
     const stored = (await this.#save(action.id, (a) => ({ ...a, card }))) as Action<Change>;
     if (req.breakGlass !== undefined) {
       const approved = await this.#transition(action.id, 'requested', 'approved', req.requester, {

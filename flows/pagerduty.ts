@@ -341,7 +341,12 @@ export class PagerDutyMirror {
     const rest = this.#deps.rest;
     if (!rest) return incident;
     const channelRequest = await store.get(channelRequestKey(incident.channel));
-    const requested = state.linkRequested ?? channelRequest ?? undefined;
+    // requestLink() moves the request from the channel onto the incident's state, state first: when the channel's is
+    // gone, re-read the state, or a pass that read the state before the move and the channel after it pages anew.
+    const linkRequested = channelRequest
+      ? state.linkRequested
+      : (await this.state(incident.id)).linkRequested;
+    const requested = linkRequested ?? state.linkRequested ?? channelRequest ?? undefined;
     if (requested) {
       await this.#pace();
       const pd = await rest.getIncident(requested);

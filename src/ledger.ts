@@ -159,7 +159,10 @@ export interface Ledger {
 
 /** Every configured service's ledger. */
 export interface LedgerAdapters {
+  /** The service's ledger; throws ConfigError when a connection string it names is not set. */
   get(service: string): Ledger | undefined;
+  /** Resolves every configured connection now (Slack modes call it at start, to fail fast). */
+  check(): void;
   close(): Promise<void>;
 }
 

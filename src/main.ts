@@ -399,6 +399,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     retryConfig: { retries: 5, factor: 2, minTimeout: 1000, maxTimeout: 30_000 },
   });
   const bot = buildBot({ config, store, chat: new SlackChat(client), log, redactor, env, metrics });
+  // Secrets the config names by environment variable must be there before the bot answers anyone.
+  bot.deps.adapters.ledger?.check();
   await bot.start();
   const transport = await startSlack(bot, {
     mode,

@@ -38,6 +38,8 @@ export class Tasks {
 
 /**
  * Coalesces bursts per key: the first call runs now, calls within `intervalMs` collapse into one trailing run.
+ * Runs of one key never overlap: a call made while a run is in flight runs after it, so edits of a message reach
+ * Slack in order and the last one shows the latest state (a slow or retried edit cannot overwrite a newer one).
  * Used for message edits (Slack allows about one chat.update per second per message).
  */
 export class Throttle {
@@ -57,11 +59,17 @@ export class Throttle {
     if (this.#timers.has(key)) return;
     const wait = Math.max(0, (this.#last.get(key) ?? 0) + this.#intervalMs - Date.now());
     const timer = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
-      this.#timers.delete(key);
       const next = this.#pending.get(key);
       this.#pending.delete(key);
       this.#last.set(key, Date.now());
-      if (next) await next();
+      try {
+        if (next) await next();
+      } finally {
+        // Calls made during the run waited for it; the latest of them runs next, after the interval.
+        this.#timers.delete(key);
+        const again = this.#pending.get(key);
+        if (again) this.schedule(key, again);
+      }
     });
     this.#timers.set(key, timer);
     this.#tasks.run(`throttle:${key}`, () => timer);

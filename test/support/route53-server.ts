@@ -40,7 +40,22 @@ export interface Route53Server {
   setHealth(healthCheckId: string, healthyCheckers: number): void;
   /** The next `n` ChangeResourceRecordSets calls answer Throttling (for drills). */
   throttleNext(n: number): void;
+  /**
+   * The next `n` calls of one operation answer this error instead (fault tests: throttling storms on reads,
+   * PriorRequestNotComplete on writes, 5xx). Queued faults of an operation are used in the order given.
+   */
+  failNext(operation: Route53Operation, n: number, error: Route53Fault): void;
   stop(): Promise<void>;
+}
+
+export type Route53Operation =
+  'ListResourceRecordSets' | 'ChangeResourceRecordSets' | 'GetChange' | 'GetHealthCheckStatus';
+
+export interface Route53Fault {
+  code: string;
+  message: string;
+  /** HTTP status (400 for Throttling and PriorRequestNotComplete, as Route 53 answers them). */
+  status?: number;
 }
 
 function reversedName(name: string): string {
@@ -100,6 +115,16 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
   const requests: Route53Server['requests'] = [];
   const accepted: Route53Server['accepted'] = [];
   let throttle = 0;
+  const faults = new Map<Route53Operation, Route53Fault[]>();
+
+  /** Answers the next queued fault of `operation`, if any; true when it did. */
+  function fault(res: ServerResponse, operation: Route53Operation): boolean {
+    const next = faults.get(operation)?.shift();
+    if (!next) return false;
+    const status = next.status ?? 400;
+    send(res, status, errorXml(next.code, next.message, status >= 500 ? 'Receiver' : 'Sender'));
+    return true;
+  }
 
   function send(res: ServerResponse, status: number, xml: string): void {
     res.writeHead(status, {
@@ -217,10 +242,17 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
         return send(res, 403, errorXml('MissingAuthenticationToken', 'Missing Authentication Token'));
       }
       const rrset = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/.exec(url.pathname);
-      if (rrset && req.method === 'GET') return list(res, rrset[1] ?? '', url.searchParams);
-      if (rrset && req.method === 'POST') return change(res, rrset[1] ?? '', body);
+      if (rrset && req.method === 'GET') {
+        if (fault(res, 'ListResourceRecordSets')) return;
+        return list(res, rrset[1] ?? '', url.searchParams);
+      }
+      if (rrset && req.method === 'POST') {
+        if (fault(res, 'ChangeResourceRecordSets')) return;
+        return change(res, rrset[1] ?? '', body);
+      }
       const changeId = /^\/2013-04-01\/change\/([^/]+)$/.exec(url.pathname);
       if (changeId && req.method === 'GET') {
+        if (fault(res, 'GetChange')) return;
         const info = changeInfo(changeId[1] ?? '');
         return info
           ? send(res, 200, getChangeXml(info))
@@ -228,6 +260,7 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
       }
       const hc = /^\/2013-04-01\/healthcheck\/([^/]+)\/status$/.exec(url.pathname);
       if (hc && req.method === 'GET') {
+        if (fault(res, 'GetHealthCheckStatus')) return;
         const healthy = health.get(hc[1] ?? '');
         return healthy === undefined
           ? send(res, 404, errorXml('NoSuchHealthCheck', `A health check with id ${hc[1]} does not exist.`))
@@ -257,6 +290,11 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
     setHealth: (id, healthy) => health.set(id, healthy),
     throttleNext: (n) => {
       throttle = n;
+    },
+    failNext: (operation, n, error) => {
+      const queue = faults.get(operation) ?? [];
+      for (let i = 0; i < n; i++) queue.push(error);
+      faults.set(operation, queue);
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 // Drives the real Bolt HTTP receiver with signed requests, and answers the Slack Web API with nock.
 import { createHmac } from 'node:crypto';
-import { WebClient } from '@slack/web-api';
+import { LogLevel, WebClient, type RetryOptions } from '@slack/web-api';
 import nock from 'nock';
 import type { Bot } from '../../src/bot.ts';
 import { SlackChat } from '../../src/chat/slack/chat.ts';
@@ -34,17 +34,17 @@ export function sign(
 
 let responseSeq = 0;
 
-/** The form body Slack sends for a slash command; response_url points at the nock'd hooks host. */
-export function commandBody(args: {
+/** The form fields Slack sends for a slash command. */
+export function commandForm(args: {
   command: string;
   text: string;
   userId: string;
   userName: string;
   channel: string;
-}) {
-  responseSeq += 1;
-  const responsePath = `/commands/${TEAM}/${responseSeq}/resp${responseSeq}`;
-  const body = new URLSearchParams({
+  responseUrl: string;
+  triggerId: string;
+}): string {
+  return new URLSearchParams({
     token: 'legacy-verification-token',
     team_id: TEAM,
     team_domain: 'acme',
@@ -56,30 +56,47 @@ export function commandBody(args: {
     text: args.text,
     api_app_id: 'A0APP',
     is_enterprise_install: 'false',
-    response_url: `${RESPONSE_HOST}${responsePath}`,
-    trigger_id: `${responseSeq}.1.abc`,
+    response_url: args.responseUrl,
+    trigger_id: args.triggerId,
   }).toString();
+}
+
+/** The form body Slack sends for a slash command; response_url points at the nock'd hooks host. */
+export function commandBody(args: {
+  command: string;
+  text: string;
+  userId: string;
+  userName: string;
+  channel: string;
+}) {
+  responseSeq += 1;
+  const responsePath = `/commands/${TEAM}/${responseSeq}/resp${responseSeq}`;
+  const body = commandForm({
+    ...args,
+    responseUrl: `${RESPONSE_HOST}${responsePath}`,
+    triggerId: `${responseSeq}.1.abc`,
+  });
   return { body, responsePath, contentType: 'application/x-www-form-urlencoded' };
 }
 
-/** The interactivity payload Slack sends when a button is pressed. */
-export function buttonBody(args: {
+/** The block_actions payload Slack sends when a button on a message is pressed. */
+export function buttonPayload(args: {
   actionId: string;
   value: string;
   userId: string;
   userName: string;
   channel: string;
   messageTs: string;
-}) {
-  responseSeq += 1;
-  const responsePath = `/actions/${TEAM}/${responseSeq}/act${responseSeq}`;
-  const payload = {
+  responseUrl: string;
+  triggerId: string;
+}): Record<string, unknown> {
+  return {
     type: 'block_actions',
     user: { id: args.userId, username: args.userName, name: args.userName, team_id: TEAM },
     api_app_id: 'A0APP',
     token: 'legacy-verification-token',
     container: { type: 'message', message_ts: args.messageTs, channel_id: args.channel, is_ephemeral: false },
-    trigger_id: `${responseSeq}.1.def`,
+    trigger_id: args.triggerId,
     team: { id: TEAM, domain: 'acme' },
     enterprise: null,
     is_enterprise_install: false,
@@ -93,7 +110,7 @@ export function buttonBody(args: {
       blocks: [],
     },
     state: { values: {} },
-    response_url: `${RESPONSE_HOST}${responsePath}`,
+    response_url: args.responseUrl,
     actions: [
       {
         type: 'button',
@@ -106,11 +123,30 @@ export function buttonBody(args: {
       },
     ],
   };
-  return {
-    body: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
-    responsePath,
-    contentType: 'application/x-www-form-urlencoded',
-  };
+}
+
+/** Interactivity payloads arrive as a form with one `payload` field of JSON. */
+export function payloadForm(payload: unknown): string {
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+/** The interactivity request Slack sends when a button is pressed; response_url on the nock'd hooks host. */
+export function buttonBody(args: {
+  actionId: string;
+  value: string;
+  userId: string;
+  userName: string;
+  channel: string;
+  messageTs: string;
+}) {
+  responseSeq += 1;
+  const responsePath = `/actions/${TEAM}/${responseSeq}/act${responseSeq}`;
+  const payload = buttonPayload({
+    ...args,
+    responseUrl: `${RESPONSE_HOST}${responsePath}`,
+    triggerId: `${responseSeq}.1.def`,
+  });
+  return { body: payloadForm(payload), responsePath, contentType: 'application/x-www-form-urlencoded' };
 }
 
 /** The Events API envelope for reaction_added. */
@@ -165,6 +201,7 @@ export function nockAuthTest(): void {
 export interface HttpBot {
   bot: Bot;
   port: number;
+  url: string;
   metrics: Metrics;
   logLines: string[];
   transport: SlackTransport;
@@ -172,8 +209,7 @@ export interface HttpBot {
   stop(): Promise<void>;
 }
 
-/** The whole app in HTTP mode, on a free port, with the Web API at SLACK_API_URL. */
-export async function startHttpBot(opts: {
+export interface HttpBotOptions {
   config: Config;
   store: Store;
   adapters?: Partial<Adapters>;
@@ -181,10 +217,27 @@ export async function startHttpBot(opts: {
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
   pagerdutyMirror?: Partial<MirrorOptions>;
-}): Promise<HttpBot> {
-  const { log, lines, redactor } = memoryLogger([BOT_TOKEN, SIGNING_SECRET]);
+  /** The Web API base (default SLACK_API_URL, answered by nock). */
+  apiUrl?: string;
+  /** The Web API client's retry policy (default none, so a nock'd failure shows at once). */
+  retry?: RetryOptions;
+  editIntervalMs?: number;
+  schedulerTickMs?: number;
+  /** More values the logger must hide. */
+  secrets?: string[];
+}
+
+/** The whole app in HTTP mode, on a free port, with the Web API at `apiUrl`. */
+export async function startHttpBot(opts: HttpBotOptions): Promise<HttpBot> {
+  const { log, lines, redactor } = memoryLogger([BOT_TOKEN, SIGNING_SECRET, ...(opts.secrets ?? [])]);
   const metrics = createMetrics({ defaults: false });
-  const client = new WebClient(BOT_TOKEN, { slackApiUrl: SLACK_API_URL, retryConfig: { retries: 0 } });
+  const apiUrl = opts.apiUrl ?? SLACK_API_URL;
+  const client = new WebClient(BOT_TOKEN, {
+    slackApiUrl: apiUrl,
+    retryConfig: opts.retry ?? { retries: 0 },
+    // The client's own console lines ("Will retry in 1 seconds") would drown the test output.
+    logLevel: LogLevel.ERROR,
+  });
   const bot = buildBot({
     config: opts.config,
     store: opts.store,
@@ -192,7 +245,8 @@ export async function startHttpBot(opts: {
     log,
     redactor,
     metrics,
-    editIntervalMs: 0,
+    editIntervalMs: opts.editIntervalMs ?? 0,
+    ...(opts.schedulerTickMs ? { schedulerTickMs: opts.schedulerTickMs } : {}),
     env: opts.env ?? {},
     ...(opts.adapters ? { adapters: opts.adapters } : {}),
     ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
@@ -205,7 +259,7 @@ export async function startHttpBot(opts: {
     botToken: BOT_TOKEN,
     signingSecret: SIGNING_SECRET,
     port: 0,
-    apiUrl: SLACK_API_URL,
+    apiUrl,
     routes: healthRoutes({ store: opts.store, metrics, mode: 'http' }),
     log,
   });
@@ -213,6 +267,7 @@ export async function startHttpBot(opts: {
   return {
     bot,
     port,
+    url: `http://127.0.0.1:${port}`,
     metrics,
     logLines: lines,
     transport,

@@ -18,7 +18,11 @@ export interface ModuleCopy {
 export function copyModule(name: string): ModuleCopy {
   const root = mkdtempSync(join(tmpdir(), 'cs-tf-'));
   const dir = join(root, 'module');
-  cpSync(resolve('test/fixtures/terraform', name), dir, { recursive: true });
+  // Only the module's own files: state left by a console demo run in the fixture must not leak into a test.
+  cpSync(resolve('test/fixtures/terraform', name), dir, {
+    recursive: true,
+    filter: (src) => !/terraform\.tfstate|\.terraform/.test(src),
+  });
   return { dir, work: join(root, 'work'), cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 

@@ -1,6 +1,6 @@
 // deploy/: the Kubernetes manifests validate against the API models, and keep the properties platform teams require.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig, parseConfig } from '../../src/config.ts';
@@ -64,8 +64,10 @@ describe('deploy/', () => {
     const kustomization = parseAllDocuments(
       readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'),
     )[0]?.toJS() as { resources: string[] };
+    // The Secret is a template; the Role goes into each workload namespace, outside the bot's own.
     const files = readdirSync(DIR).filter(
-      (f) => f.endsWith('.yaml') && !['kustomization.yaml', 'secret.example.yaml'].includes(f),
+      (f) =>
+        f.endsWith('.yaml') && !['kustomization.yaml', 'secret.example.yaml', 'rbac-target.yaml'].includes(f),
     );
     assert.deepEqual([...kustomization.resources].sort(), files.sort());
   });
@@ -120,5 +122,69 @@ describe('deploy/', () => {
     assert.match(dockerfile, /^HEALTHCHECK .*\n.*\/healthz/m);
     assert.doesNotMatch(dockerfile, /COPY \. /, 'copies only the project files it needs');
     assert.ok(loadConfig('cloud-safety.example.yml'));
+  });
+});
+
+const IAM_PREFIX: Record<string, string> = {
+  'client-route-53': 'route53',
+  'client-elastic-load-balancing-v2': 'elasticloadbalancing',
+  'client-s3': 's3',
+  'client-cloudwatch': 'cloudwatch',
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** Every IAM action the code can cause: each `new XCommand(` by the package it is imported from, and S3 uploads. */
+function actionsCalled(): Set<string> {
+  const actions = new Set<string>();
+  for (const file of [...sourceFiles('src'), ...sourceFiles('flows')]) {
+    const text = readFileSync(file, 'utf8');
+    const packageOf = new Map<string, string>();
+    for (const m of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/([a-z0-9-]+)'/g)) {
+      for (const name of (m[1] ?? '').split(','))
+        packageOf.set(name.replace(/\btype\b/, '').trim(), m[2] ?? '');
+    }
+    for (const m of text.matchAll(/new (\w+)Command\(/g)) {
+      const pkg = packageOf.get(`${m[1]}Command`);
+      assert.ok(pkg, `${file}: ${m[1]}Command is imported from an @aws-sdk client`);
+      const prefix = IAM_PREFIX[pkg];
+      assert.ok(prefix, `${file}: ${pkg} has an IAM prefix in this test`);
+      actions.add(`${prefix}:${m[1]}`);
+    }
+    if (packageOf.has('Upload') && packageOf.get('Upload') === 'lib-storage') {
+      // Multipart uploads are authorised by s3:PutObject; a failed one is aborted.
+      actions.add('s3:PutObject');
+      actions.add('s3:AbortMultipartUpload');
+    }
+  }
+  return actions;
+}
+
+describe('deploy/aws/iam-policy.json', () => {
+  const policy = JSON.parse(readFileSync('deploy/aws/iam-policy.json', 'utf8')) as {
+    Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[];
+  };
+  const granted = new Set(policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+
+  it('allows every AWS action the code calls', () => {
+    const called = actionsCalled();
+    assert.ok(
+      called.has('route53:ChangeResourceRecordSets') && called.has('s3:PutObject'),
+      'found the calls',
+    );
+    assert.deepEqual([...called].filter((a) => !granted.has(a)).sort(), []);
+  });
+
+  it('allows nothing the code does not call, with no wildcard actions', () => {
+    const called = actionsCalled();
+    assert.deepEqual([...granted].filter((a) => !called.has(a)).sort(), []);
+    assert.ok([...granted].every((a) => !a.includes('*')));
+    for (const statement of policy.Statement) assert.equal(statement.Effect, 'Allow');
   });
 });

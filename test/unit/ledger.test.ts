@@ -112,16 +112,17 @@ describe('ledger: config section', () => {
   it('reads connection strings from the environment and says which variable is missing', () => {
     const parsed = config(ledgerSection('PAYMENTS_LEGACY_DB_URL', { env: 'PAYMENTS_CLOUD_DB_URL' }));
     const { log } = memoryLogger();
-    assert.throws(
-      () =>
-        buildLedgerAdapters(
-          parsed,
-          { PAYMENTS_LEGACY_DB_URL: 'postgres://u@h/db' },
-          createMetrics({ defaults: false }),
-          log,
-        ),
-      /services\.payments\.ledger\.cloud names the environment variable PAYMENTS_CLOUD_DB_URL, which is not set/,
+    const missing = buildLedgerAdapters(
+      parsed,
+      { PAYMENTS_LEGACY_DB_URL: 'postgres://u@h/db' },
+      createMetrics({ defaults: false }),
+      log,
     );
+    const notSet =
+      /services\.payments\.ledger\.cloud names the environment variable PAYMENTS_CLOUD_DB_URL, which is not set/;
+    // check() is what Slack modes run at start; get() is what a command hits in console mode.
+    assert.throws(() => missing?.check(), notSet);
+    assert.throws(() => missing?.get('payments'), notSet);
     const adapters = buildLedgerAdapters(
       parsed,
       {

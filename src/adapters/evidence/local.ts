@@ -6,12 +6,11 @@ import { pathToFileURL } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import {
   HashingStream,
-  endStream,
+  evidenceWriter,
   safeKey,
   type EvidenceStore,
   type EvidenceWriter,
   type StoredArtifact,
-  type Verify,
 } from './store.ts';
 
 export class LocalEvidenceStore implements EvidenceStore {
@@ -31,61 +30,25 @@ export class LocalEvidenceStore implements EvidenceStore {
     const file = createWriteStream(incomplete, { flags: 'wx', flush: true, highWaterMark: 1024 * 1024 });
     const written = pipeline(hashing, file);
     written.catch(() => {}); // observed through commit/keepPartial
-    let finished = false;
-
-    async function finish(
-      custody: Record<string, unknown>,
-      verify: Verify | undefined,
-      forcePartial: boolean,
-    ): Promise<StoredArtifact> {
-      await endStream(hashing);
-      await written;
-      finished = true;
-      const got = { size: hashing.bytes, sha256: hashing.digest() };
-      const problem = verify?.(got);
-      const partial = forcePartial || problem !== undefined;
-      // A partial artifact never takes the name of a complete one.
-      const target = partial ? `${path}.partial` : path;
-      await rename(incomplete, target);
-      const artifact: StoredArtifact = {
-        uri: pathToFileURL(target).href,
-        ...got,
-        partial,
-        ...(problem ? { problem } : {}),
-      };
-      await writeFile(
-        `${target}.custody.json`,
-        `${JSON.stringify({ ...custody, ...artifact, status: partial ? 'partial' : 'complete' }, null, 2)}\n`,
-        { flush: true },
-      );
-      return artifact;
-    }
-
-    const writer: EvidenceWriter = {
-      stream: hashing,
-      get bytes() {
-        return hashing.bytes;
+    return evidenceWriter(hashing, {
+      settle: () => written,
+      async place(found, custody) {
+        // A partial artifact never takes the name of a complete one.
+        const target = found.partial ? `${path}.partial` : path;
+        await rename(incomplete, target);
+        const artifact: StoredArtifact = { uri: pathToFileURL(target).href, ...found };
+        await writeFile(
+          `${target}.custody.json`,
+          `${JSON.stringify({ ...custody, ...artifact, status: found.partial ? 'partial' : 'complete' }, null, 2)}\n`,
+          { flush: true },
+        );
+        return artifact;
       },
-      commit: (custody, verify) => finish(custody, verify, false),
-      async keepPartial(custody) {
-        if (finished) return undefined;
-        if (hashing.destroyed || hashing.bytes === 0) {
-          await writer.discard();
-          return undefined;
-        }
-        try {
-          return await finish(custody, undefined, true);
-        } catch {
-          return undefined;
-        }
-      },
-      async discard() {
-        finished = true;
+      async drop() {
         hashing.destroy();
         await written.catch(() => {});
         await rm(incomplete, { force: true });
       },
-    };
-    return writer;
+    });
   }
 }

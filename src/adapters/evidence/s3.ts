@@ -3,7 +3,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough } from 'node:stream';
 import { ExternalServiceError } from '../../errors.ts';
-import { HashingStream, endStream, safeKey, type EvidenceStore, type EvidenceWriter, type StoredArtifact, type Verify } from './store.ts';
+import { HashingStream, evidenceWriter, safeKey, type EvidenceStore, type EvidenceWriter, type StoredArtifact } from './store.ts';
 
 export interface S3EvidenceOptions {
   bucket: string;
@@ -65,61 +65,33 @@ export class S3EvidenceStore implements EvidenceStore {
     done.catch((err: unknown) => {
       if (!hashing.destroyed) hashing.destroy(s3Error('upload', err));
     });
-    let finished = false;
     const uri = `s3://${bucket}/${objectKey}`;
-
-    async function finish(
-      custody: Record<string, unknown>,
-      verify: Verify | undefined,
-      forcePartial: boolean,
-    ): Promise<StoredArtifact> {
-      await endStream(hashing);
-      try {
-        await done;
-      } catch (err) {
-        throw s3Error('upload', err);
-      }
-      finished = true;
-      const got = { size: hashing.bytes, sha256: hashing.digest() };
-      const problem = verify?.(got);
-      const partial = forcePartial || problem !== undefined;
-      const artifact: StoredArtifact = { uri, ...got, partial, ...(problem ? { problem } : {}) };
-      // The object key is fixed when the upload starts; a partial one is marked by its custody record's name.
-      try {
-        await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: `${objectKey}${partial ? '.partial' : ''}.custody.json`,
-            Body: `${JSON.stringify({ ...custody, ...artifact, status: partial ? 'partial' : 'complete' }, null, 2)}\n`,
-            ContentType: 'application/json',
-          }),
-        );
-      } catch (err) {
-        throw s3Error('PutObject (custody record)', err);
-      }
-      return artifact;
-    }
-
-    const writer: EvidenceWriter = {
-      stream: hashing,
-      get bytes() {
-        return hashing.bytes;
-      },
-      commit: (custody, verify) => finish(custody, verify, false),
-      async keepPartial(custody) {
-        if (finished) return undefined;
-        if (hashing.destroyed || hashing.bytes === 0) {
-          await writer.discard();
-          return undefined;
-        }
+    return evidenceWriter(hashing, {
+      async settle() {
         try {
-          return await finish(custody, undefined, true);
-        } catch {
-          return undefined;
+          await done;
+        } catch (err) {
+          throw s3Error('upload', err);
         }
       },
-      async discard() {
-        finished = true;
+      async place(found, custody) {
+        const artifact: StoredArtifact = { uri, ...found };
+        // The object key is fixed when the upload starts; a partial one is marked by its custody record's name.
+        try {
+          await client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: `${objectKey}${found.partial ? '.partial' : ''}.custody.json`,
+              Body: `${JSON.stringify({ ...custody, ...artifact, status: found.partial ? 'partial' : 'complete' }, null, 2)}\n`,
+              ContentType: 'application/json',
+            }),
+          );
+        } catch (err) {
+          throw s3Error('PutObject (custody record)', err);
+        }
+        return artifact;
+      },
+      async drop() {
         hashing.unpipe(body);
         hashing.destroy();
         try {
@@ -129,7 +101,6 @@ export class S3EvidenceStore implements EvidenceStore {
         }
         await done.catch(() => {});
       },
-    };
-    return writer;
+    });
   }
 }

@@ -93,3 +93,53 @@ export function endStream(stream: Writable): Promise<void> {
     stream.end();
   });
 }
+
+/** What differs between stores: making the bytes durable, naming and recording the artifact, dropping it. */
+export interface WriterBackend {
+  /** Resolves once everything the stream carried is durable (the stream has ended). */
+  settle(): Promise<void>;
+  /** Gives the artifact its final name (partial ones never take a complete one's) and writes its custody record. */
+  place(found: Omit<StoredArtifact, 'uri'>, custody: Record<string, unknown>): Promise<StoredArtifact>;
+  /** Drops whatever arrived. */
+  drop(): Promise<void>;
+}
+
+/** The EvidenceWriter around a hashing stream: the same commit, verify and keep-partial rules for every store. */
+export function evidenceWriter(hashing: HashingStream, backend: WriterBackend): EvidenceWriter {
+  let finished = false;
+
+  async function finish(custody: Record<string, unknown>, verify: Verify | undefined, forcePartial: boolean) {
+    await endStream(hashing);
+    await backend.settle();
+    finished = true;
+    const got = { size: hashing.bytes, sha256: hashing.digest() };
+    const problem = verify?.(got);
+    const partial = forcePartial || problem !== undefined;
+    return backend.place({ ...got, partial, ...(problem ? { problem } : {}) }, custody);
+  }
+
+  const writer: EvidenceWriter = {
+    stream: hashing,
+    get bytes() {
+      return hashing.bytes;
+    },
+    commit: (custody, verify) => finish(custody, verify, false),
+    async keepPartial(custody) {
+      if (finished) return undefined;
+      if (hashing.destroyed || hashing.bytes === 0) {
+        await writer.discard();
+        return undefined;
+      }
+      try {
+        return await finish(custody, undefined, true);
+      } catch {
+        return undefined;
+      }
+    },
+    async discard() {
+      finished = true;
+      await backend.drop();
+    },
+  };
+  return writer;
+}

@@ -119,32 +119,55 @@ export function buildLedgerAdapters(
   metrics: Metrics,
   log: Logger,
 ): LedgerAdapters | undefined {
-  const ledgers = new Map<string, PgLedger>();
+  // Built on first use: a console drill starts without the database URLs and says which one is missing
+  // when /ledger needs it; Slack modes call check() at start so production fails fast instead.
+  const factories = new Map<string, () => PgLedger>();
   for (const [service, section] of Object.entries(config.services)) {
     const ledger = section.ledger;
     if (!ledger) continue;
     const path = `services.${service}.ledger`;
     const auth = ledger.cdc?.kind === 'debezium' && ledger.cdc.auth;
-    ledgers.set(
+    factories.set(
       service,
-      new PgLedger({
-        service,
-        config: ledger,
-        legacy: resolveConnection(ledger.legacy, `${path}.legacy`, env),
-        cloud: resolveConnection(ledger.cloud, `${path}.cloud`, env),
-        metrics,
-        log,
-        ...(auth ? { debeziumAuth: resolveSecret(auth, `${path}.cdc.auth`, env) } : {}),
-      }),
+      () =>
+        new PgLedger({
+          service,
+          config: ledger,
+          legacy: resolveConnection(ledger.legacy, `${path}.legacy`, env),
+          cloud: resolveConnection(ledger.cloud, `${path}.cloud`, env),
+          metrics,
+          log,
+          ...(auth ? { debeziumAuth: resolveSecret(auth, `${path}.cdc.auth`, env) } : {}),
+        }),
     );
   }
-  if (ledgers.size === 0) return undefined;
-  return ledgerAdapters(ledgers);
+  if (factories.size === 0) return undefined;
+  const built = new Map<string, PgLedger>();
+  const get = (service: string): PgLedger | undefined => {
+    const factory = factories.get(service);
+    if (!factory) return undefined;
+    let ledger = built.get(service);
+    if (!ledger) {
+      ledger = factory();
+      built.set(service, ledger);
+    }
+    return ledger;
+  };
+  return {
+    get,
+    check() {
+      for (const service of factories.keys()) get(service);
+    },
+    async close() {
+      await Promise.allSettled([...built.values()].map((l) => l.close()));
+    },
+  };
 }
 
 export function ledgerAdapters(ledgers: Map<string, Ledger>): LedgerAdapters {
   return {
     get: (service) => ledgers.get(service),
+    check() {},
     async close() {
       await Promise.allSettled([...ledgers.values()].map((l) => l.close()));
     },

@@ -8,7 +8,7 @@ const SHOWN = 40;
 export function eventLine(event: TimelineEvent): string {
   const step = event.step ?? '-';
   const who = event.actor.type === 'user' ? event.actor.name : `${event.actor.name} (${event.actor.type})`;
-  return `${utc(event.at)}  ${step}  ${truncate(who, 20).padEnd(20)}  ${event.summary}`;
+  return `${utc(event.at)}  ${step}  ${truncate(who, 22).padEnd(22)}  ${event.summary}`;
 }
 
 export function verificationText(v: Verification): string {

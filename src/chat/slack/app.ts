@@ -1,7 +1,8 @@
 // Bolt wiring: translates slash commands, button presses and reaction events into Bot calls. No logic here.
 import { performance } from 'node:perf_hooks';
 import bolt from '@slack/bolt';
-import type { Logger as BoltLogger, LogLevel } from '@slack/bolt';
+import type { AuthorizeResult, Logger as BoltLogger, LogLevel } from '@slack/bolt';
+import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { Bot } from '../../bot.ts';
 import type { Logger } from '../../log.ts';
 import type { Route } from '../../http.ts';
@@ -52,6 +53,48 @@ function ephemeral(message: Message) {
   };
 }
 
+/**
+ * Bolt's own authorization calls auth.test once and caches the answer forever, a failure included: a bot started
+ * while Slack rate-limited or could not be reached never ran a listener again (every request: "Authorization of
+ * incoming event did not succeed"), and a request arriving while that first auth.test was waiting out a 429 was
+ * not acked in time. This one never makes a request wait for Slack: it hands Bolt the bot token at once, and learns
+ * the bot's user and bot ids (used to ignore the bot's own events) in the background until auth.test succeeds.
+ */
+function botAuthorize(
+  botToken: string,
+  clientOptions: WebClientOptions,
+  log: Logger,
+): () => Promise<AuthorizeResult> {
+  const client = new WebClient(botToken, clientOptions);
+  let identity: { botUserId?: string; botId?: string } | undefined;
+  let asking: Promise<void> | undefined;
+  const learn = () => {
+    asking ??= client.auth.test().then(
+      (res) => {
+        identity = {
+          ...(res.user_id ? { botUserId: res.user_id } : {}),
+          ...(res.bot_id ? { botId: res.bot_id } : {}),
+        };
+      },
+      (err: unknown) => {
+        asking = undefined;
+        const code = (err as { data?: { error?: string } }).data?.error;
+        log.warn(
+          { err, code },
+          code === 'invalid_auth' || code === 'not_authed' || code === 'account_inactive'
+            ? 'slack auth.test refused the bot token; check SLACK_BOT_TOKEN'
+            : 'slack auth.test failed; asking again on the next request',
+        );
+      },
+    );
+  };
+  learn();
+  return async () => {
+    if (!identity) learn();
+    return { botToken, ...identity };
+  };
+}
+
 export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise<SlackTransport> {
   const { metrics, tasks } = bot.deps;
   const logger = boltLogger(opts.log);
@@ -62,7 +105,7 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
   const app =
     opts.mode === 'socket'
       ? new App({
-          token: opts.botToken,
+          authorize: botAuthorize(opts.botToken, { ...clientOptions, logger }, opts.log),
           appToken: opts.appToken,
           socketMode: true,
           logger,
@@ -70,7 +113,7 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           convoStore: false,
         })
       : new App({
-          token: opts.botToken,
+          authorize: botAuthorize(opts.botToken, { ...clientOptions, logger }, opts.log),
           logger,
           // We keep no conversation state in Bolt; skipping its store saves work on every request.
           convoStore: false,

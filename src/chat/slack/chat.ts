@@ -10,22 +10,28 @@ interface SlackError {
   data?: { error?: string; needed?: string };
   message?: string;
   retryAfter?: number;
+  /** The client's request error wraps what went wrong, e.g. its own "A rate limit was exceeded" after retrying. */
+  original?: { message?: string };
 }
 
 /** Wraps Slack failures in ExternalServiceError with Slack's error code, so messages say what to fix. */
 function slackError(method: string, err: unknown): ExternalServiceError {
   const e = err as SlackError;
-  const code = e.data?.error ?? e.code ?? 'unknown_error';
+  // After waiting out every Retry-After its retries allow, the Web API client gives up with a request error.
+  const rateLimited =
+    e.code === 'slack_webapi_rate_limited_error' ||
+    /rate limit was exceeded/i.test(e.original?.message ?? '');
+  const code = rateLimited ? 'ratelimited' : (e.data?.error ?? e.code ?? 'unknown_error');
   const hint: Record<string, string> = {
     not_in_channel: 'invite the bot to the channel (/invite @cloud-safety)',
     channel_not_found: 'invite the bot to the channel; private channels are invisible to it otherwise',
     missing_scope: `add the scope ${e.data?.needed ?? ''} to the Slack app and reinstall it`,
     invalid_auth: 'SLACK_BOT_TOKEN is wrong or revoked',
     not_authed: 'SLACK_BOT_TOKEN is not set',
-    ratelimited: 'Slack is rate limiting; it will be retried',
+    ratelimited: 'Slack is rate limiting the bot',
   };
   return new ExternalServiceError('Slack', `${method}: ${code}${hint[code] ? ` (${hint[code]})` : ''}`, {
-    retryable: code === 'ratelimited' || e.code === 'slack_webapi_rate_limited_error',
+    retryable: code === 'ratelimited',
     cause: err,
   });
 }

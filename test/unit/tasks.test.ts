@@ -1,0 +1,62 @@
+// Throttle: bursts collapse into one trailing run, and runs of one key never overlap (edits land in order).
+import assert from 'node:assert/strict';
+import { Tasks, Throttle } from '../../src/tasks.ts';
+import { memoryLogger } from '../support/bot.ts';
+
+describe('Throttle', () => {
+  it('collapses calls made before a run starts into one run of the latest work', async () => {
+    const tasks = new Tasks(memoryLogger().log);
+    const throttle = new Throttle(tasks, 20);
+    const ran: number[] = [];
+    for (let i = 1; i <= 5; i++) throttle.schedule('card', async () => void ran.push(i));
+    await tasks.idle();
+    assert.deepEqual(ran, [5]);
+    for (let i = 6; i <= 9; i++) throttle.schedule('card', async () => void ran.push(i));
+    await tasks.idle();
+    assert.deepEqual(ran, [5, 9]);
+  });
+
+  it('starts no run of a key while the previous one is in flight, so a slow edit cannot overwrite a newer one', async () => {
+    const tasks = new Tasks(memoryLogger().log);
+    const throttle = new Throttle(tasks, 0);
+    // What "Slack" shows: each edit lands when its request finishes.
+    let shown = '';
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let releaseSlow: () => void = () => {};
+    const edit = (state: string, slow: boolean) => async () => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      if (slow) await new Promise<void>((resolve) => (releaseSlow = resolve));
+      else await new Promise((resolve) => setTimeout(resolve, 1));
+      shown = state;
+      inFlight -= 1;
+    };
+    throttle.schedule('card', edit('executing', true)); // e.g. a chat.update waiting out a 429
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    throttle.schedule('card', edit('approved', false));
+    throttle.schedule('card', edit('succeeded', false));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(inFlight, 1, 'the newer edit waits for the slow one');
+    releaseSlow();
+    await tasks.idle();
+    assert.equal(maxInFlight, 1);
+    assert.equal(shown, 'succeeded', 'the last edit to land is the latest state');
+  });
+
+  it('keeps going after a failed run: the next call still runs, the failure is logged', async () => {
+    const { log, lines } = memoryLogger();
+    const tasks = new Tasks(log);
+    const throttle = new Throttle(tasks, 0);
+    const ran: string[] = [];
+    throttle.schedule('card', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      throw new Error('ratelimited');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    throttle.schedule('card', async () => void ran.push('after'));
+    await tasks.idle();
+    assert.deepEqual(ran, ['after']);
+    assert.ok(lines.some((l) => /background task failed/.test(l) && /ratelimited/.test(l)));
+  });
+});
