@@ -15,7 +15,12 @@ import { buildBot } from '../src/main.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { createRedactor } from '../src/redact.ts';
 import { RedisStore } from '../src/store/redis.ts';
-import { DRILL_HEALTH_CHECK, DRILL_ZONE, drillRecords, startRoute53Server } from '../test/support/route53-server.ts';
+import {
+  DRILL_HEALTH_CHECK,
+  DRILL_ZONE,
+  drillRecords,
+  startRoute53Server,
+} from '../test/support/route53-server.ts';
 import { startRedis } from '../test/support/redis.ts';
 import { machine, round, summarize, writeResult, type BenchResult } from './lib.ts';
 import { startSlackStub } from './slack-stub.ts';
@@ -68,7 +73,9 @@ function click(stubUrl: string, actionId: string, i: number): string {
     message: { type: 'message', ts: '1764150000.000100', text: 'approval' },
     response_url: `${stubUrl}/respond/click-${i}`,
     trigger_id: `${i}.2`,
-    actions: [{ type: 'button', action_id: APPROVE_ACTION, block_id: 'approval', value: actionId, action_ts: '1' }],
+    actions: [
+      { type: 'button', action_id: APPROVE_ACTION, block_id: 'approval', value: actionId, action_ts: '1' },
+    ],
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
@@ -98,11 +105,20 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
   const metrics = createMetrics({ defaults: false });
   const config = parseConfig(
     {
-      access: { responders: ['@oncall'], approvers: ['@leads'], groups: { oncall: ['U0ALICE'], leads: ['U0BOB'] } },
+      access: {
+        responders: ['@oncall'],
+        approvers: ['@leads'],
+        groups: { oncall: ['U0ALICE'], leads: ['U0BOB'] },
+      },
       services: {
         payments: {
           traffic: {
-            route53: { hostedZoneId: DRILL_ZONE, recordName: 'api.payments.example.com', legacy: 'legacy', cloud: 'cloud' },
+            route53: {
+              hostedZoneId: DRILL_ZONE,
+              recordName: 'api.payments.example.com',
+              legacy: 'legacy',
+              cloud: 'cloud',
+            },
           },
         },
       },

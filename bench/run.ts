@@ -58,7 +58,10 @@ const BENCHES: Bench[] = [
           'peak RSS growth': `${r.peakRssGrowthMiB} MiB`,
           verified: String(r.verified),
         },
-        target: { text: 'peak RSS growth of a few tens of MiB for a 1 GiB dump', met: r.peakRssGrowthMiB <= 80 },
+        target: {
+          text: 'peak RSS growth of a few tens of MiB for a 1 GiB dump',
+          met: r.peakRssGrowthMiB <= 80,
+        },
         details: { ...r, diskFloorMbPerSecond: round(floor, 1) },
       };
     },
@@ -79,7 +82,8 @@ const BENCHES: Bench[] = [
       }
       return {
         name: 'ledger-audit',
-        title: 'In-database bucketed audit of legacy vs cloud ledgers (100 scattered differences) vs one hash scan (floor) and a naive row-by-row diff',
+        title:
+          'In-database bucketed audit of legacy vs cloud ledgers (100 scattered differences) vs one hash scan (floor) and a naive row-by-row diff',
         when: r.at,
         machine: machine(),
         headline,
@@ -92,14 +96,17 @@ const BENCHES: Bench[] = [
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));
 if (unknown.length > 0) {
-  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')}`);
+  console.error(
+    `unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')}`,
+  );
   process.exit(2);
 }
 for (const bench of BENCHES.filter((b) => wanted.length === 0 || wanted.includes(b.name))) {
   console.log(`== ${bench.name}`);
   const result = await bench.run();
   for (const [label, value] of Object.entries(result.headline)) console.log(`   ${label}: ${value}`);
-  if (result.target) console.log(`   target (${result.target.met ? 'met' : 'MISSED'}): ${result.target.text}`);
+  if (result.target)
+    console.log(`   target (${result.target.met ? 'met' : 'MISSED'}): ${result.target.text}`);
   console.log(`   -> ${writeResult(result)}`);
 }
 writeTable();
