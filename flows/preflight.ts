@@ -230,7 +230,19 @@ async function cdcCheck(deps: Deps, service: string): Promise<PreflightCheck> {
       fix: `Add services.${service}.ledger.cdc (pg-subscription, pg-slot or debezium; see docs/ledger.md).`,
     };
   }
-  const ledger = deps.adapters.ledger?.get(service);
+  let ledger: ReturnType<NonNullable<Deps['adapters']['ledger']>['get']>;
+  try {
+    ledger = deps.adapters.ledger?.get(service);
+  } catch (err) {
+    // A connection string the config names is missing: one failed check, not a failed preflight.
+    return {
+      id: 'cdc',
+      title,
+      status: 'fail',
+      detail: (err as Error).message,
+      fix: 'Set it in the bot environment and restart.',
+    };
+  }
   if (!ledger) {
     return {
       id: 'cdc',

@@ -158,6 +158,25 @@ describe('/preflight (real Redis, local Route 53)', () => {
     assert.match(sick, /fix: Fix legacy first/);
   });
 
+  it('fails only the CDC check, naming the variable, when a ledger connection string is not set', async () => {
+    const unset = {
+      ledger: ledgerSection(
+        { env: 'PAYMENTS_LEGACY_DB_URL' },
+        { env: 'PAYMENTS_CLOUD_DB_URL' },
+        {
+          cdc: { kind: 'debezium', url: CONNECT, connector: 'ledger-cdc' },
+        },
+      ),
+    };
+    const t = await setup(paymentsRecords({ legacy: 100, cloud: 0 }), breakerConfig({ payments: unset }));
+    const reply = textOf((await t.command('carol', '/preflight', 'payments', 'C0ANYWHERE'))[0]);
+    assert.match(
+      reply,
+      /FAIL CDC sync running, lag within bounds: services\.payments\.ledger\.legacy names the environment variable PAYMENTS_LEGACY_DB_URL, which is not set/,
+    );
+    assert.match(reply, /PASS Weighted records exist and are well formed/, 'the other checks still ran');
+  });
+
   it('refuses bad input with a message and calls nothing', async () => {
     const t = await setup();
     assert.match(
