@@ -436,8 +436,7 @@ export class Sandboxes {
       summary = { ...summary, tail: summary.tail.map((l) => scrub.text(l)) };
     }
     const ok = summary.exitCode === 0 && !summary.timedOut && !summary.error;
-    const final = {
-      running: false,
+    const outcome = {
       ok,
       exitCode: summary.exitCode,
       timedOut: summary.timedOut,
@@ -455,29 +454,17 @@ export class Sandboxes {
         workspace: record.workspace,
         service: record.service,
         command: load.command,
-        ok,
-        exitCode: summary.exitCode,
-        timedOut: summary.timedOut,
-        durationMs: summary.durationMs,
-        lines: summary.lines,
-        tail: summary.tail,
-        ...(summary.error ? { error: summary.error } : {}),
+        ...outcome,
       },
     });
     await this.#save(incidentId, (r) => ({
       ...r,
       load: {
         state: 'done',
-        ok,
-        exitCode: summary.exitCode,
-        timedOut: summary.timedOut,
-        durationMs: summary.durationMs,
-        lines: summary.lines,
-        tail: summary.tail,
-        ...(summary.error ? { error: summary.error } : {}),
+        ...outcome,
       },
     }));
-    const view = loadMessage(record.workspace, load.command, final);
+    const view = loadMessage(record.workspace, load.command, { running: false, ...outcome });
     if (ref) {
       const at = ref;
       throttle.schedule(`sandbox-load:${at.ts}`, () => chat.update(at, view));
