@@ -2,23 +2,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import bolt from '@slack/bolt';
-import { WebClient } from '@slack/web-api';
-import { startSlack } from '../src/chat/slack/app.ts';
-import { SlackChat } from '../src/chat/slack/chat.ts';
-import { healthRoutes } from '../src/http.ts';
-import { buildBot } from '../src/main.ts';
-import { createMetrics } from '../src/metrics.ts';
-import { createLogger } from '../src/log.ts';
-import { createRedactor } from '../src/redact.ts';
 import { RedisStore } from '../src/store/redis.ts';
 import { testConfig } from '../test/support/bot.ts';
 import { startRedis } from '../test/support/redis.ts';
+import { BOT_TOKEN, SIGNING_SECRET, startHttpBot } from '../test/support/slack-app.ts';
 import { machine, round, summarize, writeResult, type BenchResult } from './lib.ts';
 import { startSlackStub } from './slack-stub.ts';
 
 const exec = promisify(execFile);
-const SECRET = 'bench-signing-secret';
-const TOKEN = 'xoxb-bench-0000-token';
 
 interface LoadResult {
   latencies: number[];
@@ -30,7 +21,7 @@ interface LoadResult {
 async function load(port: number, stubUrl: string, total: number, concurrency: number): Promise<LoadResult> {
   const { stdout } = await exec(
     process.execPath,
-    ['bench/load-worker.ts', String(port), stubUrl, String(total), String(concurrency), SECRET],
+    ['bench/load-worker.ts', String(port), stubUrl, String(total), String(concurrency), SIGNING_SECRET],
     {
       maxBuffer: 64 * 1024 * 1024,
     },
@@ -43,13 +34,11 @@ export async function run(opts: { total?: number; concurrency?: number } = {}): 
   const concurrency = opts.concurrency ?? 50;
   const redis = await startRedis();
   const stub = await startSlackStub();
-  const redactor = createRedactor([TOKEN, SECRET]);
-  const log = createLogger(redactor, { level: 'silent' });
 
   // The bare baseline: Bolt's HTTP receiver and a listener that only acks.
   const bare = new bolt.App({
-    token: TOKEN,
-    receiver: new bolt.HTTPReceiver({ signingSecret: SECRET, endpoints: '/slack/events' }),
+    token: BOT_TOKEN,
+    receiver: new bolt.HTTPReceiver({ signingSecret: SIGNING_SECRET, endpoints: '/slack/events' }),
     clientOptions: { slackApiUrl: stub.apiUrl },
     logLevel: bolt.LogLevel.ERROR,
   });
@@ -59,26 +48,14 @@ export async function run(opts: { total?: number; concurrency?: number } = {}): 
   const bareServer = (await bare.start(0)) as unknown as { address(): { port: number } };
 
   const store = new RedisStore(redis.url, { prefix: 'bench:' });
-  const metrics = createMetrics({ defaults: false });
-  const bot = buildBot({
+  const app = await startHttpBot({
     config: testConfig(),
     store,
-    chat: new SlackChat(new WebClient(TOKEN, { slackApiUrl: stub.apiUrl })),
-    log,
-    redactor,
-    metrics,
-    env: {},
-  });
-  await bot.start();
-  const transport = await startSlack(bot, {
-    mode: 'http',
-    botToken: TOKEN,
-    signingSecret: SECRET,
-    port: 0,
     apiUrl: stub.apiUrl,
-    routes: healthRoutes({ store, metrics, mode: 'http' }),
-    log,
+    logLevel: 'silent',
+    editIntervalMs: 1000, // as in production
   });
+  const { bot, transport } = app;
 
   try {
     // Warm both (JIT, connection pools, Bolt's auth.test), then measure alternately so drift hits both.
@@ -115,8 +92,7 @@ export async function run(opts: { total?: number; concurrency?: number } = {}): 
       },
     };
   } finally {
-    await transport.stop();
-    await bot.stop();
+    await app.stop();
     await bare.stop();
     await store.close();
     await stub.close();

@@ -1,9 +1,6 @@
 // Time from a breach becoming visible at a Prometheus-compatible endpoint to the breaker's ChangeBatch reaching a
 // local Route 53 endpoint, against the configured interval x failureLimit (real Redis, real timers, 1 s interval).
-import { performance } from 'node:perf_hooks';
-import { Route53Client } from '@aws-sdk/client-route-53';
 import { getBreaker } from '../flows/breaker.ts';
-import { Route53TrafficAdapter } from '../src/adapters/route53.ts';
 import { APPROVE_ACTION } from '../src/chat/blocks/approval.ts';
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
@@ -15,11 +12,15 @@ import { RecordingChat } from '../test/support/recording-chat.ts';
 import { startPrometheusServer } from '../test/support/prometheus-server.ts';
 import { startRedis } from '../test/support/redis.ts';
 import {
-  DRILL_HEALTH_CHECK,
+  BENCH_ACCESS,
+  benchTraffic,
+  clock,
   DRILL_ZONE,
   drillRecords,
-  startRoute53Server,
-} from '../test/support/route53-server.ts';
+  PAYMENTS_TRAFFIC,
+  startBenchRoute53,
+  until,
+} from './fixtures.ts';
 import { machine, round, summarize, writeResult, type BenchResult } from './lib.ts';
 
 const CHANNEL = 'C0BENCH';
@@ -27,48 +28,21 @@ const INTERVAL_MS = 1000;
 const FAILURE_LIMIT = 3;
 const MEMORY = 'max(bench_memory_working_set_ratio)';
 const ERRORS = 'sum(rate(bench_requests{code=~"5.."}[1m])) / sum(rate(bench_requests[1m]))';
-const clock = () => performance.timeOrigin + performance.now();
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 export async function run(opts: { iterations?: number } = {}): Promise<BenchResult> {
   const iterations = opts.iterations ?? Number(process.env.BENCH_ITERATIONS ?? 5);
   const prometheus = await startPrometheusServer({ values: { memory: '0.42', errors: '0.001' } });
   const redis = await startRedis();
-  const r53 = await startRoute53Server({
-    zones: { [DRILL_ZONE]: drillRecords(10) },
-    healthChecks: { [DRILL_HEALTH_CHECK]: 8 },
-    syncDelayMs: 20,
-    now: clock,
-  });
+  const r53 = await startBenchRoute53();
   const redactor = createRedactor([]);
   const log = createLogger(redactor, { level: 'silent' });
   const metrics = createMetrics({ defaults: false });
   const config = parseConfig(
     {
-      access: {
-        responders: ['@oncall'],
-        approvers: ['@leads'],
-        groups: { oncall: ['U0ALICE'], leads: ['U0BOB'] },
-      },
+      access: BENCH_ACCESS,
       services: {
         payments: {
-          traffic: {
-            route53: {
-              hostedZoneId: DRILL_ZONE,
-              recordName: 'api.payments.example.com',
-              legacy: 'legacy',
-              cloud: 'cloud',
-            },
-          },
+          traffic: PAYMENTS_TRAFFIC,
           breaker: {
             source: { prometheus: prometheus.url },
             memory: MEMORY,
@@ -81,20 +55,6 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
     },
     'bench config',
   );
-  const route53Config = config.services.payments?.traffic?.route53;
-  if (!route53Config) throw new Error('bench config lost its route53 section');
-  const adapter = new Route53TrafficAdapter({
-    client: new Route53Client({
-      region: 'us-east-1',
-      endpoint: r53.url,
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-    }),
-    config: route53Config,
-    metrics,
-    log,
-    pollIntervalMs: () => 20,
-  });
   const store = new RedisStore(redis.url, { prefix: 'bench-breaker:' });
   const chat = new RecordingChat();
   const bot = buildBot({
@@ -107,7 +67,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
     env: {},
     schedulerTickMs: 50,
     breaker: { tickMs: 50 },
-    adapters: { traffic: { payments: { route53: adapter } } },
+    adapters: { traffic: benchTraffic(r53, config, metrics, log) },
   });
   const user = (id: string) => ({ id, name: id.slice(2).toLowerCase() });
   const respond = async () => {};

@@ -48,7 +48,7 @@ export const USERS = {
 export type UserName = keyof typeof USERS;
 
 /** A logger that keeps its lines, so tests can assert that no secret reached them. */
-export function memoryLogger(secrets: string[] = []) {
+export function memoryLogger(secrets: string[] = [], level = 'debug') {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -57,7 +57,7 @@ export function memoryLogger(secrets: string[] = []) {
     },
   });
   const redactor = createRedactor(secrets);
-  return { log: createLogger(redactor, { level: 'debug', destination }), lines, redactor };
+  return { log: createLogger(redactor, { level, destination }), lines, redactor };
 }
 
 export interface TestBot {
