@@ -1,5 +1,12 @@
 // /ledger: audit the ledger between legacy and cloud, lock/unlock the cloud writers, reconcile (step O).
-import { ledgerFor, requestLock, requestReconcile, requestUnlock, runLedgerAudit } from '../flows/ledger.ts';
+import {
+  ledgerFor,
+  noLedger,
+  requestLock,
+  requestReconcile,
+  requestUnlock,
+  runLedgerAudit,
+} from '../flows/ledger.ts';
 import { notice } from '../src/chat/blocks/common.ts';
 import { UsageError } from '../src/errors.ts';
 import { parseSince } from '../src/ledger.ts';
@@ -55,9 +62,8 @@ export const ledgerCommand: CommandSpec = {
 /** Everything checked before any database is touched: incident, service, ledger config, since=. */
 function prepare(ctx: CommandContext, serviceWord: string | undefined, sinceText: string | undefined) {
   const { incident, service } = incidentService(ctx, serviceWord, usage);
-  const ledger = ledgerFor(ctx.deps, service, usage);
   const section = ctx.deps.config.services[service]?.ledger;
-  if (!section) throw new UsageError(`${service} has no ledger section.`, usage);
+  if (!section) throw noLedger(service, usage);
   const now = ctx.deps.now();
   let since: Date;
   if (sinceText === undefined) {
@@ -67,7 +73,8 @@ function prepare(ctx: CommandContext, serviceWord: string | undefined, sinceText
     if ('error' in parsed) throw new UsageError(parsed.error, usage);
     since = parsed.since;
   }
-  return { incident, service, ledger, section, since };
+  // The typed arguments are checked before the connections, so a bad since= is named even when a URL is missing.
+  return { incident, service, ledger: ledgerFor(ctx.deps, service, usage), section, since };
 }
 
 async function audit(ctx: CommandContext, serviceWord: string | undefined, sinceText: string | undefined) {

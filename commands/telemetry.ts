@@ -1,5 +1,5 @@
 // /telemetry: snapshot the failing workload, keep evidence from its worst pods, quarantine some (approved), release.
-import { releaseQuarantine, runTelemetry, workloadOf } from '../flows/telemetry.ts';
+import { kubernetesSection, releaseQuarantine, runTelemetry } from '../flows/telemetry.ts';
 import { notice } from '../src/chat/blocks/common.ts';
 import { UsageError } from '../src/errors.ts';
 import { allowOnly, parseArgs, quoteInput } from './args.ts';
@@ -40,7 +40,7 @@ export const telemetryCommand: CommandSpec = {
     const { incident, service } = incidentService(ctx, words[0], usage);
     if (release) {
       allowOnly(args, [], usage);
-      const { cfg } = workloadOf(ctx.deps, service);
+      const cfg = kubernetesSection(ctx.deps, service);
       const result = await releaseQuarantine(ctx.deps, {
         incident,
         service,
@@ -52,7 +52,8 @@ export const telemetryCommand: CommandSpec = {
       return;
     }
     allowOnly(args, ['pods', 'quarantine'], usage);
-    const { cfg } = workloadOf(ctx.deps, service);
+    // Only the config here: arguments are judged before any cluster is reached.
+    const cfg = kubernetesSection(ctx.deps, service);
     const podsText = args.options.get('pods');
     const quarantineText = args.options.get('quarantine');
     const pods =

@@ -84,14 +84,16 @@ function csvRow(d: LedgerDifference): (string | null)[] {
 }
 
 /** The service's ledger, or a usage error that says how to configure one. Never touches a database. */
+export function noLedger(service: string, usage: string): UsageError {
+  return new UsageError(
+    `${service} has no ledger configured. Add services.${service}.ledger (legacy, cloud, table, key, columns, updatedAt) to cloud-safety.yml; docs/ledger.md has an example.`,
+    usage,
+  );
+}
+
 export function ledgerFor(deps: Deps, service: string, usage: string): Ledger {
   const ledger = deps.adapters.ledger?.get(service);
-  if (!ledger) {
-    throw new UsageError(
-      `${service} has no ledger configured. Add services.${service}.ledger (legacy, cloud, table, key, columns, updatedAt) to cloud-safety.yml; docs/ledger.md has an example.`,
-      usage,
-    );
-  }
+  if (!ledger) throw noLedger(service, usage);
   return ledger;
 }
 

@@ -67,13 +67,19 @@ interface Workload {
 }
 
 /** The service's Kubernetes section and adapters, or a message saying what to configure. */
-export function workloadOf(deps: Deps, service: string): Workload {
+/** The service's kubernetes section, or a message saying how to add one. Touches no cluster. */
+export function kubernetesSection(deps: Deps, service: string): KubernetesSection {
   const cfg = deps.config.services[service]?.kubernetes;
   if (!cfg) {
     throw new UsageError(
       `${service} has no kubernetes section in cloud-safety.yml, so there is no workload to inspect. Add services.${service}.kubernetes (namespace, selector, container, runtime); see docs/telemetry.md.`,
     );
   }
+  return cfg;
+}
+
+export function workloadOf(deps: Deps, service: string): Workload {
+  const cfg = kubernetesSection(deps, service);
   const { kubernetes, evidence } = deps.adapters;
   if (!kubernetes || !evidence) {
     throw new ConfigError('The Kubernetes adapter or the evidence store is not built; this is a wiring bug.');

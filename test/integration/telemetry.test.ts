@@ -325,6 +325,32 @@ describe('/telemetry (Kubernetes via nock and a local exec server)', () => {
     assert.deepEqual(kinds(await timeline(), 'telemetry.'), []);
   });
 
+  it('judges the arguments before reaching for a cluster (no kubeconfig: still the usage message)', async () => {
+    let reached = 0;
+    const noCredentials = makeTestBot({
+      config: kubernetesConfig(),
+      adapters: {
+        kubernetes: {
+          cluster() {
+            reached += 1;
+            throw new Error('no Kubernetes credentials');
+          },
+        },
+        evidence: new LocalEvidenceStore(dir),
+      },
+    });
+    await noCredentials.command('alice', '/incident', 'declare payments');
+    for (const text of ['pods=-1', 'quarantine=abc', 'pods=1 quarantine=1']) {
+      const replies = await noCredentials.command('alice', '/telemetry', text);
+      assert.match(
+        textOf(replies[0]),
+        /\/telemetry \[service\] \[pods=<n>\]/,
+        `/telemetry ${text} shows the usage`,
+      );
+    }
+    assert.equal(reached, 0, 'no cluster was asked for');
+  });
+
   it('says so when no pods match, and puts it on the timeline', async () => {
     api
       .get(`/api/v1/namespaces/${NAMESPACE}/pods`)

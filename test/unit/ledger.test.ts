@@ -21,7 +21,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { parseSince, zeroCounts, type AuditResult } from '../../src/ledger.ts';
 import { csvField, openCsvEvidence } from '../../src/ledger-csv.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { memoryLogger, textOf } from '../support/bot.ts';
+import { makeTestBot, memoryLogger, testConfig, textOf } from '../support/bot.ts';
 import { ledgerSection } from '../support/ledger-seed.ts';
 
 const NOW = new Date('2026-05-20T12:00:00Z');
@@ -137,6 +137,28 @@ describe('ledger: config section', () => {
       'public.ledger_entries on legacy legacy.db:5433/ledger as app and cloud cloud.db:5432/ledger as app',
     );
     assert.equal(adapters?.get('checkout'), undefined);
+  });
+});
+
+describe('ledger: command checks before connections', () => {
+  it('names a bad since= even when a connection string is not set, then the missing variable', async () => {
+    const config = testConfig({
+      services: {
+        payments: {
+          ledger: ledgerSection({ env: 'PAYMENTS_LEGACY_DB_URL' }, { env: 'PAYMENTS_CLOUD_DB_URL' }),
+        },
+      },
+    });
+    const t = makeTestBot({ config, env: {} });
+    await t.command('alice', '/incident', 'declare payments');
+
+    const bad = await t.command('alice', '/ledger', 'audit since=yesterday');
+    const unset = await t.command('alice', '/ledger', 'audit since=2h');
+
+    assert.match(textOf(bad[0]), /since=yesterday is neither a duration nor an ISO time/);
+    assert.match(textOf(unset[0]), /PAYMENTS_LEGACY_DB_URL, which is not set/);
+    const kinds = (await t.bot.deps.timeline.read('INC-1')).map((e) => e.kind);
+    assert.deepEqual(kinds, ['incident.declared'], 'nothing was started');
   });
 });
 
