@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { Tasks, Throttle } from '../../src/tasks.ts';
 import { memoryLogger } from '../support/bot.ts';
+import { eventually } from '../support/slack-app.ts';
 
 describe('Throttle', () => {
   it('collapses calls made before a run starts into one run of the latest work', async () => {
@@ -33,10 +34,11 @@ describe('Throttle', () => {
       inFlight -= 1;
     };
     throttle.schedule('card', edit('executing', true)); // e.g. a chat.update waiting out a 429
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually(() => assert.equal(inFlight, 1, 'the slow edit has started'));
     throttle.schedule('card', edit('approved', false));
     throttle.schedule('card', edit('succeeded', false));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Give the newer edits every chance to start (they must not): several turns of the event loop and timers.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(inFlight, 1, 'the newer edit waits for the slow one');
     releaseSlow();
     await tasks.idle();
@@ -49,11 +51,13 @@ describe('Throttle', () => {
     const tasks = new Tasks(log);
     const throttle = new Throttle(tasks, 0);
     const ran: string[] = [];
+    let started = false;
     throttle.schedule('card', async () => {
+      started = true;
       await new Promise((resolve) => setTimeout(resolve, 5));
       throw new Error('ratelimited');
     });
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await eventually(() => assert.ok(started, 'the failing run has started'));
     throttle.schedule('card', async () => void ran.push('after'));
     await tasks.idle();
     assert.deepEqual(ran, ['after']);
