@@ -1,6 +1,6 @@
 // Time from a breach becoming visible at a Prometheus-compatible endpoint to the breaker's ChangeBatch reaching a
 // local Route 53 endpoint, against the configured interval x failureLimit (real Redis, real timers, 1 s interval).
-import { getBreaker } from '../flows/breaker.ts';
+import { getBreaker } from '../flows/breaker/evaluator.ts';
 import { APPROVE_ACTION } from '../src/chat/blocks/approval.ts';
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';

@@ -3,8 +3,8 @@ import type { ButtonPress } from '../src/chat/chat.ts';
 import { errorMessage, notice } from '../src/chat/blocks/common.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../src/chat/blocks/approval.ts';
 import type { Deps } from '../src/deps.ts';
-import { DEBUG_CONTAINER_ACTION } from '../src/chat/blocks/telemetry.ts';
-import { debugContainerCapture } from '../flows/telemetry.ts';
+import { DEBUG_CONTAINER_ACTION } from '../flows/telemetry/blocks.ts';
+import { debugContainerCapture } from '../flows/telemetry/telemetry.ts';
 import type { Actor } from '../src/timeline.ts';
 
 export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;

@@ -1,15 +1,15 @@
 // Every slash command the app registers; manifest.yml must list exactly these (a test checks).
-import { breakerCommand } from './breaker.ts';
-import { canaryCommand } from './canary.ts';
+import { breakerCommand } from '../flows/breaker/command.ts';
+import { canaryCommand } from '../flows/canary/command.ts';
 import type { CommandSpec } from './command.ts';
-import { containCommand } from './contain.ts';
-import { incidentCommand, setHelpRegistry } from './incident.ts';
-import { ledgerCommand } from './ledger.ts';
-import { postmortemCommand } from './postmortem.ts';
-import { preflightCommand } from './preflight.ts';
-import { sandboxCommand } from './sandbox.ts';
-import { telemetryCommand } from './telemetry.ts';
-import { timelineCommand } from './timeline.ts';
+import { containCommand } from '../flows/contain/command.ts';
+import { incidentCommand, setHelpRegistry } from '../flows/incident/command.ts';
+import { ledgerCommand } from '../flows/ledger/command.ts';
+import { postmortemCommand } from '../flows/postmortem/command.ts';
+import { preflightCommand } from '../flows/preflight/command.ts';
+import { sandboxCommand } from '../flows/sandbox/command.ts';
+import { telemetryCommand } from '../flows/telemetry/command.ts';
+import { timelineCommand } from '../flows/timeline/command.ts';
 
 export const COMMANDS: CommandSpec[] = [
   incidentCommand,

@@ -18,9 +18,9 @@ import type { Scheduler } from './scheduler.ts';
 import type { Store } from './store/store.ts';
 import type { Tasks, Throttle } from './tasks.ts';
 import type { TimelineLog } from './timeline-log.ts';
-import type { Approvals } from '../flows/approval.ts';
-import type { Incidents } from '../flows/incident.ts';
-import type { PagerDutyMirror } from '../flows/pagerduty.ts';
+import type { Approvals } from '../flows/approval/approval.ts';
+import type { Incidents } from '../flows/incident/incident.ts';
+import type { PagerDutyMirror } from '../flows/pagerduty/mirror.ts';
 
 /**
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;

@@ -1,20 +1,20 @@
 // Timeline event kinds that other parts read back (the post-mortem, preflight, PagerDuty), with their data.
 // A flow records these with Incidents.record(); readers rely on the kind and on these fields.
 
-/** Lifecycle (flows/incident.ts, flows/pin.ts). */
+/** Lifecycle (flows/incident/incident.ts, flows/incident/pin.ts). */
 export const INCIDENT_DECLARED = 'incident.declared';
 export const INCIDENT_RESOLVED = 'incident.resolved';
 export const TIMELINE_PINNED = 'timeline.pinned';
 
 /**
- * Risky actions (flows/approval.ts): `action.requested|approved|denied|cancelled|expired|executing|progress|
+ * Risky actions (flows/approval/approval.ts): `action.requested|approved|denied|cancelled|expired|executing|progress|
  * succeeded|failed`, each with `data.action` (the request id) and `data.kind` (e.g. `traffic.shift`).
  * `action.requested` also carries `basis`, `change`, `changeHash` and `breakGlass` when used.
  */
 export const ACTION_PREFIX = 'action.';
 
 /**
- * Step C: a traffic shift's milestones, recorded as they happen (flows/contain.ts, for /contain and automation).
+ * Step C: a traffic shift's milestones, recorded as they happen (flows/contain/contain.ts, for /contain and automation).
  * `submitted`: the provider accepted the write; `in_sync`: Route 53 reports INSYNC (the ALB at once);
  * `converged`: TTL (or stickiness) seconds after that, when every client follows; `sync_slow`: not INSYNC after
  * 120 s; `not_shifted`: a shift was asked for and nothing was written (data.reason says why).
@@ -166,7 +166,7 @@ export interface LedgerReconcileEventData {
 }
 
 /**
- * Step U: sandbox lifecycle (flows/sandbox.ts). Each carries `workspace` and `service`.
+ * Step U: sandbox lifecycle (flows/sandbox/sandbox.ts). Each carries `workspace` and `service`.
  * - `sandbox.requested`: `/sandbox up` started a Terraform apply; `image`, `evidence`, `vars` (names only), `expiresAt`.
  * - `sandbox.up`: the apply succeeded; `outputs` (sensitive ones without value), `resources`, `durationMs`.
  * - `sandbox.failed`: `phase` apply|destroy, `errors` (Terraform's error lines); destroy failures add `attempt`,
@@ -198,7 +198,7 @@ export interface SandboxEventData {
 }
 
 /**
- * Step D: breaker and canary (flows/breaker.ts, flows/canary.ts, flows/preflight.ts).
+ * Step D: breaker and canary (flows/breaker/evaluator.ts, flows/canary/canary.ts, flows/preflight/preflight.ts).
  * - `breaker.armed`: the `breaker.arm` approval executed; `action`, `settings` (thresholds, intervalMs, failureLimit,
  *   errorLimit, onNoData), `armedBy`, `approvedBy`.
  * - `breaker.disarmed`: `by`, `previous` (armed|tripped), `action` (the arming request).
@@ -250,14 +250,14 @@ export interface PreflightEventData {
   for?: 'preflight' | 'canary';
 }
 
-/** PagerDuty mirror (flows/pagerduty.ts): link changes, resolve, and the mirror pausing or catching up. */
+/** PagerDuty mirror (flows/pagerduty/mirror.ts): link changes, resolve, and the mirror pausing or catching up. */
 export const PAGERDUTY_CREATED = 'pagerduty.created';
 export const PAGERDUTY_LINKED = 'pagerduty.linked';
 export const PAGERDUTY_RESOLVED = 'pagerduty.resolved';
 export const PAGERDUTY_UNAVAILABLE = 'pagerduty.unavailable';
 export const PAGERDUTY_RECOVERED = 'pagerduty.recovered';
 
-/** `/postmortem` (flows/postmortem.ts): where the draft went, with the SHA-256 of each file. */
+/** `/postmortem` (flows/postmortem/postmortem.ts): where the draft went, with the SHA-256 of each file. */
 export const POSTMORTEM_GENERATED = 'postmortem.generated';
 export interface PostmortemEventData {
   markdown: { path?: string; permalink?: string; size: number; sha256: string };

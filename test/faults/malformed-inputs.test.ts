@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '../../commands/index.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/chat/blocks/approval.ts';
-import { DEBUG_CONTAINER_ACTION } from '../../src/chat/blocks/telemetry.ts';
+import { DEBUG_CONTAINER_ACTION } from '../../flows/telemetry/blocks.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
 import { testConfig } from '../support/bot.ts';
 import { PD_FROM, PD_TOKEN } from '../support/pagerduty.ts';

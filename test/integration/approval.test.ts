@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Action } from '../../src/actions.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/chat/blocks/approval.ts';
-import type { ActionHandler } from '../../flows/approval.ts';
+import type { ActionHandler } from '../../flows/approval/approval.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
 import { CHANNEL, makeTestBot, testConfig, textOf, USERS, type TestBot } from '../support/bot.ts';
 import { isolatedRedisStore } from '../support/redis.ts';

@@ -2,7 +2,7 @@
 // Prometheus, tripping to legacy on a local Route 53 endpoint; inconclusive data, paging, Slack outages, restarts.
 import assert from 'node:assert/strict';
 import nock from 'nock';
-import { getBreaker } from '../../flows/breaker.ts';
+import { getBreaker } from '../../flows/breaker/evaluator.ts';
 import { APPROVE_ACTION } from '../../src/chat/blocks/approval.ts';
 import type { Action } from '../../src/actions.ts';
 import type { TrafficPort } from '../../src/adapters/traffic.ts';

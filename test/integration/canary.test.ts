@@ -1,8 +1,8 @@
 // /canary end to end on real Redis and a local Route 53: the approved ramp, bakes the breaker watches, rollback on a
 // breach, pause/resume/abort, a restart mid-bake, and bad input that touches nothing.
 import assert from 'node:assert/strict';
-import { getBreaker } from '../../flows/breaker.ts';
-import { getCanary } from '../../flows/canary.ts';
+import { getBreaker } from '../../flows/breaker/evaluator.ts';
+import { getCanary } from '../../flows/canary/canary.ts';
 import { APPROVE_ACTION } from '../../src/chat/blocks/approval.ts';
 import type { MessageRef } from '../../src/chat/chat.ts';
 import type { RedisStore } from '../../src/store/redis.ts';

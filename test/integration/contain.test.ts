@@ -1,7 +1,7 @@
 // /contain end to end on real Redis with Route 53 and ELB answered by nock: card, approval, CAS, sync, convergence.
 import assert from 'node:assert/strict';
 import nock from 'nock';
-import { shiftTraffic, type ShiftChange } from '../../flows/contain.ts';
+import { shiftTraffic, type ShiftChange } from '../../flows/contain/contain.ts';
 import type { Action } from '../../src/actions.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/chat/blocks/approval.ts';
 import type { RedisStore } from '../../src/store/redis.ts';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import nock from 'nock';
 import { PdjsPagerDuty } from '../../src/adapters/pagerduty.ts';
-import type { MirrorOptions } from '../../flows/pagerduty.ts';
+import type { MirrorOptions } from '../../flows/pagerduty/mirror.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
 import { CHANNEL, makeTestBot, testConfig, textOf, type TestBot } from '../support/bot.ts';
 import { useNock } from '../support/nock.ts';

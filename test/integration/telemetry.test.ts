@@ -11,7 +11,7 @@ import { LocalEvidenceStore } from '../../src/adapters/evidence/local.ts';
 import { KubeClusters } from '../../src/adapters/kubernetes/client.ts';
 import { PrometheusClient } from '../../src/adapters/prometheus.ts';
 import { APPROVE_ACTION } from '../../src/chat/blocks/approval.ts';
-import { DEBUG_CONTAINER_ACTION } from '../../src/chat/blocks/telemetry.ts';
+import { DEBUG_CONTAINER_ACTION } from '../../flows/telemetry/blocks.ts';
 import type { Config } from '../../src/config.ts';
 import type { EvidenceEventData } from '../../src/events.ts';
 import { createMetrics } from '../../src/metrics.ts';

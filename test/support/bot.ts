@@ -2,8 +2,8 @@
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
-import type { BreakerOptions } from '../../flows/breaker.ts';
-import type { MirrorOptions } from '../../flows/pagerduty.ts';
+import type { BreakerOptions } from '../../flows/breaker/evaluator.ts';
+import type { MirrorOptions } from '../../flows/pagerduty/mirror.ts';
 import type { Bot } from '../../src/bot.ts';
 import type { Message } from '../../src/chat/chat.ts';
 import { createLogger } from '../../src/log.ts';

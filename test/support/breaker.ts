@@ -1,6 +1,10 @@
 // Step D test kit: payments on a local Route 53 endpoint, Prometheus answers by nock, a controllable clock.
 import nock from 'nock';
-import { breakerEvaluatorOf, type BreakerEvaluator, type BreakerOptions } from '../../flows/breaker.ts';
+import {
+  breakerEvaluatorOf,
+  type BreakerEvaluator,
+  type BreakerOptions,
+} from '../../flows/breaker/evaluator.ts';
 import { Route53TrafficAdapter } from '../../src/adapters/route53.ts';
 import type { ServiceTraffic } from '../../src/adapters/traffic.ts';
 import type { Chat, FileUpload, Message, MessageRef, UploadedFile } from '../../src/chat/chat.ts';

@@ -7,7 +7,7 @@ import { SlackChat } from '../../src/chat/slack/chat.ts';
 import { startSlack, type SlackTransport } from '../../src/chat/slack/app.ts';
 import type { Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
-import type { MirrorOptions } from '../../flows/pagerduty.ts';
+import type { MirrorOptions } from '../../flows/pagerduty/mirror.ts';
 import { healthRoutes } from '../../src/http.ts';
 import { buildBot } from '../../src/main.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';

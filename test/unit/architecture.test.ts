@@ -21,7 +21,12 @@ describe('architecture rules (eslint-plugin-boundaries)', function () {
       /"domain".*"adapter"/,
     ],
     ['the domain imports no chat', 'src/zz-rule.ts', "import '../src/chat/chat.ts';", /"domain".*"chat"/],
-    ['the domain imports no step', 'src/zz-rule.ts', "import '../flows/contain.ts';", /"domain".*"step"/],
+    [
+      'the domain imports no step',
+      'src/zz-rule.ts',
+      "import '../flows/contain/contain.ts';",
+      /"domain".*"step"/,
+    ],
     [
       'the domain imports no store implementation',
       'src/zz-rule.ts',
@@ -31,7 +36,7 @@ describe('architecture rules (eslint-plugin-boundaries)', function () {
     [
       'an adapter imports no step',
       'src/adapters/zz-rule.ts',
-      "import '../../flows/contain.ts';",
+      "import '../../flows/contain/contain.ts';",
       /"adapter".*"step"/,
     ],
     [

@@ -10,7 +10,7 @@ import {
   type BreakerSettings,
   type Counters,
   type Outcome,
-} from '../../src/breaker.ts';
+} from '../../flows/breaker/rules.ts';
 
 const settings: BreakerSettings = {
   thresholds: { memory: 0.8, errors: 0.01 },

@@ -15,11 +15,11 @@ import {
   rowHash,
   type ColumnInfo,
 } from '../../src/adapters/ledger/sql.ts';
-import { auditSummaryMessage } from '../../src/chat/blocks/ledger.ts';
+import { auditSummaryMessage } from '../../flows/ledger/blocks.ts';
 import { parseConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { parseSince, zeroCounts, type AuditResult } from '../../src/ledger.ts';
-import { csvField, openCsvEvidence } from '../../src/ledger-csv.ts';
+import { csvField, openCsvEvidence } from '../../flows/ledger/csv.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { makeTestBot, memoryLogger, testConfig, textOf } from '../support/bot.ts';
 import { ledgerSection } from '../support/ledger-seed.ts';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_PROFILES, renderCommand, toolOf } from '../../src/profiles.ts';
+import { DEFAULT_PROFILES, renderCommand, toolOf } from '../../flows/telemetry/profiles.ts';
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

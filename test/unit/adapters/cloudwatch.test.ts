@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import nock from 'nock';
-import { cloudWatchQueries } from '../../../flows/breaker.ts';
+import { cloudWatchQueries } from '../../../flows/breaker/evaluator.ts';
 import { SdkCloudWatchMetrics } from '../../../src/adapters/cloudwatch.ts';
 import { ExternalServiceError } from '../../../src/errors.ts';
 import { createMetrics } from '../../../src/metrics.ts';

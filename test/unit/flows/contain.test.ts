@@ -1,6 +1,6 @@
 // planShift (pure): which layers move, toward legacy only for /contain, and the warnings the card carries.
 import assert from 'node:assert/strict';
-import { planShift } from '../../../flows/contain.ts';
+import { planShift } from '../../../flows/contain/contain.ts';
 import type { TrafficState } from '../../../src/adapters/traffic.ts';
 import { trafficConfig } from '../../support/aws.ts';
 

@@ -1,8 +1,8 @@
 // The post-mortem model reads events written by other steps: missing, extra or mistyped fields never break it.
 import assert from 'node:assert/strict';
 import type { Incident } from '../../../src/incident.ts';
-import { renderMarkdown } from '../../../src/postmortem/markdown.ts';
-import { buildPostmortem } from '../../../src/postmortem/model.ts';
+import { renderMarkdown } from '../../../flows/postmortem/markdown.ts';
+import { buildPostmortem } from '../../../flows/postmortem/model.ts';
 import { newChecklist } from '../../../src/runbook.ts';
 import { sealEvent, verifyChain, type Actor, type Step, type TimelineEvent } from '../../../src/timeline.ts';
 

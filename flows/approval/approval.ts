@@ -1,0 +1,459 @@
+// Two-person approval for every risky action: request, approve or deny, execute exactly once, recover after a restart.
+import { randomUUID } from 'node:crypto';
+import type { Access } from '../../src/access.ts';
+import {
+  approvalRefusal,
+  computeChangeHash,
+  isTerminal,
+  transition,
+  type Action,
+  type ActionResult,
+  type ActionState,
+  type Refusal,
+} from '../../src/actions.ts';
+import { approvalCard, type ChangeView } from '../../src/chat/blocks/approval.ts';
+import type { Chat } from '../../src/chat/chat.ts';
+import { AccessError, ExternalServiceError } from '../../src/errors.ts';
+import type { Incident, MessageRef } from '../../src/incident.ts';
+import type { Logger } from '../../src/log.ts';
+import type { StepState } from '../../src/runbook.ts';
+import type { Scheduler } from '../../src/scheduler.ts';
+import { getJson, updateJson, type Store } from '../../src/store/store.ts';
+import type { Tasks, Throttle } from '../../src/tasks.ts';
+import { SYSTEM, type Actor, type Step } from '../../src/timeline.ts';
+import type { Incidents } from '../incident/incident.ts';
+
+export interface ExecutionContext {
+  /** Reports progress: lands on the timeline and on the card. */
+  progress(text: string, data?: Record<string, unknown>): Promise<void>;
+  /** Who approved (empty for break-glass). */
+  approvers: Actor[];
+}
+
+/** What a kind of risky action needs to plug into the approval flow. */
+export interface ActionHandler<Change = unknown> {
+  kind: string;
+  /** The "before -> after" part of the card. */
+  describe(action: Action<Change>): ChangeView;
+  /** Performs the change. Must itself refuse when reality no longer matches `action.basis`. */
+  execute(action: Action<Change>, ctx: ExecutionContext): Promise<ActionResult>;
+  /** After a restart found the action `executing`: re-read reality and report; never re-send the change. */
+  recheck(action: Action<Change>): Promise<ActionResult>;
+  /** Checklist state for the step when the action succeeds (default done). */
+  stepOnSuccess?: StepState;
+}
+
+export interface ActionRequest<Change> {
+  kind: string;
+  incident: Incident;
+  step: Step | null;
+  summary: string;
+  basis: unknown;
+  change: Change;
+  requester: Actor;
+  breakGlass?: string;
+}
+
+export interface ApprovalDeps {
+  store: Store;
+  chat: Chat;
+  access: Access;
+  incidents: Incidents;
+  scheduler: Scheduler;
+  tasks: Tasks;
+  throttle: Throttle;
+  log: Logger;
+  now: () => Date;
+  /** This replica's identity, for execution leases. */
+  instanceId: string;
+}
+
+const actionKey = (id: string) => `action:${id}`;
+const leaseKey = (id: string) => `action:${id}:lease`;
+const EXECUTING = 'actions:executing';
+const EXPIRY_QUEUE = 'action-expiry';
+const LEASE_MS = 15_000;
+
+export class Approvals {
+  #deps: ApprovalDeps;
+  #handlers = new Map<string, ActionHandler<unknown>>();
+
+  constructor(deps: ApprovalDeps) {
+    this.#deps = deps;
+    deps.scheduler.handle(EXPIRY_QUEUE, (id) => this.expire(id));
+    deps.scheduler.every('action-recovery', 10_000, () => this.recover());
+  }
+
+  register<Change>(handler: ActionHandler<Change>): void {
+    this.#handlers.set(handler.kind, handler as ActionHandler<unknown>);
+  }
+
+  async get(id: string): Promise<Action | null> {
+    return getJson<Action>(this.#deps.store, actionKey(id));
+  }
+
+  async listForIncident(incidentId: string): Promise<Action[]> {
+    const ids = await this.#deps.store.members(`incident:${incidentId}:actions`);
+    const actions = await Promise.all(ids.map((id) => this.get(id)));
+    return actions
+      .filter((a): a is Action => a !== null)
+      .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
+  #handler(kind: string): ActionHandler<unknown> {
+    const handler = this.#handlers.get(kind);
+    if (!handler) throw new Error(`no handler registered for action kind ${kind}`);
+    return handler;
+  }
+
+  /** Records the request, posts the card, and (break-glass only) executes at once. */
+  async request<Change>(req: ActionRequest<Change>): Promise<Action<Change>> {
+    const { store, access, incidents, now } = this.#deps;
+    const handler = this.#handler(req.kind);
+    if (req.breakGlass !== undefined && !access.breakGlassAllowed) {
+      throw new AccessError(
+        'approval.break-glass-disabled',
+        'Break-glass is disabled here (access.breakGlass is false), so this change needs a second approver. Run the command without break-glass.',
+      );
+    }
+    const at = now();
+    const action: Action<Change> = {
+      id: `act-${randomUUID().slice(0, 8)}`,
+      kind: req.kind,
+      incident: req.incident.id,
+      service: req.incident.service,
+      step: req.step,
+      summary: req.summary,
+      requester: req.requester,
+      requestedAt: at.toISOString(),
+      expiresAt: new Date(at.getTime() + access.approvalTtlMs).toISOString(),
+      basis: req.basis,
+      change: req.change,
+      changeHash: computeChangeHash(req.kind, req.incident.service, req.basis, req.change),
+      state: 'requested',
+      approvals: [],
+      ...(req.breakGlass !== undefined ? { breakGlass: { reason: req.breakGlass } } : {}),
+      progress: [],
+      history: [{ state: 'requested', at: at.toISOString(), actor: req.requester }],
+    };
+    await store.set(actionKey(action.id), JSON.stringify(action));
+    await store.addToSet(`incident:${req.incident.id}:actions`, action.id);
+    await incidents.record(req.incident.id, {
+      step: req.step,
+      kind: 'action.requested',
+      actor: req.requester,
+      summary: `${req.requester.name} requested: ${req.summary}${req.breakGlass !== undefined ? ` (BREAK-GLASS: ${req.breakGlass})` : ''}`,
+      data: {
+        action: action.id,
+        kind: action.kind,
+        basis: action.basis as Record<string, unknown>,
+        change: action.change as Record<string, unknown>,
+        changeHash: action.changeHash,
+        expiresAt: action.expiresAt,
+        ...(req.breakGlass !== undefined ? { breakGlass: req.breakGlass } : {}),
+      },
+      stepState: 'in_progress',
+    });
+    let card: MessageRef;
+    try {
+      card = await this.#deps.chat.post(
+        req.incident.channel,
+        approvalCard(action, handler.describe(action), access.describeApprovers()),
+      );
+    } catch (err) {
+      // Nobody can approve a request whose card never showed up: cancel it, on the timeline, instead of leaving it open.
+      const why = (err as Error).message;
+      await this.#transition(action.id, 'requested', 'cancelled', SYSTEM, {
+        decision: {
+          actor: SYSTEM,
+          at: now().toISOString(),
+          reason: `the approval card could not be posted: ${why}`,
+        },
+      });
+      throw new ExternalServiceError(
+        'Slack',
+        `the approval card could not be posted (${why}), so request ${action.id} was cancelled and nothing was changed. Run the command again in a minute.`,
+        { retryable: true, cause: err },
+      );
+    }
+    const stored = (await this.#save(action.id, (a) => ({ ...a, card }))) as Action<Change>;
+    if (req.breakGlass !== undefined) {
+      const approved = await this.#transition(action.id, 'requested', 'approved', req.requester, {
+        note: `break-glass: ${req.breakGlass}`,
+      });
+      if (approved) await this.#execute(approved);
+    } else {
+      await this.#deps.scheduler.at(EXPIRY_QUEUE, action.id, Date.parse(action.expiresAt));
+    }
+    return ((await this.get(action.id)) ?? stored) as Action<Change>;
+  }
+
+  /** Approves and executes, or says why not. Concurrent approvals: exactly one wins, the rest are told who did. */
+  async approve(actionId: string, actor: Actor): Promise<Refusal | null> {
+    const { access, now } = this.#deps;
+    const action = await this.get(actionId);
+    if (!action)
+      return {
+        code: 'approval.unknown',
+        message: `There is no request ${actionId}; it may have been cleaned up. Run the command again.`,
+      };
+    const refusal = approvalRefusal(action, actor, {
+      isApprover: await access.isApprover(actor.id),
+      now: now(),
+      approversText: access.describeApprovers(),
+    });
+    if (refusal) {
+      if (refusal.code === 'approval.expired') await this.expire(actionId);
+      return refusal;
+    }
+    // The approval is bound to the exact change: a stored change that no longer hashes the same is refused.
+    if (computeChangeHash(action.kind, action.service, action.basis, action.change) !== action.changeHash) {
+      return {
+        code: 'approval.tampered',
+        message:
+          'The stored change does not match what was requested; nothing was done. Run the command again.',
+      };
+    }
+    const approved = await this.#transition(actionId, 'requested', 'approved', actor);
+    if (!approved) {
+      const current = await this.get(actionId);
+      return current
+        ? approvalRefusal(current, actor, {
+            isApprover: true,
+            now: now(),
+            approversText: access.describeApprovers(),
+          })
+        : null;
+    }
+    await this.#execute(approved);
+    return null;
+  }
+
+  async deny(actionId: string, actor: Actor, reason?: string): Promise<Refusal | null> {
+    const { access, now } = this.#deps;
+    const action = await this.get(actionId);
+    if (!action) return { code: 'approval.unknown', message: `There is no request ${actionId}.` };
+    const own = actor.id === action.requester.id;
+    if (!own && !(await access.isApprover(actor.id))) {
+      return {
+        code: 'approval.not-approver',
+        message: `Only approvers (${access.describeApprovers()}) or the requester can stop this request.`,
+      };
+    }
+    if (action.state !== 'requested') {
+      return approvalRefusal(action, actor, {
+        isApprover: true,
+        now: now(),
+        approversText: access.describeApprovers(),
+      });
+    }
+    const to: ActionState = own ? 'cancelled' : 'denied';
+    const done = await this.#transition(actionId, 'requested', to, actor, {
+      decision: { actor, at: now().toISOString(), ...(reason ? { reason } : {}) },
+    });
+    if (!done) return this.deny(actionId, actor, reason);
+    await this.#deps.scheduler.cancel(EXPIRY_QUEUE, actionId);
+    return null;
+  }
+
+  /** Cancels every open request of an incident (on resolve). */
+  async cancelOpen(incidentId: string, actor: Actor, reason: string): Promise<number> {
+    let count = 0;
+    for (const action of await this.listForIncident(incidentId)) {
+      if (action.state !== 'requested') continue;
+      const done = await this.#transition(action.id, 'requested', 'cancelled', actor, {
+        decision: { actor, at: this.#deps.now().toISOString(), reason },
+      });
+      if (done) count++;
+    }
+    return count;
+  }
+
+  async expire(actionId: string): Promise<void> {
+    const action = await this.get(actionId);
+    if (!action || action.state !== 'requested') return;
+    if (Date.parse(action.expiresAt) > this.#deps.now().getTime()) {
+      await this.#deps.scheduler.at(EXPIRY_QUEUE, actionId, Date.parse(action.expiresAt));
+      return;
+    }
+    await this.#transition(actionId, 'requested', 'expired', SYSTEM);
+  }
+
+  /**
+   * Adds a line to the card's progress (and `data` for the handler's view), in any state: milestones that come
+   * after the action finished (clients converged) land here. Does not touch the timeline; record events yourself.
+   */
+  async annotate(actionId: string, text: string, data?: Record<string, unknown>): Promise<void> {
+    const saved = await this.#save(actionId, (a) => ({
+      ...a,
+      progress: [...a.progress, { at: this.#deps.now().toISOString(), text, ...(data ? { data } : {}) }],
+    }));
+    if (saved) this.#refreshCard(actionId);
+  }
+
+  /** Finds actions left `executing` by a replica that is gone, re-reads reality and reports. Never re-sends. */
+  async recover(): Promise<void> {
+    const { store, instanceId, log } = this.#deps;
+    for (const id of await store.members(EXECUTING)) {
+      if (!(await store.acquireLease(leaseKey(id), instanceId, LEASE_MS))) continue; // its executor is alive
+      const action = await this.get(id);
+      if (!action || action.state !== 'executing') {
+        await store.removeFromSet(EXECUTING, id);
+        continue;
+      }
+      let result: ActionResult;
+      try {
+        result = await this.#handler(action.kind).recheck(action);
+      } catch (err) {
+        log.error({ err, action: id }, 'recheck after restart failed');
+        result = {
+          ok: false,
+          summary: `Interrupted by a restart; could not re-read the outcome: ${(err as Error).message}. Check by hand before retrying.`,
+        };
+      }
+      await this.#finish(action, {
+        ...result,
+        summary: `After a restart: ${result.summary}`,
+        data: { ...result.data, recovered: true },
+      });
+      await store.releaseLease(leaseKey(id), instanceId);
+    }
+  }
+
+  async #execute(approved: Action): Promise<void> {
+    const { store, instanceId, log, incidents } = this.#deps;
+    const handler = this.#handler(approved.kind);
+    await this.#deps.scheduler.cancel(EXPIRY_QUEUE, approved.id);
+    await store.acquireLease(leaseKey(approved.id), instanceId, LEASE_MS);
+    const executing = await this.#transition(approved.id, 'approved', 'executing', SYSTEM);
+    if (!executing) return;
+    await store.addToSet(EXECUTING, approved.id);
+    const renew = setInterval(
+      () => void store.acquireLease(leaseKey(approved.id), instanceId, LEASE_MS).catch(() => {}),
+      5000,
+    );
+    let result: ActionResult;
+    try {
+      result = await handler.execute(executing, {
+        approvers: executing.approvals
+          .filter((a) => a.actor.id !== executing.requester.id)
+          .map((a) => a.actor),
+        progress: async (text, data) => {
+          await incidents.record(executing.incident, {
+            step: executing.step,
+            kind: 'action.progress',
+            actor: SYSTEM,
+            summary: text,
+            data: { action: executing.id, ...data },
+          });
+          await this.annotate(executing.id, text, data);
+        },
+      });
+    } catch (err) {
+      log.error({ err, action: approved.id }, 'action failed');
+      result = { ok: false, summary: (err as Error).message };
+    } finally {
+      clearInterval(renew);
+    }
+    await this.#finish(executing, result);
+    await store.releaseLease(leaseKey(approved.id), instanceId);
+  }
+
+  async #finish(action: Action, result: ActionResult): Promise<void> {
+    const done = await this.#transition(action.id, 'executing', result.ok ? 'succeeded' : 'failed', SYSTEM, {
+      result,
+    });
+    await this.#deps.store.removeFromSet(EXECUTING, action.id);
+    if (!done) return;
+    const handler = this.#handlers.get(action.kind);
+    await this.#deps.incidents.record(action.incident, {
+      step: action.step,
+      kind: result.ok ? 'action.succeeded' : 'action.failed',
+      actor: SYSTEM,
+      summary: `${result.ok ? 'Done' : 'FAILED'}: ${action.summary}. ${result.summary}`,
+      data: { action: action.id, kind: action.kind, ...(result.data ?? {}) },
+      ...(action.step && result.ok
+        ? { stepState: result.stepState ?? handler?.stepOnSuccess ?? 'done' }
+        : {}),
+    });
+  }
+
+  /** Atomic state move; null when another replica or click moved it first. Records it and refreshes the card. */
+  async #transition(
+    id: string,
+    from: ActionState,
+    to: ActionState,
+    actor: Actor,
+    patch: Parameters<typeof transition>[4] = {},
+  ): Promise<Action | null> {
+    let moved: Action | null = null;
+    await updateJson<Action>(this.#deps.store, actionKey(id), (current) => {
+      moved = null;
+      if (!current || current.state !== from) return undefined;
+      moved = transition(current, to, actor, this.#deps.now(), patch);
+      return moved;
+    });
+    const action = moved as Action | null;
+    if (!action) return null;
+    if (to !== 'succeeded' && to !== 'failed') {
+      // Terminal results are recorded by #finish with their outcome; the rest are recorded here.
+      await this.#deps.incidents.record(action.incident, {
+        step: action.step,
+        kind: `action.${to}`,
+        actor,
+        summary: transitionSummary(action, to, actor, patch),
+        data: { action: action.id, kind: action.kind, changeHash: action.changeHash },
+      });
+    }
+    this.#refreshCard(id);
+    if (isTerminal(to)) await this.#deps.scheduler.cancel(EXPIRY_QUEUE, id);
+    return action;
+  }
+
+  async #save(id: string, change: (a: Action) => Action): Promise<Action | null> {
+    return updateJson<Action>(this.#deps.store, actionKey(id), (current) =>
+      current ? change(current) : undefined,
+    );
+  }
+
+  #refreshCard(id: string): void {
+    this.#deps.throttle.schedule(`card:${id}`, async () => {
+      const action = await this.get(id);
+      if (!action?.card) return;
+      const handler = this.#handlers.get(action.kind);
+      const view = handler ? handler.describe(action) : { fields: [] };
+      try {
+        await this.#deps.chat.update(
+          action.card,
+          approvalCard(action, view, this.#deps.access.describeApprovers()),
+        );
+      } catch (err) {
+        this.#deps.log.warn({ err, action: id }, 'could not update the approval card');
+      }
+    });
+  }
+}
+
+function transitionSummary(
+  action: Action,
+  to: ActionState,
+  actor: Actor,
+  patch: { note?: string; decision?: { reason?: string } },
+): string {
+  switch (to) {
+    case 'approved':
+      return action.breakGlass
+        ? `${actor.name} executed with BREAK-GLASS (no second approver): ${action.summary}. Reason: ${action.breakGlass.reason}`
+        : `${actor.name} approved: ${action.summary}`;
+    case 'executing':
+      return `Executing: ${action.summary}`;
+    case 'denied':
+      return `${actor.name} denied: ${action.summary}${patch.decision?.reason ? ` (${patch.decision.reason})` : ''}`;
+    case 'cancelled':
+      return `${actor.name} cancelled: ${action.summary}${patch.decision?.reason ? ` (${patch.decision.reason})` : ''}`;
+    case 'expired':
+      return `Expired without approval: ${action.summary}`;
+    default:
+      return `${action.summary}: ${to}`;
+  }
+}

@@ -1,0 +1,56 @@
+// /breaker arm|disarm|status: the circuit breaker that shifts traffic back to legacy with no human (runbook step D).
+import { breakerStatus, disarm, requestArm } from './evaluator.ts';
+import { notice } from '../../src/chat/blocks/common.ts';
+import { UsageError } from '../../src/errors.ts';
+import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
+import type { CommandSpec } from '../../commands/command.ts';
+import { incidentService, namedOrIncidentService } from '../../commands/context.ts';
+
+const USAGE = ['/breaker arm [service]', '/breaker disarm [service]', '/breaker status [service]'];
+const usage = USAGE.join('\n');
+
+export const breakerCommand: CommandSpec = {
+  name: '/breaker',
+  summary:
+    'Arm (two-person approval), disarm or inspect the circuit breaker that shifts traffic back to legacy',
+  usageHint: 'arm|disarm|status [service]',
+  usage: USAGE,
+  examples: ['/breaker arm', '/breaker status payments', '/breaker disarm'],
+  async run(ctx) {
+    const args = parseArgs(ctx.inv.text, usage);
+    allowOnly(args, [], usage);
+    const [sub, serviceWord, ...extra] = args.words;
+    if (sub === undefined) throw new UsageError('Say what to do: arm, disarm or status.', usage);
+    if (sub !== 'arm' && sub !== 'disarm' && sub !== 'status') {
+      throw new UsageError(`Unknown subcommand ${quoteInput(sub)}; use arm, disarm or status.`, usage);
+    }
+    if (extra.length > 0) {
+      throw new UsageError(
+        `Unexpected ${quoteInput(extra.join(' '))}; /breaker ${sub} takes at most a service name.`,
+        usage,
+      );
+    }
+    if (sub === 'status') {
+      const service = namedOrIncidentService(ctx, serviceWord, usage);
+      return ctx.inv.respond(await breakerStatus(ctx.deps, service, usage));
+    }
+    if (sub === 'disarm') {
+      const service = namedOrIncidentService(ctx, serviceWord, usage);
+      const text = await disarm(ctx.deps, { service, actor: ctx.actor, incident: ctx.incident, usage });
+      return ctx.inv.respond(notice(text));
+    }
+    if (!ctx.incident) {
+      throw new UsageError(
+        'Arming is approved and recorded on an incident timeline. Run /breaker arm in the incident channel, or declare a change first, e.g. `/incident declare payments sev=4 Re-migration of payments`.',
+        usage,
+      );
+    }
+    const { incident, service } = incidentService(ctx, serviceWord, usage);
+    const action = await requestArm(ctx.deps, { incident, service, requester: ctx.actor, usage });
+    await ctx.inv.respond(
+      notice(
+        `Approval card posted for *${action.summary}* (${action.id}). Ask an approver (${ctx.deps.access.describeApprovers()}) to press Approve; it expires at ${action.expiresAt.slice(11, 16)} UTC.`,
+      ),
+    );
+  },
+};

@@ -1,0 +1,194 @@
+// The breaker's judgement (pure): readings of memory and error ratio, breach or inconclusive, when to trip or alert.
+import type { Breaker, BreakerQuery } from '../../src/config.ts';
+import type { Actor } from '../../src/timeline.ts';
+
+/** What one query gave: a value (the worst series), nothing, only NaN, or an error. */
+export type Reading =
+  | { kind: 'value'; value: number; series: number; partial: boolean }
+  | { kind: 'empty' }
+  | { kind: 'nan'; series: number }
+  | { kind: 'error'; message: string };
+
+export type Outcome = 'breach' | 'ok' | 'inconclusive';
+
+/** Traffic guard: enough traffic to judge the error ratio, too little (only memory decides), or unknown. */
+export type Traffic = 'enough' | 'low' | 'unknown';
+
+export interface MetricJudgement {
+  outcome: Outcome;
+  /** The value that was compared, when there was one. */
+  value?: number;
+  threshold: number;
+  /** Why it is inconclusive or skipped, in words. */
+  note?: string;
+}
+
+export interface Evaluation {
+  at: string;
+  outcome: Outcome;
+  memory: MetricJudgement;
+  errors: MetricJudgement & { skipped?: boolean };
+  traffic?: Traffic;
+  /** Which replica evaluated. */
+  by: string;
+  durationMs: number;
+}
+
+/** What was approved at arming time: the breaker evaluates with these until re-armed. */
+export interface BreakerSettings {
+  thresholds: { memory: number; errors: number };
+  intervalMs: number;
+  failureLimit: number;
+  errorLimit: number;
+  onNoData: 'alert' | 'rollback';
+}
+
+export function settingsOf(cfg: Breaker): BreakerSettings {
+  return {
+    thresholds: { memory: cfg.thresholds.memory, errors: cfg.thresholds.errors },
+    intervalMs: cfg.interval,
+    failureLimit: cfg.failureLimit,
+    errorLimit: cfg.errorLimit,
+    onNoData: cfg.onNoData,
+  };
+}
+
+export function sameSettings(a: BreakerSettings, b: BreakerSettings): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export function breakerActor(service: string): Actor {
+  return { type: 'breaker', id: `breaker:${service}`, name: `${service} breaker` };
+}
+
+/** The reading of a set of samples: the worst finite value; NaN and ±Inf never count as a value. */
+export function readingOf(values: number[]): Reading {
+  if (values.length === 0) return { kind: 'empty' };
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0) return { kind: 'nan', series: values.length };
+  return {
+    kind: 'value',
+    value: Math.max(...finite),
+    series: values.length,
+    partial: finite.length < values.length,
+  };
+}
+
+function inconclusiveNote(r: Reading): string {
+  switch (r.kind) {
+    case 'empty':
+      return 'no data (empty result)';
+    case 'nan':
+      return `NaN/Inf in all ${r.series} series`;
+    case 'error':
+      return `query failed: ${r.message}`;
+    default:
+      return `${r.series - 1} of ${r.series} series NaN`;
+  }
+}
+
+/** A breach needs a real value above the threshold; anything unreadable is inconclusive, never a pass. */
+export function judge(reading: Reading, threshold: number): MetricJudgement {
+  if (reading.kind !== 'value')
+    return { outcome: 'inconclusive', threshold, note: inconclusiveNote(reading) };
+  if (reading.value > threshold) return { outcome: 'breach', value: reading.value, threshold };
+  if (reading.partial)
+    return { outcome: 'inconclusive', value: reading.value, threshold, note: inconclusiveNote(reading) };
+  return { outcome: 'ok', value: reading.value, threshold };
+}
+
+/** The guard query: above 0 is enough traffic, exactly 0 is low traffic, anything unreadable is unknown. */
+export function trafficOf(reading: Reading): Traffic {
+  if (reading.kind !== 'value' || reading.partial) return 'unknown';
+  return reading.value > 0 ? 'enough' : 'low';
+}
+
+/** Combines both metrics: any breach breaches; otherwise any inconclusive part makes it inconclusive. */
+export function evaluate(
+  input: { memory: Reading; errors: Reading; guard?: Reading },
+  thresholds: BreakerSettings['thresholds'],
+): Pick<Evaluation, 'outcome' | 'memory' | 'errors' | 'traffic'> {
+  const memory = judge(input.memory, thresholds.memory);
+  const traffic = input.guard ? trafficOf(input.guard) : undefined;
+  let errors: Evaluation['errors'];
+  if (traffic === 'low') {
+    errors = {
+      outcome: 'ok',
+      threshold: thresholds.errors,
+      skipped: true,
+      note: 'too little traffic to judge (minRps guard)',
+    };
+  } else {
+    errors = judge(input.errors, thresholds.errors);
+    if (traffic === 'unknown' && errors.outcome === 'ok') {
+      errors = { ...errors, outcome: 'inconclusive', note: 'traffic guard (minRps) unreadable' };
+    }
+  }
+  const parts = [memory.outcome, errors.outcome];
+  const outcome: Outcome = parts.includes('breach')
+    ? 'breach'
+    : parts.includes('inconclusive')
+      ? 'inconclusive'
+      : 'ok';
+  return { outcome, memory, errors, ...(traffic ? { traffic } : {}) };
+}
+
+export interface Counters {
+  /** Consecutive breaches; an inconclusive evaluation neither adds nor resets, an ok one resets. */
+  breaches: number;
+  /** Consecutive inconclusive evaluations; any conclusive one resets. */
+  inconclusive: number;
+  /** The no-data alert went out for the current inconclusive run. */
+  alerted: boolean;
+}
+
+export interface Advance {
+  counters: Counters;
+  trip?: 'breach' | 'no_data';
+  /** Send the no-data alert now (once per run of inconclusive evaluations). */
+  alert: boolean;
+}
+
+export function advance(counters: Counters, outcome: Outcome, settings: BreakerSettings): Advance {
+  if (outcome === 'breach') {
+    const breaches = counters.breaches + 1;
+    return {
+      counters: { breaches, inconclusive: 0, alerted: false },
+      alert: false,
+      ...(breaches >= settings.failureLimit ? { trip: 'breach' as const } : {}),
+    };
+  }
+  if (outcome === 'ok') return { counters: { breaches: 0, inconclusive: 0, alerted: false }, alert: false };
+  const inconclusive = counters.inconclusive + 1;
+  const reached = inconclusive >= settings.errorLimit;
+  const alert = reached && !counters.alerted;
+  return {
+    counters: { breaches: counters.breaches, inconclusive, alerted: counters.alerted || reached },
+    alert,
+    ...(reached && settings.onNoData === 'rollback' ? { trip: 'no_data' as const } : {}),
+  };
+}
+
+/** The text of a query: PromQL or the CloudWatch expression, with `{minRps}` filled in. */
+export function queryText(query: BreakerQuery, minRps: number | undefined): string {
+  const text = typeof query === 'string' ? query : query.expression;
+  return minRps === undefined ? text : text.replaceAll('{minRps}', String(minRps));
+}
+
+/** "93.1%" for a ratio. */
+export function percent(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return 'n/a';
+  const p = value * 100;
+  return `${p >= 10 ? p.toFixed(1) : p >= 1 ? p.toFixed(2) : p.toFixed(3)}%`;
+}
+
+/** "memory 93.1% > 80.0%" style line of one evaluation. */
+export function describeEvaluation(e: Pick<Evaluation, 'memory' | 'errors' | 'outcome'>): string {
+  const part = (name: string, j: MetricJudgement & { skipped?: boolean }) => {
+    if (j.skipped) return `${name} skipped (${j.note ?? 'low traffic'})`;
+    if (j.value === undefined) return `${name} ? (${j.note ?? 'no value'})`;
+    const op = j.outcome === 'breach' ? '>' : '≤';
+    return `${name} ${percent(j.value)} ${op} ${percent(j.threshold)}${j.note ? ` (${j.note})` : ''}`;
+  };
+  return `${part('memory', e.memory)}, ${part('5xx', e.errors)}`;
+}

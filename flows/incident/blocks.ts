@@ -1,0 +1,83 @@
+// Views of an incident: the pinned headline with the CLOUD-SAFETY checklist, and the status reply.
+import type { Message } from '../../src/chat/chat.ts';
+import type { Incident } from '../../src/incident.ts';
+import { STEPS, type StepState } from '../../src/runbook.ts';
+import {
+  context,
+  divider,
+  escapeText,
+  fields,
+  header,
+  mention,
+  section,
+  utc,
+} from '../../src/chat/blocks/kit.ts';
+
+const STATE_ICON: Record<StepState, string> = {
+  not_started: ':white_circle:',
+  in_progress: ':large_blue_circle:',
+  done: ':white_check_mark:',
+  skipped: ':fast_forward:',
+};
+
+const STATE_WORD: Record<StepState, string> = {
+  not_started: 'not started',
+  in_progress: 'in progress',
+  done: 'done',
+  skipped: 'skipped',
+};
+
+export function incidentRef(incident: Pick<Incident, 'id'>): string {
+  return incident.id;
+}
+
+function checklistLines(incident: Incident): string {
+  return STEPS.map((step) => {
+    const status = incident.checklist[step.id];
+    const last = status.last
+      ? ` — ${escapeText(status.last.summary)} _(${utc(status.last.at).slice(11)})_`
+      : '';
+    return `${STATE_ICON[status.state]} *${step.id}* ${step.title}: ${STATE_WORD[status.state]} · \`${step.commands.join('` `')}\`${last}`;
+  }).join('\n');
+}
+
+/** The headline message: posted on declare, pinned, edited in place as things change. */
+export function headlineMessage(incident: Incident, extra: { pagerdutyLine?: string } = {}): Message {
+  const resolved = incident.status === 'resolved';
+  const icon = resolved ? ':large_green_circle:' : ':rotating_light:';
+  const blocks = [
+    header(
+      `${resolved ? 'RESOLVED' : 'INCIDENT'} ${incident.id} · ${incident.service} · ${incident.severity}`,
+    ),
+    section(`${icon} *${escapeText(incident.title)}*`),
+    fields([
+      ['Status', resolved ? `Resolved ${utc(incident.resolvedAt ?? '')}` : 'Active'],
+      ['Commander', mention(incident.commander.id)],
+      ['Declared', utc(incident.declaredAt)],
+      ['PagerDuty', extra.pagerdutyLine ?? (incident.pagerduty ? pagerdutyLink(incident) : 'not linked')],
+    ]),
+    divider(),
+    section(`*CLOUD-SAFETY checklist*\n${checklistLines(incident)}`),
+  ];
+  if (resolved && incident.resolution)
+    blocks.push(section(`*Resolution:* ${escapeText(incident.resolution)}`));
+  blocks.push(
+    context(
+      incident.lastEvent
+        ? `Last: ${escapeText(incident.lastEvent.summary)} (${utc(incident.lastEvent.at)})`
+        : 'Nothing recorded yet',
+      '`/incident help` lists every command',
+    ),
+  );
+  return {
+    text: `${incident.id} ${incident.service} ${incident.severity} (${resolved ? 'resolved' : 'active'}): ${incident.title}`,
+    blocks,
+  };
+}
+
+function pagerdutyLink(incident: Incident): string {
+  const pd = incident.pagerduty;
+  if (!pd) return 'not linked';
+  const label = pd.number ? `#${pd.number}` : pd.id;
+  return pd.url ? `<${pd.url}|${label}>` : label;
+}

@@ -1,0 +1,179 @@
+// /incident: declare, status, resolve, link and help; the lifecycle every runbook step hangs on.
+import { helpMessage, notice } from '../../src/chat/blocks/common.ts';
+import { headlineMessage } from './blocks.ts';
+import { UsageError } from '../../src/errors.ts';
+import { parseSeverity } from '../../src/incident.ts';
+import { parsePagerDutyId } from '../pagerduty/mirror.ts';
+import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
+import type { CommandContext, CommandSpec } from '../../commands/command.ts';
+import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
+
+const USAGE = [
+  '/incident declare <service> [sev=1-4] [pagerduty=<incident-id>] [title…]',
+  '/incident status',
+  '/incident resolve [summary…]',
+  '/incident link <pagerduty-incident-id>',
+  '/incident help',
+];
+const usage = USAGE.join('\n');
+
+/** Filled in by the composition root so help lists every registered command. */
+let registry: () => CommandSpec[] = () => [incidentCommand];
+export function setHelpRegistry(list: () => CommandSpec[]): void {
+  registry = list;
+}
+
+export const incidentCommand: CommandSpec = {
+  name: '/incident',
+  summary: 'Declare, follow and resolve an incident in this channel',
+  usageHint: 'declare <service> [title…] | status | resolve [summary…] | link <pagerduty-id> | help',
+  usage: USAGE,
+  examples: [
+    '/incident declare payments sev=1 Cloud pods OOM, payments failing',
+    '/incident resolve traffic on legacy',
+  ],
+  async run(ctx) {
+    const args = parseArgs(ctx.inv.text, usage);
+    const [sub, ...rest] = args.words;
+    switch (sub) {
+      case 'declare':
+        return declare(ctx, rest, args.options);
+      case 'status':
+        allowOnly(args, [], usage);
+        if (rest.length > 0)
+          throw new UsageError(
+            `/incident status takes nothing after it; got ${rest.map(quoteInput).join(' ')}.`,
+            usage,
+          );
+        return status(ctx);
+      case 'resolve':
+        allowOnly(args, [], usage);
+        return resolve(ctx, rest.join(' '));
+      case undefined:
+        if (args.options.size > 0)
+          throw new UsageError(
+            'Say what to do first (declare, status, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
+            usage,
+          );
+        return ctx.inv.respond(helpMessage(registry()));
+      case 'help':
+        return ctx.inv.respond(helpMessage(registry()));
+      case 'link':
+        allowOnly(args, [], usage);
+        return link(ctx, rest);
+      default:
+        throw new UsageError(`Unknown subcommand ${quoteInput(sub)}.`, usage);
+    }
+  },
+};
+
+async function declare(ctx: CommandContext, words: string[], options: Map<string, string>): Promise<void> {
+  const [serviceWord, ...titleWords] = words;
+  for (const key of options.keys()) {
+    if (key !== 'sev' && key !== 'pagerduty')
+      throw new UsageError(
+        `Unknown option ${key}=; declare takes sev=1-4 and pagerduty=<incident-id>.`,
+        usage,
+      );
+  }
+  if (!serviceWord)
+    throw new UsageError(`Name the service. Configured services: ${serviceList(ctx)}.`, usage);
+  const service = knownService(ctx, serviceWord, usage);
+  const sevText = options.get('sev');
+  const severity = sevText === undefined ? 'SEV2' : parseSeverity(sevText);
+  if (!severity)
+    throw new UsageError(
+      `sev=${quoteInput(sevText ?? '')} is not a severity; write sev=1 (worst) to sev=4.`,
+      usage,
+    );
+  const title = titleWords.join(' ').trim() || `${service} degraded during cloud migration`;
+  if (title.length > 200)
+    throw new UsageError('The title is over 200 characters; keep it to one line.', usage);
+  const pdText = options.get('pagerduty');
+  const pagerdutyId = pdText === undefined ? undefined : parsePagerDutyId(pdText);
+  if (pdText !== undefined && !pagerdutyId) throw new UsageError(badPagerDutyId(pdText), usage);
+  const mirror = ctx.deps.pagerduty;
+  if (pagerdutyId && !mirror.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  // Asked before declaring, so the mirror's first pass links this one instead of paging with a new incident.
+  if (pagerdutyId) await mirror.requestLinkForChannel(ctx.inv.channel, pagerdutyId);
+  let incident;
+  try {
+    incident = await ctx.deps.incidents.declare({
+      service,
+      title,
+      severity,
+      channel: ctx.inv.channel,
+      actor: ctx.actor,
+    });
+  } catch (err) {
+    if (pagerdutyId) await mirror.cancelChannelRequest(ctx.inv.channel);
+    throw err;
+  }
+  if (pagerdutyId) await mirror.requestLink(incident, pagerdutyId);
+  const serviceId = ctx.deps.config.services[service]?.pagerduty?.serviceId;
+  const pd = !mirror.enabled
+    ? ''
+    : pagerdutyId
+      ? ` PagerDuty: linking ${pagerdutyId}; the headline links it once read.`
+      : serviceId
+        ? ` PagerDuty: opening an incident on service ${serviceId}; the headline links it once created.`
+        : ` PagerDuty: ${service} has no pagerduty.serviceId, so nothing is paged; \`/incident link <id>\` attaches an existing incident.`;
+  await ctx.inv.respond(
+    notice(
+      `Declared *${incident.id}* for *${service}*. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` to move traffic back to legacy.`,
+    ),
+  );
+}
+
+const PAGERDUTY_OFF =
+  'PagerDuty is not set up here: set PAGERDUTY_TOKEN (a REST API key) and PAGERDUTY_FROM (the email the bot acts as), then restart.';
+
+function badPagerDutyId(text: string): string {
+  return `${quoteInput(text)} is not a PagerDuty incident id; give the id from the incident's URL (https://<you>.pagerduty.com/incidents/<id>, like PT4KHLK) or paste the URL.`;
+}
+
+async function link(ctx: CommandContext, words: string[]): Promise<void> {
+  const incident = requireIncident(ctx, usage);
+  const [idText, ...extra] = words;
+  if (!idText || extra.length > 0)
+    throw new UsageError('Give exactly one PagerDuty incident id (or its URL) to link.', usage);
+  const pagerdutyId = parsePagerDutyId(idText);
+  if (!pagerdutyId) throw new UsageError(badPagerDutyId(idText), usage);
+  if (!ctx.deps.pagerduty.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  const previous = incident.pagerduty;
+  const pd = await ctx.deps.pagerduty.link(incident, pagerdutyId, ctx.actor);
+  const label = pd.number ? `#${pd.number}` : pd.id;
+  await ctx.inv.respond(
+    notice(
+      `Linked *${incident.id}* to PagerDuty ${pd.url ? `<${pd.url}|${label}>` : label} "${pd.title}" (${pd.status}). The timeline so far is being copied there as notes; \`/incident resolve\` resolves it too.${previous ? ` It replaces ${previous.number ? `#${previous.number}` : previous.id}; if the bot had created that one, it is resolved there as a duplicate.` : ''}`,
+    ),
+  );
+}
+
+async function status(ctx: CommandContext): Promise<void> {
+  // After resolve the channel has no active incident; status still shows the last one (and its PagerDuty side).
+  const incident =
+    ctx.incident ?? (await ctx.deps.incidents.latest(ctx.inv.channel)) ?? requireIncident(ctx, usage);
+  await ctx.inv.respond(
+    headlineMessage(incident, { pagerdutyLine: await ctx.deps.pagerduty.describe(incident) }),
+  );
+}
+
+async function resolve(ctx: CommandContext, summary: string): Promise<void> {
+  const incident = requireIncident(ctx, usage);
+  if (summary.length > 500) throw new UsageError('Keep the resolution summary under 500 characters.', usage);
+  const cancelled = await ctx.deps.approvals.cancelOpen(
+    incident.id,
+    ctx.actor,
+    `incident ${incident.id} resolved`,
+  );
+  await ctx.deps.incidents.resolve(incident, ctx.actor, summary);
+  const pd = incident.pagerduty
+    ? ` PagerDuty ${incident.pagerduty.number ? `#${incident.pagerduty.number}` : incident.pagerduty.id} gets the last notes and is resolved in the background (\`/incident status\` shows it).`
+    : '';
+  await ctx.inv.respond(
+    notice(
+      `Resolved *${incident.id}*.${cancelled > 0 ? ` ${cancelled} pending request(s) were cancelled.` : ''}${pd} \`/postmortem\` drafts the post-mortem from the timeline.`,
+    ),
+  );
+}

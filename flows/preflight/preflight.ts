@@ -1,0 +1,402 @@
+// /preflight: the pre-migration checklist (records, TTL, health checks, CDC, breaker, a second approver), with fixes.
+import {
+  LAYER_NAME,
+  LAYER_ORDER,
+  describeWeights,
+  weightsOf,
+  type Route53Snapshot,
+  type TrafficLayer,
+  type TrafficState,
+} from '../../src/adapters/traffic.ts';
+import { percent, sameSettings, settingsOf } from '../breaker/rules.ts';
+import type { Deps } from '../../src/deps.ts';
+import { formatDuration } from '../../src/duration.ts';
+import { PREFLIGHT_CHECKED, type PreflightEventData } from '../../src/events.ts';
+import type { Incident } from '../../src/incident.ts';
+import type { Actor } from '../../src/timeline.ts';
+import { getBreaker } from '../breaker/state.ts';
+
+export type CheckStatus = 'pass' | 'warn' | 'fail';
+
+export interface PreflightCheck {
+  id: 'records' | 'ttl' | 'health-check' | 'legacy-healthy' | 'cdc' | 'breaker' | 'approver';
+  title: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do about a warn or fail. */
+  fix?: string;
+}
+
+export interface PreflightReport {
+  service: string;
+  at: string;
+  verdict: 'ready' | 'warnings' | 'not_ready';
+  checks: PreflightCheck[];
+  /** The traffic as read (for /canary start to plan from). */
+  states?: TrafficState[];
+}
+
+function verdictOf(checks: PreflightCheck[]): PreflightReport['verdict'] {
+  if (checks.some((c) => c.status === 'fail')) return 'not_ready';
+  if (checks.some((c) => c.status === 'warn')) return 'warnings';
+  return 'ready';
+}
+
+function pairOf(state: TrafficState) {
+  if (state.snapshot.kind !== 'route53') return undefined;
+  const snapshot: Route53Snapshot = state.snapshot;
+  const legacy = snapshot.records.find((r) => r.setIdentifier === state.legacy.id);
+  const cloud = snapshot.records.find((r) => r.setIdentifier === state.cloud.id);
+  return legacy && cloud ? { legacy, cloud, zone: snapshot.hostedZoneId } : undefined;
+}
+
+function recordsCheck(service: string, states: TrafficState[], errors: string[]): PreflightCheck {
+  const title = 'Weighted records exist and are well formed';
+  if (errors.length > 0) {
+    return {
+      id: 'records',
+      title,
+      status: 'fail',
+      detail: errors.join('; '),
+      fix: `Create the weighted pair (SetIdentifiers in services.${service}.traffic) or correct the config, then run /preflight again.`,
+    };
+  }
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const state of states) {
+    const weights = weightsOf(state);
+    const total = weights.legacy + weights.cloud + state.others.reduce((s, o) => s + o.weight, 0);
+    if (total === 0)
+      problems.push(`${LAYER_NAME[state.layer]}: every weight is 0, so the provider splits traffic evenly`);
+    const pair = pairOf(state);
+    if (pair) {
+      if (Boolean(pair.legacy.alias) !== Boolean(pair.cloud.alias))
+        problems.push('Route 53: one record is an alias and the other is not; make both the same kind');
+      for (const r of [pair.legacy, pair.cloud]) {
+        if (!r.alias && (r.values ?? []).length === 0)
+          problems.push(`Route 53: record ${r.setIdentifier} has no values`);
+        if (r.trafficPolicyInstanceId)
+          problems.push(
+            `Route 53: record ${r.setIdentifier} is managed by a traffic policy; the bot cannot shift it`,
+          );
+      }
+    }
+    const weighted = state.others.filter((o) => o.weight > 0);
+    if (weighted.length > 0)
+      warnings.push(
+        `${LAYER_NAME[state.layer]}: ${weighted.map((o) => `${o.id} (weight ${o.weight})`).join(', ')} also carry weight and are not managed by the bot`,
+      );
+  }
+  const now = states
+    .map((s) => `${LAYER_NAME[s.layer]} ${describeWeights(weightsOf(s), s.others)}`)
+    .join('; ');
+  if (problems.length > 0) {
+    return {
+      id: 'records',
+      title,
+      status: 'fail',
+      detail: problems.join('; '),
+      fix: 'Fix the records so legacy and cloud are one weighted pair of the same kind, with values and a weight above 0 on at least one.',
+    };
+  }
+  if (warnings.length > 0) {
+    return {
+      id: 'records',
+      title,
+      status: 'warn',
+      detail: `${now}. ${warnings.join('; ')}`,
+      fix: 'Set the other weighted records to weight 0 (or remove them) so the percentages the bot writes are the shares clients get.',
+    };
+  }
+  return { id: 'records', title, status: 'pass', detail: now };
+}
+
+function ttlCheck(deps: Deps, service: string, states: TrafficState[]): PreflightCheck | undefined {
+  const dns = states.find((s) => s.layer === 'route53');
+  const cfg = deps.config.services[service]?.traffic?.route53;
+  if (!dns || !cfg) return undefined;
+  const maxTtl = cfg.maxTtl;
+  const title = `TTL ≤ maxTtl (${maxTtl} s) on every record of the pair`;
+  const pair = pairOf(dns);
+  if (!pair) return { id: 'ttl', title, status: 'fail', detail: 'the pair could not be read' };
+  if (pair.legacy.alias || pair.cloud.alias) {
+    return {
+      id: 'ttl',
+      title,
+      status: dns.convergence.seconds > maxTtl ? 'fail' : 'warn',
+      detail: `alias records: clients follow the alias target's TTL (~${dns.convergence.seconds} s), which Route 53 sets, not you`,
+      fix: 'Fine for load balancers and CloudFront (60 s). For an alias to another record, keep that record’s TTL at or below maxTtl.',
+    };
+  }
+  const high = [pair.legacy, pair.cloud].filter((r) => (r.ttl ?? 0) > maxTtl);
+  if (high.length > 0) {
+    const worst = Math.max(...high.map((r) => r.ttl ?? 0));
+    return {
+      id: 'ttl',
+      title,
+      status: 'fail',
+      detail: `${high.map((r) => `${r.setIdentifier} TTL ${r.ttl} s`).join(', ')}: after a trip, resolvers may keep sending clients to the cloud stack for up to ${formatDuration(worst * 1000)}`,
+      fix: `Lower the TTL of both records to ${maxTtl} s at least ${formatDuration(worst * 1000)} before the migration (so caches holding the old TTL expire), e.g. an UPSERT of each record with "TTL": ${maxTtl} in zone ${pair.zone}.`,
+    };
+  }
+  return {
+    id: 'ttl',
+    title,
+    status: 'pass',
+    detail: `legacy ${pair.legacy.ttl ?? '?'} s, cloud ${pair.cloud.ttl ?? '?'} s`,
+  };
+}
+
+function healthCheckCheck(states: TrafficState[], service: string): PreflightCheck | undefined {
+  const dns = states.find((s) => s.layer === 'route53');
+  if (!dns) return undefined;
+  const title = 'Health check attached to the legacy record';
+  if (dns.legacy.healthCheckId)
+    return { id: 'health-check', title, status: 'pass', detail: `health check ${dns.legacy.healthCheckId}` };
+  const pair = pairOf(dns);
+  if (pair?.legacy.alias?.evaluateTargetHealth) {
+    return {
+      id: 'health-check',
+      title,
+      status: 'warn',
+      detail:
+        'no health check; the alias evaluates its target’s health, which the bot cannot read before a shift',
+      fix: `Attach a Route 53 health check to the legacy record (SetIdentifier ${dns.legacy.id}) so the bot can refuse to shift onto a dead legacy stack.`,
+    };
+  }
+  return {
+    id: 'health-check',
+    title,
+    status: 'fail',
+    detail: `the legacy record (SetIdentifier ${dns.legacy.id}) has no health check: nothing tells the bot, or Route 53, that legacy is down`,
+    fix: `Create a Route 53 health check on the legacy endpoint and set it as HealthCheckId of ${service}'s legacy record (one UPSERT of that record).`,
+  };
+}
+
+async function legacyHealthCheck(
+  deps: Deps,
+  service: string,
+  states: TrafficState[],
+): Promise<PreflightCheck> {
+  const title = 'Legacy is healthy';
+  const traffic = deps.adapters.traffic?.[service];
+  const lines: string[] = [];
+  let status: CheckStatus = 'pass';
+  for (const state of states) {
+    const port = traffic?.[state.layer];
+    if (!port) continue;
+    const report = await port.checkLegacyHealth(state);
+    lines.push(`${LAYER_NAME[state.layer]}: ${report.status} (${report.detail})`);
+    if (report.status === 'unhealthy') status = 'fail';
+    else if (report.status !== 'healthy' && status === 'pass') status = 'warn';
+  }
+  if (lines.length === 0)
+    return { id: 'legacy-healthy', title, status: 'fail', detail: 'no traffic layer to check' };
+  return {
+    id: 'legacy-healthy',
+    title,
+    status,
+    detail: lines.join('; '),
+    ...(status === 'fail'
+      ? {
+          fix: 'Fix legacy first: a breaker trip shifts onto it, and the bot refuses to shift onto an unhealthy legacy.',
+        }
+      : status === 'warn'
+        ? {
+            fix: 'Attach a health check (Route 53) or check the legacy target group, so legacy health can be verified.',
+          }
+        : {}),
+  };
+}
+
+async function cdcCheck(deps: Deps, service: string): Promise<PreflightCheck> {
+  const title = 'CDC sync running, lag within bounds';
+  const cfg = deps.config.services[service]?.ledger;
+  if (!cfg) {
+    return {
+      id: 'cdc',
+      title,
+      status: 'warn',
+      detail: 'no ledger section: the CDC sync between legacy and cloud databases is not checked',
+      fix: `Add services.${service}.ledger with cdc (docs/ledger.md) so preflight sees whether writes still reach both sides.`,
+    };
+  }
+  if (!cfg.cdc) {
+    return {
+      id: 'cdc',
+      title,
+      status: 'warn',
+      detail: 'the ledger has no cdc section: sync health is not checked',
+      fix: `Add services.${service}.ledger.cdc (pg-subscription, pg-slot or debezium; see docs/ledger.md).`,
+    };
+  }
+  let ledger: ReturnType<NonNullable<Deps['adapters']['ledger']>['get']>;
+  try {
+    ledger = deps.adapters.ledger?.get(service);
+  } catch (err) {
+    // A connection string the config names is missing: one failed check, not a failed preflight.
+    return {
+      id: 'cdc',
+      title,
+      status: 'fail',
+      detail: (err as Error).message,
+      fix: 'Set it in the bot environment and restart.',
+    };
+  }
+  if (!ledger) {
+    return {
+      id: 'cdc',
+      title,
+      status: 'fail',
+      detail: 'the ledger adapter is not set up (database URLs missing?)',
+      fix: 'Set the ledger connection environment variables named in the config and restart.',
+    };
+  }
+  const health = await ledger.cdcHealth();
+  if (!health) return { id: 'cdc', title, status: 'warn', detail: 'no CDC configured' };
+  return health.healthy
+    ? { id: 'cdc', title, status: 'pass', detail: health.detail }
+    : {
+        id: 'cdc',
+        title,
+        status: 'fail',
+        detail: health.detail,
+        fix: 'Repair the sync before migrating (restart the subscription or connector, free the slot); otherwise a rollback leaves the ledgers apart. /ledger audit shows the damage.',
+      };
+}
+
+async function breakerCheck(deps: Deps, service: string): Promise<PreflightCheck> {
+  const title = 'Breaker armed';
+  const cfg = deps.config.services[service]?.breaker;
+  if (!cfg) {
+    return {
+      id: 'breaker',
+      title,
+      status: 'fail',
+      detail: 'no breaker configured',
+      fix: `Add services.${service}.breaker (docs/breaker.md), then /breaker arm ${service}.`,
+    };
+  }
+  const state = await getBreaker(deps, service);
+  if (state?.status === 'armed') {
+    const s = state.settings;
+    const drift = s && !sameSettings(s, settingsOf(cfg));
+    return {
+      id: 'breaker',
+      title,
+      status: drift ? 'warn' : 'pass',
+      detail: `armed by ${state.armedBy?.name ?? '?'} (approved by ${state.approvedBy?.map((a) => a.name).join(', ') || '?'}) at ${state.armedAt ?? '?'}${s ? `; trips after ${s.failureLimit} × ${formatDuration(s.intervalMs)} above memory ${percent(s.thresholds.memory)} or 5xx ${percent(s.thresholds.errors)}` : ''}${drift ? '; the config changed since it was armed' : ''}`,
+      ...(drift
+        ? {
+            fix: `It runs with the approved settings; /breaker disarm and /breaker arm ${service} to apply the new ones.`,
+          }
+        : {}),
+    };
+  }
+  if (state?.status === 'tripped') {
+    return {
+      id: 'breaker',
+      title,
+      status: 'fail',
+      detail: `tripped at ${state.trip?.at ?? '?'} and latched`,
+      fix: `Find out why it tripped (/breaker status), then re-arm with /breaker arm ${service} (two-person approval).`,
+    };
+  }
+  return {
+    id: 'breaker',
+    title,
+    status: 'fail',
+    detail: state
+      ? `disarmed by ${state.disarmed?.by.name ?? '?'} at ${state.disarmed?.at ?? '?'}`
+      : 'never armed',
+    fix: `/breaker arm ${service} (two-person approval), so a breach shifts traffic back with no human.`,
+  };
+}
+
+async function approverCheck(deps: Deps, requester: Actor): Promise<PreflightCheck> {
+  const title = 'An approver other than you is reachable';
+  const { ids, anyone, unresolved } = await deps.access.approverIds();
+  const others = ids.filter((id) => id !== requester.id);
+  const note = unresolved.length > 0 ? ` (could not list ${unresolved.join(', ')})` : '';
+  if (others.length > 0) {
+    return {
+      id: 'approver',
+      title,
+      status: 'pass',
+      detail: `${others.length} approver(s) besides you: ${others.slice(0, 5).join(', ')}${others.length > 5 ? '…' : ''}${note}`,
+    };
+  }
+  if (anyone) {
+    return {
+      id: 'approver',
+      title,
+      status: 'warn',
+      detail: `access.approvers is "*": anyone but you may approve${note}`,
+      fix: 'Name the approvers (a user group like @sre-leads) so the second person is someone who should decide.',
+    };
+  }
+  return {
+    id: 'approver',
+    title,
+    status: 'fail',
+    detail: `no approver other than you${note}: canary start and a re-arm would wait forever`,
+    fix: 'Add a second person to access.approvers (or to the group it names) and make sure they are on call during the migration.',
+  };
+}
+
+/** Runs every check (reads only); records the result on the incident timeline when run inside one. */
+export async function runPreflight(
+  deps: Deps,
+  req: { service: string; requester: Actor; incident?: Incident | null; purpose?: 'preflight' | 'canary' },
+): Promise<PreflightReport> {
+  const { service } = req;
+  const traffic = deps.adapters.traffic?.[service];
+  const layers: TrafficLayer[] = LAYER_ORDER.filter((l) => traffic?.[l]);
+  const states: TrafficState[] = [];
+  const errors: string[] = [];
+  if (layers.length === 0) errors.push(`no traffic configured for ${service} (services.${service}.traffic)`);
+  for (const layer of layers) {
+    const port = traffic?.[layer];
+    if (!port) continue;
+    try {
+      states.push(await port.read());
+    } catch (err) {
+      errors.push(`${LAYER_NAME[layer]}: ${(err as Error).message}`);
+    }
+  }
+  const checks: PreflightCheck[] = [recordsCheck(service, states, errors)];
+  if (errors.length === 0) {
+    const ttl = ttlCheck(deps, service, states);
+    if (ttl) checks.push(ttl);
+    const hc = healthCheckCheck(states, service);
+    if (hc) checks.push(hc);
+    checks.push(await legacyHealthCheck(deps, service, states));
+  }
+  checks.push(await cdcCheck(deps, service));
+  checks.push(await breakerCheck(deps, service));
+  checks.push(await approverCheck(deps, req.requester));
+  const report: PreflightReport = {
+    service,
+    at: deps.now().toISOString(),
+    verdict: verdictOf(checks),
+    checks,
+    ...(errors.length === 0 ? { states } : {}),
+  };
+  if (req.incident && req.incident.service === service) {
+    const failed = checks.filter((c) => c.status === 'fail').map((c) => c.title);
+    const data: PreflightEventData = {
+      service,
+      verdict: report.verdict,
+      checks: checks.map((c) => ({ id: c.id, status: c.status, detail: c.detail })),
+      for: req.purpose ?? 'preflight',
+    };
+    await deps.incidents.record(req.incident.id, {
+      step: 'D',
+      kind: PREFLIGHT_CHECKED,
+      actor: req.requester,
+      summary: `Preflight of ${service}${req.purpose === 'canary' ? ' (before /canary start)' : ''}: ${report.verdict === 'ready' ? 'ready' : report.verdict === 'warnings' ? 'ready with warnings' : `NOT ready (${failed.join('; ')})`}`,
+      data: { ...data },
+    });
+  }
+  return report;
+}

@@ -1,0 +1,48 @@
+// /sandbox up|down|status: the incident's offline replica from the team's Terraform (runbook step U).
+import { UsageError } from '../../src/errors.ts';
+import { Sandboxes } from './sandbox.ts';
+import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
+import type { CommandSpec } from '../../commands/command.ts';
+import { incidentService } from '../../commands/context.ts';
+
+const USAGE = ['/sandbox up [service]', '/sandbox down [service]', '/sandbox status [service]'];
+const usage = USAGE.join('\n');
+
+export const sandboxCommand: CommandSpec = {
+  name: '/sandbox',
+  summary: "Stand up (or tear down) an offline replica of the failing environment from the team's Terraform",
+  usageHint: 'up|down|status [service]',
+  usage: USAGE,
+  examples: ['/sandbox up', '/sandbox status', '/sandbox down payments'],
+  async run(ctx) {
+    const args = parseArgs(ctx.inv.text, usage);
+    allowOnly(args, [], usage);
+    const [sub, serviceWord, ...extra] = args.words;
+    if (sub === undefined) throw new UsageError('Say what to do: up, down or status.', usage);
+    if (sub !== 'up' && sub !== 'down' && sub !== 'status') {
+      throw new UsageError(`Unknown subcommand ${quoteInput(sub)}; use up, down or status.`, usage);
+    }
+    if (extra.length > 0) {
+      throw new UsageError(
+        `Unexpected ${quoteInput(extra.join(' '))}; /sandbox ${sub} takes at most a service name.`,
+        usage,
+      );
+    }
+    // A sandbox outlives its incident's resolution (its TTL still runs), so down and status also work then.
+    const latest = sub !== 'up' && !ctx.incident ? await ctx.deps.incidents.latest(ctx.inv.channel) : null;
+    const { incident, service } = incidentService(
+      latest ? { ...ctx, incident: latest } : ctx,
+      serviceWord,
+      usage,
+    );
+    const sandboxes = new Sandboxes(ctx.deps);
+    switch (sub) {
+      case 'up':
+        return ctx.inv.respond(await sandboxes.up({ incident, service, actor: ctx.actor, usage }));
+      case 'down':
+        return ctx.inv.respond(await sandboxes.down({ incident, actor: ctx.actor, usage }));
+      case 'status':
+        return ctx.inv.respond(await sandboxes.status(incident, usage));
+    }
+  },
+};

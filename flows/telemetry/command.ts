@@ -1,0 +1,87 @@
+// /telemetry: snapshot the failing workload, keep evidence from its worst pods, quarantine some (approved), release.
+import { kubernetesSection, releaseQuarantine, runTelemetry } from './telemetry.ts';
+import { notice } from '../../src/chat/blocks/common.ts';
+import { UsageError } from '../../src/errors.ts';
+import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
+import type { CommandSpec } from '../../commands/command.ts';
+import { incidentService } from '../../commands/context.ts';
+
+const USAGE = ['/telemetry [service] [pods=<n>] [quarantine=<n>]', '/telemetry release [service]'];
+const usage = USAGE.join('\n');
+const MAX_PODS = 10;
+
+function count(key: string, text: string, max: number, hint: string): number {
+  if (!/^[0-9]{1,3}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(
+      `${key}=${quoteInput(text)} is not a number of pods; write ${key}=1 to ${key}=${max}. ${hint}`,
+      usage,
+    );
+  }
+  return Number(text);
+}
+
+export const telemetryCommand: CommandSpec = {
+  name: '/telemetry',
+  summary: 'Snapshot the failing pods, keep heap dumps and thread traces as evidence, quarantine pods',
+  usageHint: '[service] [pods=<n>] [quarantine=<n>] | release',
+  usage: USAGE,
+  examples: ['/telemetry', '/telemetry pods=3', '/telemetry quarantine=1', '/telemetry release'],
+  async run(ctx) {
+    const args = parseArgs(ctx.inv.text, usage);
+    const words = [...args.words];
+    const release = words[0] === 'release' || words[1] === 'release';
+    if (release) words.splice(words.indexOf('release'), 1);
+    if (words.length > 1) {
+      throw new UsageError(
+        `Too many words: ${words.map(quoteInput).join(' ')}. Name at most one service; options are key=value.`,
+        usage,
+      );
+    }
+    const { incident, service } = incidentService(ctx, words[0], usage);
+    if (release) {
+      allowOnly(args, [], usage);
+      const cfg = kubernetesSection(ctx.deps, service);
+      const result = await releaseQuarantine(ctx.deps, {
+        incident,
+        service,
+        actor: ctx.actor,
+        mode: cfg.release,
+        reason: 'command',
+      });
+      await ctx.inv.respond(notice(`${result.summary}.`));
+      return;
+    }
+    allowOnly(args, ['pods', 'quarantine'], usage);
+    // Only the config here: arguments are judged before any cluster is reached.
+    const cfg = kubernetesSection(ctx.deps, service);
+    const podsText = args.options.get('pods');
+    const quarantineText = args.options.get('quarantine');
+    const pods =
+      podsText === undefined
+        ? undefined
+        : count('pods', podsText, MAX_PODS, 'The default is the 2 pods closest to their memory limit.');
+    const quarantine =
+      quarantineText === undefined
+        ? undefined
+        : count(
+            'quarantine',
+            quarantineText,
+            cfg.maxQuarantine,
+            `At most ${cfg.maxQuarantine} pods are isolated at once (kubernetes.maxQuarantine).`,
+          );
+    if (pods !== undefined && quarantine !== undefined) {
+      throw new UsageError(
+        'Give pods= or quarantine=, not both: with quarantine=<n> the dumps are taken from the n isolated pods.',
+        usage,
+      );
+    }
+    await runTelemetry(ctx.deps, {
+      incident,
+      service,
+      actor: ctx.actor,
+      ...(pods !== undefined ? { pods } : {}),
+      ...(quarantine !== undefined ? { quarantine } : {}),
+      respond: (m) => ctx.inv.respond(m),
+    });
+  },
+};
