@@ -455,7 +455,8 @@ describe('abuse: 1,000 generated malformed inputs through the real Bolt receiver
             .join(' | ')}`,
         );
       }, 20_000);
-      await new Promise((resolve) => setTimeout(resolve, 100)); // a second reply would show up by now
+      // Every reply is sent by work the bot tracks: once it is idle again, a second reply would already be here.
+      await app.bot.idle();
     } finally {
       process.off('unhandledRejection', onRejection);
       process.off('uncaughtException', onRejection);
