@@ -1,24 +1,21 @@
-// Button presses: Approve and Deny on approval cards (the flow checks who may press them).
+// Button presses: Approve and Deny on approval cards (the flow checks who may press them), and the telemetry card's
+// "Debug container". The steps that draw these buttons declare them (flows/approval/step.ts, flows/telemetry/step.ts).
 import type { ButtonPress } from '../src/chat/chat.ts';
 import { errorMessage, notice } from '../src/chat/blocks/common.ts';
-import { APPROVE_ACTION, DENY_ACTION } from '../src/chat/blocks/approval.ts';
 import type { Deps } from '../src/deps.ts';
-import { DEBUG_CONTAINER_ACTION } from '../flows/telemetry/blocks.ts';
 import { debugContainerCapture } from '../flows/telemetry/telemetry.ts';
 import type { Actor } from '../src/timeline.ts';
 
-export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;
-
 const ACTION_ID = /^act-[0-9a-f]{8}$/;
 
-async function approve(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
+export async function approveButton(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
   if (!ACTION_ID.test(press.value))
     return press.respond(errorMessage('That button does not carry a request id; it did nothing.'));
   const refusal = await deps.approvals.approve(press.value, actor);
   if (refusal) await press.respond(errorMessage(refusal.message));
 }
 
-async function deny(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
+export async function denyButton(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
   if (!ACTION_ID.test(press.value))
     return press.respond(errorMessage('That button does not carry a request id; it did nothing.'));
   const refusal = await deps.approvals.deny(press.value, actor);
@@ -28,7 +25,7 @@ async function deny(press: ButtonPress, actor: Actor, deps: Deps): Promise<void>
 }
 
 /** "Debug container" on the capture card: value is `<incident id>|<pod>`. */
-async function debugContainer(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
+export async function debugContainerButton(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
   const match = /^(INC-[0-9]+)\|([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(press.value);
   if (!match?.[1] || !match[2])
     return press.respond(errorMessage('That button does not name an incident and a pod; it did nothing.'));
@@ -42,9 +39,3 @@ async function debugContainer(press: ButtonPress, actor: Actor, deps: Deps): Pro
   }
   await debugContainerCapture(deps, { incident, pod: match[2], actor, respond: (m) => press.respond(m) });
 }
-
-export const BUTTONS = new Map<string, ButtonHandler>([
-  [APPROVE_ACTION, approve],
-  [DENY_ACTION, deny],
-  [DEBUG_CONTAINER_ACTION, debugContainer],
-]);

@@ -7,19 +7,12 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { WebClient } from '@slack/web-api';
-import { COMMANDS } from '../commands/index.ts';
+import { registerSteps, stepParts } from '../commands/index.ts';
 import { buildLedgerAdapters } from './adapters/ledger/index.ts';
-import { BUTTONS } from '../commands/buttons.ts';
 import { Approvals } from '../flows/approval/approval.ts';
-import { breakerEvaluatorOf, registerBreaker, type BreakerOptions } from '../flows/breaker/evaluator.ts';
-import { registerCanary } from '../flows/canary/canary.ts';
-import { registerContain } from '../flows/contain/contain.ts';
+import { breakerEvaluatorOf, type BreakerOptions } from '../flows/breaker/evaluator.ts';
 import { Incidents } from '../flows/incident/incident.ts';
 import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty/mirror.ts';
-import { registerLedgerActions } from '../flows/ledger/ledger.ts';
-import { pinFromReaction } from '../flows/incident/pin.ts';
-import { registerSandboxJobs } from '../flows/sandbox/sandbox.ts';
-import { registerTelemetry } from '../flows/telemetry/telemetry.ts';
 import { LocalEvidenceStore } from './adapters/evidence/local.ts';
 import { S3EvidenceStore } from './adapters/evidence/s3.ts';
 import { KubeClusters, loadKubeConfig } from './adapters/kubernetes/client.ts';
@@ -285,13 +278,8 @@ export function buildBot(opts: BuildOptions): Bot {
     instanceId,
   };
   // Durable timers must have their handlers before the scheduler starts, so a restarted bot still acts on them.
-  registerSandboxJobs(deps);
-  registerContain(deps);
-  registerTelemetry(deps);
-  registerBreaker(deps, opts.breaker);
-  registerCanary(deps);
-  registerLedgerActions(deps);
-  return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
+  registerSteps(deps, { ...(opts.breaker ? { breaker: opts.breaker } : {}) });
+  return new Bot(deps, stepParts());
 }
 
 export type Mode = 'socket' | 'http' | 'console';

@@ -1,0 +1,10 @@
+// Incident: declare, follow and resolve; 📌 reactions pin a message to the timeline.
+import type { Step } from '../../commands/step.ts';
+import { incidentCommand } from './command.ts';
+import { pinFromReaction } from './pin.ts';
+
+export const incidentStep: Step = {
+  name: 'incident',
+  commands: [incidentCommand],
+  reactions: [pinFromReaction],
+};

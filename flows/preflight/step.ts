@@ -1,0 +1,5 @@
+// Preflight: check every configured service can be reached before the incident needs it.
+import type { Step } from '../../commands/step.ts';
+import { preflightCommand } from './command.ts';
+
+export const preflightStep: Step = { name: 'preflight', commands: [preflightCommand] };
