@@ -13,7 +13,7 @@ import {
   drillRecords,
   startRoute53Server,
   type Route53Server,
-} from '../test/support/route53-server.ts';
+} from '../src/drill/route53.ts';
 
 export { DRILL_ZONE, drillRecords };
 

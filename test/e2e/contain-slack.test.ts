@@ -14,7 +14,7 @@ import {
 } from '../support/aws.ts';
 import { useNock } from '../support/nock.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
-import type { ChangeBatch } from '../support/route53-xml.ts';
+import type { ChangeBatch } from '../../src/drill/route53-xml.ts';
 import {
   buttonBody,
   commandBody,

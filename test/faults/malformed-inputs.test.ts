@@ -23,7 +23,7 @@ import type { RedisStore } from '../../src/store/redis.ts';
 import { testConfig } from '../support/bot.ts';
 import { PD_FROM, PD_TOKEN } from '../support/pagerduty.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
-import { drillRecords, startRoute53Server, type Route53Server } from '../support/route53-server.ts';
+import { drillRecords, startRoute53Server, type Route53Server } from '../../src/drill/route53.ts';
 import { sign, SIGNING_SECRET } from '../support/slack.ts';
 import { DRILL_HEALTH_CHECK, DRILL_ZONE, ROUTE53_SECTION, USERS } from './lib/fixtures.ts';
 import {

@@ -9,7 +9,7 @@ import { RedisStore } from '../../src/store/redis.ts';
 import { getJson } from '../../src/store/store.ts';
 import { TimelineLog } from '../../src/timeline-log.ts';
 import { freePort, testRedisUrl } from '../support/redis.ts';
-import { drillRecords, startRoute53Server, type Route53Server } from '../support/route53-server.ts';
+import { drillRecords, startRoute53Server, type Route53Server } from '../../src/drill/route53.ts';
 import { BOT_TOKEN, SIGNING_SECRET } from '../support/slack.ts';
 import { startBotProcess, type BotProcess } from './lib/bot-process.ts';
 import {

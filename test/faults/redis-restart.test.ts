@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { RedisStore } from '../../src/store/redis.ts';
 import { startRedis, type RedisServer } from '../support/redis.ts';
-import { drillRecords, startRoute53Server, type Route53Server } from '../support/route53-server.ts';
+import { drillRecords, startRoute53Server, type Route53Server } from '../../src/drill/route53.ts';
 import {
   CHANNEL,
   countKinds,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { RedisStore } from '../../src/store/redis.ts';
 import { isolatedRedisStore, testRedisUrl } from '../support/redis.ts';
-import { drillRecords, startRoute53Server, type Route53Server } from '../support/route53-server.ts';
+import { drillRecords, startRoute53Server, type Route53Server } from '../../src/drill/route53.ts';
 import { sign } from '../support/slack.ts';
 import {
   CHANNEL,

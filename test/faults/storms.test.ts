@@ -5,7 +5,7 @@ import type { RedisStore } from '../../src/store/redis.ts';
 import { testConfig } from '../support/bot.ts';
 import { PD_FROM, PD_SERVICE, PD_TOKEN } from '../support/pagerduty.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
-import { drillRecords, startRoute53Server, type Route53Server } from '../support/route53-server.ts';
+import { drillRecords, startRoute53Server, type Route53Server } from '../../src/drill/route53.ts';
 import {
   CHANNEL,
   countKinds,

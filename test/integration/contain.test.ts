@@ -39,7 +39,7 @@ import {
   observations,
   XML_HEADERS,
   type ChangeBatch,
-} from '../support/route53-xml.ts';
+} from '../../src/drill/route53-xml.ts';
 import type { Config } from '../../src/config.ts';
 
 describe('/contain flow (real Redis, nock’d AWS)', () => {

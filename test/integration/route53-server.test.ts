@@ -11,7 +11,7 @@ import {
   drillRecords,
   startRoute53Server,
   type Route53Server,
-} from '../support/route53-server.ts';
+} from '../../src/drill/route53.ts';
 
 describe('local Route 53 endpoint', () => {
   let server: Route53Server;

@@ -18,7 +18,7 @@ import {
   XML_HEADERS,
   type ChangeBatch,
   type RecordSet,
-} from './route53-xml.ts';
+} from '../../src/drill/route53-xml.ts';
 
 export const ROUTE53_ENDPOINT = 'https://route53.test';
 export const ELB_ENDPOINT = 'https://elb.test';

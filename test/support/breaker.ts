@@ -14,8 +14,8 @@ import type { Store } from '../../src/store/store.ts';
 import { fakeClock, route53Client, type FakeClock } from './aws.ts';
 import { makeTestBot, memoryLogger, testConfig, type TestBot } from './bot.ts';
 import { RecordingChat } from './recording-chat.ts';
-import { startRoute53Server, type Route53Server } from './route53-server.ts';
-import type { RecordSet } from './route53-xml.ts';
+import { startRoute53Server, type Route53Server } from '../../src/drill/route53.ts';
+import type { RecordSet } from '../../src/drill/route53-xml.ts';
 
 export const PROMETHEUS = 'https://prometheus.test';
 export const ZONE = 'Z0BREAKERPAYMENTS';

@@ -1,5 +1,5 @@
 // Elastic Load Balancing v2's wire format (AWS Query, 2015-12-01): XML responses, form-encoded requests.
-import { escapeXml } from './xml.ts';
+import { escapeXml } from '../../src/drill/xml.ts';
 
 export const ELB_NS = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/';
 

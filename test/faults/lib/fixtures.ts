@@ -6,7 +6,7 @@ import { createMetrics } from '../../../src/metrics.ts';
 import type { TimelineEvent } from '../../../src/timeline.ts';
 import { route53Client } from '../../support/aws.ts';
 import { memoryLogger, testConfig } from '../../support/bot.ts';
-import { DRILL_HEALTH_CHECK, DRILL_ZONE } from '../../support/route53-server.ts';
+import { DRILL_HEALTH_CHECK, DRILL_ZONE } from '../../../src/drill/route53.ts';
 
 export const CHANNEL = 'C0PAYMENTS';
 

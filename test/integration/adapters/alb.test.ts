@@ -13,7 +13,7 @@ import {
   type RuleFixture,
 } from '../../support/elb-xml.ts';
 import { useNock } from '../../support/nock.ts';
-import { XML_HEADERS } from '../../support/route53-xml.ts';
+import { XML_HEADERS } from '../../../src/drill/route53-xml.ts';
 
 const OIDC = {
   Issuer: 'https://idp.example.com',

@@ -29,7 +29,7 @@ import {
   observations,
   XML_HEADERS,
   type ChangeBatch,
-} from '../../support/route53-xml.ts';
+} from '../../../src/drill/route53-xml.ts';
 
 describe('Route 53 traffic adapter (nock, real XML)', () => {
   useNock();
