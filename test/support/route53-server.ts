@@ -82,6 +82,8 @@ export interface Route53Fault {
    * `answer` sends this fault's error instead of the real answer, `drop` closes the connection without a word.
    */
   afterCommit?: 'answer' | 'drop';
+  /** Called once the fault has been served, e.g. to make Route 53 fail reads from that moment on. */
+  then?: () => void;
 }
 
 /** A ChangeBatch that commits and then answers HTTP 500 InternalFailure: the answer lies about what happened. */
@@ -194,6 +196,7 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
     if (!next) return false;
     if (next.afterCommit) handle(() => undefined);
     sendFault(res, next);
+    next.then?.();
     return true;
   }
 
