@@ -53,7 +53,9 @@ export type NotShiftedReason =
   | 'rejected'
   | 'error'
   /** The caller's guard refused at the last moment (a canary step after the breaker tripped or it was paused). */
-  | 'cancelled';
+  | 'cancelled'
+  /** The write failed or went unanswered and reality could not be read: it may or may not have happened. */
+  | 'unknown';
 export interface TrafficNotShiftedData {
   op?: string;
   action?: string;

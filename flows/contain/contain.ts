@@ -34,6 +34,7 @@ import {
   type TrafficNotShiftedData,
 } from '../../src/events.ts';
 import type { Incident, MessageRef } from '../../src/incident.ts';
+import { UnknownOutcomeError } from '../../src/outcome.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import { SYSTEM, type Actor } from '../../src/timeline.ts';
 import type { ActionHandler } from '../approval/approval.ts';
@@ -596,6 +597,7 @@ async function alertSlow(deps: Deps, opId: string, layer: TrafficLayer, elapsedM
 }
 
 function stopDetail(err: unknown): { reason: NotShiftedReason; detail: string } {
+  if (err instanceof UnknownOutcomeError) return { reason: 'unknown', detail: err.message };
   if (err instanceof TrafficDriftError) return { reason: 'drift', detail: err.message };
   if (err instanceof TrafficRejectedError)
     return {
@@ -667,16 +669,21 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
         ...o,
         layers: { ...o.layers, [plan.layer]: { plan, receipt } },
       }));
-      const text =
-        plan.layer === 'route53'
-          ? `Route 53 accepted change ${receipt.changeId ?? '?'} (${receipt.status}): legacy ${plan.from.legacy} / cloud ${plan.from.cloud} -> legacy ${plan.to.legacy} / cloud ${plan.to.cloud}${receipt.attempts > 1 ? ` after ${receipt.attempts} tries` : ''}`
-          : `ALB forward updated: legacy ${plan.from.legacy} / cloud ${plan.from.cloud} -> legacy ${plan.to.legacy} / cloud ${plan.to.cloud}`;
+      const move = `legacy ${plan.from.legacy} / cloud ${plan.from.cloud} -> legacy ${plan.to.legacy} / cloud ${plan.to.cloud}`;
+      const text = receipt.observed
+        ? `${LAYER_NAME[plan.layer]} shifted (${move}), seen by reading back: ${receipt.observed}`
+        : plan.layer === 'route53'
+          ? `Route 53 accepted change ${receipt.changeId ?? '?'} (${receipt.status}): ${move}${receipt.attempts > 1 ? ` after ${receipt.attempts} tries` : ''}`
+          : `ALB forward updated: ${move}`;
       await deps.incidents.record(op.incident, {
         step: 'C',
         kind: TRAFFIC_SUBMITTED,
         actor: input.actor,
         summary: text,
-        data: eventData(op, plan, { ...(receipt.changeId ? { changeId: receipt.changeId } : {}) }),
+        data: {
+          ...eventData(op, plan, { ...(receipt.changeId ? { changeId: receipt.changeId } : {}) }),
+          ...(receipt.observed ? { observed: receipt.observed } : {}),
+        },
       });
       await announce(
         deps,
@@ -720,7 +727,9 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
       deps,
       op.incident,
       SYSTEM,
-      `${LAYER_NAME[stopped.layer]} not shifted: ${stopped.detail}`,
+      stopped.reason === 'unknown'
+        ? `${LAYER_NAME[stopped.layer]}: outcome of the shift UNKNOWN: ${stopped.detail}`
+        : `${LAYER_NAME[stopped.layer]} not shifted: ${stopped.detail}`,
       {
         op: op.id,
         ...(op.actionId ? { action: op.actionId } : {}),
@@ -736,6 +745,13 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
     const port = portOf(deps, change.service, receipt.layer);
     const plan = change.layers.find((l) => l.layer === receipt.layer);
     if (!plan) continue;
+    if (receipt.layer === 'route53' && !receipt.changeId) {
+      // Written (the records say so) but the change id was lost: there is nothing to poll, and INSYNC is not assumed.
+      lines.push(
+        `Route 53: ${describeWeights(plan.from)} -> ${describeWeights(plan.to)} written (${receipt.observed ?? 'no change id returned'}). Propagation cannot be followed; Route 53 is usually in sync within 60 s.`,
+      );
+      continue;
+    }
     let result: SyncResult;
     try {
       result = await port.waitInSync(receipt, {
@@ -788,9 +804,11 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
   const ok = !stopped;
   if (stopped) {
     lines.unshift(
-      receipts.length === 0
-        ? `Nothing was written: ${stopped.detail}. Run /contain again to see the current weights.`
-        : `${LAYER_NAME[stopped.layer]} was NOT shifted: ${stopped.detail}. The layers above were shifted.`,
+      stopped.reason === 'unknown'
+        ? `${LAYER_NAME[stopped.layer]}: the outcome of the write is UNKNOWN: ${stopped.detail}${receipts.length > 0 ? ' The layers above were shifted.' : ''}`
+        : receipts.length === 0
+          ? `Nothing was written: ${stopped.detail}. Run /contain again to see the current weights.`
+          : `${LAYER_NAME[stopped.layer]} was NOT shifted: ${stopped.detail}. The layers above were shifted.`,
     );
   }
   await saveOp(deps, op.id, (o) => ({ ...o, state: ok ? 'succeeded' : 'failed' }));

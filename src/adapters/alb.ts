@@ -12,6 +12,7 @@ import type { AlbTraffic } from '../config.ts';
 import { ExternalServiceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { NotWrittenError, observeAfterFailure, UnknownOutcomeError } from '../outcome.ts';
 import {
   awsError,
   callAws,
@@ -34,6 +35,7 @@ import {
   type TrafficState,
   type Weights,
 } from './traffic.ts';
+import { describeFailure, mayHaveCommitted } from './write-outcome.ts';
 
 export const ALB_MAX_WEIGHT = 999;
 
@@ -311,7 +313,9 @@ export class AlbTrafficAdapter implements TrafficPort {
     }
     const actions = this.#withWeights(expected.snapshot.actions, to) as unknown as Action[];
     const { ruleArn, listenerArn } = this.#config;
+    const operation = ruleArn ? 'ModifyRule' : 'ModifyListener';
     let attempts = 0;
+    let observed: string | undefined;
     try {
       if (ruleArn) {
         await this.#call(
@@ -332,19 +336,59 @@ export class AlbTrafficAdapter implements TrafficPort {
         );
       }
     } catch (err) {
-      if (err instanceof ExternalServiceError) throw err;
-      const info = awsError(err);
-      if (info.code === 'ValidationError' || /^Invalid/.test(info.code) || info.code.startsWith('TooMany')) {
-        throw new TrafficRejectedError('alb', info.code, info.message);
+      if (mayHaveCommitted(err)) {
+        observed = await this.#afterUncertainWrite(err, operation, current, to);
+      } else {
+        if (err instanceof ExternalServiceError) throw err;
+        const info = awsError(err);
+        if (
+          info.code === 'ValidationError' ||
+          /^Invalid/.test(info.code) ||
+          info.code.startsWith('TooMany')
+        ) {
+          throw new TrafficRejectedError('alb', info.code, info.message);
+        }
+        throw unexpectedAwsError('ELB', operation, err);
       }
-      throw unexpectedAwsError('ELB', ruleArn ? 'ModifyRule' : 'ModifyListener', err);
     }
-    const after = await this.read();
-    if (after.legacy.weight !== to.legacy || after.cloud.weight !== to.cloud) {
-      this.#log.warn({ resource: this.resource }, 'alb weights differ right after the write');
+    // ELBv2 reads are eventually consistent: a read right after a successful modify can still show the old weights.
+    let seen;
+    try {
+      seen = await observeAfterFailure({
+        service: 'ELB',
+        failure: `${operation} succeeded`,
+        read: () => this.read(),
+        verdict: (s) =>
+          s.legacy.weight === to.legacy && s.cloud.weight === to.cloud
+            ? 'applied'
+            : s.fingerprint === current.fingerprint
+              ? 'untouched'
+              : 'moved',
+        reads: 3,
+        sleep: this.#policy.sleep,
+      });
+    } catch (err) {
+      if (!(err instanceof UnknownOutcomeError)) throw err;
+      // The write was answered OK; only the check failed. Say so rather than claim either way.
+      return {
+        layer: 'alb',
+        resource: this.resource,
+        before: { legacy: expected.legacy.weight, cloud: expected.cloud.weight },
+        after: to,
+        status: 'INSYNC',
+        submittedAt: this.#now().toISOString(),
+        attempts,
+        observed: `${observed ?? `${operation} succeeded`}; reading the listener back failed (${(err.cause as Error | undefined)?.message ?? err.message}), so the weights are not verified`,
+      };
+    }
+    const after = seen.current;
+    if (seen.verdict !== 'applied') {
+      this.#log.warn({ resource: this.resource, reads: seen.reads }, 'alb weights differ after the write');
       throw new TrafficDriftError(
         'alb',
-        `the ALB accepted the change but now shows legacy ${after.legacy.weight} / cloud ${after.cloud.weight}: someone else changed it at the same moment`,
+        seen.verdict === 'untouched'
+          ? `the ALB accepted the change but ${seen.reads} reads over ${seen.reads - 1} s still show legacy ${after.legacy.weight} / cloud ${after.cloud.weight}: it did not take effect; check the listener`
+          : `the ALB accepted the change but now shows legacy ${after.legacy.weight} / cloud ${after.cloud.weight}: someone else changed it at the same moment`,
       );
     }
     return {
@@ -356,7 +400,50 @@ export class AlbTrafficAdapter implements TrafficPort {
       submittedAt: this.#now().toISOString(),
       attempts,
       fingerprint: after.fingerprint,
+      ...(observed ? { observed } : {}),
     };
+  }
+
+  /**
+   * The modify failed with a 5xx or got no answer: the ALB may have applied it. Reads the forward action back;
+   * returns what was seen when the weights are there, throws NotWrittenError (nothing changed) or drift otherwise.
+   */
+  async #afterUncertainWrite(
+    err: unknown,
+    operation: string,
+    before: TrafficState,
+    to: Weights,
+  ): Promise<string> {
+    const failure = `${operation} ${describeFailure(err)}`;
+    this.#log.warn({ resource: this.resource, failure }, 'alb write outcome uncertain; reading the weights');
+    const seen = await observeAfterFailure({
+      service: 'ELB',
+      failure,
+      read: () => this.read(),
+      verdict: (s) =>
+        s.legacy.weight === to.legacy && s.cloud.weight === to.cloud
+          ? 'applied'
+          : s.fingerprint === before.fingerprint
+            ? 'untouched'
+            : 'moved',
+      reads: 3,
+      sleep: this.#policy.sleep,
+    });
+    const now = `legacy ${seen.current.legacy.weight} / cloud ${seen.current.cloud.weight}`;
+    if (seen.verdict === 'untouched') {
+      throw new NotWrittenError(
+        'ELB',
+        `${failure}; ${seen.reads} reads of the listener over ${seen.reads - 1} s still show ${now}, so nothing was written`,
+        err,
+      );
+    }
+    if (seen.verdict === 'moved') {
+      throw new TrafficDriftError(
+        'alb',
+        `${failure}; the listener read back shows ${now}, neither what was read nor what was asked: someone else changed it`,
+      );
+    }
+    return `${failure}, but the listener read back shows ${now} as asked: the change was applied`;
   }
 
   async syncStatus(): Promise<'PENDING' | 'INSYNC'> {

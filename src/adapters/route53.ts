@@ -12,6 +12,7 @@ import {
 import type { Route53Traffic } from '../config.ts';
 import { ExternalServiceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { NotWrittenError, observeAfterFailure } from '../outcome.ts';
 import type { Metrics } from '../metrics.ts';
 import {
   awsError,
@@ -38,6 +39,7 @@ import {
   type WeightedRecord,
   type Weights,
 } from './traffic.ts';
+import { describeFailure, mayHaveCommitted } from './write-outcome.ts';
 
 export const ROUTE53_MAX_WEIGHT = 255;
 /** Route 53 considers an endpoint healthy when more than 18% of its health checkers say so. */
@@ -358,6 +360,12 @@ export class Route53TrafficAdapter implements TrafficPort {
       { Action: 'CREATE', ResourceRecordSet: toRecordSet(next) },
       { Action: 'CREATE', ResourceRecordSet: toRecordSet(nextCloud) },
     ];
+    const written: Route53Snapshot = {
+      ...expected.snapshot,
+      records: expected.snapshot.records.map((r) =>
+        r === legacyRecord ? next : r === cloudRecord ? nextCloud : r,
+      ),
+    };
     let attempts = 0;
     let out;
     try {
@@ -374,14 +382,9 @@ export class Route53TrafficAdapter implements TrafficPort {
         (n) => (attempts = n),
       );
     } catch (err) {
-      throw this.#mapWriteError(err);
+      if (!mayHaveCommitted(err)) throw this.#mapWriteError(err);
+      return this.#afterUncertainWrite(err, expected, written, to, opts.comment, attempts);
     }
-    const written: Route53Snapshot = {
-      ...expected.snapshot,
-      records: expected.snapshot.records.map((r) =>
-        r === legacyRecord ? next : r === cloudRecord ? nextCloud : r,
-      ),
-    };
     const changeId = stripChangeId(out.ChangeInfo?.Id);
     return {
       layer: 'route53',
@@ -394,6 +397,110 @@ export class Route53TrafficAdapter implements TrafficPort {
       attempts,
       fingerprint: fingerprintOf(written),
     };
+  }
+
+  /**
+   * The ChangeBatch failed with a 5xx or got no answer: Route 53 may have committed it. Reads the records and reports
+   * what is there: the change (then follows it to INSYNC), the old records (nothing written), or something else.
+   */
+  async #afterUncertainWrite(
+    err: unknown,
+    expected: TrafficState,
+    written: Route53Snapshot,
+    to: Weights,
+    comment: string,
+    attempts: number,
+  ): Promise<ShiftReceipt> {
+    const writtenFingerprint = fingerprintOf(written);
+    const failure = `ChangeResourceRecordSets ${describeFailure(err)}`;
+    this.#log.warn(
+      { resource: this.resource, failure },
+      'route53 write outcome uncertain; reading the records',
+    );
+    const seen = await observeAfterFailure({
+      service: 'Route 53',
+      failure,
+      read: () => this.read(),
+      verdict: (s) =>
+        s.fingerprint === writtenFingerprint
+          ? 'applied'
+          : s.fingerprint === expected.fingerprint
+            ? 'untouched'
+            : 'moved',
+      sleep: this.#policy.sleep,
+    });
+    const now = `legacy ${seen.current.legacy.weight} / cloud ${seen.current.cloud.weight}`;
+    if (seen.verdict === 'untouched') {
+      throw new NotWrittenError(
+        'Route 53',
+        `${failure}; the records read back still show ${now}, so nothing was written`,
+        err,
+      );
+    }
+    if (seen.verdict === 'moved') {
+      throw new TrafficDriftError(
+        'route53',
+        `${failure}; the records read back show ${now}, neither what was read nor what was asked: someone else changed them`,
+      );
+    }
+    // Committed, but the change id was lost with the answer: a no-op batch gives one to follow (see #syncMarker).
+    const marker = await this.#syncMarker(seen.current, comment);
+    return {
+      layer: 'route53',
+      resource: this.resource,
+      before: { legacy: expected.legacy.weight, cloud: expected.cloud.weight },
+      after: to,
+      ...(marker ? { changeId: marker.changeId } : {}),
+      status: marker?.status ?? 'PENDING',
+      submittedAt: (marker?.submittedAt ?? this.#now()).toISOString(),
+      attempts,
+      fingerprint: writtenFingerprint,
+      observed: `${failure}, but the records read back show ${now} as asked: the change was applied${
+        marker
+          ? `; its change id was lost with the answer, so the bot follows change ${marker.changeId} (a no-op batch rewriting the same records, applied after it) to INSYNC`
+          : '; its change id was lost with the answer and no marker change could be sent, so propagation cannot be followed (Route 53 is usually in sync within 60 s)'
+      }`,
+    };
+  }
+
+  /**
+   * A ChangeBatch that DELETEs and CREATEs the pair exactly as read: it changes nothing (and is refused if anyone moved
+   * the records), but gets a change id. Route 53 applies a zone's changes in order, so when this one is INSYNC the
+   * change before it is too. Undefined when it could not be sent.
+   */
+  async #syncMarker(
+    current: TrafficState,
+    comment: string,
+  ): Promise<{ changeId: string; status: 'PENDING' | 'INSYNC'; submittedAt: Date } | undefined> {
+    const pair = [this.#record(current, this.#config.legacy), this.#record(current, this.#config.cloud)];
+    const records = pair.filter((r): r is WeightedRecord => r !== undefined);
+    if (records.length !== 2) return undefined;
+    try {
+      const out = await this.#call('ChangeResourceRecordSets', true, () =>
+        this.#client.send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: this.#config.hostedZoneId,
+            ChangeBatch: {
+              Comment: `sync marker (no-op) for: ${comment}`.slice(0, COMMENT_MAX),
+              Changes: [
+                ...records.map((r) => ({ Action: 'DELETE' as const, ResourceRecordSet: toRecordSet(r) })),
+                ...records.map((r) => ({ Action: 'CREATE' as const, ResourceRecordSet: toRecordSet(r) })),
+              ],
+            },
+          }),
+        ),
+      );
+      const changeId = stripChangeId(out.ChangeInfo?.Id);
+      if (!changeId) return undefined;
+      return {
+        changeId,
+        status: out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING',
+        submittedAt: out.ChangeInfo?.SubmittedAt ?? this.#now(),
+      };
+    } catch (err) {
+      this.#log.warn({ err, resource: this.resource }, 'could not send the sync marker change');
+      return undefined;
+    }
   }
 
   #mapWriteError(err: unknown): Error {
@@ -439,6 +546,8 @@ export class Route53TrafficAdapter implements TrafficPort {
     const timeoutMs = opts.timeoutMs ?? this.#syncTimeoutMs;
     let polls = 0;
     let status = receipt.status;
+    // Without a change id there is nothing to ask; saying INSYNC would be a guess.
+    if (!receipt.changeId) return { status, elapsedMs: 0, polls, at: this.#now().toISOString() };
     while (status !== 'INSYNC') {
       const elapsed = this.#now().getTime() - started;
       if (elapsed >= timeoutMs) break;

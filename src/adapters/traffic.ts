@@ -99,6 +99,11 @@ export interface ShiftReceipt {
   attempts: number;
   /** Fingerprint of the entries as written, so a later read can tell "ours" from "moved again". */
   fingerprint?: string;
+  /**
+   * Set when the write's answer was an error or never came and the receipt comes from reading reality afterwards:
+   * what went wrong and what the read showed, for the card and the timeline.
+   */
+  observed?: string;
 }
 
 export interface SyncProgress {

@@ -1,4 +1,5 @@
 // Route 53's wire format (REST-XML, 2013-04-01): the response bodies it sends and the ChangeBatch it receives.
+import { randomUUID } from 'node:crypto';
 import { child, childrenNamed, escapeXml, parseXml, textAt, type XmlNode } from './xml.ts';
 
 export const ROUTE53_NS = 'https://route53.amazonaws.com/doc/2013-04-01/';
@@ -116,10 +117,26 @@ export function observations(
   }));
 }
 
-/** Route 53's error body: <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>. */
-export function errorXml(code: string, message: string, type: 'Sender' | 'Receiver' = 'Sender'): string {
-  return `<?xml version="1.0"?>\n<ErrorResponse xmlns="${ROUTE53_NS}"><Error><Type>${type}</Type><Code>${x(code)}</Code><Message>${x(message)}</Message></Error><RequestId>8d6e3b9c-1f5a-4c1e-9b7a-3f2d4e5a6b7c</RequestId></ErrorResponse>`;
+/**
+ * Route 53's error body: <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>, as it
+ * answers a throttle (HTTP 400, Sender, Throttling, "Rate exceeded") or a 5xx (Receiver); a fresh request id each time.
+ */
+export function errorXml(
+  code: string,
+  message: string,
+  type: 'Sender' | 'Receiver' = 'Sender',
+  requestId: string = randomUUID(),
+): string {
+  return `<?xml version="1.0"?>\n<ErrorResponse xmlns="${ROUTE53_NS}"><Error><Type>${type}</Type><Code>${x(code)}</Code><Message>${x(message)}</Message></Error><RequestId>${x(requestId)}</RequestId></ErrorResponse>`;
 }
+
+/** Route 53's own words for its two "slow down" refusals (both HTTP 400, Type Sender). */
+export const THROTTLING = { code: 'Throttling', message: 'Rate exceeded', status: 400 } as const;
+export const PRIOR_REQUEST_NOT_COMPLETE = {
+  code: 'PriorRequestNotComplete',
+  message: 'The request was rejected because Route 53 was still processing a prior request.',
+  status: 400,
+} as const;
 
 /** The message Route 53 gives when a DELETE does not match what it holds. */
 export function deleteMismatchMessage(name: string, type: string, setIdentifier: string): string {

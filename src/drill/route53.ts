@@ -1,6 +1,8 @@
 // A local Route 53 endpoint speaking the real REST-XML on 127.0.0.1, for drills, tests and benchmarks.
 // Compare-and-swap like the real one (a DELETE must match exactly), changes PENDING then INSYNC after a delay,
-// paginated listings, health check status. Run it: `npm run drill:route53` (see docs/contain.md).
+// paginated listings, health check status, and on demand the real service's rough edges: the account-wide 5 req/s
+// throttle, PriorRequestNotComplete while a zone's change is being processed, and a write that commits and then
+// answers 500 or drops the connection. Run it: `npm run drill:route53` (see docs/contain.md).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import {
@@ -11,14 +13,31 @@ import {
   listRecordSetsXml,
   observations,
   parseChangeBatch,
+  PRIOR_REQUEST_NOT_COMPLETE,
+  THROTTLING,
   type RecordSet,
 } from './route53-xml.ts';
+
+/** How long real Route 53 usually takes to report a change INSYNC: about 60 s. Tests use it on an injected clock. */
+export const REAL_SYNC_DELAY_MS = 60_000;
+/** Route 53's API quota: five requests per second per account, every operation counted (DNSLimitations). */
+export const REAL_RATE_PER_SECOND = 5;
 
 export interface Route53ServerOptions {
   /** Records per hosted zone id (without /hostedzone/). */
   zones: Record<string, RecordSet[]>;
-  /** How long a change stays PENDING before GetChange says INSYNC (default 2 s). */
+  /** How long a change stays PENDING before GetChange says INSYNC (default 2 s; the real service ~60 s). */
   syncDelayMs?: number;
+  /**
+   * Requests per second the account may make, every operation counted, as a token bucket of `burst` tokens (default
+   * the rate); beyond it Route 53 answers HTTP 400 Throttling "Rate exceeded". Off unless given (real: 5).
+   */
+  rateLimit?: { perSecond: number; burst?: number };
+  /**
+   * For this long after a change to a zone is accepted, another change to the same zone is refused with
+   * PriorRequestNotComplete (HTTP 400), as Route 53 does while it is still processing the previous one. Default 0.
+   */
+  priorRequestMs?: number;
   /** ListResourceRecordSets page size when the request gives no maxitems (default 300, like Route 53). */
   pageSize?: number;
   /** Health checks: how many of 8 checkers report the endpoint healthy. */
@@ -33,8 +52,10 @@ export interface Route53Server {
   server: Server;
   /** Every request as received: method, path and body. */
   requests: { method: string; path: string; body: string }[];
-  /** ChangeBatches accepted, in order, with their ids. */
-  accepted: { id: string; at: number; changes: number }[];
+  /** ChangeBatches accepted, in order, with their ids (those whose answer a fault replaced included). */
+  accepted: { id: string; at: number; changes: number; comment?: string }[];
+  /** Requests refused by the rate limit or PriorRequestNotComplete, by code. */
+  refused: Record<string, number>;
   records(zone: string): RecordSet[];
   setRecords(zone: string, records: RecordSet[]): void;
   setHealth(healthCheckId: string, healthyCheckers: number): void;
@@ -56,7 +77,24 @@ export interface Route53Fault {
   message: string;
   /** HTTP status (400 for Throttling and PriorRequestNotComplete, as Route 53 answers them). */
   status?: number;
+  /**
+   * The request is carried out first (a ChangeBatch commits, a read reads) and only then the answer goes wrong:
+   * `answer` sends this fault's error instead of the real answer, `drop` closes the connection without a word.
+   */
+  afterCommit?: 'answer' | 'drop';
+  /** Called once the fault has been served, e.g. to make Route 53 fail reads from that moment on. */
+  then?: () => void;
 }
+
+/** A ChangeBatch that commits and then answers HTTP 500 InternalFailure: the answer lies about what happened. */
+export const FAIL_AFTER_COMMIT: Route53Fault = {
+  code: 'InternalFailure',
+  message: 'An internal error occurred.',
+  status: 500,
+  afterCommit: 'answer',
+};
+/** A ChangeBatch that commits and then loses its answer (connection reset). */
+export const DROP_AFTER_COMMIT: Route53Fault = { ...FAIL_AFTER_COMMIT, afterCommit: 'drop' };
 
 function reversedName(name: string): string {
   return name.replace(/\.$/, '').split('.').reverse().join('.');
@@ -116,13 +154,49 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
   const accepted: Route53Server['accepted'] = [];
   let throttle = 0;
   const faults = new Map<Route53Operation, Route53Fault[]>();
+  const refused: Record<string, number> = {};
+  const rate = opts.rateLimit;
+  let tokens = rate ? (rate.burst ?? rate.perSecond) : 0;
+  let refilledAt = now();
+  /** Last accepted change per zone, for PriorRequestNotComplete. */
+  const lastChange = new Map<string, number>();
 
-  /** Answers the next queued fault of `operation`, if any; true when it did. */
-  function fault(res: ServerResponse, operation: Route53Operation): boolean {
+  /** Takes one token of the account's bucket; false when the request must be throttled. */
+  function admit(): boolean {
+    if (!rate) return true;
+    const t = now();
+    const burst = rate.burst ?? rate.perSecond;
+    tokens = Math.min(burst, tokens + ((t - refilledAt) * rate.perSecond) / 1000);
+    refilledAt = t;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+
+  function refuse(res: ServerResponse, error: { code: string; message: string; status: number }): void {
+    refused[error.code] = (refused[error.code] ?? 0) + 1;
+    send(res, error.status, errorXml(error.code, error.message));
+  }
+
+  function sendFault(res: ServerResponse, f: Route53Fault): void {
+    if (f.afterCommit === 'drop') {
+      res.socket?.destroy();
+      return;
+    }
+    const status = f.status ?? 400;
+    send(res, status, errorXml(f.code, f.message, status >= 500 ? 'Receiver' : 'Sender'));
+  }
+
+  /**
+   * Answers the next queued fault of `operation`, if any; true when it did. A fault `afterCommit` runs `handle` on a
+   * response that goes nowhere first, so its effect (a commit) happens and only the answer is replaced.
+   */
+  function fault(res: ServerResponse, operation: Route53Operation, handle: (r: Reply) => void): boolean {
     const next = faults.get(operation)?.shift();
     if (!next) return false;
-    const status = next.status ?? 400;
-    send(res, status, errorXml(next.code, next.message, status >= 500 ? 'Receiver' : 'Sender'));
+    if (next.afterCommit) handle(() => undefined);
+    sendFault(res, next);
+    next.then?.();
     return true;
   }
 
@@ -145,10 +219,12 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
     };
   }
 
-  function list(res: ServerResponse, zoneId: string, query: URLSearchParams): void {
+  type Reply = (status: number, xml: string) => void;
+
+  function list(reply: Reply, zoneId: string, query: URLSearchParams): void {
+    const send = reply;
     const records = zones.get(zoneId);
-    if (!records)
-      return send(res, 404, errorXml('NoSuchHostedZone', `No hosted zone found with ID: ${zoneId}`));
+    if (!records) return send(404, errorXml('NoSuchHostedZone', `No hosted zone found with ID: ${zoneId}`));
     const sorted = [...records].sort(compareRecords);
     const start: RecordSet = {
       name: fqdn(query.get('name') ?? ''),
@@ -161,7 +237,6 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
     const page = rest.slice(0, max);
     const next = rest[max];
     send(
-      res,
       200,
       listRecordSetsXml(page, {
         maxItems: max,
@@ -178,22 +253,27 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
     );
   }
 
-  function change(res: ServerResponse, zoneId: string, body: string): void {
+  function change(reply: Reply, zoneId: string, body: string): void {
+    const send = reply;
     const records = zones.get(zoneId);
-    if (!records)
-      return send(res, 404, errorXml('NoSuchHostedZone', `No hosted zone found with ID: ${zoneId}`));
+    if (!records) return send(404, errorXml('NoSuchHostedZone', `No hosted zone found with ID: ${zoneId}`));
     if (throttle > 0) {
       throttle -= 1;
-      return send(res, 400, errorXml('Throttling', 'Rate exceeded'));
+      refused.Throttling = (refused.Throttling ?? 0) + 1;
+      return send(400, errorXml(THROTTLING.code, THROTTLING.message));
+    }
+    const previous = lastChange.get(zoneId);
+    if (opts.priorRequestMs && previous !== undefined && now() - previous < opts.priorRequestMs) {
+      refused.PriorRequestNotComplete = (refused.PriorRequestNotComplete ?? 0) + 1;
+      return send(400, errorXml(PRIOR_REQUEST_NOT_COMPLETE.code, PRIOR_REQUEST_NOT_COMPLETE.message));
     }
     let batch;
     try {
       batch = parseChangeBatch(body);
     } catch (err) {
-      return send(res, 400, errorXml('InvalidInput', `Invalid XML ; ${(err as Error).message}`));
+      return send(400, errorXml('InvalidInput', `Invalid XML ; ${(err as Error).message}`));
     }
-    if (batch.changes.length === 0)
-      return send(res, 400, errorXml('InvalidInput', 'Invalid request: no changes'));
+    if (batch.changes.length === 0) return send(400, errorXml('InvalidInput', 'Invalid request: no changes'));
     // Applied one by one to a working copy, saved only when every change succeeds: all or nothing, like Route 53.
     const work = records.map((r) => ({ ...r }));
     const problems: string[] = [];
@@ -219,18 +299,23 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
         if (existing) work[index] = r;
         else work.push(r);
       } else {
-        return send(res, 400, errorXml('InvalidInput', `Invalid request: unknown action ${action}`));
+        return send(400, errorXml('InvalidInput', `Invalid request: unknown action ${action}`));
       }
     }
-    if (problems.length > 0)
-      return send(res, 400, errorXml('InvalidChangeBatch', `[${problems.join(', ')}]`));
+    if (problems.length > 0) return send(400, errorXml('InvalidChangeBatch', `[${problems.join(', ')}]`));
     zones.set(zoneId, work);
     const id = `C${randomBytes(10).toString('hex').toUpperCase().slice(0, 13)}`;
     changes.set(id, { submittedAt: now(), ...(batch.comment ? { comment: batch.comment } : {}) });
-    accepted.push({ id, at: now(), changes: batch.changes.length });
+    accepted.push({
+      id,
+      at: now(),
+      changes: batch.changes.length,
+      ...(batch.comment ? { comment: batch.comment } : {}),
+    });
+    lastChange.set(zoneId, now());
     const info = changeInfo(id);
     if (!info) throw new Error('change vanished');
-    send(res, 200, changeResponseXml({ ...info, status: 'PENDING' }));
+    send(200, changeResponseXml({ ...info, status: 'PENDING' }));
   }
 
   const server = createServer((req, res) => {
@@ -241,18 +326,22 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
       if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) {
         return send(res, 403, errorXml('MissingAuthenticationToken', 'Missing Authentication Token'));
       }
+      if (!admit()) return refuse(res, THROTTLING);
+      const reply: Reply = (status, xml) => send(res, status, xml);
       const rrset = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/.exec(url.pathname);
       if (rrset && req.method === 'GET') {
-        if (fault(res, 'ListResourceRecordSets')) return;
-        return list(res, rrset[1] ?? '', url.searchParams);
+        const run = (r: Reply) => list(r, rrset[1] ?? '', url.searchParams);
+        if (fault(res, 'ListResourceRecordSets', run)) return;
+        return run(reply);
       }
       if (rrset && req.method === 'POST') {
-        if (fault(res, 'ChangeResourceRecordSets')) return;
-        return change(res, rrset[1] ?? '', body);
+        const run = (r: Reply) => change(r, rrset[1] ?? '', body);
+        if (fault(res, 'ChangeResourceRecordSets', run)) return;
+        return run(reply);
       }
       const changeId = /^\/2013-04-01\/change\/([^/]+)$/.exec(url.pathname);
       if (changeId && req.method === 'GET') {
-        if (fault(res, 'GetChange')) return;
+        if (fault(res, 'GetChange', () => undefined)) return;
         const info = changeInfo(changeId[1] ?? '');
         return info
           ? send(res, 200, getChangeXml(info))
@@ -260,7 +349,7 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
       }
       const hc = /^\/2013-04-01\/healthcheck\/([^/]+)\/status$/.exec(url.pathname);
       if (hc && req.method === 'GET') {
-        if (fault(res, 'GetHealthCheckStatus')) return;
+        if (fault(res, 'GetHealthCheckStatus', () => undefined)) return;
         const healthy = health.get(hc[1] ?? '');
         return healthy === undefined
           ? send(res, 404, errorXml('NoSuchHealthCheck', `A health check with id ${hc[1]} does not exist.`))
@@ -281,6 +370,7 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
     server,
     requests,
     accepted,
+    refused,
     records: (zone) => [...(zones.get(zone) ?? [])].sort(compareRecords),
     setRecords: (zone, records) =>
       zones.set(

@@ -106,8 +106,15 @@ export interface AdapterKit {
   logLines: string[];
 }
 
-/** The payments adapters on nock'd endpoints, sleeping on a fake clock, with jitter fixed at the middle. */
-export function trafficAdapters(config: Config, clock = fakeClock()): AdapterKit {
+/**
+ * The payments adapters on nock'd endpoints (or the local doubles at `endpoints`), sleeping on a fake clock, with
+ * jitter fixed at the middle.
+ */
+export function trafficAdapters(
+  config: Config,
+  clock = fakeClock(),
+  endpoints: { route53?: string; elb?: string } = {},
+): AdapterKit {
   const { log, lines } = memoryLogger();
   const metrics = createMetrics({ defaults: false });
   const section = config.services.payments?.traffic;
@@ -115,13 +122,13 @@ export function trafficAdapters(config: Config, clock = fakeClock()): AdapterKit
   const common = { metrics, log, sleep: clock.sleep, now: clock.now, random: () => 0.5 };
   if (section?.route53) {
     layers.route53 = new Route53TrafficAdapter({
-      client: route53Client(),
+      client: route53Client(endpoints.route53),
       config: section.route53,
       ...common,
     });
   }
   if (section?.alb) {
-    layers.alb = new AlbTrafficAdapter({ client: elbClient(), config: section.alb, ...common });
+    layers.alb = new AlbTrafficAdapter({ client: elbClient(endpoints.elb), config: section.alb, ...common });
   }
   return { traffic: { payments: layers }, clock, metrics, log, logLines: lines };
 }

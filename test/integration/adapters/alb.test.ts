@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import nock from 'nock';
 import { TrafficDriftError, type TrafficPort } from '../../../src/adapters/traffic.ts';
+import { NotWrittenError } from '../../../src/outcome.ts';
 import { ALB, ELB_ENDPOINT, trafficAdapters, trafficConfig, type AdapterKit } from '../../support/aws.ts';
 import {
   describeListenersXml,
@@ -139,6 +140,57 @@ describe('ALB traffic adapter (nock, real Query XML)', () => {
         err instanceof TrafficDriftError &&
         /changed since it was read; nothing was written/.test(err.message),
     );
+  });
+
+  function nockModifyRule(reply: { status: number; body: string }): nock.Scope {
+    return nock(ELB_ENDPOINT)
+      .post('/', (body) => formOf(body).Action === 'ModifyRule')
+      .reply(reply.status, reply.body, XML_HEADERS);
+  }
+  const INTERNAL = { status: 500, body: elbErrorXml('InternalFailure', 'An internal error occurred.') };
+
+  it('ModifyRule answers 500 but the ALB applied it: reads the listener back and reports the change, not a failure', async () => {
+    nockDescribeRule(rule(20, 80));
+    const state = await alb.read();
+    nockDescribeRule(rule(20, 80)); // the re-read under the lock
+    nockModifyRule(INTERNAL);
+    nockDescribeRule(rule(100, 0)); // reality after the 500
+    nockDescribeRule(rule(100, 0)); // the usual read-back
+    const receipt = await alb.shift(state, { legacy: 100, cloud: 0 }, { comment: 'x' });
+    assert.deepEqual(receipt.after, { legacy: 100, cloud: 0 });
+    assert.equal(receipt.status, 'INSYNC');
+    assert.equal(
+      receipt.observed,
+      'ModifyRule answered HTTP 500 (InternalFailure: An internal error occurred.), but the listener read back shows legacy 100 / cloud 0 as asked: the change was applied',
+    );
+  });
+
+  it('ModifyRule answers 500 and the ALB did not apply it: "nothing was written" only after three reads say so', async () => {
+    nockDescribeRule(rule(20, 80));
+    const state = await alb.read();
+    nockDescribeRule(rule(20, 80));
+    nockModifyRule(INTERNAL);
+    for (let i = 0; i < 3; i++) nockDescribeRule(rule(20, 80));
+    await assert.rejects(
+      alb.shift(state, { legacy: 100, cloud: 0 }, { comment: 'x' }),
+      (err: Error) =>
+        err instanceof NotWrittenError &&
+        err.message ===
+          'ModifyRule answered HTTP 500 (InternalFailure: An internal error occurred.); 3 reads of the listener over 2 s still show legacy 20 / cloud 80, so nothing was written',
+    );
+    assert.deepEqual(kit.clock.sleeps, [1000, 1000]);
+  });
+
+  it('a read right after a successful ModifyRule may still show the old weights (eventual consistency): not drift', async () => {
+    nockDescribeRule(rule(20, 80));
+    const state = await alb.read();
+    nockDescribeRule(rule(20, 80));
+    nockModifyRule({ status: 200, body: modifyRuleXml(rule(100, 0)) });
+    nockDescribeRule(rule(20, 80)); // stale
+    nockDescribeRule(rule(100, 0));
+    const receipt = await alb.shift(state, { legacy: 100, cloud: 0 }, { comment: 'x' });
+    assert.deepEqual(receipt.after, { legacy: 100, cloud: 0 });
+    assert.equal(receipt.observed, undefined);
   });
 
   it('shifts the listener default action when no rule is configured (ModifyListener)', async () => {

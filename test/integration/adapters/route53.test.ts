@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import nock from 'nock';
 import { TrafficDriftError, TrafficRejectedError, type TrafficPort } from '../../../src/adapters/traffic.ts';
 import { ExternalServiceError } from '../../../src/errors.ts';
+import { NotWrittenError, UnknownOutcomeError } from '../../../src/outcome.ts';
+import { Route53TrafficAdapter } from '../../../src/adapters/route53.ts';
+import { DROP_AFTER_COMMIT, startRoute53Server } from '../../../src/drill/route53.ts';
 import {
   fakeClock,
   forbidAws,
@@ -14,6 +17,7 @@ import {
   nockList,
   pair,
   RECORD,
+  route53Client,
   ROUTE53_ENDPOINT,
   trafficAdapters,
   trafficConfig,
@@ -27,6 +31,7 @@ import {
   healthCheckStatusXml,
   listRecordSetsXml,
   observations,
+  parseChangeBatch,
   XML_HEADERS,
   type ChangeBatch,
 } from '../../../src/drill/route53-xml.ts';
@@ -327,7 +332,7 @@ describe('Route 53 traffic adapter (nock, real XML)', () => {
     assert.equal(report.untouched, false);
   });
 
-  it('retries reads on 5xx but never a write', async () => {
+  it('retries reads on 5xx but never a write; after a 500 it reads the records back before saying nothing was written', async () => {
     nock(ROUTE53_ENDPOINT)
       .get(`/2013-04-01/hostedzone/${ZONE}/rrset`)
       .query({ name: RECORD, type: 'A' })
@@ -337,13 +342,105 @@ describe('Route 53 traffic adapter (nock, real XML)', () => {
     assert.deepEqual(kit.clock.sleeps, [750]);
 
     nockChangeError('InternalFailure', 'An internal error occurred', 500);
+    nockList(pair());
+    nockList(pair());
     await assert.rejects(
       r53.shift(state, { legacy: 100, cloud: 0 }, { comment: 'x' }),
       (err: Error) =>
-        err instanceof ExternalServiceError &&
-        /ChangeResourceRecordSets failed \(InternalFailure, HTTP 500/.test(err.message),
+        err instanceof NotWrittenError &&
+        err.message ===
+          'ChangeResourceRecordSets answered HTTP 500 (InternalFailure: An internal error occurred); the records read back still show legacy 20 / cloud 80, so nothing was written',
     );
-    assert.deepEqual(kit.clock.sleeps, [750], 'no retry of the write');
+    assert.deepEqual(kit.clock.sleeps, [750, 1000], 'no retry of the write: two reads, a second apart');
+  });
+
+  it('a 500 after Route 53 committed: reads the change back, then follows a no-op marker change to INSYNC', async () => {
+    nockList(pair());
+    const state = await r53.read();
+    const batches: ChangeBatch[] = [];
+    nock(ROUTE53_ENDPOINT)
+      .post(`/2013-04-01/hostedzone/${ZONE}/rrset`, (body: string) => {
+        batches.push(parseChangeBatch(body));
+        return true;
+      })
+      .reply(500, errorXml('InternalFailure', 'An internal error occurred', 'Receiver'), XML_HEADERS);
+    nockList(pair({ legacy: 100, cloud: 0 }));
+    nockChange(batches, { id: 'C0MARKER00001' });
+    const receipt = await r53.shift(
+      state,
+      { legacy: 100, cloud: 0 },
+      { comment: 'cloud-safety INC-1 act-1' },
+    );
+    assert.equal(receipt.changeId, 'C0MARKER00001');
+    assert.equal(receipt.status, 'PENDING');
+    assert.deepEqual(
+      [receipt.before, receipt.after],
+      [
+        { legacy: 20, cloud: 80 },
+        { legacy: 100, cloud: 0 },
+      ],
+    );
+    assert.match(
+      receipt.observed ?? '',
+      /^ChangeResourceRecordSets answered HTTP 500 \(InternalFailure: An internal error occurred\), but the records read back show legacy 100 \/ cloud 0 as asked: the change was applied; .*follows change C0MARKER00001/,
+    );
+    assert.equal(batches.length, 2);
+    assert.deepEqual(
+      batches[1]?.changes.map((c) => `${c.action} ${c.record.setIdentifier} ${c.record.weight}`),
+      ['DELETE legacy 100', 'DELETE cloud 0', 'CREATE legacy 100', 'CREATE cloud 0'],
+      'the marker rewrites the records exactly as they are',
+    );
+    assert.match(batches[1]?.comment ?? '', /^sync marker \(no-op\) for: cloud-safety INC-1 act-1$/);
+    nockGetChange(['PENDING', 'INSYNC'], 'C0MARKER00001');
+    assert.equal((await r53.waitInSync(receipt)).status, 'INSYNC');
+  });
+
+  it('a write with no answer and no way to read back is UNKNOWN, never "nothing was written" (local Route 53)', async () => {
+    const server = await startRoute53Server({ zones: { [ZONE]: [...pair(), NEXT_RECORD] } });
+    try {
+      const local = new Route53TrafficAdapter({
+        client: route53Client(server.url),
+        config: {
+          hostedZoneId: ZONE,
+          recordName: RECORD,
+          recordType: 'A',
+          legacy: 'legacy',
+          cloud: 'cloud',
+          maxTtl: 60,
+        },
+        metrics: kit.metrics,
+        log: kit.log,
+        sleep: kit.clock.sleep,
+        now: kit.clock.now,
+        random: () => 0.5,
+      });
+      const state = await local.read();
+      server.failNext('ChangeResourceRecordSets', 1, DROP_AFTER_COMMIT);
+      server.failNext('ListResourceRecordSets', 5, {
+        code: 'ServiceUnavailable',
+        message: 'Service Unavailable',
+        status: 503,
+      });
+      await assert.rejects(
+        local.shift(state, { legacy: 100, cloud: 0 }, { comment: 'x' }),
+        (err: Error) =>
+          err instanceof UnknownOutcomeError &&
+          /^ChangeResourceRecordSets got no answer \(.+\), and reading it back failed too .*whether the write happened is UNKNOWN/.test(
+            err.message,
+          ) &&
+          !/nothing was (written|changed)/i.test(err.message),
+      );
+      assert.deepEqual(
+        server
+          .records(ZONE)
+          .filter((r) => r.setIdentifier)
+          .map((r) => `${r.setIdentifier}=${r.weight}`),
+        ['cloud=0', 'legacy=100'],
+        'and indeed it had been written',
+      );
+    } finally {
+      await server.stop();
+    }
   });
 
   it('uses its own clock for sync timeouts', async () => {
