@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ButtonPress, CommandInvocation, Message, ReactionAdded } from './chat/chat.ts';
 import { errorMessage } from './chat/blocks/common.ts';
+import { outgoingMessage } from './chat/redacting.ts';
 import type { Deps } from './deps.ts';
 import { AccessError, ExternalServiceError, isUserFacing, UsageError } from './errors.ts';
 import type { Incident } from './incident.ts';
@@ -38,8 +39,13 @@ export class Bot {
   }
 
   /** Handles one slash command to completion: replies go through `inv.respond`. */
-  async handleCommand(inv: CommandInvocation): Promise<Outcome> {
+  async handleCommand(raw: CommandInvocation): Promise<Outcome> {
     const { deps } = this;
+    // Ephemeral replies and response_url bodies leave the process too: the same scrubbing as channel messages.
+    const inv: CommandInvocation = {
+      ...raw,
+      respond: (message) => raw.respond(outgoingMessage(deps.redactor, message)),
+    };
     const spec = this.#parts.commands.find((c) => c.name === inv.command);
     const actor: Actor = { type: 'user', id: inv.user.id, name: inv.user.name || inv.user.id };
     let outcome: Outcome = 'ok';
@@ -60,8 +66,12 @@ export class Bot {
     return outcome;
   }
 
-  async handleButton(press: ButtonPress): Promise<Outcome> {
+  async handleButton(raw: ButtonPress): Promise<Outcome> {
     const { deps } = this;
+    const press: ButtonPress = {
+      ...raw,
+      respond: (message) => raw.respond(outgoingMessage(deps.redactor, message)),
+    };
     const actor: Actor = { type: 'user', id: press.user.id, name: press.user.name || press.user.id };
     const handler = this.#parts.buttons.get(press.actionId);
     try {
@@ -126,7 +136,7 @@ export class Bot {
       );
     }
     try {
-      await respond({ ...message, text: deps.redactor.text(message.text) });
+      await respond(message);
     } catch (replyErr) {
       deps.log.warn({ err: replyErr, ...meta }, 'could not send the error reply');
     }

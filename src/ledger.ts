@@ -166,6 +166,9 @@ export interface LedgerAdapters {
   close(): Promise<void>;
 }
 
+/** The longest window /ledger audits or reconciles, however since= is written. */
+const MAX_SINCE_MS = 90 * 86_400_000;
+
 const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
 
 /**
@@ -179,7 +182,7 @@ export function parseSince(text: string, now: Date): { since: Date } | { error: 
   const ms = parseDuration(trimmed);
   if (ms !== undefined) {
     if (ms <= 0) return { error: `since=${trimmed} is zero; ${how}.` };
-    if (ms > 90 * 86_400_000) return { error: `since=${trimmed} is over 90 days; audit a shorter window.` };
+    if (ms > MAX_SINCE_MS) return { error: `since=${trimmed} is over 90 days; audit a shorter window.` };
     return { since: new Date(now.getTime() - ms) };
   }
   if (!ISO.test(trimmed)) return { error: `since=${trimmed} is neither a duration nor an ISO time; ${how}.` };
@@ -187,6 +190,9 @@ export function parseSince(text: string, now: Date): { since: Date } | { error: 
   const at = new Date(trimmed.length === 10 ? `${trimmed}T00:00:00Z` : zoned.replace(' ', 'T'));
   if (Number.isNaN(at.getTime())) return { error: `since=${trimmed} is not a real time; ${how}.` };
   if (at.getTime() > now.getTime()) return { error: `since=${trimmed} is in the future; ${how}.` };
+  // The same cap as a duration: an old ISO time would otherwise scan years of ledger rows.
+  if (now.getTime() - at.getTime() > MAX_SINCE_MS)
+    return { error: `since=${trimmed} is over 90 days ago; audit a shorter window.` };
   return { since: at };
 }
 

@@ -10,7 +10,9 @@ const SECRET_PATTERNS: RegExp[] = [
   /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi,
   /\bToken token=[A-Za-z0-9._~+/=-]{8,}/gi,
 ];
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)([^@\s]+)(@)/gi;
+// The user may be empty (redis://:pw@host) and the password may hold '@' (pasted unencoded): everything up to the
+// last '@' of the URL is hidden, so no part of such a password survives.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)(\S+)(@[^\s@]*)/gi;
 
 export const REDACTED = '[redacted]';
 

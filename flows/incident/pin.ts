@@ -24,7 +24,8 @@ export async function pinFromReaction(
     const message = await deps.chat.fetchMessage(event.item);
     const permalink = await deps.chat.permalink(event.item);
     const originalAt = tsToIso(event.item.ts);
-    const text = message?.text ?? '(message not readable)';
+    // Redacted before it is stored: a pasted connection string or token must not live on in the timeline.
+    const text = deps.redactor.text(message?.text ?? '(message not readable)');
     await deps.incidents.record(incident.id, {
       step: null,
       kind: 'timeline.pinned',

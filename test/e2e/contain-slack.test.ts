@@ -230,7 +230,7 @@ describe('/contain over Slack HTTP (signed requests, two replicas, real Redis)',
       guard.stop();
     }
     assert.match(replies[0]?.text ?? '', /legacy="abc" is not a percentage/);
-    assert.match(replies[0]?.text ?? '', /\/contain \[service\] \[legacy=<1-100, default 100>\]/);
+    assert.match(replies[0]?.text ?? '', /\/contain \[service\] \[legacy=&lt;1-100, default 100&gt;\]/);
     assert.deepEqual(guard.calls, []);
     assert.equal(posted.filter((p) => /Approval needed/.test(p.text)).length, 0);
   });

@@ -160,7 +160,7 @@ describe('Slack HTTP mode (signed requests through Bolt)', () => {
       replies[0]?.text ?? '',
       /Unknown service "paymnts"\. Configured services: payments, checkout\./,
     );
-    assert.match(replies[0]?.text ?? '', /\/incident declare <service>/);
+    assert.match(replies[0]?.text ?? '', /\/incident declare &lt;service&gt;/);
     assert.deepEqual(await app.bot.deps.incidents.listAll(), []);
   });
 

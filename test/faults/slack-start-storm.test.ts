@@ -42,7 +42,7 @@ describe('faults: bot started during a Slack rate-limit storm', () => {
     // a failed auth.test forever, so the bot never ran a listener again after the storm.
     const during = await help();
     assert.equal(during.status, 200);
-    assert.match(during.reply, /\/incident declare <service>/);
+    assert.match(during.reply, /\/incident declare &lt;service&gt;/);
     assert.ok(
       slack.calls.some((c) => c.method === 'auth.test' && c.status === 429),
       'auth.test was refused meanwhile',

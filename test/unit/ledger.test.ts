@@ -61,6 +61,19 @@ describe('ledger: since=', () => {
     assert.match(error(''), /since= is empty/);
     assert.match(error("1h'; DROP TABLE x"), /neither a duration nor an ISO time/);
   });
+
+  it('caps an ISO time at 90 days back, like a duration', () => {
+    const error = (text: string) => {
+      const parsed = parseSince(text, NOW);
+      return 'error' in parsed ? parsed.error : '';
+    };
+    assert.match(
+      error('2025-01-01T00:00Z'),
+      /since=2025-01-01T00:00Z is over 90 days ago; audit a shorter window/,
+    );
+    assert.match(error('2026-02-19'), /over 90 days ago/);
+    assert.deepEqual(parseSince('2026-02-20T12:00Z', NOW), { since: new Date('2026-02-20T12:00:00Z') });
+  });
 });
 
 describe('ledger: config section', () => {
@@ -157,6 +170,25 @@ describe('ledger: command checks before connections', () => {
 
     assert.match(textOf(bad[0]), /since=yesterday is neither a duration nor an ISO time/);
     assert.match(textOf(unset[0]), /PAYMENTS_LEGACY_DB_URL, which is not set/);
+    const kinds = (await t.bot.deps.timeline.read('INC-1')).map((e) => e.kind);
+    assert.deepEqual(kinds, ['incident.declared'], 'nothing was started');
+  });
+
+  it('refuses an ISO since= more than 90 days back before touching a database', async () => {
+    const config = testConfig({
+      services: {
+        payments: {
+          ledger: ledgerSection({ env: 'PAYMENTS_LEGACY_DB_URL' }, { env: 'PAYMENTS_CLOUD_DB_URL' }),
+        },
+      },
+    });
+    const t = makeTestBot({ config, env: {} });
+    await t.command('alice', '/incident', 'declare payments');
+
+    const old = await t.command('alice', '/ledger', 'audit since=2001-01-01T00:00Z');
+
+    assert.match(textOf(old[0]), /since=2001-01-01T00:00Z is over 90 days ago; audit a shorter window/);
+    assert.doesNotMatch(textOf(old[0]), /PAYMENTS_LEGACY_DB_URL/, 'no connection was resolved');
     const kinds = (await t.bot.deps.timeline.read('INC-1')).map((e) => e.kind);
     assert.deepEqual(kinds, ['incident.declared'], 'nothing was started');
   });

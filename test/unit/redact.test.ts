@@ -14,6 +14,18 @@ describe('redaction', () => {
     assert.match(text, /postgres:\/\/ledger:\[redacted\]@db:5432\/pay/);
   });
 
+  it('hides a password that contains @ whole, and the password of a user-less URL', () => {
+    const r = createRedactor();
+    assert.equal(
+      r.text('db postgres://ledger:p@ss@w0rd@db:5432/pay here'),
+      'db postgres://ledger:[redacted]@db:5432/pay here',
+    );
+    assert.equal(
+      r.text('cache redis://:hunter2hunter@cache:6379/0'),
+      'cache redis://:[redacted]@cache:6379/0',
+    );
+  });
+
   it('hides the exact values of configured secrets and secret-looking keys in objects', () => {
     const r = createRedactor(['pd-token-0123456789']);
     const out = r.value({

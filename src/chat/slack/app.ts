@@ -95,6 +95,29 @@ function botAuthorize(
   };
 }
 
+/** How far ahead of our clock a signed request may claim to be (Slack allows five minutes of skew). */
+const MAX_FUTURE_SEC = 5 * 60;
+
+/**
+ * Bolt rejects a request timestamped more than five minutes in the past but accepts any future one, so a request
+ * captured with a forged-forward timestamp could be replayed for as long as that stamp is "fresh". This answers
+ * such requests 401 before Bolt sees them.
+ */
+function refuseFutureTimestamps(receiver: InstanceType<typeof HTTPReceiver>, log: Logger): void {
+  const inner = receiver.requestListener;
+  receiver.requestListener = (req, res) => {
+    const header = req.headers['x-slack-request-timestamp'];
+    const stamp = Number(Array.isArray(header) ? header[0] : header);
+    if (Number.isFinite(stamp) && stamp > Date.now() / 1000 + MAX_FUTURE_SEC) {
+      log.warn({ path: req.url, timestamp: stamp }, 'refused a signed request timestamped in the future');
+      res.writeHead(401, { 'content-type': 'text/plain' });
+      res.end('x-slack-request-timestamp is more than 5 minutes in the future\n');
+      return;
+    }
+    inner(req, res);
+  };
+}
+
 export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise<SlackTransport> {
   const { metrics, tasks } = bot.deps;
   const logger = boltLogger(opts.log);
@@ -102,8 +125,19 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
     ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
     retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
   };
+  const receiver =
+    opts.mode === 'http'
+      ? new HTTPReceiver({
+          signingSecret: opts.signingSecret ?? '',
+          endpoints: '/slack/events',
+          customRoutes: opts.routes,
+          processBeforeResponse: false,
+          logger,
+        })
+      : undefined;
+  if (receiver) refuseFutureTimestamps(receiver, opts.log);
   const app =
-    opts.mode === 'socket'
+    opts.mode === 'socket' || !receiver
       ? new App({
           authorize: botAuthorize(opts.botToken, { ...clientOptions, logger }, opts.log),
           appToken: opts.appToken,
@@ -118,13 +152,7 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           // We keep no conversation state in Bolt; skipping its store saves work on every request.
           convoStore: false,
           clientOptions,
-          receiver: new HTTPReceiver({
-            signingSecret: opts.signingSecret ?? '',
-            endpoints: '/slack/events',
-            customRoutes: opts.routes,
-            processBeforeResponse: false,
-            logger,
-          }),
+          receiver,
         });
 
   // Runs first on every request: the clock for the ack-latency histogram.
