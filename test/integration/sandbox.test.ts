@@ -355,7 +355,11 @@ describe('/sandbox (real terraform, real Redis)', function () {
     const thread = threadTexts(t, rec).join('\n');
     assert.match(thread, /Terraform apply failed for sandbox `inc-1`/);
     assert.match(thread, /✗ terraform_data\.broken\[0\]: create FAILED/);
-    assert.match(thread, /`\/sandbox down` destroys what was created/);
+    // What exists, from Terraform's state: the three created and the tainted one whose provisioner failed.
+    assert.match(
+      thread,
+      /`\/sandbox down` destroys what exists \(4 resource\(s\) in Terraform's state now\)/,
+    );
     const failed = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'sandbox.failed');
     assert.equal(failed?.data.phase, 'apply');
     assert.equal((await t.bot.deps.incidents.get('INC-1'))?.checklist.U.state, 'in_progress');
