@@ -222,7 +222,11 @@ export function buildBot(opts: BuildOptions): Bot {
     // Durable timers run on the bot's clock, so a test (or a drill) that moves the clock moves them too.
     now: () => now().getTime(),
   });
-  const timeline = new TimelineLog(opts.store, now);
+  const env = opts.env ?? process.env;
+  // Values the config names by environment variable (a sandbox's secretVars) are secrets whatever the variable
+  // is called: the one redactor behind the log, chat and the timeline must know them before anything runs.
+  opts.redactor.add(configSecretValues(opts.config, env));
+  const timeline = new TimelineLog(opts.store, now, opts.redactor);
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
   const incidents = new Incidents({ store: opts.store, chat, timeline, throttle, log: opts.log, now });
   const approvals = new Approvals({
@@ -237,7 +241,6 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     instanceId,
   });
-  const env = opts.env ?? process.env;
   const adapters = {
     ...buildAdapters(opts.config, env, metrics, opts.log),
     ...opts.adapters,
@@ -310,6 +313,16 @@ export function secretValues(env: NodeJS.ProcessEnv): string[] {
   const values = names.map((k) => env[k]).filter((v): v is string => Boolean(v));
   // Only the password part of a URL is secret; the redactor hides URL passwords by pattern too.
   return values.filter((v) => !/^[a-z]+:\/\//i.test(v) || !/:[^@/]+@/.test(v));
+}
+
+/** The values of every environment variable the config names as a secret source. */
+export function configSecretValues(config: Config, env: NodeJS.ProcessEnv): string[] {
+  return Object.values(config.services).flatMap((service) =>
+    Object.values(service.sandbox?.terraform.secretVars ?? {}).flatMap((ref) => {
+      const value = env[ref.env];
+      return value ? [value] : [];
+    }),
+  );
 }
 
 function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStream): string {

@@ -18,14 +18,23 @@ export const REDACTED = '[redacted]';
 
 export interface Redactor {
   text(value: string): string;
+  /** Hides secrets in every string of `value`, and any string or number under a secret-sounding key. */
   value<T>(value: T): T;
+  /** Hides secrets in every string of `value` but keeps values by key (stored records and events). */
+  known<T>(value: T): T;
+  /** Makes more secret values known (those named by the config, once it is read); never forgets one. */
+  add(secrets: Iterable<string | undefined>): void;
 }
 
 /** Builds a redactor that also hides the exact values of the given secrets (env tokens and the like). */
 export function createRedactor(secrets: Iterable<string | undefined> = []): Redactor {
-  const known = [...secrets].filter((s): s is string => typeof s === 'string' && s.length >= 6);
-  // Longest first so a secret that contains another is hidden whole.
-  known.sort((a, b) => b.length - a.length);
+  const known: string[] = [];
+  function add(more: Iterable<string | undefined>): void {
+    for (const s of more) if (typeof s === 'string' && s.length >= 6 && !known.includes(s)) known.push(s);
+    // Longest first so a secret that contains another is hidden whole.
+    known.sort((a, b) => b.length - a.length);
+  }
+  add(secrets);
 
   function text(value: string): string {
     let out = value;
@@ -34,7 +43,7 @@ export function createRedactor(secrets: Iterable<string | undefined> = []): Reda
     return out.replace(URL_PASSWORD, `$1${REDACTED}$3`);
   }
 
-  function walk(input: unknown, depth: number, seen: WeakSet<object>): unknown {
+  function walk(input: unknown, depth: number, seen: WeakSet<object>, byKey = true): unknown {
     if (typeof input === 'string') return text(input);
     if (input === null || typeof input !== 'object' || depth > 12) return input;
     if (seen.has(input)) return '[circular]';
@@ -46,13 +55,13 @@ export function createRedactor(secrets: Iterable<string | undefined> = []): Reda
       if ('code' in input) out.code = (input as { code: unknown }).code;
       return out;
     }
-    if (Array.isArray(input)) return input.map((item) => walk(item, depth + 1, seen));
+    if (Array.isArray(input)) return input.map((item) => walk(item, depth + 1, seen, byKey));
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(input)) {
       out[key] =
-        SECRET_KEY.test(key) && (typeof item === 'string' || typeof item === 'number')
+        byKey && SECRET_KEY.test(key) && (typeof item === 'string' || typeof item === 'number')
           ? REDACTED
-          : walk(item, depth + 1, seen);
+          : walk(item, depth + 1, seen, byKey);
     }
     return out;
   }
@@ -62,5 +71,9 @@ export function createRedactor(secrets: Iterable<string | undefined> = []): Reda
     value<T>(value: T): T {
       return walk(value, 0, new WeakSet()) as T;
     },
+    known<T>(value: T): T {
+      return walk(value, 0, new WeakSet(), false) as T;
+    },
+    add,
   };
 }

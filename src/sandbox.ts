@@ -41,7 +41,8 @@ export interface SandboxRecord {
   evidence: string[];
   /** The card in the channel; progress and results go to its thread. */
   card?: MessageRef;
-  resources: { planned: number; done: number; failed: number };
+  /** Counts of the last run; `inState`: what Terraform's state held after it (what exists). */
+  resources: { planned: number; done: number; failed: number; inState?: number };
   outputs: SandboxOutput[];
   /** Terraform's error lines from the last failed run. */
   errors: string[];
@@ -49,6 +50,10 @@ export interface SandboxRecord {
   workspaceCreated: boolean;
   destroyAttempts: number;
   nextRetryAt?: string;
+  /** Set when an apply was found abandoned by a bot that died while Terraform ran. */
+  interruptedAt?: string;
+  /** After a failed teardown: resource instances Terraform's state still holds, when known. */
+  remaining?: number;
   load?: LoadSummary & { state: 'running' | 'done' };
 }
 

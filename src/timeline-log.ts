@@ -1,4 +1,5 @@
 // The timeline's storage: one append-only stream per incident, hash-chained, never trimmed.
+import type { Redactor } from './redact.ts';
 import type { Store } from './store/store.ts';
 import {
   sealEvent,
@@ -16,9 +17,12 @@ export class TimelineLog {
   #now: () => Date;
   #listeners: AppendListener[] = [];
 
-  constructor(store: Store, now: () => Date = () => new Date()) {
+  #redactor: Redactor | undefined;
+
+  constructor(store: Store, now: () => Date = () => new Date(), redactor?: Redactor) {
     this.#store = store;
     this.#now = now;
+    this.#redactor = redactor;
   }
 
   static streamKey(incident: string): string {
@@ -35,7 +39,9 @@ export class TimelineLog {
   }
 
   /** Appends an event chained to the current head; concurrent writers retry until their event is on the chain. */
-  async append(input: NewEvent): Promise<TimelineEvent> {
+  async append(raw: NewEvent): Promise<TimelineEvent> {
+    // Every stored event passes the redactor before it is sealed: the chain then covers the scrubbed text.
+    const input = this.#redactor ? this.#redactor.known(raw) : raw;
     for (let attempt = 0; attempt < 100; attempt++) {
       const head = await this.#store.get(TimelineLog.headKey(input.incident));
       const event = sealEvent(input, head, this.#now());

@@ -42,7 +42,11 @@ function stateText(record: SandboxRecord, now: Date): string {
     case 'destroyed':
       return `${base} ${utc(record.destroyedAt ?? '')}${record.teardownReason === 'ttl' ? ' when its TTL ran out' : ''}`;
     case 'destroy_failed':
-      return `${base} (attempt ${record.destroyAttempts}); next automatic retry ${record.nextRetryAt ? utc(record.nextRetryAt) : 'soon'}`;
+      return `${base} (attempt ${record.destroyAttempts}${record.remaining !== undefined ? `, ${record.remaining} resource(s) still in Terraform's state` : ''}); next automatic retry ${record.nextRetryAt ? utc(record.nextRetryAt) : 'soon'}`;
+    case 'failed':
+      return record.interruptedAt
+        ? `:x: Apply interrupted (the bot stopped while Terraform ran, found ${utc(record.interruptedAt)}): what it created is still there until \`/sandbox down\` or the TTL`
+        : base;
     default:
       return base;
   }
@@ -60,7 +64,7 @@ export function sandboxCard(record: SandboxRecord, now: Date): Message {
       ['Requested by', `${mention(record.requestedBy.id)} at ${utc(record.requestedAt)}`],
       [
         'Resources',
-        `${record.resources.done} done / ${record.resources.planned} planned${record.resources.failed > 0 ? `, ${record.resources.failed} failed` : ''}`,
+        `${record.resources.done} done / ${record.resources.planned} planned${record.resources.failed > 0 ? `, ${record.resources.failed} failed` : ''}${record.resources.inState !== undefined ? `; ${record.resources.inState} in Terraform's state` : ''}`,
       ],
       ['TTL ends', utc(record.expiresAt)],
     ]),
@@ -93,14 +97,30 @@ export function progressMessage(workspace: string, progress: Progress, finished?
     const time = r.elapsedSeconds !== undefined ? ` (${r.elapsedSeconds}s)` : '';
     return `${RESOURCE_ICON[r.state]} ${r.address}: ${r.action}${r.state === 'failed' ? ' FAILED' : ''}${time}`;
   });
-  // The newest lines matter most; Slack caps a section at 3000 characters.
-  const shown = lines.length > 30 ? [`… ${lines.length - 30} earlier`, ...lines.slice(-30)] : lines;
-  const notes = progress.notes.slice(-6);
+  // Slack caps a section at 3000 characters: failures and running resources are kept, then the newest others.
+  const shown = keepImportant(progress.resources, lines, 30);
+  const notes = [
+    ...progress.notes.filter((n) => n.startsWith('Error')),
+    ...progress.notes.filter((n) => !n.startsWith('Error')),
+  ].slice(0, 6);
   const body = [...shown, ...notes].join('\n');
   return {
     text: head,
     blocks: [section(head), ...(body ? [code(body)] : [])],
   };
+}
+
+/** At most `max` lines: every failed and running one first in their order, the newest of the rest after. */
+export function keepImportant(resources: Progress['resources'], lines: string[], max: number): string[] {
+  if (lines.length <= max) return lines;
+  const important = new Set(
+    resources.flatMap((r, i) => (r.state === 'failed' || r.state === 'running' ? [i] : [])).slice(0, max),
+  );
+  const room = max - important.size;
+  const rest = resources.flatMap((_, i) => (important.has(i) ? [] : [i]));
+  const keep = new Set([...important, ...(room > 0 ? rest.slice(-room) : [])]);
+  const cut = lines.length - keep.size;
+  return [`… ${cut} other line(s) not shown (succeeded or planned)`, ...lines.filter((_, i) => keep.has(i))];
 }
 
 /** Posted in the thread when the apply succeeds. */
@@ -128,7 +148,11 @@ export function failureMessage(title: string, errors: string[], next: string): M
 /** Posted in the channel itself (not the thread) when a teardown fails, so nobody can miss it. */
 export function escalationMessage(record: SandboxRecord, errors: string[]): Message {
   const retry = record.nextRetryAt ? utc(record.nextRetryAt) : 'soon';
-  const title = `<!here> Sandbox \`${record.workspace}\` (${record.service}, ${record.incident}) could not be destroyed (attempt ${record.destroyAttempts}). Its resources are still running and may cost money.`;
+  const held =
+    record.remaining !== undefined
+      ? `Terraform's state still holds ${record.remaining} resource(s); they may be running and cost money.`
+      : 'Its resources may still be running and cost money.';
+  const title = `<!here> Sandbox \`${record.workspace}\` (${record.service}, ${record.incident}) could not be destroyed (attempt ${record.destroyAttempts}). ${held}`;
   return {
     text: `Sandbox ${record.workspace} could not be destroyed (attempt ${record.destroyAttempts}); retrying at ${retry}`,
     blocks: [

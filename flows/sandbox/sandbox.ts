@@ -208,8 +208,14 @@ export class Sandboxes {
         },
         stepState: 'in_progress',
       });
-      await store.set(recordKey(incident.id), JSON.stringify(record));
-      await scheduler.at(SANDBOX_TTL_QUEUE, incident.id, Date.parse(record.expiresAt));
+      await store.set(recordKey(incident.id), JSON.stringify(this.#deps.redactor.known(record)));
+      // The timer looks in while the apply runs: a bot that dies mid-apply leaves a run nobody finishes, and
+      // the next bot must say so (and keep the TTL) instead of showing "Applying…" forever.
+      await scheduler.at(
+        SANDBOX_TTL_QUEUE,
+        incident.id,
+        Math.min(Date.parse(record.expiresAt), at.getTime() + BUSY_RETRY_MS),
+      );
     } catch (err) {
       await store.releaseLease(lockKey(incident.id), instanceId);
       throw err;
@@ -282,6 +288,8 @@ export class Sandboxes {
     const { incidents, now } = this.#deps;
     const started = Date.now();
     const stream = await this.#progressStream(record, 'apply');
+    // From here Terraform may create things, so a teardown must ask Terraform even if this bot dies mid-run.
+    await this.#save(record.incident, (r) => ({ ...r, workspaceCreated: true }));
     let result: TerraformRunResult;
     try {
       result = await terraform.apply(this.#target(record, config), stream.onEvent);
@@ -290,7 +298,12 @@ export class Sandboxes {
       result = failedRun(err);
     }
     const progress = stream.finish(result.ok);
-    const resources = { planned: progress.planned, done: progress.done, failed: progress.failed };
+    const resources = {
+      planned: progress.planned,
+      done: progress.done,
+      failed: progress.failed,
+      ...(result.inState !== undefined ? { inState: result.inState } : {}),
+    };
     const workspaceCreated = record.workspaceCreated || result.workspaceReady || result.stage === 'apply';
     if (result.ok) {
       const outputs = maskOutputs(result.outputs);
@@ -347,7 +360,7 @@ export class Sandboxes {
       },
     });
     const next = workspaceCreated
-      ? `Fix the cause, then \`/sandbox up\` re-applies in the same workspace. \`/sandbox down\` destroys what was created (${progress.done} resource(s) this run); otherwise it is destroyed automatically at ${utc(record.expiresAt)}.`
+      ? `Fix the cause, then \`/sandbox up\` re-applies in the same workspace. \`/sandbox down\` destroys what exists (${result.inState !== undefined ? `${result.inState} resource(s) in Terraform's state now` : "whatever Terraform's state holds"}); otherwise it is destroyed automatically at ${utc(record.expiresAt)}.`
       : 'Nothing was created. Fix the module or its variables (try `terraform init && terraform validate` in that directory), then run `/sandbox up` again.';
     await this.#postThread(
       record,
@@ -491,7 +504,7 @@ export class Sandboxes {
         `services.${record.service}.sandbox is no longer in cloud-safety.yml, so the bot cannot destroy ${record.workspace}. Put the section back and run \`/sandbox down\`, or by hand: \`cd ${record.dir} && terraform workspace select ${record.workspace} && terraform destroy\`.`,
       );
     }
-    if (record.workspaceCreated) await this.#terraform().check(this.#target(record, config));
+    if (record.workspaceCreated) await this.#terraform().check(this.#target(record, config), 'destroy');
     if (!(await store.acquireLease(lockKey(incident.id), instanceId, LOCK_MS))) {
       return notice(
         `A Terraform run for \`${record.workspace}\` is in progress (${record.state}). Run \`/sandbox down\` again when its thread says it finished; the automatic teardown waits for it too.`,
@@ -514,9 +527,21 @@ export class Sandboxes {
   /** A teardown timer came due: the TTL ended, or a failed teardown's retry. */
   async onDue(incidentId: string): Promise<void> {
     const { store, instanceId, scheduler, now } = this.#deps;
-    const record = await this.get(incidentId);
+    let record = await this.get(incidentId);
     if (!record || record.state === 'destroyed') return;
     const nowMs = now().getTime();
+    if (record.state === 'creating') {
+      if ((await store.get(lockKey(incidentId))) !== null) {
+        // The apply is still running somewhere: look again, and never later than the TTL.
+        await scheduler.at(
+          SANDBOX_TTL_QUEUE,
+          incidentId,
+          Math.min(Date.parse(record.expiresAt), nowMs + BUSY_RETRY_MS),
+        );
+        return;
+      }
+      record = (await this.#interrupted(incidentId)) ?? record;
+    }
     // A retry waits for its time; an interrupted teardown is due at once; anything else at the end of its TTL.
     const dueAt =
       record.state === 'destroy_failed' && record.nextRetryAt
@@ -568,6 +593,8 @@ export class Sandboxes {
       ...r,
       state: 'destroying',
       teardownReason: reason === 'command' ? 'command' : 'ttl',
+      // The outputs describe a sandbox being torn down: never shown as current again.
+      outputs: [],
     }));
     this.#refreshCard(record.incident);
   }
@@ -582,9 +609,26 @@ export class Sandboxes {
     const record = await this.get(incidentId);
     if (!record) return;
     const started = Date.now();
-    let result: { ok: boolean; errors: string[]; removed: number; workspaceDeleted: boolean; stage: string };
+    let result: {
+      ok: boolean;
+      errors: string[];
+      removed: number;
+      /** What Terraform's state still holds after a failed teardown, when known. */
+      remaining?: number;
+      workspaceDeleted: boolean;
+      workspaceExisted: boolean;
+      stage: string;
+    };
+    // Only a run that stopped before the workspace step (a module that does not parse) skips Terraform here.
     if (!record.workspaceCreated) {
-      result = { ok: true, errors: [], removed: 0, workspaceDeleted: true, stage: 'none' };
+      result = {
+        ok: true,
+        errors: [],
+        removed: 0,
+        workspaceDeleted: true,
+        workspaceExisted: false,
+        stage: 'none',
+      };
     } else {
       const stream = await this.#progressStream(record, 'destroy');
       try {
@@ -595,14 +639,17 @@ export class Sandboxes {
         }
         const terraform = this.#terraform();
         const target = this.#target(record, config);
-        await terraform.check(target);
+        await terraform.check(target, 'destroy');
         const run = await terraform.destroy(target, stream.onEvent);
-        const progress = stream.finish(run.ok);
+        stream.finish(run.ok);
+        // Counted from Terraform's state before and after, not from what the bot saw happen.
         result = {
           ok: run.ok,
           errors: run.errors,
-          removed: run.changes?.remove ?? progress.done,
+          removed: run.found - run.remaining,
+          ...(run.ok || run.stage === 'destroy' ? { remaining: run.remaining } : {}),
           workspaceDeleted: run.workspaceDeleted,
+          workspaceExisted: run.workspaceExisted !== false,
           stage: run.stage,
         };
       } catch (err) {
@@ -610,9 +657,11 @@ export class Sandboxes {
         stream.finish(false);
         result = {
           ok: false,
-          errors: [(err as Error).message],
+          // The checks speak for `up` ("Nothing was created"); here resources may well exist.
+          errors: [(err as Error).message.replace(/\s*Nothing was created\.?/g, '')],
           removed: 0,
           workspaceDeleted: false,
+          workspaceExisted: true,
           stage: 'check',
         };
       }
@@ -634,7 +683,7 @@ export class Sandboxes {
         step: 'U',
         kind: SANDBOX_DOWN,
         actor,
-        summary: `Sandbox ${record.workspace} destroyed (${reason === 'command' ? 'on request' : reason === 'ttl' ? 'TTL ended' : `retry ${record.destroyAttempts + 1}`}): ${result.removed} resource(s) removed, workspace deleted`,
+        summary: `Sandbox ${record.workspace} destroyed (${reason === 'command' ? 'on request' : reason === 'ttl' ? 'TTL ended' : `retry ${record.destroyAttempts + 1}`}): ${result.removed} resource(s) removed, ${result.workspaceExisted ? 'workspace deleted' : 'no workspace existed'}`,
         data: {
           workspace: record.workspace,
           service: record.service,
@@ -647,7 +696,9 @@ export class Sandboxes {
       await this.#postThread(
         record,
         notice(
-          `Sandbox \`${record.workspace}\` is destroyed: ${result.removed} resource(s) removed and the workspace deleted${record.workspaceCreated ? '' : ' (the apply never created it)'}.`,
+          result.workspaceExisted
+            ? `Sandbox \`${record.workspace}\` is destroyed: ${result.removed} resource(s) removed (all that Terraform's state held) and the workspace deleted.`
+            : `Sandbox \`${record.workspace}\` is closed: Terraform has no workspace \`${record.workspace}\`, so nothing existed to destroy.`,
         ),
       );
       this.#refreshCard(incidentId);
@@ -663,6 +714,7 @@ export class Sandboxes {
       destroyAttempts: attempt,
       nextRetryAt,
       errors: result.errors,
+      ...(result.remaining !== undefined ? { remaining: result.remaining } : {}),
     }));
     await scheduler.at(SANDBOX_TTL_QUEUE, incidentId, Date.parse(nextRetryAt));
     await incidents.record(incidentId, {
@@ -680,7 +732,10 @@ export class Sandboxes {
         nextRetryAt,
         escalated,
         durationMs,
+        ...(result.remaining !== undefined ? { remaining: result.remaining } : {}),
       },
+      // Step U is not done while its sandbox may still be running.
+      stepState: 'in_progress',
     });
     await this.#postThread(
       record,
@@ -700,10 +755,53 @@ export class Sandboxes {
     this.#refreshCard(incidentId);
   }
 
+  /**
+   * A `creating` sandbox whose run lock nobody holds: the bot running its apply died. What Terraform created by
+   * then is in the workspace's state (the teardown reads it from there); the record says so and keeps its TTL.
+   */
+  async #interrupted(incidentId: string): Promise<SandboxRecord | null> {
+    const { incidents, now } = this.#deps;
+    let changed = false;
+    const error =
+      "The apply was interrupted: the bot stopped while Terraform was running. Whatever Terraform created by then is still in the workspace, and Terraform's state says what it is.";
+    const updated = await this.#save(incidentId, (r) => {
+      if (r.state !== 'creating') return r;
+      changed = true;
+      return { ...r, state: 'failed', interruptedAt: now().toISOString(), errors: [error] };
+    });
+    if (!changed || !updated) return updated;
+    await incidents.record(incidentId, {
+      step: 'U',
+      kind: SANDBOX_FAILED,
+      actor: SYSTEM,
+      summary: `Sandbox ${updated.workspace}: the apply was interrupted (the bot stopped while Terraform ran)`,
+      data: {
+        workspace: updated.workspace,
+        service: updated.service,
+        phase: 'apply',
+        stage: 'interrupted',
+        errors: [error],
+      },
+    });
+    await this.#postThread(
+      updated,
+      failureMessage(
+        `The apply of sandbox \`${updated.workspace}\` was interrupted.`,
+        [error],
+        `\`/sandbox down\` destroys everything Terraform's state holds; otherwise that happens automatically at ${utc(updated.expiresAt)}. \`/sandbox up\` applies again in the same workspace.`,
+      ),
+    );
+    this.#refreshCard(incidentId);
+    return updated;
+  }
+
   // ---- /sandbox status ----------------------------------------------------------------------------------------
 
   async status(incident: Incident, usage?: string): Promise<Message> {
-    const record = await this.get(incident.id);
+    let record = await this.get(incident.id);
+    if (record?.state === 'creating' && (await this.#deps.store.get(lockKey(incident.id))) === null) {
+      record = (await this.#interrupted(incident.id)) ?? record;
+    }
     if (!record) {
       throw new UsageError(`${incident.id} has no sandbox yet. \`/sandbox up\` stands one up.`, usage);
     }
@@ -787,8 +885,9 @@ export class Sandboxes {
     incidentId: string,
     change: (r: SandboxRecord) => SandboxRecord,
   ): Promise<SandboxRecord | null> {
+    // The record is stored text too: whatever a Terraform line carried, it holds no secret value.
     return updateJson<SandboxRecord>(this.#deps.store, recordKey(incidentId), (current) =>
-      current ? change(current) : undefined,
+      current ? this.#deps.redactor.known(change(current)) : undefined,
     );
   }
 }

@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { createRedactor, type Redactor } from '../redact.ts';
 import type { ProgressEvent } from '../sandbox.ts';
+import { missingVariables } from './terraform-vars.ts';
 
 /** Where and with what one run happens. */
 export interface TerraformTarget {
@@ -51,18 +52,27 @@ export interface TerraformRunResult {
   changes?: { add: number; change: number; remove: number };
   outputs: TerraformOutput[];
   timedOut: boolean;
+  /** After an apply: resource instances the workspace's state holds (what exists), when it could be read. */
+  inState?: number;
 }
 
 export interface TerraformDestroyResult extends TerraformRunResult {
   workspaceDeleted: boolean;
+  /** False when there was no such workspace at all (nothing to destroy). */
+  workspaceExisted?: boolean;
+  /** Resource instances the workspace's state held before the destroy. */
+  found: number;
+  /** Resource instances still in the state afterwards (0 on success). */
+  remaining: number;
 }
 
 export interface Terraform {
   /**
    * Checks what a run needs before anything is written: the CLI runs, the directory and var files exist, the
-   * secret variables' environment is set. Returns the CLI version; throws a ConfigError saying what to fix.
+   * secret variables' environment is set and, for an apply, every variable the module requires gets a value.
+   * Returns the CLI version; throws a ConfigError saying what to fix.
    */
-  check(target: TerraformTarget): Promise<string>;
+  check(target: TerraformTarget, purpose?: 'apply' | 'destroy'): Promise<string>;
   apply(target: TerraformTarget, onProgress?: (event: ProgressEvent) => void): Promise<TerraformRunResult>;
   /** Current outputs with their values, sensitive ones included: for the load command's environment only. */
   outputs(target: TerraformTarget): Promise<TerraformOutput[]>;
@@ -127,8 +137,20 @@ export function formatDiagnostic(d: UiDiagnostic): string {
   ]
     .filter(Boolean)
     .join(', ');
-  const text = `${(d.summary ?? 'error').split('\n')[0]}${detail ? `: ${detail}` : ''}${where ? ` (${where})` : ''}`;
-  return text.length > 600 ? `${text.slice(0, 599)}…` : text;
+  return `${(d.summary ?? 'error').split('\n')[0]}${detail ? `: ${detail}` : ''}${where ? ` (${where})` : ''}`;
+}
+
+/**
+ * Shortens a diagnostic for chat after its secrets were hidden (cutting first could leave half a secret), at the
+ * end of a sentence when one ends late enough, else at a word, and says that it was cut.
+ */
+export function cutText(text: string, max = 600): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, max - 1);
+  const sentence = head.lastIndexOf('. ');
+  if (sentence >= max / 2) return `${head.slice(0, sentence + 1)} […]`;
+  const word = head.lastIndexOf(' ');
+  return `${word >= max / 2 ? head.slice(0, word) : head}…`;
 }
 
 export type ParsedLine =
@@ -251,7 +273,7 @@ export class TerraformCli implements Terraform {
     this.#killGraceMs = opts.killGraceMs ?? 60_000;
   }
 
-  async check(target: TerraformTarget): Promise<string> {
+  async check(target: TerraformTarget, purpose: 'apply' | 'destroy' = 'apply'): Promise<string> {
     if (!isDirectory(target.dir)) {
       throw new ConfigError(
         `The Terraform directory ${target.dir} does not exist on the bot's host. Fix sandbox.terraform.dir in cloud-safety.yml (relative paths start at the bot's working directory ${process.cwd()}). Nothing was created.`,
@@ -268,6 +290,23 @@ export class TerraformCli implements Terraform {
       if (!this.#env[envName]) {
         throw new ConfigError(
           `The Terraform variable ${name} comes from the environment variable ${envName} (sandbox.terraform.secretVars), which is not set where the bot runs. Export it and restart the bot. Nothing was created.`,
+        );
+      }
+    }
+    if (purpose === 'apply') {
+      // Found here, a missing variable costs nothing; found by `apply`, it left an empty workspace behind.
+      const missing = missingVariables(target.dir, {
+        names: [
+          ...Object.keys(target.vars),
+          ...Object.keys(target.envVars),
+          ...Object.keys(target.secretEnv),
+        ],
+        varFiles: target.varFiles,
+        env: this.#env,
+      });
+      if (missing.length > 0) {
+        throw new ConfigError(
+          `The module in ${target.dir} requires ${missing.map((n) => `\`${n}\``).join(', ')}, which the bot does not pass. Give ${missing.length > 1 ? 'them' : 'it'} a value in sandbox.terraform.vars (or secretVars, or varFile), or a default in the module, then run \`/sandbox up\` again. Nothing was created.`,
         );
       }
     }
@@ -310,7 +349,13 @@ export class TerraformCli implements Terraform {
           ctx,
           onProgress,
         );
-        return { ...run, stage: 'apply', workspaceReady: true };
+        const inState = await this.#stateCount(target, ctx);
+        return {
+          ...run,
+          stage: 'apply',
+          workspaceReady: true,
+          ...(typeof inState === 'number' ? { inState } : {}),
+        };
       }),
     );
   }
@@ -346,12 +391,11 @@ export class TerraformCli implements Terraform {
   ): Promise<TerraformDestroyResult> {
     return this.#timed('destroy', () =>
       this.#withRun(target, async (ctx) => {
-        const prepared = await this.#prepare(target, ctx, onProgress);
-        if (prepared) return { ...prepared, workspaceDeleted: false };
-        // An empty workspace (the apply failed while planning) needs no destroy, nor valid variables for one.
-        const list = await this.#spawn(['state', 'list'], { cwd: target.dir, env: ctx.env });
-        const tracked = list.stdout.split('\n').filter((l) => l.trim() !== '').length;
-        let run: Omit<TerraformRunResult, 'stage' | 'workspaceReady'> = {
+        // What exists is what Terraform's state holds, never what the bot remembers: a bot killed mid-apply
+        // never learned what Terraform had created by then.
+        const prepared = await this.#prepare(target, ctx, onProgress, false);
+        if (prepared) return { ...prepared, workspaceDeleted: false, found: 0, remaining: 0 };
+        const empty = {
           ok: true,
           errors: [],
           warnings: [],
@@ -359,7 +403,28 @@ export class TerraformCli implements Terraform {
           outputs: [],
           timedOut: false,
         };
-        if (list.code !== 0 || tracked > 0) {
+        if (!(await this.#workspaceExists(target, ctx))) {
+          return {
+            ...empty,
+            stage: 'destroy',
+            workspaceReady: false,
+            workspaceDeleted: true,
+            workspaceExisted: false,
+            found: 0,
+            remaining: 0,
+          };
+        }
+        const select = await this.#spawn(['workspace', 'select', '-no-color', target.workspace], {
+          cwd: target.dir,
+          env: ctx.env,
+        });
+        if (select.code !== 0) return this.#cliFailure('workspace', select, ctx);
+        const before = await this.#stateCount(target, ctx);
+        if (typeof before !== 'number') return this.#cliFailure('destroy', before, ctx);
+        let run: Omit<TerraformRunResult, 'stage' | 'workspaceReady'> = empty;
+        let remaining = 0;
+        // An empty workspace (a plan that failed on a missing variable) needs no destroy, nor valid variables.
+        if (before > 0) {
           onProgress({ type: 'stage', text: 'destroy' });
           run = await this.#streamJson(
             ['destroy', '-auto-approve', '-input=false', '-json', ...ctx.varArgs],
@@ -367,21 +432,35 @@ export class TerraformCli implements Terraform {
             ctx,
             onProgress,
           );
-          if (!run.ok) return { ...run, stage: 'destroy', workspaceReady: true, workspaceDeleted: false };
+          const after = await this.#stateCount(target, ctx);
+          remaining = typeof after === 'number' ? after : before;
+          if (!run.ok || remaining > 0) {
+            return {
+              ...run,
+              ok: false,
+              stage: 'destroy',
+              workspaceReady: true,
+              workspaceDeleted: false,
+              found: before,
+              remaining,
+              errors:
+                run.errors.length > 0 ? run.errors : [`${remaining} resource(s) are still in the state`],
+            };
+          }
         }
         // `workspace delete` refuses while the state still tracks anything (no -force): nothing is forgotten.
         onProgress({ type: 'stage', text: 'delete workspace' });
-        const select = await this.#spawn(['workspace', 'select', '-no-color', 'default'], {
+        const toDefault = await this.#spawn(['workspace', 'select', '-no-color', 'default'], {
           cwd: target.dir,
           env: ctx.env,
         });
         const del =
-          select.code === 0
+          toDefault.code === 0
             ? await this.#spawn(['workspace', 'delete', '-no-color', target.workspace], {
                 cwd: target.dir,
                 env: ctx.env,
               })
-            : select;
+            : toDefault;
         if (del.code !== 0) {
           return {
             ...run,
@@ -390,9 +469,19 @@ export class TerraformCli implements Terraform {
             workspaceReady: true,
             errors: errorLines(del.stderr).map(ctx.scrub),
             workspaceDeleted: false,
+            found: before,
+            remaining,
           };
         }
-        return { ...run, stage: 'destroy', workspaceReady: false, workspaceDeleted: true };
+        return {
+          ...run,
+          stage: 'destroy',
+          workspaceReady: false,
+          workspaceDeleted: true,
+          workspaceExisted: true,
+          found: before,
+          remaining: 0,
+        };
       }),
     );
   }
@@ -460,10 +549,12 @@ export class TerraformCli implements Terraform {
     target: TerraformTarget,
     ctx: RunContext,
     onProgress: (event: ProgressEvent) => void,
+    create = true,
   ): Promise<TerraformRunResult | undefined> {
     onProgress({ type: 'stage', text: 'init' });
     const init = await this.#streamJson(['init', '-input=false', '-json'], target, ctx, onProgress);
     if (!init.ok) return { ...init, stage: 'init', workspaceReady: false };
+    if (!create) return undefined;
     onProgress({ type: 'stage', text: 'workspace' });
     const ws = await this.#spawn(['workspace', 'select', '-or-create', '-no-color', target.workspace], {
       cwd: target.dir,
@@ -482,6 +573,42 @@ export class TerraformCli implements Terraform {
       };
     }
     return undefined;
+  }
+
+  async #workspaceExists(target: TerraformTarget, ctx: RunContext): Promise<boolean> {
+    const list = await this.#spawn(['workspace', 'list', '-no-color'], { cwd: target.dir, env: ctx.env });
+    // When the list cannot be read, assume the workspace exists: the steps after it say what is wrong.
+    if (list.code !== 0) return true;
+    return list.stdout
+      .split('\n')
+      .map((l) => l.replace('*', '').trim())
+      .includes(target.workspace);
+  }
+
+  /** Resource instances in the selected workspace's state (no state at all is 0), or the failed run. */
+  async #stateCount(target: TerraformTarget, ctx: RunContext): Promise<number | Spawned> {
+    const pull = await this.#spawn(['state', 'pull'], { cwd: target.dir, env: ctx.env });
+    if (pull.code !== 0) return pull;
+    try {
+      return countStateInstances(pull.stdout);
+    } catch {
+      return { ...pull, code: 1, stderr: 'Error: terraform state pull returned a state that is not JSON' };
+    }
+  }
+
+  #cliFailure(stage: TerraformStage, run: Spawned, ctx: RunContext): TerraformDestroyResult {
+    return {
+      ok: false,
+      stage,
+      workspaceReady: true,
+      errors: errorLines(run.stderr).map(ctx.scrub),
+      warnings: [],
+      outputs: [],
+      timedOut: run.timedOut,
+      workspaceDeleted: false,
+      found: 0,
+      remaining: 0,
+    };
   }
 
   /** Runs a `-json` command, reporting progress as it streams; collects diagnostics, changes and outputs. */
@@ -503,10 +630,11 @@ export class TerraformCli implements Terraform {
         const parsed = parseUiLine(line);
         switch (parsed.kind) {
           case 'progress':
-            onProgress(parsed.event);
+            // A resource address can carry a secret (a for_each key built from a variable): hidden here too.
+            onProgress(scrubEvent(parsed.event, ctx.scrub));
             break;
           case 'diagnostic': {
-            const text = ctx.scrub(parsed.text);
+            const text = cutText(ctx.scrub(parsed.text));
             (parsed.severity === 'error' ? errors : warnings).push(text);
             onProgress({ type: 'diagnostic', severity: parsed.severity, text });
             break;
@@ -615,6 +743,31 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+function scrubEvent(event: ProgressEvent, scrub: (text: string) => string): ProgressEvent {
+  switch (event.type) {
+    case 'planned':
+    case 'start':
+    case 'still':
+    case 'complete':
+    case 'errored':
+      return { ...event, address: scrub(event.address) };
+    case 'diagnostic':
+    case 'stage':
+      return { ...event, text: scrub(event.text) };
+    default:
+      return event;
+  }
+}
+
+/** Resource instances a pulled state holds (managed resources only: data sources cost nothing). */
+export function countStateInstances(stateJson: string): number {
+  if (stateJson.trim() === '') return 0;
+  const state = JSON.parse(stateJson) as { resources?: { mode?: string; instances?: unknown[] }[] };
+  return (state.resources ?? [])
+    .filter((r) => r.mode !== 'data')
+    .reduce((n, r) => n + (r.instances?.length ?? 0), 0);
 }
 
 interface RunContext {

@@ -17,6 +17,7 @@ import {
   countingTerraform,
   listWorkspaces,
   pullState,
+  tfProbe,
   until,
   type ModuleCopy,
 } from '../support/terraform.ts';
@@ -77,6 +78,8 @@ describe('/sandbox (real terraform, real Redis)', function () {
     const t = makeTestBot({
       store: opts.onStore ?? store,
       config,
+      // The bot's own environment: the redactor learns the secretVars values from it.
+      env,
       adapters: { terraform: counted.terraform, loadRunner: load.loadRunner },
     });
     bots.push(t);
@@ -355,7 +358,11 @@ describe('/sandbox (real terraform, real Redis)', function () {
     const thread = threadTexts(t, rec).join('\n');
     assert.match(thread, /Terraform apply failed for sandbox `inc-1`/);
     assert.match(thread, /✗ terraform_data\.broken\[0\]: create FAILED/);
-    assert.match(thread, /`\/sandbox down` destroys what was created/);
+    // What exists, from Terraform's state: the three created and the tainted one whose provisioner failed.
+    assert.match(
+      thread,
+      /`\/sandbox down` destroys what exists \(4 resource\(s\) in Terraform's state now\)/,
+    );
     const failed = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'sandbox.failed');
     assert.equal(failed?.data.phase, 'apply');
     assert.equal((await t.bot.deps.incidents.get('INC-1'))?.checklist.U.state, 'in_progress');
@@ -621,5 +628,198 @@ describe('/sandbox (real terraform, real Redis)', function () {
     assert.deepEqual(calls, ['check']);
     assert.equal(await record(t), null);
     assert.deepEqual(await kinds(t), ['incident.declared']);
+  });
+
+  // ---- issue 16: what exists comes from Terraform's state; empty workspaces; secrets -----------------------------
+
+  /** Everything stored for the incident: the timeline stream and the sandbox record, as the store holds them. */
+  async function stored(t: TestBot): Promise<string> {
+    const events = await t.store.readStream('timeline:INC-1');
+    return [...events.map((e) => JSON.stringify(e.fields)), (await t.store.get('sandbox:INC-1')) ?? ''].join(
+      '\n',
+    );
+  }
+
+  it('refuses a module that requires a variable the bot does not pass, before anything is created', async () => {
+    const needs = copyModule('needs-var');
+    try {
+      const { t, calls } = bot(sandboxConfig(needs.dir, { terraform: { vars: {}, secretVars: {} } }));
+      await t.command('alice', '/incident', 'declare payments');
+
+      const replies = await t.command('alice', '/sandbox', 'up');
+
+      assert.match(
+        textOf(replies[0]),
+        /The module in .* requires `region`, which the bot does not pass\. Give it a value in sandbox\.terraform\.vars .* Nothing was created\./,
+      );
+      assert.deepEqual(calls, ['check'], 'no Terraform run');
+      assert.equal(await record(t), null);
+      assert.ok(!existsSync(join(needs.dir, 'terraform.tfstate.d')), 'no workspace was created');
+      assert.deepEqual(await kinds(t), ['incident.declared']);
+    } finally {
+      needs.cleanup();
+    }
+  });
+
+  it('treats a workspace without state as empty: down deletes it without the variables a destroy would need', async () => {
+    // What an apply that failed on a missing variable left behind: workspace inc-1, no state in it.
+    const needs = copyModule('needs-var');
+    try {
+      tfProbe(needs, ['init', '-input=false', '-no-color']);
+      tfProbe(needs, ['workspace', 'new', '-no-color', 'inc-1']);
+      tfProbe(needs, ['workspace', 'select', '-no-color', 'default']);
+      assert.deepEqual(listWorkspaces(needs), ['default', 'inc-1']);
+      const { t } = bot(sandboxConfig(needs.dir, { terraform: { vars: {}, secretVars: {} } }));
+      await t.command('alice', '/incident', 'declare payments');
+      const left: SandboxRecord = {
+        incident: 'INC-1',
+        service: 'payments',
+        channel: 'C0INCIDENT',
+        workspace: 'inc-1',
+        dir: needs.dir,
+        state: 'failed',
+        requestedBy: { type: 'user', ...USERS.alice },
+        requestedAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        evidence: [],
+        resources: { planned: 0, done: 0, failed: 0 },
+        outputs: [],
+        errors: ['No value for required variable'],
+        workspaceCreated: true,
+        destroyAttempts: 0,
+      };
+      await t.store.set('sandbox:INC-1', JSON.stringify(left));
+
+      await t.command('alice', '/sandbox', 'down');
+
+      const rec = await record(t);
+      assert.equal(rec?.state, 'destroyed', rec?.errors.join('\n'));
+      assert.deepEqual(listWorkspaces(needs), ['default']);
+      assert.ok(
+        !t.chat.sent.some((s) => /could not be destroyed/.test(textOf(s.message))),
+        'no @here for an empty workspace',
+      );
+      const down = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'sandbox.down');
+      assert.equal(down?.data.removed, 0);
+    } finally {
+      needs.cleanup();
+    }
+  });
+
+  const CONN = 'Sb0xAPPconn-7f3a9c2e1d';
+  const CONN_ENV = { ...process.env, SANDBOX_CONN: CONN };
+  /** Any 5 characters of the secret in a row: a cut secret leaks as much as a whole one. */
+  const CONN_PIECES = new RegExp(
+    Array.from({ length: CONN.length - 4 }, (_, i) => CONN.slice(i, i + 5).replace(/[-]/g, '\\-')).join('|'),
+  );
+
+  function connConfig(dir: string, vars: Record<string, unknown> = {}): Config {
+    return sandboxConfig(dir, { terraform: { vars, secretVars: { conn: { env: 'SANDBOX_CONN' } } } });
+  }
+
+  it('hides a secret variable that Terraform puts into a resource address, in chat, logs, the timeline and the record', async () => {
+    const module = copyModule('secret-key');
+    try {
+      const { t } = bot(connConfig(module.dir), { env: CONN_ENV });
+      await t.command('alice', '/incident', 'declare payments');
+
+      await t.command('alice', '/sandbox', 'up');
+      const rec = await record(t);
+      assert.equal(rec?.state, 'up', rec?.errors.join('\n'));
+      await t.command('alice', '/sandbox', 'down');
+
+      assert.equal((await record(t))?.state, 'destroyed');
+      const thread = threadTexts(t, rec).join('\n');
+      assert.match(thread, /✓ terraform_data\.conn\[\\?"app:\[redacted\]\\?"\]: create/);
+      assert.match(thread, /1 resource\(s\) removed/);
+      assert.doesNotMatch(everything(t), CONN_PIECES);
+      assert.doesNotMatch(await stored(t), CONN_PIECES);
+    } finally {
+      module.cleanup();
+    }
+  });
+
+  it('hides a secret quoted by a long validation message before cutting it, everywhere it goes', async () => {
+    const module = copyModule('secret-key');
+    try {
+      const { t } = bot(connConfig(module.dir, { reject_conn: true }), { env: CONN_ENV });
+      await t.command('alice', '/incident', 'declare payments');
+
+      await t.command('alice', '/sandbox', 'up');
+
+      const rec = await record(t);
+      assert.equal(rec?.state, 'failed');
+      assert.doesNotMatch(everything(t), CONN_PIECES);
+      assert.doesNotMatch(await stored(t), CONN_PIECES);
+      const error = rec?.errors.find((e) => e.startsWith('Invalid value for variable')) ?? '';
+      assert.match(error, /conn=\[redacted\]|\[…\]$/);
+      assert.ok(error.length <= 600, `cut to 600 characters (${error.length})`);
+      assert.match(error, /\.( \[…\])?$/, 'cut at the end of a sentence');
+
+      // The plan failed, so the workspace is empty: down removes it and says nothing existed in it.
+      await t.command('alice', '/sandbox', 'down');
+      assert.equal((await record(t))?.state, 'destroyed');
+      assert.deepEqual(listWorkspaces(module), ['default']);
+    } finally {
+      module.cleanup();
+    }
+  });
+
+  it('recognises an apply a dead bot left running, from the timer and from status, and tears down what state holds', async () => {
+    const { t } = bot(sandboxConfig(copy.dir));
+    await t.command('alice', '/incident', 'declare payments');
+    await t.command('alice', '/sandbox', 'up');
+    // The bot died while applying: the record still says creating, its run lock has expired, the timer is due.
+    await updateJson<SandboxRecord>(t.store, 'sandbox:INC-1', (r) => (r ? { ...r, state: 'creating' } : r));
+    await t.store.schedule('schedule:sandbox-ttl', 'INC-1', Date.now());
+
+    await t.bot.start();
+    await until('the interrupted apply to be recognised', async () => (await record(t))?.state === 'failed');
+    await t.bot.idle();
+
+    const rec = await record(t);
+    assert.ok(rec?.interruptedAt);
+    const status = await t.command('carol', '/sandbox', 'status');
+    assert.match(textOf(status[0]), /Apply interrupted \(the bot stopped while Terraform ran/);
+    const failed = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'sandbox.failed');
+    assert.equal(failed?.data.stage, 'interrupted');
+    assert.match(threadTexts(t, rec).join('\n'), /The apply of sandbox `inc-1` was interrupted/);
+    const ttl = await t.store.due('schedule:sandbox-ttl', Date.parse(rec?.expiresAt ?? ''));
+    assert.deepEqual(ttl, ['INC-1'], 'the TTL still stands');
+
+    await t.command('carol', '/sandbox', 'down');
+
+    assert.equal((await record(t))?.state, 'destroyed');
+    const down = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'sandbox.down');
+    assert.equal(down?.data.removed, 4, "all 4 instances Terraform's state held");
+    assert.deepEqual(listWorkspaces(copy), ['default']);
+  });
+
+  it('a teardown that cannot start says what may still run, never "Nothing was created", and drops stale outputs', async () => {
+    const first = bot(sandboxConfig(copy.dir, { ttl: '2s' }));
+    await first.t.command('alice', '/incident', 'declare payments');
+    await first.t.command('alice', '/sandbox', 'up');
+    assert.equal((await record(first.t))?.state, 'up');
+    assert.equal((await first.t.bot.deps.incidents.get('INC-1'))?.checklist.U.state, 'done');
+    await first.t.bot.stop();
+
+    // Restarted without the secret's environment variable: the TTL teardown cannot run Terraform.
+    const noSecret = { ...process.env, SANDBOX_DB_PASSWORD: '' };
+    const second = bot(sandboxConfig(copy.dir, { ttl: '2s' }), { env: noSecret });
+    await second.t.bot.start();
+    await until('the failed TTL teardown', async () => (await record(second.t))?.state === 'destroy_failed');
+    await second.t.bot.stop();
+
+    const escalation = second.t.chat.sent.find((s) => /could not be destroyed/.test(textOf(s.message)));
+    assert.ok(escalation);
+    assert.match(textOf(escalation.message), /SANDBOX_DB_PASSWORD/);
+    assert.doesNotMatch(textOf(escalation.message), /Nothing was created/);
+    const status = await second.t.command('carol', '/sandbox', 'status');
+    assert.doesNotMatch(
+      textOf(status[0]),
+      /endpoint = /,
+      'outputs of a sandbox being torn down are not shown',
+    );
+    assert.equal((await second.t.bot.deps.incidents.get('INC-1'))?.checklist.U.state, 'in_progress');
   });
 });

@@ -73,7 +73,7 @@ export function countingTerraform(inner: Terraform): { terraform: Terraform; cal
   return {
     calls,
     terraform: {
-      check: (t) => (calls.push('check'), inner.check(t)),
+      check: (t, purpose) => (calls.push('check'), inner.check(t, purpose)),
       apply: (t, p) => (calls.push('apply'), inner.apply(t, p)),
       outputs: (t) => (calls.push('outputs'), inner.outputs(t)),
       destroy: (t, p) => (calls.push('destroy'), inner.destroy(t, p)),
