@@ -267,3 +267,10 @@ export interface PostmortemEventData {
   verified: boolean;
   uploadError?: string;
 }
+
+/**
+ * Integrations (flows/integrations/): an alert from Alertmanager or Grafana firing or resolved on the incident
+ * (`data`: source, service, fingerprint, alertname, labels, annotations, startsAt, generatorURL).
+ */
+export const ALERT_FIRING = 'alert.firing';
+export const ALERT_RESOLVED = 'alert.resolved';
