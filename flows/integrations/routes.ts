@@ -91,7 +91,8 @@ function api(deps: Deps, creds: Credentials): Handler {
       const all = (await Promise.all(ids.map((id) => deps.incidents.get(id)))).filter(
         (i): i is Incident => i !== null && (status === null || i.status === status),
       );
-      all.sort((a, b) => b.declaredAt.localeCompare(a.declaredAt) || b.id.localeCompare(a.id));
+      const seq = (i: Incident) => Number(i.id.slice('INC-'.length));
+      all.sort((a, b) => b.declaredAt.localeCompare(a.declaredAt) || seq(b) - seq(a));
       return sendJson(res, 200, { incidents: all.map(incidentView) });
     }
     const [id, sub, ...rest] = parts;
