@@ -591,6 +591,21 @@ export const ServiceName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,39}$/, 'service names are lower-case letters, digits and dashes, like payments');
 
+/** A URL that timeline events are POSTed to, signed with HMAC-SHA256 (flows/integrations/webhooks.ts). */
+export const OutboundWebhook = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, 'a short name like siem (lower-case letters, digits, dashes)'),
+  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
+  secret: SecretRef,
+  /** Event kinds to send: exact (`incident.declared`) or a prefix ending in `*` (`action.*`); default all. */
+  kinds: z
+    .array(z.string().regex(/^[a-z_.]*\*?$/, 'an event kind or a prefix ending in *'))
+    .min(1)
+    .default(['*']),
+});
+export type OutboundWebhook = z.infer<typeof OutboundWebhook>;
+
 /** Integrations (docs/integrations.md): the HTTP receivers and API, outbound events, follow-ups and publishing. */
 export const Integrations = z
   .strictObject({
@@ -601,6 +616,11 @@ export const Integrations = z
     /** Grafana's HMAC headers, when changed from its defaults in the contact point. */
     grafanaSignatureHeader: z.string().default('X-Grafana-Alerting-Signature'),
     grafanaTimestampHeader: z.string().default('X-Grafana-Alerting-Timestamp'),
+    webhooks: z.array(OutboundWebhook).default([]),
+    /** Outbound retries: the first after `retryBase`, doubling up to `retryMax`, at most `attempts` tries in all. */
+    retryBase: Duration.default(5000),
+    retryMax: Duration.default(15 * 60_000),
+    attempts: z.number().int().min(1).max(50).default(12),
   })
   .refine((i) => i.token !== undefined || i.hmacSecret !== undefined, {
     message:

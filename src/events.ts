@@ -274,3 +274,5 @@ export interface PostmortemEventData {
  */
 export const ALERT_FIRING = 'alert.firing';
 export const ALERT_RESOLVED = 'alert.resolved';
+/** Outbound webhooks (flows/integrations/webhooks.ts): a delivery given up (`data`: webhook, event, kind, attempts, error, status). */
+export const WEBHOOK_FAILED = 'webhook.failed';

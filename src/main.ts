@@ -52,7 +52,7 @@ import { RedisStore } from './store/redis.ts';
 import type { Store } from './store/store.ts';
 import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
-import { integrationRoutes } from '../flows/integrations/routes.ts';
+import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
 
 export interface BuildOptions {
   config: Config;
@@ -292,6 +292,7 @@ export function buildBot(opts: BuildOptions): Bot {
   registerBreaker(deps, opts.breaker);
   registerCanary(deps);
   registerLedgerActions(deps);
+  registerIntegrations(deps, env);
   return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
 }
 
