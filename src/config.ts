@@ -535,6 +535,26 @@ export const Canary = z.strictObject({
 });
 export type Canary = z.infer<typeof Canary>;
 
+/** Label values an alert must carry to belong to a service: a value, or any of a list. */
+const LabelMatchers = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a Prometheus label name'),
+    z.union([z.string(), z.array(z.string()).min(1)]),
+  )
+  .refine((m) => Object.keys(m).length > 0, {
+    message: 'name at least one label, e.g. { service: payments }',
+  });
+
+/** Alerts in (flows/integrations/alerts.ts): which alerts belong to this service and what they may do. */
+export const ServiceAlerts = z.strictObject({
+  /** Every label listed must match (a list means any of its values). */
+  match: LabelMatchers,
+  severity: z.enum(['SEV1', 'SEV2', 'SEV3', 'SEV4']).default('SEV2'),
+  /** A firing alert also asks for `/contain` (legacy 100%); it still needs the usual two-person approval. */
+  requestContain: z.boolean().default(false),
+});
+export type ServiceAlerts = z.infer<typeof ServiceAlerts>;
+
 export const Service = z
   .strictObject({
     /** Channel where automation (a breaker trip) declares an incident when none is open. */
@@ -546,8 +566,17 @@ export const Service = z
     ledger: LedgerConfig.optional(),
     breaker: Breaker.optional(),
     canary: Canary.optional(),
+    alerts: ServiceAlerts.optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.alerts && !s.channel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channel'],
+        message:
+          'alerts declare incidents in the service channel: set channel (a Slack channel id like C0123ABCD)',
+      });
+    }
     if (s.breaker && s.canary && s.canary.bake < 3 * s.breaker.interval) {
       ctx.addIssue({
         code: 'custom',
@@ -562,7 +591,45 @@ export const ServiceName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,39}$/, 'service names are lower-case letters, digits and dashes, like payments');
 
+/** A URL that timeline events are POSTed to, signed with HMAC-SHA256 (flows/integrations/webhooks.ts). */
+export const OutboundWebhook = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, 'a short name like siem (lower-case letters, digits, dashes)'),
+  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
+  secret: SecretRef,
+  /** Event kinds to send: exact (`incident.declared`) or a prefix ending in `*` (`action.*`); default all. */
+  kinds: z
+    .array(z.string().regex(/^[a-z_.]*\*?$/, 'an event kind or a prefix ending in *'))
+    .min(1)
+    .default(['*']),
+});
+export type OutboundWebhook = z.infer<typeof OutboundWebhook>;
+
+/** Integrations (docs/integrations.md): the HTTP receivers and API, outbound events, follow-ups and publishing. */
+export const Integrations = z
+  .strictObject({
+    /** Bearer token for POST /hooks/* and the /api/v1 API (Authorization: Bearer <token>). */
+    token: SecretRef.optional(),
+    /** HMAC-SHA256 secret: a receiver also accepts a body signed with it (X-Cloud-Safety-Signature or Grafana's header). */
+    hmacSecret: SecretRef.optional(),
+    /** Grafana's HMAC headers, when changed from its defaults in the contact point. */
+    grafanaSignatureHeader: z.string().default('X-Grafana-Alerting-Signature'),
+    grafanaTimestampHeader: z.string().default('X-Grafana-Alerting-Timestamp'),
+    webhooks: z.array(OutboundWebhook).default([]),
+    /** Outbound retries: the first after `retryBase`, doubling up to `retryMax`, at most `attempts` tries in all. */
+    retryBase: Duration.default(5000),
+    retryMax: Duration.default(15 * 60_000),
+    attempts: z.number().int().min(1).max(50).default(12),
+  })
+  .refine((i) => i.token !== undefined || i.hmacSecret !== undefined, {
+    message:
+      'set token (and/or hmacSecret), e.g. token: { env: CLOUD_SAFETY_API_TOKEN }: the receivers and API refuse everyone without one',
+  });
+export type Integrations = z.infer<typeof Integrations>;
+
 export const Config = z.strictObject({
+  integrations: Integrations.optional(),
   access: Access,
   evidence: Evidence.default({ dir: './evidence' }),
   timeline: Timeline.default({ pinReaction: 'pushpin' }),

@@ -269,3 +269,12 @@ export interface PostmortemEventData {
   verified: boolean;
   uploadError?: string;
 }
+
+/**
+ * Integrations (flows/integrations/): an alert from Alertmanager or Grafana firing or resolved on the incident
+ * (`data`: source, service, fingerprint, alertname, labels, annotations, startsAt, generatorURL).
+ */
+export const ALERT_FIRING = 'alert.firing';
+export const ALERT_RESOLVED = 'alert.resolved';
+/** Outbound webhooks (flows/integrations/webhooks.ts): a delivery given up (`data`: webhook, event, kind, attempts, error, status). */
+export const WEBHOOK_FAILED = 'webhook.failed';

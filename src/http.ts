@@ -56,6 +56,15 @@ export function healthRoutes(deps: HealthDeps): Route[] {
   ];
 }
 
+/** Exact, or `:name` standing for one segment, as Bolt's custom routes match them in HTTP mode. */
+export function pathMatches(pattern: string, path = '/'): boolean {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  return (
+    want.length === got.length && want.every((w, i) => (w.startsWith(':') ? got[i] !== '' : w === got[i]))
+  );
+}
+
 /** A standalone server for the health routes (console and Socket Mode). */
 export async function startHealthServer(
   routes: Route[],
@@ -64,7 +73,7 @@ export async function startHealthServer(
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const route = routes.find((r) => r.path === path && r.method.includes(req.method ?? 'GET'));
+    const route = routes.find((r) => pathMatches(r.path, path) && r.method.includes(req.method ?? 'GET'));
     if (route) route.handler(req, res);
     else send(res, 404, JSON.stringify({ error: 'not found', routes: routes.map((r) => r.path) }));
   });

@@ -45,6 +45,7 @@ import { RedisStore } from './store/redis.ts';
 import type { Store } from './store/store.ts';
 import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
+import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
 
 export interface BuildOptions {
   config: Config;
@@ -282,6 +283,7 @@ export function buildBot(opts: BuildOptions): Bot {
   };
   // Durable timers must have their handlers before the scheduler starts, so a restarted bot still acts on them.
   registerSteps(deps, { ...(opts.breaker ? { breaker: opts.breaker } : {}) });
+  registerIntegrations(deps, env);
   return new Bot(deps, stepParts());
 }
 
@@ -364,6 +366,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
     });
     const bot = buildBot({ config, store, chat, log, redactor, env, metrics });
+    routes.push(...integrationRoutes(bot.deps, env));
     await bot.start();
     try {
       const health = await startHealthServer(routes, port, '127.0.0.1');
@@ -400,6 +403,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     retryConfig: { retries: 5, factor: 2, minTimeout: 1000, maxTimeout: 30_000 },
   });
   const bot = buildBot({ config, store, chat: new SlackChat(client), log, redactor, env, metrics });
+  routes.push(...integrationRoutes(bot.deps, env));
   // Secrets the config names by environment variable must be there before the bot answers anyone.
   bot.deps.adapters.ledger?.check();
   await bot.start();

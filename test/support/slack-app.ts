@@ -10,6 +10,7 @@ import type { Adapters } from '../../src/deps.ts';
 import type { MirrorOptions } from '../../flows/pagerduty/mirror.ts';
 import { healthRoutes } from '../../src/http.ts';
 import { buildBot } from '../../src/main.ts';
+import { integrationRoutes } from '../../flows/integrations/routes.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import type { Store } from '../../src/store/store.ts';
 import { memoryLogger } from './bot.ts';
@@ -248,7 +249,11 @@ export async function startHttpBot(opts: HttpBotOptions): Promise<HttpBot> {
     signingSecret: SIGNING_SECRET,
     port: 0,
     apiUrl,
-    routes: healthRoutes({ store: opts.store, metrics, mode: 'http' }),
+    // As main.ts wires them: the integration routes are there when the config has an integrations section.
+    routes: [
+      ...healthRoutes({ store: opts.store, metrics, mode: 'http' }),
+      ...integrationRoutes(bot.deps, opts.env ?? {}),
+    ],
     log,
   });
   const port = transport.port;
