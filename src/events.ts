@@ -5,6 +5,16 @@
 export const INCIDENT_DECLARED = 'incident.declared';
 export const INCIDENT_RESOLVED = 'incident.resolved';
 export const TIMELINE_PINNED = 'timeline.pinned';
+/** A role given (`data.role`, `data.user`, `data.previous`); role commander is the handover. */
+export const INCIDENT_ROLE_ASSIGNED = 'incident.role_assigned';
+/** Severity changed: `data.from`, `data.to`, `data.reason`. */
+export const INCIDENT_SEVERITY_CHANGED = 'incident.severity_changed';
+/** A status update to responders and stakeholders: `data.text`, `data.stakeholders`, `data.sinceDeclaredMs`. */
+export const INCIDENT_STATUS_UPDATE = 'incident.status_update';
+/** The bot reminded the commander (and comms lead) to post an update: `data.people`, `data.quietMs`. */
+export const INCIDENT_UPDATE_REMINDER = 'incident.update_reminder';
+/** After resolve, the bot reminded the commander to draft the post-mortem. */
+export const INCIDENT_POSTMORTEM_REMINDER = 'incident.postmortem_reminder';
 
 /**
  * Risky actions (flows/approval/approval.ts): `action.requested|approved|denied|cancelled|expired|executing|progress|

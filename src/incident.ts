@@ -7,7 +7,7 @@ export interface MessageRef {
   ts: string;
 }
 
-export type Severity = 'SEV1' | 'SEV2' | 'SEV3' | 'SEV4';
+export type Severity = 'SEV1' | 'SEV2' | 'SEV3' | 'SEV4' | 'SEV5';
 
 export interface Incident {
   id: string;
@@ -16,6 +16,10 @@ export interface Incident {
   severity: Severity;
   channel: string;
   commander: Actor;
+  /** Other roles (communications lead, scribe, …) by role name; the commander lives in `commander`. */
+  roles?: Record<string, Actor>;
+  /** When the last status update was posted (drives the update reminders). */
+  lastUpdateAt?: string;
   status: 'active' | 'resolved';
   declaredAt: string;
   resolvedAt?: string;
@@ -28,6 +32,16 @@ export interface Incident {
 }
 
 export function parseSeverity(text: string): Severity | undefined {
-  const match = /^(?:sev)?([1-4])$/i.exec(text.trim());
+  const match = /^(?:sev)?([1-5])$/i.exec(text.trim());
   return match ? (`SEV${match[1]}` as Severity) : undefined;
+}
+
+/** 1 for SEV1 (worst) … 5 for SEV5. */
+export function severityLevel(severity: Severity): number {
+  return Number(severity.slice(3));
+}
+
+/** Who holds a role: the commander field for `commander`, else the roles map. */
+export function roleHolder(incident: Incident, role: string): Actor | undefined {
+  return role === 'commander' ? incident.commander : incident.roles?.[role];
 }

@@ -229,7 +229,16 @@ export function buildBot(opts: BuildOptions): Bot {
   opts.redactor.add(configSecretValues(opts.config, env));
   const timeline = new TimelineLog(opts.store, now, opts.redactor);
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
-  const incidents = new Incidents({ store: opts.store, chat, timeline, throttle, log: opts.log, now });
+  const incidents = new Incidents({
+    store: opts.store,
+    chat,
+    timeline,
+    throttle,
+    log: opts.log,
+    now,
+    scheduler,
+    config: opts.config,
+  });
   const approvals = new Approvals({
     store: opts.store,
     chat,

@@ -1,6 +1,7 @@
 // Views of an incident: the pinned headline with the CLOUD-SAFETY checklist, and the status reply.
 import type { Message } from '../../src/chat/chat.ts';
 import type { Incident } from '../../src/incident.ts';
+import type { Actor } from '../../src/timeline.ts';
 import { STEPS, type StepState } from '../../src/runbook.ts';
 import {
   context,
@@ -55,7 +56,10 @@ export function headlineMessage(incident: Incident, extra: { pagerdutyLine?: str
       ['Commander', mention(incident.commander.id)],
       ['Declared', utc(incident.declaredAt)],
       ['PagerDuty', extra.pagerdutyLine ?? (incident.pagerduty ? pagerdutyLink(incident) : 'not linked')],
+      // Slack allows ten fields in a section; four are above, the rest go to the roles line.
+      ['Last update', incident.lastUpdateAt ? utc(incident.lastUpdateAt) : 'none yet'],
     ]),
+    ...(rolesLine(incident) ? [context(rolesLine(incident))] : []),
     divider(),
     section(`*CLOUD-SAFETY checklist*\n${checklistLines(incident)}`),
   ];
@@ -80,4 +84,52 @@ function pagerdutyLink(incident: Incident): string {
   if (!pd) return 'not linked';
   const label = pd.number ? `#${pd.number}` : pd.id;
   return pd.url ? `<${pd.url}|${label}>` : label;
+}
+
+function rolesLine(incident: Incident): string {
+  return Object.entries(incident.roles ?? {})
+    .map(([role, person]) => `${role}: ${mention(person.id)}`)
+    .join(' · ');
+}
+
+/** A status update, as posted in the incident channel and to stakeholders. */
+export function updateMessage(incident: Incident, text: string, author: Actor, at: string): Message {
+  return {
+    text: `${incident.id} ${incident.service} ${incident.severity} update: ${text}`,
+    blocks: [
+      section(
+        `:mega: *Update on ${incident.id}* · ${incident.service} · ${incident.severity} · ${escapeText(incident.title)}`,
+      ),
+      section(escapeText(text)),
+      context(`Posted by ${mention(author.id)} at ${utc(at)} · commander ${mention(incident.commander.id)}`),
+    ],
+  };
+}
+
+/** One line per open incident, for /incident list and the App Home. */
+export function incidentLines(incidents: Incident[]): string[] {
+  return incidents.map((i) => {
+    const done = STEPS.filter((s) => i.checklist[s.id].state === 'done').map((s) => s.id);
+    return `*${i.id}* · ${i.service} · ${i.severity} · commander ${mention(i.commander.id)} · <#${i.channel}> · steps done: ${done.length > 0 ? done.join(' ') : 'none'}\n${escapeText(i.title)}`;
+  });
+}
+
+export function listMessage(incidents: Incident[]): Message {
+  if (incidents.length === 0)
+    return {
+      text: 'No open incidents.',
+      blocks: [section('No open incidents. `/incident declare` opens one.')],
+    };
+  const sorted = [...incidents].sort(
+    (a, b) => a.severity.localeCompare(b.severity) || a.declaredAt.localeCompare(b.declaredAt),
+  );
+  return {
+    text: `${sorted.length} open incident(s): ${sorted.map((i) => `${i.id} ${i.service} ${i.severity}`).join(', ')}`,
+    blocks: [
+      header(`Open incidents (${sorted.length})`),
+      // Slack caps a message at 50 blocks; a list that long says how many it left out.
+      ...sorted.slice(0, 45).map((line) => section(incidentLines([line])[0] ?? '')),
+      ...(sorted.length > 45 ? [context(`…and ${sorted.length - 45} more`)] : []),
+    ],
+  };
 }

@@ -1,6 +1,7 @@
 // /incident: declare, status, resolve, link and help; the lifecycle every runbook step hangs on.
 import { helpMessage, notice } from '../../src/chat/blocks/common.ts';
-import { headlineMessage } from './blocks.ts';
+import { headlineMessage, listMessage } from './blocks.ts';
+import { role, severity, update } from './lifecycle-command.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseSeverity } from '../../src/incident.ts';
 import { parsePagerDutyId } from '../pagerduty/mirror.ts';
@@ -9,8 +10,12 @@ import type { CommandContext, CommandSpec } from '../../commands/command.ts';
 import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
 
 const USAGE = [
-  '/incident declare <service> [sev=1-4] [pagerduty=<incident-id>] [title…]',
+  '/incident declare <service> [sev=1-5] [pagerduty=<incident-id>] [title…]',
   '/incident status',
+  '/incident list',
+  '/incident role <role> @person',
+  '/incident sev <1-5> <reason…>',
+  '/incident update <text…>',
   '/incident resolve [summary…]',
   '/incident link <pagerduty-incident-id>',
   '/incident help',
@@ -26,7 +31,8 @@ export function setHelpRegistry(list: () => CommandSpec[]): void {
 export const incidentCommand: CommandSpec = {
   name: '/incident',
   summary: 'Declare, follow and resolve an incident in this channel',
-  usageHint: 'declare <service> [title…] | status | resolve [summary…] | link <pagerduty-id> | help',
+  usageHint:
+    'declare <service> [title…] | status | list | role <role> @person | sev <1-5> <reason> | update <text> | resolve [summary…] | link <pagerduty-id> | help',
   usage: USAGE,
   examples: [
     '/incident declare payments sev=1 Cloud pods OOM, payments failing',
@@ -52,7 +58,7 @@ export const incidentCommand: CommandSpec = {
       case undefined:
         if (args.options.size > 0)
           throw new UsageError(
-            'Say what to do first (declare, status, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
+            'Say what to do first (declare, status, list, role, sev, update, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
             usage,
           );
         return ctx.inv.respond(helpMessage(registry()));
@@ -61,18 +67,40 @@ export const incidentCommand: CommandSpec = {
       case 'link':
         allowOnly(args, [], usage);
         return link(ctx, rest);
+      case 'list':
+        allowOnly(args, [], usage);
+        if (rest.length > 0)
+          throw new UsageError(
+            `/incident list takes nothing after it; got ${rest.map(quoteInput).join(' ')}.`,
+            usage,
+          );
+        return ctx.inv.respond(listMessage(await ctx.deps.incidents.listActive()));
+      case 'role':
+        allowOnly(args, [], usage);
+        return role(ctx, rest, usage);
+      // Reasons and updates are free text: a key=value inside them is part of the text, not an option.
+      case 'sev':
+      case 'severity':
+        return severity(ctx, afterWord(ctx.inv.text), usage);
+      case 'update':
+        return update(ctx, afterWord(ctx.inv.text), usage);
       default:
         throw new UsageError(`Unknown subcommand ${quoteInput(sub)}.`, usage);
     }
   },
 };
 
+/** The raw text after the subcommand. */
+function afterWord(text: string): string {
+  return text.trim().replace(/^\S+\s*/, '');
+}
+
 async function declare(ctx: CommandContext, words: string[], options: Map<string, string>): Promise<void> {
   const [serviceWord, ...titleWords] = words;
   for (const key of options.keys()) {
     if (key !== 'sev' && key !== 'pagerduty')
       throw new UsageError(
-        `Unknown option ${key}=; declare takes sev=1-4 and pagerduty=<incident-id>.`,
+        `Unknown option ${key}=; declare takes sev=1-5 and pagerduty=<incident-id>.`,
         usage,
       );
   }
@@ -83,7 +111,7 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
   const severity = sevText === undefined ? 'SEV2' : parseSeverity(sevText);
   if (!severity)
     throw new UsageError(
-      `sev=${quoteInput(sevText ?? '')} is not a severity; write sev=1 (worst) to sev=4.`,
+      `sev=${quoteInput(sevText ?? '')} is not a severity; write sev=1 (worst) to sev=5.`,
       usage,
     );
   const title = titleWords.join(' ').trim() || `${service} degraded during cloud migration`;

@@ -1,5 +1,8 @@
 // Incident lifecycle: declare in a channel, record what happens on the timeline, keep the pinned headline current.
 import type { Chat } from '../../src/chat/chat.ts';
+import type { Config } from '../../src/config.ts';
+import type { Scheduler } from '../../src/scheduler.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { headlineMessage } from './blocks.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Incident, Severity } from '../../src/incident.ts';
@@ -17,6 +20,8 @@ export interface IncidentDeps {
   throttle: Throttle;
   log: Logger;
   now: () => Date;
+  scheduler: Scheduler;
+  config: Config;
 }
 
 export interface RecordInput {
@@ -39,8 +44,19 @@ export class Incidents {
   /** One publish at a time per incident, so a refresh racing the first post cannot post a second headline. */
   #publishing = new Map<string, Promise<void>>();
 
+  /** Roles, severity, status updates and their reminders. */
+  readonly lifecycle: Lifecycle;
+
   constructor(deps: IncidentDeps) {
     this.#deps = deps;
+    this.lifecycle = new Lifecycle(this, {
+      chat: deps.chat,
+      scheduler: deps.scheduler,
+      settings: deps.config.incident,
+      announceChannel: (service) => deps.config.services[service]?.announce,
+      log: deps.log,
+      now: deps.now,
+    });
   }
 
   async get(id: string): Promise<Incident | null> {
@@ -118,6 +134,7 @@ export class Incidents {
       data: { service: input.service, title: input.title, severity: input.severity, channel: input.channel },
     });
     await this.publishHeadline(id);
+    await this.lifecycle.scheduleUpdateReminder(incident);
     return (await this.get(id)) ?? incident;
   }
 
@@ -139,6 +156,7 @@ export class Incidents {
     }));
     await store.compareAndSet(channelKey(incident.channel), incident.id, null);
     await store.removeFromSet(ACTIVE, incident.id);
+    await this.lifecycle.resolved(updated);
     this.refreshHeadline(incident.id);
     return updated;
   }

@@ -31,6 +31,11 @@ export interface UploadedFile {
   path?: string;
 }
 
+export interface ChatUser {
+  id: string;
+  name: string;
+}
+
 export interface ChatMessage {
   ts: string;
   user?: string;
@@ -47,6 +52,11 @@ export interface Chat {
   /** Reads one message (for the pin reaction); null when it is gone or not visible. */
   fetchMessage(ref: MessageRef): Promise<ChatMessage | null>;
   upload(channel: string, file: FileUpload, opts?: { threadTs?: string }): Promise<UploadedFile>;
+  /**
+   * The person a command names: Slack sends `<@U123|bob>` (or a bare user id), the console `@bob`.
+   * Null when the text names nobody in the workspace.
+   */
+  findUser(mention: string): Promise<ChatUser | null>;
   /** Members of a user group by handle (without @); undefined when the workspace has no such group. */
   groupMembers(handle: string): Promise<string[] | undefined>;
 }

@@ -59,6 +59,7 @@ export function redactingChat(chat: Chat, redactor: Redactor): Chat {
         },
         opts,
       ),
+    findUser: (mention) => chat.findUser(mention),
     groupMembers: (handle) => chat.groupMembers(handle),
   };
 }

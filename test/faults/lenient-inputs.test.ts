@@ -20,9 +20,9 @@ describe('faults: inputs that were silently half-ignored', () => {
     const [reply] = await t.command('alice', '/incident', 'sev=1 pagerduty=PT4KHLK');
     assert.match(
       textOf(reply),
-      /^Say what to do first \(declare, status, resolve, link or help\), then its options/,
+      /^Say what to do first \(declare, status, list, role, sev, update, resolve, link or help\), then its options/,
     );
-    assert.match(textOf(reply), /\/incident declare <service> \[sev=1-4\]/);
+    assert.match(textOf(reply), /\/incident declare <service> \[sev=1-5\]/);
     assert.deepEqual(t.chat.sent, [], 'nothing posted');
     assert.deepEqual(await t.bot.deps.incidents.listAll(), []);
     // Help itself is unchanged.

@@ -2,6 +2,7 @@
 import type {
   Chat,
   ChatMessage,
+  ChatUser,
   FileUpload,
   Message,
   MessageRef,
@@ -84,6 +85,21 @@ export class RecordingChat implements Chat {
   async upload(channel: string, file: FileUpload, opts: { threadTs?: string } = {}): Promise<UploadedFile> {
     this.sent.push({ kind: 'upload', channel, file, ...(opts.threadTs ? { threadTs: opts.threadTs } : {}) });
     return { permalink: `https://example.slack.com/files/U0/F${this.#seq}/${file.filename}` };
+  }
+
+  /** The workspace's people by id; tests name them as Slack sends them, `<@U0BOB|bob>`. */
+  users: Record<string, string> = {
+    U0ALICE: 'alice',
+    U0BOB: 'bob',
+    U0CAROL: 'carol',
+    U0DAVE: 'dave',
+    U0MALLORY: 'mallory',
+  };
+
+  async findUser(mention: string): Promise<ChatUser | null> {
+    const id = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(mention.trim())?.[1];
+    const name = id ? this.users[id] : undefined;
+    return id && name ? { id, name } : null;
   }
 
   async groupMembers(handle: string): Promise<string[] | undefined> {

@@ -23,6 +23,7 @@ const SCOPE_OF: Record<string, string> = {
   'conversations.history': 'channels:history',
   'conversations.replies': 'channels:history',
   'usergroups.list': 'usergroups:read',
+  'users.info': 'users:read',
   filesUploadV2: 'files:write',
 };
 

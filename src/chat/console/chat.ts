@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import type { Chat, ChatMessage, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
+import type { Chat, ChatMessage, ChatUser, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
 import { plain, renderMessage } from './render.ts';
 
 interface StoredMessage {
@@ -140,6 +140,12 @@ export class ConsoleChat implements Chat {
       `📎 ${file.title ?? file.filename} in ${channel}${where}: ${path}${file.comment ? `\n   ${plain(file.comment)}` : ''}`,
     );
     return { path };
+  }
+
+  /** Console people are plain names (`/as bob`), so any well-formed @name is someone. */
+  async findUser(mention: string): Promise<ChatUser | null> {
+    const match = /^@?([a-z0-9._-]{1,40})$/i.exec(mention.trim());
+    return match?.[1] ? { id: match[1], name: match[1] } : null;
   }
 
   async groupMembers(): Promise<string[] | undefined> {

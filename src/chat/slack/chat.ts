@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { WebClient } from '@slack/web-api';
 import { ExternalServiceError } from '../../errors.ts';
-import type { Chat, ChatMessage, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
+import type { Chat, ChatMessage, ChatUser, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
 
 interface SlackError {
   code?: string;
@@ -159,6 +159,22 @@ export class SlackChat implements Chat {
       return uploaded?.permalink ? { permalink: uploaded.permalink } : {};
     } catch (err) {
       throw slackError('files.uploadV2', err);
+    }
+  }
+
+  async findUser(mention: string): Promise<ChatUser | null> {
+    const match =
+      /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(mention.trim()) ?? /^([UW][A-Z0-9]{2,})$/.exec(mention.trim());
+    const id = match?.[1];
+    if (!id) return null;
+    try {
+      const res = await this.#client.users.info({ user: id });
+      const user = res.user;
+      if (!user?.id || user.deleted) return null;
+      return { id: user.id, name: user.name ?? user.id };
+    } catch (err) {
+      if ((err as SlackError).data?.error === 'user_not_found') return null;
+      throw slackError('users.info', err);
     }
   }
 
