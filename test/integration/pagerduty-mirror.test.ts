@@ -393,8 +393,16 @@ describe('PagerDuty mirror (real Redis, nock)', () => {
       .get('/incidents/PT4KHLK')
       .reply(200, { incident: pdIncident({ status: 'acknowledged' }) });
     expectNote(rec);
-    const linked = textOf(
-      (await t.command('carol', '/incident', 'link https://subdomain.pagerduty.com/incidents/PT4KHLK'))[0],
+    const reply = (
+      await t.command('carol', '/incident', 'link https://subdomain.pagerduty.com/incidents/PT4KHLK')
+    )[0];
+    // The link is drawn in the blocks; the plain-text fallback escapes every < and > (see src/chat/redacting.ts).
+    const linked = (reply?.blocks ?? [])
+      .map((b) => (b.text as { text?: string } | undefined)?.text ?? '')
+      .join('\n');
+    assert.match(
+      textOf(reply),
+      /PagerDuty &lt;https:\/\/subdomain.pagerduty.com\/incidents\/PT4KHLK\|#1234&gt;/,
     );
     assert.match(
       linked,
