@@ -611,7 +611,7 @@ describe('/sandbox (real terraform, real Redis)', function () {
 
     assert.match(
       textOf(replies[0]),
-      /services\.payments\.sandbox is no longer in cloud-safety\.yml, so the bot cannot destroy inc-1\. Put the section back .* by hand: `cd .* && terraform workspace select inc-1 && terraform destroy`/,
+      /services\.payments\.sandbox is no longer in cloud-safety\.yml, so the bot cannot destroy inc-1\. Put the section back .* by hand: `cd .* &amp;&amp; terraform workspace select inc-1 &amp;&amp; terraform destroy`/, // Slack shows &amp; as &
     );
     assert.deepEqual(calls, []);
     assert.equal((await record(t))?.state, 'up');
