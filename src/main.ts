@@ -1,4 +1,5 @@
 // Composition root: reads the environment and config, builds every concrete class, picks the transport.
+import { armCrashPoints } from './crash.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -333,6 +334,8 @@ function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStre
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const mode = chooseMode(env);
+  // Fault drills only: die at a named step boundary (see docs/faults.md).
+  armCrashPoints(env.CLOUD_SAFETY_CRASH_AT);
   const redactor = createRedactor(secretValues(env));
   const log = createLogger(redactor, { level: env.LOG_LEVEL ?? (mode === 'console' ? 'error' : 'info') });
   const banner = process.stderr;
