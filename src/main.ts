@@ -73,6 +73,8 @@ export interface BuildOptions {
   pagerdutyMirror?: Partial<MirrorOptions>;
   /** Tuning of the breaker evaluator (tests shorten its lease; the benchmark its tick). */
   breaker?: Partial<BreakerOptions>;
+  /** Execution lease of approved actions (tests shorten it; default 15 s renewed every 5 s). */
+  actionLease?: { ttlMs: number; renewMs?: number };
 }
 
 /** Static keys when the environment has them (drills, tests); otherwise the SDK's default credential chain. */
@@ -244,6 +246,7 @@ export function buildBot(opts: BuildOptions): Bot {
     log: opts.log,
     now,
     instanceId,
+    ...(opts.actionLease ? { lease: opts.actionLease } : {}),
   });
   const env = opts.env ?? process.env;
   const adapters = {
