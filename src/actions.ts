@@ -11,7 +11,8 @@ export const TERMINAL: readonly ActionState[] = ['succeeded', 'failed', 'denied'
 
 const NEXT: Record<ActionState, readonly ActionState[]> = {
   requested: ['approved', 'denied', 'expired', 'cancelled'],
-  approved: ['executing', 'cancelled'],
+  // approved -> failed: the approval was recorded but its executor died before starting, too late to resume.
+  approved: ['executing', 'cancelled', 'failed'],
   executing: ['succeeded', 'failed'],
   succeeded: [],
   failed: [],
@@ -54,6 +55,8 @@ export interface Action<Change = unknown> {
   progress: { at: string; text: string; data?: Record<string, unknown> }[];
   card?: MessageRef;
   history: { state: ActionState; at: string; actor: Actor; note?: string }[];
+  /** The lease acquisition (fencing token) executing it: only that executor may record the outcome. */
+  executor?: { token: number; owner: string };
 }
 
 export function computeChangeHash(kind: string, service: string, basis: unknown, change: unknown): string {
@@ -74,7 +77,7 @@ export function transition(
   to: ActionState,
   actor: Actor,
   at: Date,
-  patch: Partial<Pick<Action, 'result' | 'decision' | 'card'>> & { note?: string } = {},
+  patch: Partial<Pick<Action, 'result' | 'decision' | 'card' | 'executor'>> & { note?: string } = {},
 ): Action {
   if (!canTransition(action.state, to)) {
     throw new Error(`action ${action.id}: cannot go from ${action.state} to ${to}`);

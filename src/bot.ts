@@ -154,6 +154,7 @@ export class Bot {
   async stop(): Promise<void> {
     this.deps.scheduler.stop();
     await this.deps.tasks.idle();
+    await this.deps.pagerduty.release();
   }
 
   /** Waits for background work (message edits, executions) to settle. */

@@ -1,4 +1,5 @@
 // Composition root: reads the environment and config, builds every concrete class, picks the transport.
+import { armCrashPoints } from './crash.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -66,6 +67,8 @@ export interface BuildOptions {
   pagerdutyMirror?: Partial<MirrorOptions>;
   /** Tuning of the breaker evaluator (tests shorten its lease; the benchmark its tick). */
   breaker?: Partial<BreakerOptions>;
+  /** Execution lease of approved actions (tests shorten it; default 15 s renewed every 5 s). */
+  actionLease?: { ttlMs: number; renewMs?: number };
 }
 
 /** Static keys when the environment has them (drills, tests); otherwise the SDK's default credential chain. */
@@ -250,6 +253,7 @@ export function buildBot(opts: BuildOptions): Bot {
     log: opts.log,
     now,
     instanceId,
+    ...(opts.actionLease ? { lease: opts.actionLease } : {}),
   });
   const adapters = {
     ...buildAdapters(opts.config, env, metrics, opts.log),
@@ -345,6 +349,8 @@ function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStre
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const mode = chooseMode(env);
+  // Fault drills only: die at a named step boundary (see docs/faults.md).
+  armCrashPoints(env.CLOUD_SAFETY_CRASH_AT);
   const redactor = createRedactor(secretValues(env));
   const log = createLogger(redactor, { level: env.LOG_LEVEL ?? (mode === 'console' ? 'error' : 'info') });
   const banner = process.stderr;

@@ -13,8 +13,10 @@ import {
 } from '../../src/actions.ts';
 import { approvalCard, type ChangeView } from '../../src/chat/blocks/approval.ts';
 import type { Chat } from '../../src/chat/chat.ts';
+import { crashPoint } from '../../src/crash.ts';
 import { AccessError, ExternalServiceError } from '../../src/errors.ts';
 import type { Incident, MessageRef } from '../../src/incident.ts';
+import { takeLease, type Lease } from '../../src/lease.ts';
 import type { Logger } from '../../src/log.ts';
 import type { StepState } from '../../src/runbook.ts';
 import type { Scheduler } from '../../src/scheduler.ts';
@@ -28,6 +30,8 @@ export interface ExecutionContext {
   progress(text: string, data?: Record<string, unknown>): Promise<void>;
   /** Who approved (empty for break-glass). */
   approvers: Actor[];
+  /** Aborts when this executor lost its lease: another replica may be taking over, so stop writing. */
+  signal: AbortSignal;
 }
 
 /** What a kind of risky action needs to plug into the approval flow. */
@@ -66,11 +70,14 @@ export interface ApprovalDeps {
   now: () => Date;
   /** This replica's identity, for execution leases. */
   instanceId: string;
+  /** Execution lease timing (default 15 s, renewed every 5 s): an executor is dead once its lease lapsed. */
+  lease?: { ttlMs: number; renewMs?: number };
 }
 
 const actionKey = (id: string) => `action:${id}`;
 const leaseKey = (id: string) => `action:${id}:lease`;
-const EXECUTING = 'actions:executing';
+/** Every action approved and not yet finished (the key predates `approved` being tracked here too). */
+const IN_FLIGHT = 'actions:executing';
 const EXPIRY_QUEUE = 'action-expiry';
 const LEASE_MS = 15_000;
 
@@ -178,6 +185,7 @@ export class Approvals {
     }
     const stored = (await this.#save(action.id, (a) => ({ ...a, card }))) as Action<Change>;
     if (req.breakGlass !== undefined) {
+      await store.addToSet(IN_FLIGHT, action.id);
       const approved = await this.#transition(action.id, 'requested', 'approved', req.requester, {
         note: `break-glass: ${req.breakGlass}`,
       });
@@ -214,7 +222,11 @@ export class Approvals {
           'The stored change does not match what was requested; nothing was done. Run the command again.',
       };
     }
+    // Tracked before it is approved, so the recovery sweep finds it whatever point a crash stops us at.
+    await this.#deps.store.addToSet(IN_FLIGHT, actionId);
+    crashPoint('approval.before-approve');
     const approved = await this.#transition(actionId, 'requested', 'approved', actor);
+    crashPoint('approval.approved');
     if (!approved) {
       const current = await this.get(actionId);
       return current
@@ -291,54 +303,125 @@ export class Approvals {
     if (saved) this.#refreshCard(actionId);
   }
 
-  /** Finds actions left `executing` by a replica that is gone, re-reads reality and reports. Never re-sends. */
+  /**
+   * Finds actions whose executor is gone (its lease lapsed, or it never took one) and finishes them truthfully:
+   * `approved` but never started -> executed now (its compare-and-swap write refuses a moved world), or failed
+   * when the request has expired meanwhile; `executing` -> reality re-read and reported, never re-sent.
+   * An action whose executor still holds its lease is left alone, however long it runs.
+   */
   async recover(): Promise<void> {
-    const { store, instanceId, log } = this.#deps;
-    for (const id of await store.members(EXECUTING)) {
-      if (!(await store.acquireLease(leaseKey(id), instanceId, LEASE_MS))) continue; // its executor is alive
-      const action = await this.get(id);
-      if (!action || action.state !== 'executing') {
-        await store.removeFromSet(EXECUTING, id);
+    const { store, log } = this.#deps;
+    for (const id of await store.members(IN_FLIGHT)) {
+      const seen = await this.get(id);
+      if (!seen || isTerminal(seen.state)) {
+        await store.removeFromSet(IN_FLIGHT, id);
         continue;
       }
-      let result: ActionResult;
+      if (seen.state === 'requested') continue; // an approval click in progress, or one that never landed
+      const lease = await this.#lease(id);
+      if (!lease) continue; // its executor is alive
       try {
-        result = await this.#handler(action.kind).recheck(action);
+        const action = await this.get(id);
+        if (action?.state === 'approved') await this.#resume(action, lease);
+        else if (action?.state === 'executing') await this.#takeOver(action, lease);
       } catch (err) {
-        log.error({ err, action: id }, 'recheck after restart failed');
-        result = {
-          ok: false,
-          summary: `Interrupted by a restart; could not re-read the outcome: ${(err as Error).message}. Check by hand before retrying.`,
-        };
+        log.error({ err, action: id }, 'recovering an action failed; the next sweep tries again');
+      } finally {
+        await lease.release();
       }
-      await this.#finish(action, {
-        ...result,
-        summary: `After a restart: ${result.summary}`,
-        data: { ...result.data, recovered: true },
-      });
-      await store.releaseLease(leaseKey(id), instanceId);
     }
   }
 
-  async #execute(approved: Action): Promise<void> {
-    const { store, instanceId, log, incidents } = this.#deps;
-    const handler = this.#handler(approved.kind);
-    await this.#deps.scheduler.cancel(EXPIRY_QUEUE, approved.id);
-    await store.acquireLease(leaseKey(approved.id), instanceId, LEASE_MS);
-    const executing = await this.#transition(approved.id, 'approved', 'executing', SYSTEM);
-    if (!executing) return;
-    await store.addToSet(EXECUTING, approved.id);
-    const renew = setInterval(
-      () => void store.acquireLease(leaseKey(approved.id), instanceId, LEASE_MS).catch(() => {}),
-      5000,
+  #lease(id: string): Promise<Lease | null> {
+    const { store, instanceId, log } = this.#deps;
+    const timing = this.#deps.lease ?? { ttlMs: LEASE_MS };
+    return takeLease(store, leaseKey(id), {
+      owner: instanceId,
+      ttlMs: timing.ttlMs,
+      ...(timing.renewMs ? { renewMs: timing.renewMs } : {}),
+      onLost: (reason) => log.error({ action: id, reason }, 'lost the execution lease; stopping'),
+    });
+  }
+
+  /** Approved, then its executor died before starting: run it now if the request is still fresh, else fail it. */
+  async #resume(action: Action, lease: Lease): Promise<void> {
+    const { now, incidents } = this.#deps;
+    if (now().getTime() >= Date.parse(action.expiresAt)) {
+      const approvedAt = action.history.find((h) => h.state === 'approved')?.at ?? '?';
+      const result: ActionResult = {
+        ok: false,
+        summary: `Approved at ${approvedAt}, but the bot stopped before executing it and the request expired at ${action.expiresAt}; nothing was changed. Run the command again to act on the current state.`,
+        data: { recovered: true, neverStarted: true },
+      };
+      await this.#finish(action, result, { from: 'approved' });
+      return;
+    }
+    await incidents.record(action.incident, {
+      step: action.step,
+      kind: 'action.progress',
+      actor: SYSTEM,
+      summary: `Resuming after a restart: ${action.summary} was approved but had not started; executing it now (its write still refuses a changed world).`,
+      data: { action: action.id, resumed: true },
+    });
+    await this.#run(action, lease);
+  }
+
+  /** Executing, and its executor's lease lapsed: fence it out, then re-read reality and report. */
+  async #takeOver(action: Action, lease: Lease): Promise<void> {
+    const fenced = await this.#save(action.id, (a) =>
+      a.state === 'executing' ? { ...a, executor: { token: lease.token, owner: this.#deps.instanceId } } : a,
     );
+    if (fenced?.state !== 'executing') return;
+    let result: ActionResult;
+    try {
+      result = await this.#handler(action.kind).recheck(fenced);
+    } catch (err) {
+      this.#deps.log.error({ err, action: action.id }, 'recheck after restart failed');
+      result = {
+        ok: false,
+        summary: `Interrupted by a restart; could not re-read the outcome: ${(err as Error).message}. Check by hand before retrying.`,
+      };
+    }
+    lease.check();
+    await this.#finish(
+      fenced,
+      { ...result, summary: `After a restart: ${result.summary}`, data: { ...result.data, recovered: true } },
+      { token: lease.token },
+    );
+  }
+
+  async #execute(approved: Action): Promise<void> {
+    await this.#deps.scheduler.cancel(EXPIRY_QUEUE, approved.id);
+    const lease = await this.#lease(approved.id);
+    // Held: another executor (the recovery sweep of some replica) already runs it.
+    if (!lease) return;
+    try {
+      await this.#run(approved, lease);
+    } finally {
+      crashPoint('approval.finished');
+      await lease.release();
+    }
+  }
+
+  /** approved -> executing under `lease`, runs the handler, records the outcome if the lease is still ours. */
+  async #run(approved: Action, lease: Lease): Promise<void> {
+    const { instanceId, log, incidents } = this.#deps;
+    const handler = this.#handler(approved.kind);
+    crashPoint('approval.leased');
+    const executing = await this.#transition(approved.id, 'approved', 'executing', SYSTEM, {
+      executor: { token: lease.token, owner: instanceId },
+    });
+    if (!executing) return;
+    crashPoint('approval.executing');
     let result: ActionResult;
     try {
       result = await handler.execute(executing, {
         approvers: executing.approvals
           .filter((a) => a.actor.id !== executing.requester.id)
           .map((a) => a.actor),
+        signal: lease.signal,
         progress: async (text, data) => {
+          lease.check();
           await incidents.record(executing.incident, {
             step: executing.step,
             kind: 'action.progress',
@@ -352,19 +435,39 @@ export class Approvals {
     } catch (err) {
       log.error({ err, action: approved.id }, 'action failed');
       result = { ok: false, summary: (err as Error).message };
-    } finally {
-      clearInterval(renew);
     }
-    await this.#finish(executing, result);
-    await store.releaseLease(leaseKey(approved.id), instanceId);
+    crashPoint('approval.executed');
+    if (lease.signal.aborted) {
+      // Whoever holds the lease now re-reads reality and reports; a second, stale verdict would only confuse.
+      log.error(
+        { action: approved.id, token: lease.token },
+        'execution lease lost; leaving the outcome to the new holder',
+      );
+      return;
+    }
+    await this.#finish(executing, result, { token: lease.token });
   }
 
-  async #finish(action: Action, result: ActionResult): Promise<void> {
-    const done = await this.#transition(action.id, 'executing', result.ok ? 'succeeded' : 'failed', SYSTEM, {
-      result,
-    });
-    await this.#deps.store.removeFromSet(EXECUTING, action.id);
+  /**
+   * Records the outcome: only from `executing` held by fencing token `token` (a lapsed executor's late verdict is
+   * refused), or from `approved` for an action that never started.
+   */
+  async #finish(
+    action: Action,
+    result: ActionResult,
+    by: { token: number } | { from: 'approved' },
+  ): Promise<void> {
+    const from: ActionState = 'from' in by ? by.from : 'executing';
+    const done = await this.#transition(
+      action.id,
+      from,
+      result.ok ? 'succeeded' : 'failed',
+      SYSTEM,
+      { result },
+      (current) => 'from' in by || current.executor?.token === by.token,
+    );
     if (!done) return;
+    await this.#deps.store.removeFromSet(IN_FLIGHT, action.id);
     const handler = this.#handlers.get(action.kind);
     await this.#deps.incidents.record(action.incident, {
       step: action.step,
@@ -385,11 +488,12 @@ export class Approvals {
     to: ActionState,
     actor: Actor,
     patch: Parameters<typeof transition>[4] = {},
+    allowed: (current: Action) => boolean = () => true,
   ): Promise<Action | null> {
     let moved: Action | null = null;
     await updateJson<Action>(this.#deps.store, actionKey(id), (current) => {
       moved = null;
-      if (!current || current.state !== from) return undefined;
+      if (!current || current.state !== from || !allowed(current)) return undefined;
       moved = transition(current, to, actor, this.#deps.now(), patch);
       return moved;
     });

@@ -36,6 +36,7 @@ import {
   type BreakerTripEventData,
 } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
+import { Leadership, withLease } from '../../src/lease.ts';
 import { getJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
 import type { ActionHandler } from '../approval/approval.ts';
@@ -331,18 +332,24 @@ interface Notice {
 export class BreakerEvaluator {
   #deps: Deps;
   #opts: BreakerOptions;
-  #leader = false;
-  #renewedAt = -Infinity;
+  #leadership: Leadership;
   #busy = new Set<string>();
   #ticking = false;
 
   constructor(deps: Deps, opts: BreakerOptions) {
     this.#deps = deps;
     this.#opts = opts;
+    this.#leadership = new Leadership(deps.store, EVALUATOR_LEASE, {
+      owner: deps.instanceId,
+      ttlMs: opts.leaseMs,
+      renewMs: opts.renewMs,
+      onLost: (reason) =>
+        deps.log.warn({ reason }, 'breaker evaluator lease lost; another replica evaluates'),
+    });
   }
 
   get isLeader(): boolean {
-    return this.#leader;
+    return this.#leadership.lease !== null;
   }
 
   #services(): [string, Breaker][] {
@@ -351,28 +358,19 @@ export class BreakerEvaluator {
     );
   }
 
-  /** Takes or renews the evaluator lease (renewed every renewMs; it lapses after leaseMs without renewal). */
+  /** Leads when this replica holds the evaluator lease (it renews itself every renewMs, lapses after leaseMs). */
   async #lead(): Promise<boolean> {
-    const t = performance.now();
-    if (this.#leader && t - this.#renewedAt < this.#opts.renewMs) return true;
     try {
-      this.#leader = await this.#deps.store.acquireLease(
-        EVALUATOR_LEASE,
-        this.#deps.instanceId,
-        this.#opts.leaseMs,
-      );
+      return await this.#leadership.lead();
     } catch (err) {
       this.#deps.log.warn({ err }, 'breaker lease unavailable');
-      this.#leader = false;
+      return false;
     }
-    if (this.#leader) this.#renewedAt = t;
-    return this.#leader;
   }
 
   /** Gives the lease up (graceful shutdown): another replica takes over at its next tick. */
   async release(): Promise<void> {
-    if (this.#leader) await this.#deps.store.releaseLease(EVALUATOR_LEASE, this.#deps.instanceId);
-    this.#leader = false;
+    await this.#leadership.release();
   }
 
   /** One pass: safe to call directly (tests drive it with a controlled clock). */
@@ -535,19 +533,25 @@ export class BreakerEvaluator {
 
   async #runTrip(service: string): Promise<void> {
     const { store, instanceId, log } = this.#deps;
-    if (!(await store.acquireLease(tripLeaseKey(service), instanceId, this.#opts.leaseMs))) return;
-    const renew = setInterval(
-      () => void store.acquireLease(tripLeaseKey(service), instanceId, this.#opts.leaseMs).catch(() => {}),
-      this.#opts.renewMs,
+    const outcome = await withLease(
+      store,
+      tripLeaseKey(service),
+      {
+        owner: instanceId,
+        ttlMs: this.#opts.leaseMs,
+        renewMs: this.#opts.renewMs,
+        onLost: (reason) => log.error({ service, reason }, 'breaker trip lease lost; stopping this trip'),
+      },
+      async (lease) => {
+        try {
+          await this.#trip(service, lease.signal);
+        } catch (err) {
+          log.error({ err, service }, 'breaker trip did not finish; the next tick resumes it');
+        }
+      },
     );
-    try {
-      await this.#trip(service);
-    } catch (err) {
-      log.error({ err, service }, 'breaker trip did not finish; the next tick resumes it');
-    } finally {
-      clearInterval(renew);
-      await store.releaseLease(tripLeaseKey(service), instanceId).catch(() => false);
-    }
+    if (outcome.held && outcome.lost)
+      log.warn({ service }, 'breaker trip ran past its lease; the holder resumes it');
   }
 
   async #saveTrip(service: string, patch: Partial<TripRecord>): Promise<TripRecord | undefined> {
@@ -561,7 +565,7 @@ export class BreakerEvaluator {
    * The trip, resumable at every stage: stop the canary, find or declare the incident (paging first when none is
    * open), record it, shift to legacy 100% (exactly once per attempt id, retried on drift), then tell people.
    */
-  async #trip(service: string): Promise<void> {
+  async #trip(service: string, signal: AbortSignal): Promise<void> {
     const deps = this.#deps;
     let state = await getBreaker(deps, service);
     let trip = state?.trip;
@@ -603,7 +607,8 @@ export class BreakerEvaluator {
       trip = (await this.#saveTrip(service, { phase: 'shifting' })) ?? trip;
     }
 
-    const outcome = await this.#shift(service, incidentId, trip);
+    signal.throwIfAborted();
+    const outcome = await this.#shift(service, incidentId, trip, signal);
     trip = (await this.#saveTrip(service, { phase: 'done', outcome })) ?? trip;
     state = await getBreaker(deps, service);
 
@@ -695,7 +700,12 @@ export class BreakerEvaluator {
   }
 
   /** Shift attempts: the first with the trip's id; a drift (someone else wrote meanwhile) is retried fresh. */
-  async #shift(service: string, incidentId: string, trip: TripRecord): Promise<TripRecord['outcome']> {
+  async #shift(
+    service: string,
+    incidentId: string,
+    trip: TripRecord,
+    signal: AbortSignal,
+  ): Promise<TripRecord['outcome']> {
     const deps = this.#deps;
     const opIdOf = (n: number) => (n <= 1 ? trip.id : `${trip.id}-r${n}`);
     let attempt = trip.attempts;
@@ -710,6 +720,7 @@ export class BreakerEvaluator {
     }
     let last: ShiftOutcome | undefined;
     while (attempt < MAX_SHIFT_ATTEMPTS) {
+      signal.throwIfAborted(); // the holder of the trip lease now resumes from the stored attempt
       attempt += 1;
       await this.#saveTrip(service, { attempts: attempt });
       try {
@@ -721,6 +732,7 @@ export class BreakerEvaluator {
           opId: opIdOf(attempt),
           reason: `breaker tripped (${trip.reason === 'breach' ? `${trip.breaches} breaches` : 'no data'})`,
           direction: 'toLegacy',
+          signal,
         });
       } catch (err) {
         // A read that failed (Route 53 down): nothing was written; try again with a fresh read.

@@ -1,5 +1,4 @@
 // Step D: canary phases. An approved schedule raises the cloud share step by step while the breaker watches each bake.
-import { randomUUID } from 'node:crypto';
 import { LAYER_NAME, splitOf, weightsOf, type TrafficState } from '../../src/adapters/traffic.ts';
 import type { Action, ActionResult } from '../../src/actions.ts';
 import { canaryCard, canaryView, type CanaryChangeView } from '../breaker/blocks.ts';
@@ -18,6 +17,7 @@ import {
   CANARY_STEP,
 } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
+import { withLease } from '../../src/lease.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
 import type { ActionHandler } from '../approval/approval.ts';
@@ -323,99 +323,108 @@ const stepOpId = (c: Pick<CanaryState, 'id' | 'index' | 'attempt'>) =>
 /** Writes step `index` (the canary must be `ramping` there); on success the bake timer starts. */
 async function applyStep(deps: Deps, service: string, canaryId: string, index: number): Promise<void> {
   // One writer per step, even within one replica (the recovery pass and a bake timer may both get here).
-  const owner = `${deps.instanceId}:${randomUUID().slice(0, 8)}`;
-  if (!(await deps.store.acquireLease(stepLeaseKey(service), owner, STEP_LEASE_MS))) return;
-  const renew = setInterval(
-    () => void deps.store.acquireLease(stepLeaseKey(service), owner, STEP_LEASE_MS).catch(() => {}),
-    5000,
+  await withLease(
+    deps.store,
+    stepLeaseKey(service),
+    {
+      owner: deps.instanceId,
+      ttlMs: STEP_LEASE_MS,
+      onLost: (reason) => deps.log.error({ service, canary: canaryId, reason }, 'canary step lease lost'),
+    },
+    (lease) => applyStepHeld(deps, service, canaryId, index, lease.signal),
   );
-  try {
-    const state = await getCanary(deps, service);
-    if (!state || state.id !== canaryId || state.status !== 'ramping' || state.index !== index) return;
-    const cloud = state.steps[index] ?? 0;
-    const opId = stepOpId(state);
-    let outcome: ShiftOutcome;
-    const earlier = await readShiftOp(deps, opId);
-    if (earlier?.state === 'executing') {
-      // Interrupted by a restart mid-write: re-read, never re-send.
-      const rechecked = await recheckShift(deps, opId, earlier.change);
-      outcome = { ok: rechecked.ok, summary: rechecked.summary, receipts: [], data: {} };
-    } else if (earlier?.state === 'succeeded') {
-      outcome = { ok: true, summary: 'written before a restart', receipts: [], data: {} };
-    } else {
-      try {
-        outcome = await shiftTraffic(deps, {
-          service,
-          incidentId: state.incident,
-          legacyPercent: 100 - cloud,
-          actor: canaryActor(service),
-          opId,
-          reason: `canary step ${index + 1}/${state.steps.length}: cloud ${cloud}%`,
-          direction: 'any',
-          guard: () => stepGuard(deps, service, canaryId, index),
-        });
-      } catch (err) {
-        outcome = {
-          ok: false,
-          summary: (err as Error).message,
-          receipts: [],
-          stopped: { layer: 'route53', reason: 'error', detail: (err as Error).message },
-          data: {},
-        };
-      }
-    }
-    const at = deps.now().toISOString();
-    if (outcome.stopped?.reason === 'cancelled') return; // paused, aborted or rolled back meanwhile: they record it
-    if (!outcome.ok) {
-      const failed = await saveCanary(deps, service, (c) =>
-        c.id === canaryId && c.status === 'ramping'
-          ? {
-              ...c,
-              status: 'failed',
-              endedAt: at,
-              log: addLog(c, at, `Step ${index + 1} (cloud ${cloud}%) NOT written: ${outcome.summary}`),
-            }
-          : undefined,
-      );
-      if (failed?.status === 'failed') {
-        await deps.incidents.record(state.incident, {
-          step: 'D',
-          kind: CANARY_FAILED,
-          actor: canaryActor(service),
-          summary: `Canary of ${service} stopped: step ${index + 1} (cloud ${cloud}%) could not be written: ${outcome.summary}. Traffic stays at cloud ${state.cloudPercent}%.`,
-          data: { canary: canaryId, index, detail: outcome.summary },
-        });
-        refreshCard(deps, service);
-      }
-      return;
-    }
-    const bakeEndsAt = new Date(deps.now().getTime() + state.bakeMs).toISOString();
-    const next = await saveCanary(deps, service, (c) => {
-      if (c.id !== canaryId || c.index !== index) return undefined;
-      const written = {
-        ...c,
-        cloudPercent: cloud,
-        log: addLog(c, at, `Step ${index + 1}: cloud ${cloud}% written`),
+}
+
+async function applyStepHeld(
+  deps: Deps,
+  service: string,
+  canaryId: string,
+  index: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const state = await getCanary(deps, service);
+  if (!state || state.id !== canaryId || state.status !== 'ramping' || state.index !== index) return;
+  const cloud = state.steps[index] ?? 0;
+  const opId = stepOpId(state);
+  let outcome: ShiftOutcome;
+  const earlier = await readShiftOp(deps, opId);
+  if (earlier?.state === 'executing') {
+    // Interrupted by a restart mid-write: re-read, never re-send.
+    const rechecked = await recheckShift(deps, opId, earlier.change);
+    outcome = { ok: rechecked.ok, summary: rechecked.summary, receipts: [], data: {} };
+  } else if (earlier?.state === 'succeeded') {
+    outcome = { ok: true, summary: 'written before a restart', receipts: [], data: {} };
+  } else {
+    try {
+      outcome = await shiftTraffic(deps, {
+        service,
+        incidentId: state.incident,
+        legacyPercent: 100 - cloud,
+        actor: canaryActor(service),
+        opId,
+        reason: `canary step ${index + 1}/${state.steps.length}: cloud ${cloud}%`,
+        direction: 'any',
+        guard: () => stepGuard(deps, service, canaryId, index),
+        signal,
+      });
+    } catch (err) {
+      outcome = {
+        ok: false,
+        summary: (err as Error).message,
+        receipts: [],
+        stopped: { layer: 'route53', reason: 'error', detail: (err as Error).message },
+        data: {},
       };
-      if (c.status === 'ramping') return { ...written, status: 'baking', bakeEndsAt };
-      if (c.status === 'paused') return { ...written, remainingMs: c.bakeMs };
-      return written;
-    });
-    await deps.incidents.record(state.incident, {
-      step: 'D',
-      kind: CANARY_STEP,
-      actor: canaryActor(service),
-      summary: `Canary of ${service}: step ${index + 1} of ${state.steps.length}, cloud ${cloud}%${next?.status === 'baking' ? `, baking ${formatDuration(state.bakeMs)} until ${bakeEndsAt.slice(11, 19)}Z` : ` (${next?.status ?? '?'})`}`,
-      data: { canary: canaryId, index, cloudPercent: cloud, op: opId },
-    });
-    if (next?.status === 'baking') {
-      await deps.scheduler.at(STEP_QUEUE, `${service}|${canaryId}|${index}`, Date.parse(bakeEndsAt));
     }
-    refreshCard(deps, service);
-  } finally {
-    clearInterval(renew);
-    await deps.store.releaseLease(stepLeaseKey(service), owner).catch(() => false);
   }
+  const at = deps.now().toISOString();
+  if (outcome.stopped?.reason === 'cancelled') return; // paused, aborted or rolled back meanwhile: they record it
+  if (!outcome.ok) {
+    const failed = await saveCanary(deps, service, (c) =>
+      c.id === canaryId && c.status === 'ramping'
+        ? {
+            ...c,
+            status: 'failed',
+            endedAt: at,
+            log: addLog(c, at, `Step ${index + 1} (cloud ${cloud}%) NOT written: ${outcome.summary}`),
+          }
+        : undefined,
+    );
+    if (failed?.status === 'failed') {
+      await deps.incidents.record(state.incident, {
+        step: 'D',
+        kind: CANARY_FAILED,
+        actor: canaryActor(service),
+        summary: `Canary of ${service} stopped: step ${index + 1} (cloud ${cloud}%) could not be written: ${outcome.summary}. Traffic stays at cloud ${state.cloudPercent}%.`,
+        data: { canary: canaryId, index, detail: outcome.summary },
+      });
+      refreshCard(deps, service);
+    }
+    return;
+  }
+  const bakeEndsAt = new Date(deps.now().getTime() + state.bakeMs).toISOString();
+  const next = await saveCanary(deps, service, (c) => {
+    if (c.id !== canaryId || c.index !== index) return undefined;
+    const written = {
+      ...c,
+      cloudPercent: cloud,
+      log: addLog(c, at, `Step ${index + 1}: cloud ${cloud}% written`),
+    };
+    if (c.status === 'ramping') return { ...written, status: 'baking', bakeEndsAt };
+    if (c.status === 'paused') return { ...written, remainingMs: c.bakeMs };
+    return written;
+  });
+  await deps.incidents.record(state.incident, {
+    step: 'D',
+    kind: CANARY_STEP,
+    actor: canaryActor(service),
+    summary: `Canary of ${service}: step ${index + 1} of ${state.steps.length}, cloud ${cloud}%${next?.status === 'baking' ? `, baking ${formatDuration(state.bakeMs)} until ${bakeEndsAt.slice(11, 19)}Z` : ` (${next?.status ?? '?'})`}`,
+    data: { canary: canaryId, index, cloudPercent: cloud, op: opId },
+  });
+  if (next?.status === 'baking') {
+    await deps.scheduler.at(STEP_QUEUE, `${service}|${canaryId}|${index}`, Date.parse(bakeEndsAt));
+  }
+  refreshCard(deps, service);
 }
 
 /** Asked under the zone lock right before a step's write: the last word on whether the cloud share may rise. */

@@ -21,6 +21,7 @@ import {
 } from '../../src/adapters/traffic.ts';
 import type { Action, ActionResult } from '../../src/actions.ts';
 import { shiftView, slowSyncMessage } from './blocks.ts';
+import { crashPoint } from '../../src/crash.ts';
 import type { Deps } from '../../src/deps.ts';
 import { ApprovalError, ExternalServiceError, UsageError } from '../../src/errors.ts';
 import {
@@ -34,6 +35,7 @@ import {
   type TrafficNotShiftedData,
 } from '../../src/events.ts';
 import type { Incident, MessageRef } from '../../src/incident.ts';
+import { withLease, type Lease } from '../../src/lease.ts';
 import { UnknownOutcomeError } from '../../src/outcome.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import { SYSTEM, type Actor } from '../../src/timeline.ts';
@@ -127,6 +129,8 @@ export interface ExecuteShiftInput {
    * step uses it so nothing raises the cloud share after the breaker tripped or the canary was paused.
    */
   guard?: () => Promise<string | undefined>;
+  /** The caller's lease: once it is lost nothing more is written. */
+  signal?: AbortSignal;
 }
 
 interface LayerRecord {
@@ -425,24 +429,31 @@ export async function requestContain(
   return { action, states };
 }
 
-/** Runs `fn` holding the store lock for `key`; waits for another holder up to 30 s. */
-async function withLock<T>(deps: Deps, key: string, owner: string, fn: () => Promise<T>): Promise<T> {
-  const lockKey = `lock:traffic:${key}`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  while (!(await deps.store.acquireLease(lockKey, owner, LOCK_TTL_MS))) {
-    if (Date.now() > deadline) {
-      throw new ExternalServiceError(
-        'cloud-safety',
-        `another traffic change to ${key} has been in progress for over ${LOCK_WAIT_MS / 1000} s; nothing was written. Wait for it, then run the command again.`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
+/** Runs `fn` holding the traffic lease for `key` (one writer per zone or listener); waits up to 30 s for it. */
+async function withLock<T>(
+  deps: Deps,
+  key: string,
+  owner: string,
+  fn: (lease: Lease) => Promise<T>,
+): Promise<T> {
+  const outcome = await withLease(
+    deps.store,
+    `lock:traffic:${key}`,
+    {
+      owner,
+      ttlMs: LOCK_TTL_MS,
+      waitMs: LOCK_WAIT_MS,
+      onLost: (reason) => deps.log.error({ key, reason }, 'lost the traffic lock'),
+    },
+    fn,
+  );
+  if (!outcome.held) {
+    throw new ExternalServiceError(
+      'cloud-safety',
+      `another traffic change to ${key} has been in progress for over ${LOCK_WAIT_MS / 1000} s; nothing was written. Wait for it, then run the command again.`,
+    );
   }
-  try {
-    return await fn();
-  } finally {
-    await deps.store.releaseLease(lockKey, owner);
-  }
+  return outcome.value;
 }
 
 function eventData(
@@ -642,7 +653,7 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
     const expected = basis.layers.find((s) => s.layer === plan.layer);
     if (!expected) throw new Error(`basis has no ${plan.layer} state`);
     try {
-      const receipt = await withLock(deps, port.lockKey, `${deps.instanceId}:${op.id}`, async () => {
+      const receipt = await withLock(deps, port.lockKey, `${deps.instanceId}:${op.id}`, async (lock) => {
         const current = await port.read();
         if (current.fingerprint !== expected.fingerprint) {
           const what = describeDrift(expected, current).join('; ');
@@ -661,8 +672,13 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
           stopped = { layer: plan.layer, reason: 'cancelled', detail: refusal };
           return null;
         }
+        // Last moment to notice a lost lease (this lock's, or the approval's): nothing is written after it.
+        input.signal?.throwIfAborted();
+        lock.check();
+        crashPoint('contain.before-write');
         return port.shift(expected, plan.to, { comment: input.comment });
       });
+      crashPoint('contain.written');
       if (!receipt) break;
       receipts.push(receipt);
       const saved = await saveOp(deps, op.id, (o) => ({
@@ -697,6 +713,7 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
         },
         input.onMilestone,
       );
+      crashPoint('contain.submitted');
     } catch (err) {
       let detail = stopDetail(err);
       if (err instanceof TrafficDriftError && err.providerMessage) {
@@ -847,6 +864,8 @@ export interface ShiftTrafficRequest {
   onMilestone?: (m: Milestone) => Promise<void>;
   /** See ExecuteShiftInput.guard. */
   guard?: () => Promise<string | undefined>;
+  /** See ExecuteShiftInput.signal. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -920,6 +939,7 @@ export async function shiftTraffic(deps: Deps, req: ShiftTrafficRequest): Promis
     comment: `cloud-safety ${req.incidentId} ${req.opId}: ${req.service} legacy ${req.legacyPercent}% by ${req.actor.name}: ${req.reason}`,
     ...(req.onMilestone ? { onMilestone: req.onMilestone } : {}),
     ...(req.guard ? { guard: req.guard } : {}),
+    ...(req.signal ? { signal: req.signal } : {}),
   });
 }
 
@@ -1016,6 +1036,7 @@ export function trafficShiftHandler(deps: Deps): ActionHandler<ShiftChange> {
         change: action.change,
         comment: `cloud-safety ${action.incident} ${action.id}: ${action.change.service} legacy ${action.change.legacyPercent}% ${by}`,
         ...(action.card ? { card: action.card } : {}),
+        signal: ctx.signal,
       });
       return { ok: outcome.ok, summary: outcome.summary, data: outcome.data };
     },

@@ -1,4 +1,5 @@
 // Step O: audit the ledger between legacy and cloud, and lock the cloud writers / reconcile only after approval.
+import { takeLease } from '../../src/lease.ts';
 import type { Action, ActionResult } from '../../src/actions.ts';
 import {
   auditFailedMessage,
@@ -137,16 +138,16 @@ export async function runLedgerAudit(deps: Deps, input: AuditRunInput): Promise<
     since: since.toISOString(),
     ...(input.title ? { title: input.title } : {}),
   };
-  const owner = `${instanceId}:${sha256(`${Date.now()}${Math.random()}`).slice(0, 8)}`;
-  if (!(await store.acquireLease(auditLeaseKey(service), owner, AUDIT_LEASE_MS))) {
+  const lease = await takeLease(store, auditLeaseKey(service), {
+    owner: instanceId,
+    ttlMs: AUDIT_LEASE_MS,
+    onLost: (reason) => deps.log.error({ service, reason }, 'lost the ledger audit lease'),
+  });
+  if (!lease) {
     throw new UsageError(
       `An audit of ${service}'s ledger is already running; wait for its summary in the channel, then run it again if needed.`,
     );
   }
-  const renew = setInterval(
-    () => void store.acquireLease(auditLeaseKey(service), owner, AUDIT_LEASE_MS).catch(() => {}),
-    AUDIT_LEASE_MS / 3,
-  );
   const started = deps.now();
   try {
     await incidents.record(incident.id, {
@@ -270,8 +271,7 @@ export async function runLedgerAudit(deps: Deps, input: AuditRunInput): Promise<
     }
     return { ok: true, result, cdc, csv: artifact, missingInLegacy, partialOnCloud, message: ref };
   } finally {
-    clearInterval(renew);
-    await store.releaseLease(auditLeaseKey(service), owner);
+    await lease.release();
   }
 }
 

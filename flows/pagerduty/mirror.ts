@@ -1,5 +1,6 @@
 // PagerDuty in step with the channel: create or link the PagerDuty incident, mirror the timeline as notes, resolve it.
 // Runs beside the incident flow, never in its way: a PagerDuty outage pauses the mirror, it never fails a command.
+import { Leadership } from '../../src/lease.ts';
 import type { PagerDuty, PagerDutyEvents, PagerDutyIncident } from '../../src/adapters/pagerduty.ts';
 import { PAGERDUTY_ID, PagerDutyError } from '../../src/adapters/pagerduty.ts';
 import { utc } from '../../src/chat/blocks/kit.ts';
@@ -167,6 +168,8 @@ function pdLabel(pd: { id: string; number?: number }): string {
 export class PagerDutyMirror {
   #deps: MirrorDeps;
   #opts: MirrorOptions;
+  /** Only the replica holding this mirrors, so PagerDuty never gets a note twice. */
+  #leadership: Leadership;
   #running = new Set<string>();
   #again = new Set<string>();
   #batching = new Set<string>();
@@ -175,10 +178,20 @@ export class PagerDutyMirror {
   constructor(deps: MirrorDeps) {
     this.#deps = deps;
     this.#opts = { ...DEFAULT_MIRROR_OPTIONS, ...deps.options };
+    this.#leadership = new Leadership(deps.store, LEASE, {
+      owner: deps.instanceId,
+      ttlMs: this.#opts.leaseMs,
+      onLost: (reason) => deps.log.warn({ reason }, 'pagerduty mirror lease lost; another replica mirrors'),
+    });
     if (deps.rest) {
       deps.timeline.onAppend((event) => this.#onAppend(event));
       deps.scheduler.every('pagerduty-mirror', this.#opts.tickMs, () => this.tick());
     }
+  }
+
+  /** Gives the mirror lease up (shutdown): another replica mirrors from its next tick. */
+  async release(): Promise<void> {
+    await this.#leadership.release();
   }
 
   /** True when the REST API is configured (PAGERDUTY_TOKEN). */
@@ -227,9 +240,9 @@ export class PagerDutyMirror {
 
   /** One pass over every incident that may be behind; only the lease holder does anything. */
   async tick(): Promise<void> {
-    const { store, incidents, instanceId } = this.#deps;
+    const { store, incidents } = this.#deps;
     if (!this.enabled) return;
-    if (!(await store.acquireLease(LEASE, instanceId, this.#opts.leaseMs))) return;
+    if (!(await this.#leadership.lead())) return;
     const ids = new Set(await store.members(PENDING));
     for (const incident of await incidents.listActive()) ids.add(incident.id);
     for (const id of ids) await this.sync(id);
@@ -256,8 +269,8 @@ export class PagerDutyMirror {
   }
 
   async #syncOnce(incidentId: string): Promise<void> {
-    const { store, incidents, instanceId } = this.#deps;
-    if (!(await store.acquireLease(LEASE, instanceId, this.#opts.leaseMs))) return;
+    const { store, incidents } = this.#deps;
+    if (!(await this.#leadership.lead())) return;
     let incident = await incidents.get(incidentId);
     if (!incident) {
       await store.removeFromSet(PENDING, incidentId);

@@ -1,4 +1,5 @@
 // Step U: stands up the incident's sandbox from the team's Terraform, streams progress, drives load, tears it down on time.
+import { takeLease, type Lease } from '../../src/lease.ts';
 import { resolve } from 'node:path';
 import type { LoadResult } from '../../src/adapters/load.ts';
 import type {
@@ -145,7 +146,7 @@ export class Sandboxes {
   // ---- /sandbox up -------------------------------------------------------------------------------------------
 
   async up(input: { incident: Incident; service: string; actor: Actor; usage?: string }): Promise<Message> {
-    const { store, incidents, timeline, scheduler, tasks, instanceId, now } = this.#deps;
+    const { store, incidents, timeline, scheduler, tasks, now } = this.#deps;
     const { incident, service, actor } = input;
     const config = this.config(service, input.usage);
     const terraform = this.#terraform();
@@ -158,7 +159,8 @@ export class Sandboxes {
     if (busy) return busy;
     // Everything the run needs is checked before anything is written or locked.
     const version = await terraform.check(target);
-    if (!(await store.acquireLease(lockKey(incident.id), instanceId, LOCK_MS))) {
+    const lease = await this.#lock(incident.id);
+    if (!lease) {
       return notice(
         `A Terraform run for \`${workspace}\` is already in progress (another replica or another person). Follow its thread, then \`/sandbox status\`.`,
       );
@@ -169,7 +171,7 @@ export class Sandboxes {
       const current = await this.get(incident.id);
       const raced = this.#alreadyThere(current, false);
       if (raced) {
-        await store.releaseLease(lockKey(incident.id), instanceId);
+        await lease.release();
         return raced;
       }
       const at = now();
@@ -217,7 +219,7 @@ export class Sandboxes {
         Math.min(Date.parse(record.expiresAt), at.getTime() + BUSY_RETRY_MS),
       );
     } catch (err) {
-      await store.releaseLease(lockKey(incident.id), instanceId);
+      await lease.release();
       throw err;
     }
     if (!record.card) {
@@ -227,7 +229,7 @@ export class Sandboxes {
       this.#refreshCard(incident.id);
     }
     tasks.run(`sandbox-up:${incident.id}`, async () => {
-      const ok = await this.#locked(incident.id, () => this.#apply(record, config, terraform));
+      const ok = await this.#locked(lease, () => this.#apply(record, config, terraform));
       if (ok && config.load) await this.#load(incident.id, config, terraform);
     });
     return notice(
@@ -267,20 +269,23 @@ export class Sandboxes {
     }
   }
 
-  /** Runs `fn` holding the run lock, renewing it; releases it afterwards. */
-  async #locked<T>(incidentId: string, fn: () => Promise<T>): Promise<T> {
+  /** Takes the run lock of an incident's sandbox (renewed until released); null while another run holds it. */
+  #lock(incidentId: string): Promise<Lease | null> {
     const { store, instanceId, log } = this.#deps;
-    const renew = setInterval(() => {
-      store.acquireLease(lockKey(incidentId), instanceId, LOCK_MS).catch((err: unknown) => {
-        log.warn({ err, incident: incidentId }, 'could not renew the sandbox lock');
-      });
-    }, LOCK_RENEW_MS);
-    renew.unref();
+    return takeLease(store, lockKey(incidentId), {
+      owner: instanceId,
+      ttlMs: LOCK_MS,
+      renewMs: LOCK_RENEW_MS,
+      onLost: (reason) => log.error({ incident: incidentId, reason }, 'lost the sandbox run lock'),
+    });
+  }
+
+  /** Runs `fn` under the held run lock, then releases it. */
+  async #locked<T>(lease: Lease, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } finally {
-      clearInterval(renew);
-      await store.releaseLease(lockKey(incidentId), instanceId).catch(() => false);
+      await lease.release();
     }
   }
 
@@ -489,7 +494,7 @@ export class Sandboxes {
   // ---- /sandbox down, TTL and retries ----------------------------------------------------------------------
 
   async down(input: { incident: Incident; actor: Actor; usage?: string }): Promise<Message> {
-    const { store, instanceId, tasks } = this.#deps;
+    const { tasks } = this.#deps;
     const { incident, actor } = input;
     const record = await this.get(incident.id);
     if (!record || record.state === 'destroyed') {
@@ -505,7 +510,8 @@ export class Sandboxes {
       );
     }
     if (record.workspaceCreated) await this.#terraform().check(this.#target(record, config), 'destroy');
-    if (!(await store.acquireLease(lockKey(incident.id), instanceId, LOCK_MS))) {
+    const lease = await this.#lock(incident.id);
+    if (!lease) {
       return notice(
         `A Terraform run for \`${record.workspace}\` is in progress (${record.state}). Run \`/sandbox down\` again when its thread says it finished; the automatic teardown waits for it too.`,
       );
@@ -513,11 +519,11 @@ export class Sandboxes {
     try {
       await this.#startTeardown(record, 'command', actor);
     } catch (err) {
-      await store.releaseLease(lockKey(incident.id), instanceId);
+      await lease.release();
       throw err;
     }
     tasks.run(`sandbox-down:${incident.id}`, () =>
-      this.#locked(incident.id, () => this.#destroy(incident.id, 'command', config, actor)),
+      this.#locked(lease, () => this.#destroy(incident.id, 'command', config, actor)),
     );
     return notice(
       `Destroying sandbox *${record.workspace}*${record.workspaceCreated ? '' : ' (nothing was created in it)'}; progress is in its thread.`,
@@ -526,7 +532,7 @@ export class Sandboxes {
 
   /** A teardown timer came due: the TTL ended, or a failed teardown's retry. */
   async onDue(incidentId: string): Promise<void> {
-    const { store, instanceId, scheduler, now } = this.#deps;
+    const { store, scheduler, now } = this.#deps;
     let record = await this.get(incidentId);
     if (!record || record.state === 'destroyed') return;
     const nowMs = now().getTime();
@@ -554,7 +560,8 @@ export class Sandboxes {
       await scheduler.at(SANDBOX_TTL_QUEUE, incidentId, dueAt);
       return;
     }
-    if (!(await store.acquireLease(lockKey(incidentId), instanceId, LOCK_MS))) {
+    const lease = await this.#lock(incidentId);
+    if (!lease) {
       await scheduler.at(SANDBOX_TTL_QUEUE, incidentId, nowMs + BUSY_RETRY_MS);
       return;
     }
@@ -563,11 +570,11 @@ export class Sandboxes {
     try {
       await this.#startTeardown(record, reason, SYSTEM);
     } catch (err) {
-      await store.releaseLease(lockKey(incidentId), instanceId);
+      await lease.release();
       await scheduler.at(SANDBOX_TTL_QUEUE, incidentId, nowMs + BUSY_RETRY_MS);
       throw err;
     }
-    await this.#locked(incidentId, () => this.#destroy(incidentId, reason, config, SYSTEM));
+    await this.#locked(lease, () => this.#destroy(incidentId, reason, config, SYSTEM));
   }
 
   async #startTeardown(record: SandboxRecord, reason: TeardownReason, actor: Actor): Promise<void> {

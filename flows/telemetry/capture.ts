@@ -1,4 +1,5 @@
 // Step L evidence capture: what can't be lost first (status, events, previous logs), then dumps streamed out of pods.
+import { takeLease, type Lease } from '../../src/lease.ts';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { EvidenceStore, StoredArtifact } from '../../src/adapters/evidence/store.ts';
@@ -475,26 +476,20 @@ export class CaptureRun {
   }
 
   /** Waits for this node's dump lease (one dump per node, across replicas and incidents). */
-  async #nodeLease(node: string): Promise<{ release: () => Promise<void> } | string> {
+  async #nodeLease(node: string): Promise<Lease | string> {
     const { store, instanceId } = this.#deps;
     const key = `telemetry:node-dump:${node}`;
-    const owner = `${instanceId}:${this.#id}`;
-    const deadline = Date.now() + this.#req.cfg.capture.timeout;
-    while (!(await store.acquireLease(key, owner, NODE_LEASE_MS))) {
-      if (Date.now() > deadline)
-        return `another dump on node ${node} kept it busy for over ${Math.round(this.#req.cfg.capture.timeout / 60_000)} min`;
-      await new Promise((r) => setTimeout(r, NODE_WAIT_POLL_MS));
-    }
-    const renew = setInterval(
-      () => void store.acquireLease(key, owner, NODE_LEASE_MS).catch(() => {}),
-      20_000,
-    );
-    return {
-      release: async () => {
-        clearInterval(renew);
-        await store.releaseLease(key, owner).catch(() => {});
-      },
-    };
+    const lease = await takeLease(store, key, {
+      owner: `${instanceId}:${this.#id}`,
+      ttlMs: NODE_LEASE_MS,
+      renewMs: 20_000,
+      waitMs: this.#req.cfg.capture.timeout,
+      pollMs: NODE_WAIT_POLL_MS,
+      onLost: (reason) => this.#deps.log.warn({ node, reason }, 'lost the node dump lease'),
+    });
+    if (!lease)
+      return `another dump on node ${node} kept it busy for over ${Math.round(this.#req.cfg.capture.timeout / 60_000)} min`;
+    return lease;
   }
 
   async #dumps(pod: PodRow, node: string): Promise<void> {
@@ -512,6 +507,14 @@ export class CaptureRun {
     try {
       for (const step of steps) {
         const item = this.#item(pod.name, step.kind);
+        if (lease.signal.aborted) {
+          await this.#skipped(
+            pod,
+            item,
+            `the dump lease of node ${node} was lost, so another dump may run there`,
+          );
+          continue;
+        }
         const gone = this.#gone.get(pod.name);
         if (gone) {
           await this.#skipped(pod, item, gone);

@@ -1,5 +1,5 @@
 // In-process Store for console mode and drills: same contract as Redis, nothing survives a restart.
-import type { SetOptions, Store, StreamEntry } from './store.ts';
+import { leaseToken, type SetOptions, type Store, type StreamEntry } from './store.ts';
 
 interface Entry {
   value: string;
@@ -14,6 +14,7 @@ export class MemoryStore implements Store {
   #streams = new Map<string, StreamEntry[]>();
   #lastStreamMs = 0;
   #streamSeq = 0;
+  #fence = 0;
   #now: () => number;
 
   constructor(opts: { now?: () => number } = {}) {
@@ -130,17 +131,28 @@ export class MemoryStore implements Store {
     return (this.#streams.get(stream) ?? []).map((entry) => ({ id: entry.id, fields: { ...entry.fields } }));
   }
 
-  async acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    const holder = this.#read(key);
-    if (holder !== null && holder !== owner) return false;
-    this.#write(key, owner, ttlMs);
+  async acquireLease(key: string, owner: string, ttlMs: number): Promise<number | null> {
+    if (this.#read(key) !== null) return null;
+    const token = ++this.#fence;
+    this.#write(key, `${token}|${owner}`, ttlMs);
+    return token;
+  }
+
+  async renewLease(key: string, token: number, ttlMs: number): Promise<boolean> {
+    const value = this.#read(key);
+    if (value === null || leaseToken(value) !== token) return false;
+    this.#write(key, value, ttlMs);
     return true;
   }
 
-  async releaseLease(key: string, owner: string): Promise<boolean> {
-    if (this.#read(key) !== owner) return false;
+  async releaseLease(key: string, token: number): Promise<boolean> {
+    if (leaseToken(this.#read(key)) !== token) return false;
     this.#values.delete(key);
     return true;
+  }
+
+  async leaseHolder(key: string): Promise<number | null> {
+    return leaseToken(this.#read(key));
   }
 
   async ping(): Promise<void> {}

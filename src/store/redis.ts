@@ -1,6 +1,6 @@
 // Redis implementation of the Store port (ioredis). Multi-key changes are Lua scripts, so they are atomic.
 import { Redis } from 'ioredis';
-import type { SetOptions, Store, StreamEntry } from './store.ts';
+import { leaseToken, type SetOptions, type Store, type StreamEntry } from './store.ts';
 
 // KEYS[1]=key; ARGV[1]=expected ('' + ARGV[3]=='0' means absent), ARGV[2]=next, ARGV[4]=delete?, ARGV[5]=ttl ms
 const CAS = `
@@ -33,16 +33,31 @@ local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 redis.call('SET', KEYS[2], ARGV[3])
 return id`;
 
-// KEYS[1]=lease; ARGV[1]=owner ARGV[2]=ttl
+// A lease's value is "<token>|<owner>"; the token comes from one counter, so it only ever grows.
+// KEYS[1]=lease KEYS[2]=fence counter; ARGV[1]=owner ARGV[2]=ttl
 const ACQUIRE_LEASE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token .. '|' .. ARGV[1], 'PX', ARGV[2])
+return token`;
+
+// KEYS[1]=lease; ARGV[1]=token ARGV[2]=ttl
+const RENEW_LEASE = `
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local prefix = ARGV[1] .. '|'
+if not holder or string.sub(holder, 1, #prefix) ~= prefix then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
+// KEYS[1]=lease; ARGV[1]=token
 const RELEASE_LEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
-return 0`;
+local holder = redis.call('GET', KEYS[1])
+local prefix = ARGV[1] .. '|'
+if not holder or string.sub(holder, 1, #prefix) ~= prefix then return 0 end
+redis.call('DEL', KEYS[1])
+return 1`;
+
+const FENCE_KEY = 'leases:fence';
 
 export interface RedisStoreOptions {
   /** Namespace for every key, so replicas (and other apps) can share one Redis. */
@@ -71,7 +86,8 @@ export class RedisStore implements Store {
     this.redis.on('error', () => {});
     this.redis.defineCommand('csCas', { numberOfKeys: 1, lua: CAS });
     this.redis.defineCommand('csAppendChained', { numberOfKeys: 2, lua: APPEND_CHAINED });
-    this.redis.defineCommand('csAcquireLease', { numberOfKeys: 1, lua: ACQUIRE_LEASE });
+    this.redis.defineCommand('csAcquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE });
+    this.redis.defineCommand('csRenewLease', { numberOfKeys: 1, lua: RENEW_LEASE });
     this.redis.defineCommand('csReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
   }
 
@@ -187,12 +203,21 @@ export class RedisStore implements Store {
     }
   }
 
-  async acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.#script('csAcquireLease', this.#k(key), owner, ttlMs)) === 1;
+  async acquireLease(key: string, owner: string, ttlMs: number): Promise<number | null> {
+    const token = await this.#script('csAcquireLease', this.#k(key), this.#k(FENCE_KEY), owner, ttlMs);
+    return typeof token === 'number' && token > 0 ? token : null;
   }
 
-  async releaseLease(key: string, owner: string): Promise<boolean> {
-    return (await this.#script('csReleaseLease', this.#k(key), owner)) === 1;
+  async renewLease(key: string, token: number, ttlMs: number): Promise<boolean> {
+    return (await this.#script('csRenewLease', this.#k(key), token, ttlMs)) === 1;
+  }
+
+  async releaseLease(key: string, token: number): Promise<boolean> {
+    return (await this.#script('csReleaseLease', this.#k(key), token)) === 1;
+  }
+
+  async leaseHolder(key: string): Promise<number | null> {
+    return leaseToken(await this.redis.get(this.#k(key)));
   }
 
   async ping(): Promise<void> {

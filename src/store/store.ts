@@ -51,9 +51,17 @@ export interface Store {
   ): Promise<string | null>;
   readStream(stream: string): Promise<StreamEntry[]>;
 
-  /** Takes the lease, or extends it when `owner` already holds it; false when someone else holds it. */
-  acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean>;
-  releaseLease(key: string, owner: string): Promise<boolean>;
+  /**
+   * Takes the lease when nobody holds it, `owner` included (not re-entrant). Returns a fencing token, unique to this
+   * acquisition and higher than every earlier one, or null when it is held. Use src/lease.ts, not this directly.
+   */
+  acquireLease(key: string, owner: string, ttlMs: number): Promise<number | null>;
+  /** Extends the lease only while the acquisition `token` still holds it. */
+  renewLease(key: string, token: number, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up only while the acquisition `token` still holds it. */
+  releaseLease(key: string, token: number): Promise<boolean>;
+  /** The token of the live acquisition of `key`, or null when nobody holds it. */
+  leaseHolder(key: string): Promise<number | null>;
 
   /** Resolves when the store answers; rejects otherwise (used by /readyz). */
   ping(): Promise<void>;
@@ -81,4 +89,11 @@ export async function updateJson<T>(
 export async function getJson<T>(store: Store, key: string): Promise<T | null> {
   const raw = await store.get(key);
   return raw === null ? null : (JSON.parse(raw) as T);
+}
+
+/** The fencing token in a stored lease value ("<token>|<owner>"), or null. */
+export function leaseToken(value: string | null): number | null {
+  if (value === null) return null;
+  const token = Number(value.slice(0, value.indexOf('|')));
+  return Number.isSafeInteger(token) && token > 0 ? token : null;
 }

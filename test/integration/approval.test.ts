@@ -215,4 +215,126 @@ describe('approval flow (real Redis)', () => {
     assert.match(recovered?.result?.summary ?? '', /^After a restart: value is 2 as requested/);
     assert.equal(system.writes, 0, 'the change was not sent again');
   });
+  it('a Redis crash right after the approval landed strands nothing: the next sweep executes it once, card and timeline say so', async () => {
+    const action = await request();
+    // Redis goes away between the approval's write and the execution lease: the approving replica cannot go on.
+    const crashing = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'acquireLease') return () => Promise.reject(new Error('Connection is closed.'));
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const dying = makeTestBot({ store: crashing, instanceId: 'dying' });
+    dying.bot.deps.approvals.register(flipHandler(system));
+    await dying.click('bob', APPROVE_ACTION, action.id);
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'approved');
+    assert.equal(system.writes, 0);
+
+    const fresh = makeTestBot({ store, instanceId: 'after-restart' });
+    fresh.bot.deps.approvals.register(flipHandler(system));
+    await fresh.bot.deps.approvals.recover();
+    await fresh.bot.deps.approvals.recover(); // a second sweep finds nothing left to do
+    await fresh.bot.idle();
+
+    const done = await fresh.bot.deps.approvals.get(action.id);
+    assert.equal(done?.state, 'succeeded');
+    assert.equal(system.writes, 1, 'executed exactly once');
+    assert.equal(system.value, 2);
+    assert.match(
+      textOf(fresh.chat.latest(action.card ?? { channel: '', ts: '' })),
+      /Done: Flip the value to 2/,
+    );
+    const events = await fresh.bot.deps.timeline.read('INC-1');
+    assert.ok(
+      events.some((e) => e.kind === 'action.progress' && /^Resuming after a restart/.test(e.summary)),
+    );
+    assert.equal(events.filter((e) => e.kind === 'action.succeeded').length, 1);
+    const again = await fresh.click('dave', APPROVE_ACTION, action.id);
+    assert.match(textOf(again[0]), /already executed/);
+  });
+
+  it('an approval stranded past its request expired is failed truthfully: nothing changed, said on card and timeline', async () => {
+    let now = new Date('2026-11-26T10:00:00Z');
+    const clocked = makeTestBot({ store, now: () => now });
+    clocked.bot.deps.approvals.register(flipHandler(system));
+    await clocked.command('alice', '/incident', 'declare checkout', 'C0LATE');
+    const incident = await clocked.bot.deps.incidents.active('C0LATE');
+    assert.ok(incident);
+    const action = await clocked.bot.deps.approvals.request<Flip>({
+      kind: 'test.flip',
+      incident,
+      step: 'C',
+      summary: 'Flip',
+      basis: 1,
+      change: { to: 2 },
+      requester: { type: 'user', ...USERS.alice },
+    });
+    const crashing = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'acquireLease') return () => Promise.reject(new Error('Connection is closed.'));
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const dying = makeTestBot({ store: crashing, instanceId: 'dying', now: () => now });
+    dying.bot.deps.approvals.register(flipHandler(system));
+    await dying.click('bob', APPROVE_ACTION, action.id, 'C0LATE');
+    assert.equal((await clocked.bot.deps.approvals.get(action.id))?.state, 'approved');
+
+    now = new Date('2026-11-26T11:00:00Z'); // the bot was down for an hour
+    await clocked.bot.deps.approvals.recover();
+    await clocked.bot.idle();
+
+    const failed = await clocked.bot.deps.approvals.get(action.id);
+    assert.equal(failed?.state, 'failed');
+    assert.match(failed?.result?.summary ?? '', /the bot stopped before executing it .* nothing was changed/);
+    assert.equal(system.writes, 0);
+    assert.match(
+      textOf(clocked.chat.latest(action.card ?? { channel: '', ts: '' })),
+      /Failed: Flip[\s\S]*nothing was changed/,
+    );
+    const events = await clocked.bot.deps.timeline.read(incident.id);
+    assert.equal(events.filter((e) => e.kind === 'action.failed').length, 1);
+  });
+
+  it('an executor whose lease was lost stops before writing, and the replica that took over reports alone', async () => {
+    let resume: () => void = () => {};
+    const gated: ActionHandler<Flip> = {
+      ...flipHandler(system),
+      async execute(action, ctx) {
+        await new Promise<void>((r) => (resume = r));
+        await ctx.progress('writing the value'); // the write follows its progress line
+        system.writes += 1;
+        system.value = action.change.to;
+        return { ok: true, summary: `value is ${system.value}` };
+      },
+    };
+    const stalled = makeTestBot({ store, instanceId: 'stalled', actionLease: { ttlMs: 400, renewMs: 50 } });
+    stalled.bot.deps.approvals.register(gated);
+    const action = await request();
+    const clicked = stalled.click('bob', APPROVE_ACTION, action.id);
+    for (let i = 0; i < 50 && (await t.bot.deps.approvals.get(action.id))?.state !== 'executing'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'executing');
+
+    // The lease lapses (a long GC pause, a partition): another replica's sweep takes the action over.
+    await store.del(`action:${action.id}:lease`);
+    await new Promise((r) => setTimeout(r, 200));
+    const other = makeTestBot({ store, instanceId: 'other' });
+    other.bot.deps.approvals.register(flipHandler(system));
+    await other.bot.deps.approvals.recover();
+    await other.bot.idle();
+    resume();
+    await clicked;
+    await stalled.bot.idle();
+
+    assert.equal(system.writes, 0, 'the executor that lost its lease wrote nothing');
+    const final = await t.bot.deps.approvals.get(action.id);
+    assert.equal(final?.state, 'failed');
+    assert.match(final?.result?.summary ?? '', /^After a restart: value is still 1/);
+    const events = await t.bot.deps.timeline.read('INC-1');
+    assert.equal(events.filter((e) => /^action\.(succeeded|failed)$/.test(e.kind)).length, 1);
+    assert.ok(!events.some((e) => e.summary === 'writing the value'));
+  });
 });

@@ -112,19 +112,26 @@ for (const [name, make] of implementations) {
       assert.equal(entries[1202]?.fields.i, '1202');
     });
 
-    it('grants a lease to one owner, extends it for that owner, and releases it only for that owner', async () => {
-      assert.equal(await store.acquireLease('lease', 'a', 200), true);
-      assert.equal(await store.acquireLease('lease', 'b', 200), false);
-      assert.equal(await store.acquireLease('lease', 'a', 200), true);
-      assert.equal(await store.releaseLease('lease', 'b'), false);
-      assert.equal(await store.releaseLease('lease', 'a'), true);
-      assert.equal(await store.acquireLease('lease', 'b', 40), true);
+    it('grants a lease to one acquisition at a time, with an increasing fencing token, not even re-entrant', async () => {
+      const first = await store.acquireLease('lease', 'a', 200);
+      assert.ok(first !== null && first > 0);
+      assert.equal(await store.acquireLease('lease', 'b', 200), null);
+      assert.equal(await store.acquireLease('lease', 'a', 200), null, 'the same owner cannot take it twice');
+      assert.equal(await store.leaseHolder('lease'), first);
+      assert.equal(await store.renewLease('lease', first + 1, 200), false, 'only its own token renews it');
+      assert.equal(await store.renewLease('lease', first, 200), true);
+      assert.equal(await store.releaseLease('lease', first + 1), false);
+      assert.equal(await store.releaseLease('lease', first), true);
+      assert.equal(await store.leaseHolder('lease'), null);
+
+      const second = await store.acquireLease('lease', 'b', 40);
+      assert.ok(second !== null && second > first, 'each acquisition gets a higher token');
       await new Promise((r) => setTimeout(r, 90));
-      assert.equal(
-        await store.acquireLease('lease', 'a', 200),
-        true,
-        'an expired lease passes to the next owner',
-      );
+      assert.equal(await store.renewLease('lease', second, 200), false, 'a lapsed lease cannot be renewed');
+      const third = await store.acquireLease('lease', 'a', 200);
+      assert.ok(third !== null && third > second, 'an expired lease passes to the next acquisition');
+      assert.equal(await store.releaseLease('lease', second), false, 'a stale token releases nothing');
+      assert.equal(await store.leaseHolder('lease'), third);
     });
 
     it('answers ping', async () => {

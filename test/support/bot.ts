@@ -80,6 +80,7 @@ export function makeTestBot(
     env?: NodeJS.ProcessEnv;
     pagerdutyMirror?: Partial<MirrorOptions>;
     breaker?: Partial<BreakerOptions>;
+    actionLease?: { ttlMs: number; renewMs?: number };
     chat?: RecordingChat;
   } = {},
 ): TestBot {
@@ -100,6 +101,7 @@ export function makeTestBot(
     ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
     ...(opts.pagerdutyMirror ? { pagerdutyMirror: opts.pagerdutyMirror } : {}),
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
+    ...(opts.actionLease ? { actionLease: opts.actionLease } : {}),
   });
   const replies: TestBot['replies'] = [];
   return {
