@@ -120,6 +120,8 @@ export interface LockResult {
   terminated: number;
   /** Sessions that connected between the revoke and its commit, ended after the commit. */
   terminatedAfterCommit: number;
+  /** Set when the transaction failed or lost its answer and the lock was seen in place by reading the grants back. */
+  observed?: string;
 }
 
 export interface ReconcilePlan {

@@ -49,7 +49,8 @@ import {
   type TripRecord,
 } from './state.ts';
 import { getCanary, haltCanaryForTrip, pauseCanaryForDisarm } from '../canary/canary.ts';
-import { readShiftOp, recheckShift, shiftTraffic, trafficOf, type ShiftOutcome } from '../contain/contain.ts';
+import { trafficOf } from '../contain/contain.ts';
+import { shiftWithRetry } from '../shift/retry.ts';
 import type { BreakerPage } from '../pagerduty/mirror.ts';
 
 export { getBreaker, breakerConfig, type BreakerState } from './state.ts';
@@ -699,57 +700,28 @@ export class BreakerEvaluator {
     return { incidentId: state.incident, declared: false, page };
   }
 
-  /** Shift attempts: the first with the trip's id; a drift (someone else wrote meanwhile) is retried fresh. */
+  /** Shift attempts: the first with the trip's id; drift, errors and unknown outcomes are retried with a fresh read. */
   async #shift(
     service: string,
     incidentId: string,
     trip: TripRecord,
     signal: AbortSignal,
   ): Promise<TripRecord['outcome']> {
-    const deps = this.#deps;
-    const opIdOf = (n: number) => (n <= 1 ? trip.id : `${trip.id}-r${n}`);
-    let attempt = trip.attempts;
-    if (attempt > 0) {
-      // Resuming after a restart: how far did the last attempt get?
-      const op = await readShiftOp(deps, opIdOf(attempt));
-      if (op?.state === 'succeeded') return { ok: true, summary: 'shifted before a restart' };
-      if (op?.state === 'executing') {
-        const rechecked = await recheckShift(deps, op.id, op.change);
-        if (rechecked.ok) return { ok: true, summary: `After a restart: ${rechecked.summary}` };
-      } else if (!op) attempt -= 1; // never started executing: run the same attempt (same id) again
-    }
-    let last: ShiftOutcome | undefined;
-    while (attempt < MAX_SHIFT_ATTEMPTS) {
-      signal.throwIfAborted(); // the holder of the trip lease now resumes from the stored attempt
-      attempt += 1;
-      await this.#saveTrip(service, { attempts: attempt });
-      try {
-        last = await shiftTraffic(deps, {
-          service,
-          incidentId,
-          legacyPercent: 100,
-          actor: breakerActor(service),
-          opId: opIdOf(attempt),
-          reason: `breaker tripped (${trip.reason === 'breach' ? `${trip.breaches} breaches` : 'no data'})`,
-          direction: 'toLegacy',
-          signal,
-        });
-      } catch (err) {
-        // A read that failed (Route 53 down): nothing was written; try again with a fresh read.
-        deps.log.warn({ err, service, attempt }, 'breaker shift could not read the traffic');
-        last = {
-          ok: false,
-          summary: (err as Error).message,
-          receipts: [],
-          stopped: { layer: 'route53', reason: 'error', detail: (err as Error).message },
-          data: {},
-        };
-      }
-      if (last.ok) break;
-      const reason = last.stopped?.reason;
-      if (reason !== 'drift' && reason !== 'error') break;
-    }
-    if (!last) return { ok: false, summary: 'no shift attempt was made' };
+    const last = await shiftWithRetry(this.#deps, {
+      service,
+      incidentId,
+      legacyPercent: 100,
+      actor: breakerActor(service),
+      opIdOf: (n) => (n <= 1 ? trip.id : `${trip.id}-r${n}`),
+      attempts: MAX_SHIFT_ATTEMPTS,
+      resumeAfter: trip.attempts,
+      onAttempt: async (attempts) => {
+        await this.#saveTrip(service, { attempts });
+      },
+      reason: `breaker tripped (${trip.reason === 'breach' ? `${trip.breaches} breaches` : 'no data'})`,
+      direction: 'toLegacy',
+      signal,
+    });
     return {
       ok: last.ok,
       summary: last.summary,

@@ -22,13 +22,8 @@ import { getJson, updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
 import type { ActionHandler } from '../approval/approval.ts';
 import { breakerConfig, getBreaker } from '../breaker/state.ts';
-import {
-  readShiftOp,
-  readTraffic,
-  recheckShift,
-  shiftTraffic,
-  type ShiftOutcome,
-} from '../contain/contain.ts';
+import { readTraffic, type ShiftOutcome } from '../contain/contain.ts';
+import { shiftWithRetry } from '../shift/retry.ts';
 import { runPreflight, type PreflightReport } from '../preflight/preflight.ts';
 
 export const CANARY_START = 'canary.start';
@@ -346,37 +341,21 @@ async function applyStepHeld(
   if (!state || state.id !== canaryId || state.status !== 'ramping' || state.index !== index) return;
   const cloud = state.steps[index] ?? 0;
   const opId = stepOpId(state);
-  let outcome: ShiftOutcome;
-  const earlier = await readShiftOp(deps, opId);
-  if (earlier?.state === 'executing') {
-    // Interrupted by a restart mid-write: re-read, never re-send.
-    const rechecked = await recheckShift(deps, opId, earlier.change);
-    outcome = { ok: rechecked.ok, summary: rechecked.summary, receipts: [], data: {} };
-  } else if (earlier?.state === 'succeeded') {
-    outcome = { ok: true, summary: 'written before a restart', receipts: [], data: {} };
-  } else {
-    try {
-      outcome = await shiftTraffic(deps, {
-        service,
-        incidentId: state.incident,
-        legacyPercent: 100 - cloud,
-        actor: canaryActor(service),
-        opId,
-        reason: `canary step ${index + 1}/${state.steps.length}: cloud ${cloud}%`,
-        direction: 'any',
-        guard: () => stepGuard(deps, service, canaryId, index),
-        signal,
-      });
-    } catch (err) {
-      outcome = {
-        ok: false,
-        summary: (err as Error).message,
-        receipts: [],
-        stopped: { layer: 'route53', reason: 'error', detail: (err as Error).message },
-        data: {},
-      };
-    }
-  }
+  // One try per step (raising the cloud share is not retried blindly); a try interrupted by a restart mid-write
+  // is re-read, never re-sent.
+  const outcome = await shiftWithRetry(deps, {
+    service,
+    incidentId: state.incident,
+    legacyPercent: 100 - cloud,
+    actor: canaryActor(service),
+    opIdOf: () => opId,
+    attempts: 1,
+    resumeAfter: 1,
+    reason: `canary step ${index + 1}/${state.steps.length}: cloud ${cloud}%`,
+    direction: 'any',
+    guard: () => stepGuard(deps, service, canaryId, index),
+    signal,
+  });
   const at = deps.now().toISOString();
   if (outcome.stopped?.reason === 'cancelled') return; // paused, aborted or rolled back meanwhile: they record it
   if (!outcome.ok) {
@@ -702,29 +681,16 @@ export async function abortCanary(
     );
   }
   await deps.scheduler.cancel(STEP_QUEUE, `${service}|${aborted.id}|${aborted.index}`);
-  let outcome: ShiftOutcome | undefined;
-  for (let attempt = 1; attempt <= MAX_ABORT_ATTEMPTS; attempt++) {
-    try {
-      outcome = await shiftTraffic(deps, {
-        service,
-        incidentId: aborted.incident,
-        legacyPercent: 100,
-        actor,
-        opId: `${aborted.id}-abort${attempt > 1 ? `-r${attempt}` : ''}`,
-        reason: `canary aborted by ${actor.name}`,
-        direction: 'toLegacy',
-      });
-    } catch (err) {
-      outcome = {
-        ok: false,
-        summary: (err as Error).message,
-        receipts: [],
-        stopped: { layer: 'route53', reason: 'error', detail: (err as Error).message },
-        data: {},
-      };
-    }
-    if (outcome.ok || (outcome.stopped?.reason !== 'drift' && outcome.stopped?.reason !== 'error')) break;
-  }
+  const outcome: ShiftOutcome | undefined = await shiftWithRetry(deps, {
+    service,
+    incidentId: aborted.incident,
+    legacyPercent: 100,
+    actor,
+    opIdOf: (attempt) => `${aborted.id}-abort${attempt > 1 ? `-r${attempt}` : ''}`,
+    attempts: MAX_ABORT_ATTEMPTS,
+    reason: `canary aborted by ${actor.name}`,
+    direction: 'toLegacy',
+  });
   await deps.incidents.record(aborted.incident, {
     step: 'D',
     kind: CANARY_ABORTED,

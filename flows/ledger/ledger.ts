@@ -456,18 +456,19 @@ export function registerLedgerActions(deps: Deps): void {
         privileges,
         terminated: result.terminated + result.terminatedAfterCommit,
       };
+      const seen = result.observed ? { observed: result.observed } : {};
       await deps.incidents.record(action.incident, {
         step: 'O',
         kind: LEDGER_LOCKED,
         actor: SYSTEM,
-        summary: `Locked ${record.role} out of ${record.table}: revoked ${privileges.join(', ')}, ended ${data.terminated} session(s)`,
-        data: { ...data },
+        summary: `Locked ${record.role} out of ${record.table}: revoked ${privileges.join(', ')}, ended ${data.terminated} session(s)${result.observed ? `; seen by reading back: ${result.observed}` : ''}`,
+        data: { ...data, ...seen },
       });
       await ctx.progress(`revoked ${privileges.join(', ')}; ended ${data.terminated} session(s)`);
       return {
         ok: true,
-        summary: `Revoked ${privileges.join(', ')} from ${record.role} on ${record.table} and ended ${result.terminated} session(s)${result.terminatedAfterCommit > 0 ? ` (+${result.terminatedAfterCommit} that slipped in before the commit)` : ''}. \`/ledger unlock\` grants back exactly these.`,
-        data: { ...data },
+        summary: `Revoked ${privileges.join(', ')} from ${record.role} on ${record.table} and ended ${result.terminated} session(s)${result.terminatedAfterCommit > 0 ? ` (+${result.terminatedAfterCommit} that slipped in before the commit)` : ''}.${result.observed ? ` Seen by reading back: ${result.observed}.` : ''} \`/ledger unlock\` grants back exactly these.`,
+        data: { ...data, ...seen },
       };
     },
     async recheck(action) {

@@ -12,6 +12,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { Metrics } from '../../metrics.ts';
+import { NotWrittenError, observeAfterFailure } from '../../outcome.ts';
 import type { LabelSelector, MemoryMetrics, PodEvent, PodInfo } from '../../workload.ts';
 import { parseQuantity, selectorMatches } from '../../workload.ts';
 import { execInPod, type ExecEndpoint } from './exec.ts';
@@ -209,6 +210,21 @@ interface PodMetricsList {
 }
 
 /** One cluster (one kubeconfig context). */
+/** A write that failed with a 5xx or got no answer may still have been applied by the API server. */
+function mayHaveApplied(err: unknown): boolean {
+  return err instanceof KubernetesError && (err.status === undefined || err.status >= 500);
+}
+
+/** Whether `have` carries a merge patch's keys: a value set, a null removed. */
+function carries(
+  have: Record<string, string> | undefined,
+  patch: Record<string, string | null> | undefined,
+): boolean {
+  return Object.entries(patch ?? {}).every(([k, v]) =>
+    v === null ? have?.[k] === undefined : have?.[k] === v,
+  );
+}
+
 export class KubeCluster implements Kubernetes {
   #kc: KubeConfig;
   #core: CoreV1Api;
@@ -569,18 +585,44 @@ export class KubeCluster implements Kubernetes {
     );
   }
 
-  patchPodMetadata(
+  async patchPodMetadata(
     namespace: string,
     name: string,
     patch: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
   ): Promise<PodInfo> {
-    return this.#call('patchPod', { verb: 'patch', resource: 'pods', namespace }, async () => {
-      const pod = await this.#core.patchNamespacedPod(
-        { namespace, name, body: { metadata: patch } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    try {
+      return await this.#call('patchPod', { verb: 'patch', resource: 'pods', namespace }, async () => {
+        const pod = await this.#core.patchNamespacedPod(
+          { namespace, name, body: { metadata: patch } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        return toPodInfo(pod, undefined);
+      });
+    } catch (err) {
+      if (!mayHaveApplied(err)) throw err;
+      // The API server may have applied the patch before failing to answer: the pod itself says.
+      const failure = `patching pod ${name} failed (${(err as Error).message})`;
+      const seen = await observeAfterFailure({
+        service: 'Kubernetes',
+        failure,
+        read: () =>
+          this.#call('getPod', { verb: 'get', resource: 'pods', namespace }, () =>
+            this.#core.readNamespacedPod({ namespace, name }),
+          ),
+        verdict: (pod) =>
+          carries(pod.metadata?.labels, patch.labels) && carries(pod.metadata?.annotations, patch.annotations)
+            ? 'applied'
+            : 'untouched',
+        reads: 1,
+        sleep: async () => {},
+      });
+      if (seen.verdict === 'applied') return toPodInfo(seen.current, undefined);
+      throw new NotWrittenError(
+        'kubernetes',
+        `${failure}; the pod read back does not carry the new labels, so it was not relabelled`,
+        err,
       );
-      return toPodInfo(pod, undefined);
-    });
+    }
   }
 
   async deletePod(namespace: string, name: string, uid: string): Promise<'deleted' | 'gone'> {
@@ -639,7 +681,41 @@ export class KubeCluster implements Kubernetes {
       return 'created';
     } catch (err) {
       if (err instanceof KubernetesError && err.reason === 'conflict') return 'exists';
-      throw err;
+      if (!mayHaveApplied(err)) throw err;
+      // The API server may have stored the policy before failing to answer: read it.
+      const failure = `creating NetworkPolicy ${spec.name} failed (${(err as Error).message})`;
+      const seen = await observeAfterFailure({
+        service: 'Kubernetes',
+        failure,
+        read: async () => {
+          try {
+            return await this.#call(
+              'getNetworkPolicy',
+              { verb: 'get', resource: 'networkpolicies.networking.k8s.io', namespace },
+              () => this.#net.readNamespacedNetworkPolicy({ namespace, name: spec.name }),
+            );
+          } catch (readErr) {
+            if (readErr instanceof KubernetesError && readErr.reason === 'not-found') return null;
+            throw readErr;
+          }
+        },
+        verdict: (policy) =>
+          policy === null
+            ? 'untouched'
+            : policy.spec?.podSelector?.matchLabels?.[spec.label.key] === spec.label.value
+              ? 'applied'
+              : 'moved',
+        reads: 1,
+        sleep: async () => {},
+      });
+      if (seen.verdict === 'applied') return 'created';
+      throw new NotWrittenError(
+        'kubernetes',
+        seen.verdict === 'untouched'
+          ? `${failure}; reading it back finds no such policy, so nothing was created`
+          : `${failure}; a policy of that name exists but selects other pods: check it by hand`,
+        err,
+      );
     }
   }
 

@@ -1,6 +1,7 @@
 // Locking the cloud writers out of the ledger table (revoke + end sessions, one transaction) and letting them back in.
 import { ExternalServiceError } from '../../errors.ts';
 import type { LockResult, TablePrivilege, WriterState } from '../../ledger.ts';
+import { NotWrittenError, observeAfterFailure } from '../../outcome.ts';
 import type { LedgerSideDb, SideSession } from './side.ts';
 import { ident, qualified, type TableName, displayTable } from './sql.ts';
 
@@ -104,7 +105,63 @@ export async function lockWriters(
   table: TableName,
   expected: TablePrivilege[],
 ): Promise<LockResult> {
-  const result = await db.transaction(async (session) => {
+  let result: { revoked: TablePrivilege[]; terminated: number };
+  try {
+    result = await revokeInTransaction(db, role, table, expected);
+  } catch (err) {
+    // Our own refusals (grants moved, still writable) come without a cause and were rolled back; anything the
+    // driver or server raised may have hit the COMMIT: read the grants before saying what happened.
+    if (!(err instanceof ExternalServiceError) || err.cause === undefined) throw err;
+    const why = (err.cause as Error).message?.split('\n')[0] ?? err.message;
+    const seen = await observeAfterFailure({
+      service: 'cloud database',
+      failure: `the lock transaction failed (${why})`,
+      read: () => writerState(db, role, table),
+      verdict: (s) =>
+        !s.canWrite && expected.every((p) => !s.granted.some((g) => g.privilege === p.privilege))
+          ? 'applied'
+          : samePrivileges(s.granted, expected)
+            ? 'untouched'
+            : 'moved',
+      reads: 1,
+      sleep: async () => {},
+    });
+    const now = describePrivileges(seen.current.granted);
+    if (seen.verdict === 'untouched') {
+      throw new NotWrittenError(
+        'cloud database',
+        `the lock transaction failed (${why}); the grants read back still show ${now} for ${role}, so nothing was changed. Run /ledger lock again once the database is reachable.`,
+        err,
+      );
+    }
+    if (seen.verdict === 'moved') {
+      throw new ExternalServiceError(
+        'cloud database',
+        `the lock transaction failed (${why}); the grants read back show ${now} for ${role}${seen.current.canWrite ? ', and it can still write' : ''}: neither the approved state nor the lock. Check by hand before doing anything else.`,
+        { cause: err },
+      );
+    }
+    const late = await db.transaction((session) => terminate(session, role)).catch(() => 0);
+    return {
+      revoked: expected,
+      terminated: 0,
+      terminatedAfterCommit: late,
+      observed: `the lock transaction failed (${why}), but the grants read back show ${role} can no longer write: the lock is in place (sessions it ended were not counted)`,
+    };
+  }
+  // A session that connected between the revoke and its commit saw the old grants: end it too.
+  const late = await db.transaction((session) => terminate(session, role));
+  return { ...result, terminatedAfterCommit: late };
+}
+
+/** The revoke, its check and the end of the role's sessions, in one transaction. */
+function revokeInTransaction(
+  db: LedgerSideDb,
+  role: string,
+  table: TableName,
+  expected: TablePrivilege[],
+): Promise<{ revoked: TablePrivilege[]; terminated: number }> {
+  return db.transaction(async (session) => {
     const before = await readState(session, role, table);
     if (!samePrivileges(before.granted, expected)) {
       throw new ExternalServiceError(
@@ -128,9 +185,6 @@ export async function lockWriters(
     const terminated = await terminate(session, role);
     return { revoked: expected, terminated };
   });
-  // A session that connected between the revoke and its commit saw the old grants: end it too.
-  const late = await db.transaction((session) => terminate(session, role));
-  return { ...result, terminatedAfterCommit: late };
 }
 
 /** Grants back exactly what a lock revoked. */

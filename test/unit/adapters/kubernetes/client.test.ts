@@ -6,6 +6,7 @@ import nock from 'nock';
 import { KubeCluster } from '../../../../src/adapters/kubernetes/client.ts';
 import { ExecError, KubernetesError } from '../../../../src/adapters/kubernetes/types.ts';
 import { createMetrics } from '../../../../src/metrics.ts';
+import { NotWrittenError } from '../../../../src/outcome.ts';
 import { useNock } from '../../../support/nock.ts';
 import {
   DIGEST_A,
@@ -246,6 +247,77 @@ describe('Kubernetes adapter', () => {
     };
     assert.equal(await cluster.createQuarantinePolicy(NAMESPACE, spec), 'created');
     assert.equal(await cluster.createQuarantinePolicy(NAMESPACE, spec), 'exists');
+  });
+
+  const status500 = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'etcdserver: request timed out',
+    reason: 'InternalError',
+    code: 500,
+  };
+
+  it('a relabel answered 500 that the API server applied: reads the pod back and reports it relabelled', async () => {
+    api.patch(`/api/v1/namespaces/${NAMESPACE}/pods/payments-a`).reply(500, status500);
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/pods/payments-a`)
+      .reply(
+        200,
+        podObject({ name: 'payments-a', labels: { track: 'cloud', 'cloud-safety.io/quarantine': 'INC-1' } }),
+      );
+    const pod = await cluster.patchPodMetadata(NAMESPACE, 'payments-a', {
+      labels: { app: null, 'cloud-safety.io/quarantine': 'INC-1' },
+    });
+    assert.equal(pod.labels['cloud-safety.io/quarantine'], 'INC-1');
+    assert.equal(pod.labels.app, undefined);
+  });
+
+  it('a relabel answered 500 that did not apply: "not relabelled" only after the pod read back says so', async () => {
+    api.patch(`/api/v1/namespaces/${NAMESPACE}/pods/payments-a`).reply(500, status500);
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/pods/payments-a`)
+      .reply(200, podObject({ name: 'payments-a', labels: { app: 'payments', track: 'cloud' } }));
+    await assert.rejects(
+      cluster.patchPodMetadata(NAMESPACE, 'payments-a', {
+        labels: { app: null, 'cloud-safety.io/quarantine': 'INC-1' },
+      }),
+      (err: Error) =>
+        err instanceof NotWrittenError &&
+        /^patching pod payments-a failed \(.*\); the pod read back does not carry the new labels, so it was not relabelled$/.test(
+          err.message,
+        ),
+    );
+  });
+
+  it('a NetworkPolicy create answered 500: created if reading it back finds it, not created if 404', async () => {
+    const spec = {
+      name: 'cloud-safety-quarantine-inc-1',
+      label: { key: 'cloud-safety.io/quarantine', value: 'INC-1' },
+      incident: 'INC-1',
+    };
+    const path = `/apis/networking.k8s.io/v1/namespaces/${NAMESPACE}/networkpolicies`;
+    api.post(path).reply(500, status500);
+    api.get(`${path}/${spec.name}`).reply(200, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: spec.name, namespace: NAMESPACE, uid: 'np-1', resourceVersion: '7' },
+      spec: {
+        podSelector: { matchLabels: { 'cloud-safety.io/quarantine': 'INC-1' } },
+        policyTypes: ['Ingress', 'Egress'],
+      },
+    });
+    assert.equal(await cluster.createQuarantinePolicy(NAMESPACE, spec), 'created');
+
+    api.post(path).reply(500, status500);
+    api.get(`${path}/${spec.name}`).reply(404, status404('networkpolicies', spec.name));
+    await assert.rejects(
+      cluster.createQuarantinePolicy(NAMESPACE, spec),
+      (err: Error) =>
+        err instanceof NotWrittenError &&
+        /reading it back finds no such policy, so nothing was created$/.test(err.message),
+    );
   });
 
   it('deletes a pod only if it still has the uid, and reports a pod already gone', async () => {
