@@ -1,6 +1,8 @@
-// /contain against a Route 53 that takes a real-world 60 s to report INSYNC, with the recovery sweep running meanwhile.
+// /contain against a Route 53 that takes a real-world 60 s to report INSYNC while the sweep runs, and with a lost lease.
 import assert from 'node:assert/strict';
+import { shiftTraffic } from '../../flows/contain/contain.ts';
 import type { Action } from '../../src/actions.ts';
+import { takeLease } from '../../src/lease.ts';
 import { Route53TrafficAdapter } from '../../src/adapters/route53.ts';
 import { APPROVE_ACTION } from '../../src/chat/blocks/approval.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -15,7 +17,7 @@ import { faultConfig } from '../faults/lib/fixtures.ts';
 const SWEEP_EVERY_MS = 10_000; // the action-recovery sweep's period
 const INSYNC_AFTER_MS = 60_000; // what real Route 53 takes
 
-describe('/contain with a slow INSYNC while the recovery sweep runs (real Redis, local Route 53)', () => {
+describe('/contain under real INSYNC timings and lost leases (real Redis, local Route 53)', () => {
   let store: RedisStore;
   let clock: FakeClock;
   let r53: Route53Server;
@@ -88,5 +90,32 @@ describe('/contain with a slow INSYNC while the recovery sweep runs (real Redis,
     assert.match(card, /Done: Shift payments to legacy 100%/);
     assert.match(card, /DNS in sync|in sync/);
     assert.doesNotMatch(card, /After a restart/);
+  });
+  it('an automated shift whose lease was lost writes nothing and says so', async () => {
+    const lease = await takeLease(store, 'breaker:payments:trip', {
+      owner: 'replica-a',
+      ttlMs: 5000,
+      renewMs: 20,
+    });
+    assert.ok(lease);
+    // The lease lapses (a long pause) and another replica takes the trip over.
+    await store.del('breaker:payments:trip');
+    assert.ok(await takeLease(store, 'breaker:payments:trip', { owner: 'replica-b', ttlMs: 5000 }));
+    for (let i = 0; i < 50 && !lease.signal.aborted; i++) await new Promise((r) => setTimeout(r, 20));
+
+    const outcome = await shiftTraffic(t.bot.deps, {
+      service: 'payments',
+      incidentId: 'INC-1',
+      legacyPercent: 100,
+      actor: { type: 'breaker', id: 'breaker:payments', name: 'breaker' },
+      opId: 'trip-payments-1',
+      reason: 'memory 97% > 90% for 3 checks',
+      signal: lease.signal,
+    });
+
+    assert.equal(outcome.ok, false);
+    assert.match(outcome.summary, /^Nothing was written: lost the lease breaker:payments:trip/);
+    assert.equal(r53.accepted.length, 0, 'no ChangeBatch from the replica that lost its lease');
+    assert.equal(r53.records(DRILL_ZONE).find((r) => r.setIdentifier === 'legacy')?.weight, 20);
   });
 });
