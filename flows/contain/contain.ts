@@ -45,6 +45,10 @@ export const TRAFFIC_SHIFT = 'traffic.shift';
 
 const CONVERGE_QUEUE = 'traffic-converge';
 const SYNC_QUEUE = 'traffic-sync';
+/** Re-reads a layer whose write had an unknown outcome, until reality can be read (durable timer). */
+const OBSERVE_QUEUE = 'traffic-observe';
+const OBSERVE_AFTER_MS = 30_000;
+const OBSERVE_GIVE_UP_MS = 60 * 60_000;
 /** Route 53 is usually INSYNC within 60 s; after this long the thread hears about it. */
 export const SLOW_SYNC_MS = 120_000;
 const SYNC_FOLLOW_UP_MS = 5000;
@@ -739,6 +743,13 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
       break;
     }
   }
+  if (stopped?.reason === 'unknown') {
+    await deps.scheduler.at(
+      OBSERVE_QUEUE,
+      `${op.id}|${stopped.layer}|${deps.now().getTime()}`,
+      deps.now().getTime() + OBSERVE_AFTER_MS,
+    );
+  }
   if (stopped) {
     await recordNotShifted(
       deps,
@@ -1018,6 +1029,48 @@ async function followSync(deps: Deps, member: string): Promise<void> {
     await deps.scheduler.at(SYNC_QUEUE, member, deps.now().getTime() + SYNC_FOLLOW_UP_MS);
 }
 
+/**
+ * Durable follow-up of a write whose outcome was unknown: reads the layer again and says on the timeline (and the
+ * card) what is there, until the read succeeds or an hour has passed. Never writes.
+ */
+async function observeLater(deps: Deps, member: string): Promise<void> {
+  const [opId = '', layerText = '', sinceText = '0'] = member.split('|');
+  const layer = layerText as TrafficLayer;
+  const op = await getJson<ShiftOp>(deps.store, opKey(opId));
+  const entry = op?.layers[layer];
+  if (!op || !entry) return;
+  const { plan } = entry;
+  let current: TrafficState;
+  try {
+    current = await portOf(deps, op.service, layer).read();
+  } catch (err) {
+    deps.log.warn({ err, op: opId, layer }, 'still cannot read the layer after an unknown outcome');
+    if (deps.now().getTime() - Number(sinceText) < OBSERVE_GIVE_UP_MS)
+      await deps.scheduler.at(OBSERVE_QUEUE, member, deps.now().getTime() + OBSERVE_AFTER_MS);
+    return;
+  }
+  const now = `legacy ${current.legacy.weight} / cloud ${current.cloud.weight}`;
+  const applied = current.legacy.weight === plan.to.legacy && current.cloud.weight === plan.to.cloud;
+  const untouched = current.legacy.weight === plan.from.legacy && current.cloud.weight === plan.from.cloud;
+  const text = applied
+    ? `${LAYER_NAME[layer]} read again after the unknown outcome: it shows ${now}, so the change WAS applied (its propagation could not be followed).`
+    : untouched
+      ? `${LAYER_NAME[layer]} read again after the unknown outcome: it still shows ${now}, so the change was NOT applied. Run /contain again if it is still needed.`
+      : `${LAYER_NAME[layer]} read again after the unknown outcome: it shows ${now}, neither the old nor the requested weights; someone else changed it. Check before acting.`;
+  await deps.incidents.record(op.incident, {
+    step: 'C',
+    kind: applied ? TRAFFIC_SUBMITTED : TRAFFIC_NOT_SHIFTED,
+    actor: SYSTEM,
+    summary: text,
+    data: {
+      ...eventData(op, plan),
+      observed: text,
+      ...(applied ? {} : { reason: untouched ? 'error' : 'drift', detail: text }),
+    },
+  });
+  if (op.actionId) await deps.approvals.annotate(op.actionId, text);
+}
+
 /** The `traffic.shift` approval handler: /contain's card, execution and restart recheck. */
 export function trafficShiftHandler(deps: Deps): ActionHandler<ShiftChange> {
   return {
@@ -1052,4 +1105,5 @@ export function registerContain(deps: Deps): void {
     return converge(deps, opId, layer as TrafficLayer);
   });
   deps.scheduler.handle(SYNC_QUEUE, (member) => followSync(deps, member));
+  deps.scheduler.handle(OBSERVE_QUEUE, (member) => observeLater(deps, member));
 }

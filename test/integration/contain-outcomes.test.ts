@@ -148,5 +148,18 @@ describe('/contain with unknown write outcomes (local Route 53, real-world timin
     );
     assert.equal(notShifted?.data.reason, 'unknown');
     assert.match(notShifted?.summary ?? '', /^Route 53: outcome of the shift UNKNOWN/);
+
+    // 30 s later a durable timer reads Route 53 again (it answers now) and says what is really there.
+    clock.advance(30_000);
+    await t.bot.deps.scheduler.tick();
+    await t.bot.idle();
+    const last = (await t.bot.deps.timeline.read('INC-1')).at(-1);
+    assert.equal(last?.kind, 'traffic.submitted');
+    assert.match(
+      last?.summary ?? '',
+      /^Route 53 read again after the unknown outcome: it shows legacy 100 \/ cloud 0, so the change WAS applied/,
+    );
+    const card = await t.bot.deps.approvals.get(done.id);
+    assert.match(card?.progress.at(-1)?.text ?? '', /the change WAS applied/);
   });
 });
