@@ -46,6 +46,7 @@ import { healthRoutes, startHealthServer } from './http.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createRedactor, type Redactor } from './redact.ts';
+import { deriveKeys, type Keys } from './keys.ts';
 import { Scheduler } from './scheduler.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
@@ -63,6 +64,8 @@ export interface BuildOptions {
   metrics?: Metrics;
   now?: () => Date;
   instanceId?: string;
+  /** The out-of-Redis secret (default: derived from `env`). */
+  keys?: Keys;
   /** Minimum time between edits of one message (Slack allows about 1/s). */
   editIntervalMs?: number;
   schedulerTickMs?: number;
@@ -229,6 +232,8 @@ export function buildBot(opts: BuildOptions): Bot {
     // Durable timers run on the bot's clock, so a test (or a drill) that moves the clock moves them too.
     now: () => now().getTime(),
   });
+  const env = opts.env ?? process.env;
+  const keys = opts.keys ?? deriveKeys(env);
   const timeline = new TimelineLog(opts.store, now);
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
   const incidents = new Incidents({ store: opts.store, chat, timeline, throttle, log: opts.log, now });
@@ -243,8 +248,8 @@ export function buildBot(opts: BuildOptions): Bot {
     log: opts.log,
     now,
     instanceId,
+    keys,
   });
-  const env = opts.env ?? process.env;
   const adapters = {
     ...buildAdapters(opts.config, env, metrics, opts.log),
     ...opts.adapters,
@@ -283,6 +288,7 @@ export function buildBot(opts: BuildOptions): Bot {
     pagerduty,
     now,
     instanceId,
+    keys,
   };
   // Durable timers must have their handlers before the scheduler starts, so a restarted bot still acts on them.
   registerSandboxJobs(deps);
