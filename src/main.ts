@@ -234,7 +234,7 @@ export function buildBot(opts: BuildOptions): Bot {
   });
   const env = opts.env ?? process.env;
   const keys = opts.keys ?? deriveKeys(env);
-  const timeline = new TimelineLog(opts.store, now);
+  const timeline = new TimelineLog(opts.store, now, (text) => keys.mac('timeline', text));
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
   const incidents = new Incidents({ store: opts.store, chat, timeline, throttle, log: opts.log, now });
   const approvals = new Approvals({

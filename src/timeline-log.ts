@@ -1,10 +1,12 @@
 // The timeline's storage: one append-only stream per incident, hash-chained, never trimmed.
 import type { Store } from './store/store.ts';
+import { checkAnchors, type Anchor } from './anchors.ts';
 import {
   sealEvent,
   verifyChain,
   type NewEvent,
   type StoredEvent,
+  type EventHasher,
   type TimelineEvent,
   type Verification,
 } from './timeline.ts';
@@ -15,10 +17,13 @@ export class TimelineLog {
   #store: Store;
   #now: () => Date;
   #listeners: AppendListener[] = [];
+  #hasher: EventHasher | undefined;
 
-  constructor(store: Store, now: () => Date = () => new Date()) {
+  /** `hasher` keys the chain with a secret outside the store (the bot passes one; pure tests may not). */
+  constructor(store: Store, now: () => Date = () => new Date(), hasher?: EventHasher) {
     this.#store = store;
     this.#now = now;
+    this.#hasher = hasher;
   }
 
   static streamKey(incident: string): string {
@@ -38,7 +43,7 @@ export class TimelineLog {
   async append(input: NewEvent): Promise<TimelineEvent> {
     for (let attempt = 0; attempt < 100; attempt++) {
       const head = await this.#store.get(TimelineLog.headKey(input.incident));
-      const event = sealEvent(input, head, this.#now());
+      const event = sealEvent(input, head, this.#now(), this.#hasher);
       const id = await this.#store.appendChained(
         TimelineLog.streamKey(input.incident),
         TimelineLog.headKey(input.incident),
@@ -69,12 +74,26 @@ export class TimelineLog {
     return (await this.readStored(incident)).flatMap((s) => (s.event ? [s.event] : []));
   }
 
-  async verify(incident: string): Promise<{ events: TimelineEvent[]; verification: Verification }> {
+  /** How many events the chain holds and its last hash: what the anchors outside the store record. */
+  async chainHead(incident: string): Promise<{ count: number; head: string | null }> {
+    const stored = await this.readStored(incident);
+    return { count: stored.length, head: stored.at(-1)?.event?.hash ?? null };
+  }
+
+  /**
+   * Walks the chain, then compares it with `anchors` (heads recorded outside the store): a rewritten chain or a
+   * cut tail that still links up is caught there.
+   */
+  async verify(
+    incident: string,
+    anchors: Anchor[] = [],
+  ): Promise<{ events: TimelineEvent[]; verification: Verification }> {
     const stored = await this.readStored(incident);
     const head = await this.#store.get(TimelineLog.headKey(incident));
+    const chain = verifyChain(stored, head, this.#hasher);
     return {
       events: stored.flatMap((s) => (s.event ? [s.event] : [])),
-      verification: verifyChain(stored, head),
+      verification: chain.ok ? checkAnchors(stored, anchors, chain) : chain,
     };
   }
 }
