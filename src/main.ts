@@ -330,6 +330,51 @@ export function secretValues(env: NodeJS.ProcessEnv): string[] {
   return values.filter((v) => !/^[a-z]+:\/\//i.test(v) || !/:[^@/]+@/.test(v));
 }
 
+function parsePort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`${name}=${text} is not a port number (0-65535).`);
+  return port;
+}
+
+/** Where REDIS_URL points, without its password. */
+function redisWhere(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '6379'}`;
+  } catch {
+    return 'REDIS_URL';
+  }
+}
+
+/** Opens the store and checks Redis answers within a few seconds; otherwise one line says so (no stack trace). */
+async function reachableRedis(url: string, prefix: string): Promise<Store> {
+  const store = new RedisStore(url, { prefix });
+  let connectError: Error | undefined;
+  const onError = (err: Error) => {
+    connectError = err;
+  };
+  store.redis.on('error', onError);
+  let last: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await store.ping();
+      store.redis.off('error', onError);
+      return store;
+    } catch (err) {
+      last = err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  store.redis.disconnect();
+  const reason = connectError?.message ?? (last instanceof Error ? last.message : String(last));
+  throw new ConfigError(
+    `Redis at ${redisWhere(url)} is not reachable (${reason}). Start Redis or fix REDIS_URL; the bot keeps its state there and did not start.`,
+  );
+}
+
 function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStream): string {
   if (env.CLOUD_SAFETY_CONFIG) return env.CLOUD_SAFETY_CONFIG;
   if (existsSync('cloud-safety.yml') || mode !== 'console') return 'cloud-safety.yml';
@@ -345,7 +390,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const config = loadConfig(configPath(env, mode, banner));
   let store: Store;
   if (env.REDIS_URL) {
-    store = new RedisStore(env.REDIS_URL, { prefix: env.REDIS_PREFIX ?? 'cloud-safety:' });
+    store = await reachableRedis(env.REDIS_URL, env.REDIS_PREFIX ?? 'cloud-safety:');
   } else if (mode === 'console') {
     banner.write(
       'REDIS_URL is not set: using an in-process store. Nothing survives a restart of this console.\n',
@@ -360,8 +405,16 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ConfigError(`PORT=${env.PORT} is not a port number`);
   const metrics = createMetrics();
-  const routes = healthRoutes({ store, metrics, mode });
+  const allRoutes = healthRoutes({ store, metrics, mode });
   const stops: (() => Promise<void>)[] = [];
+  // METRICS_PORT moves /metrics and /readyz to an internal port; PORT (public in HTTP mode) keeps /healthz only.
+  const metricsPort = parsePort(env, 'METRICS_PORT');
+  const routes = metricsPort === undefined ? allRoutes : allRoutes.filter((r) => r.path === '/healthz');
+  if (metricsPort !== undefined) {
+    const internal = await startHealthServer(allRoutes, metricsPort);
+    stops.push(() => new Promise((resolve) => internal.server.close(() => resolve())));
+    log.info({ port: internal.port }, 'metrics and readiness on the internal port');
+  }
 
   if (mode === 'console') {
     const chat = new ConsoleChat({
