@@ -1,5 +1,6 @@
 // Time from the second person's Approve click (a signed Slack request) to the ChangeBatch reaching a local
 // Route 53 endpoint: the bot's own overhead between a human decision and the DNS write.
+import { approveValue } from '../src/approval-binding.ts';
 import { APPROVE_ACTION } from '../src/chat/blocks/approval.ts';
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
@@ -49,15 +50,16 @@ function command(stub: SlackStub, text: string, user: string, i: number): string
   });
 }
 
-function click(stub: SlackStub, actionId: string, i: number): string {
+/** bob presses Approve on the card: `value` is what the button carries, `messageTs` the card's ts. */
+function click(stub: SlackStub, value: string, messageTs: string, i: number): string {
   return payloadForm(
     buttonPayload({
       actionId: APPROVE_ACTION,
-      value: actionId,
+      value,
       userId: 'U0BOB',
       userName: 'bob',
       channel: CHANNEL,
-      messageTs: '1764150000.000100',
+      messageTs,
       responseUrl: `${stub.url}/respond/click-${i}`,
       triggerId: `${i}.2`,
     }),
@@ -98,7 +100,8 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
       );
       const before = r53.accepted.length;
       const t0 = clock();
-      await post(app, click(stub, action.id, i));
+      if (!action.card) throw new Error(`${action.id} has no card`);
+      await post(app, click(stub, approveValue(bot.deps.keys, action), action.card.ts, i));
       const change = await until('the ChangeBatch', async () => r53.accepted[before]);
       if (i > 10) samples.push(change.at - t0); // the first ten warm up JIT and connections
       await until('the shift to finish', async () => {

@@ -1,6 +1,7 @@
 // Time from a breach becoming visible at a Prometheus-compatible endpoint to the breaker's ChangeBatch reaching a
 // local Route 53 endpoint, against the configured interval x failureLimit (real Redis, real timers, 1 s interval).
 import { getBreaker } from '../flows/breaker/evaluator.ts';
+import { approveValue } from '../src/approval-binding.ts';
 import { APPROVE_ACTION } from '../src/chat/blocks/approval.ts';
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
@@ -99,9 +100,10 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
       );
       await bot.handleButton({
         actionId: APPROVE_ACTION,
-        value: action.id,
+        value: approveValue(bot.deps.keys, action),
         user: user('U0BOB'),
         channel: CHANNEL,
+        ...(action.card ? { message: action.card } : {}),
         respond,
       });
       await until('armed', async () =>

@@ -1,26 +1,33 @@
 // Button presses: Approve and Deny on approval cards (the flow checks who may press them), and the telemetry card's
 // "Debug container". The steps that draw these buttons declare them (flows/approval/step.ts, flows/telemetry/step.ts).
+import { parseButtonValue, type PressOrigin } from '../src/approval-binding.ts';
 import type { ButtonPress } from '../src/chat/chat.ts';
 import { errorMessage, notice } from '../src/chat/blocks/common.ts';
 import type { Deps } from '../src/deps.ts';
 import { debugContainerCapture } from '../flows/telemetry/telemetry.ts';
 import type { Actor } from '../src/timeline.ts';
 
-const ACTION_ID = /^act-[0-9a-f]{8}$/;
+function originOf(press: ButtonPress): PressOrigin {
+  return {
+    channel: press.message?.channel ?? press.channel,
+    ...(press.message ? { ts: press.message.ts } : {}),
+    value: press.value,
+  };
+}
 
 export async function approveButton(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
-  if (!ACTION_ID.test(press.value))
-    return press.respond(errorMessage('That button does not carry a request id; it did nothing.'));
-  const refusal = await deps.approvals.approve(press.value, actor);
+  const parsed = parseButtonValue(press.value);
+  if (!parsed) return press.respond(errorMessage('That button does not carry a request id; it did nothing.'));
+  const refusal = await deps.approvals.approve(parsed.id, actor, originOf(press));
   if (refusal) await press.respond(errorMessage(refusal.message));
 }
 
 export async function denyButton(press: ButtonPress, actor: Actor, deps: Deps): Promise<void> {
-  if (!ACTION_ID.test(press.value))
-    return press.respond(errorMessage('That button does not carry a request id; it did nothing.'));
-  const refusal = await deps.approvals.deny(press.value, actor);
+  const parsed = parseButtonValue(press.value);
+  if (!parsed) return press.respond(errorMessage('That button does not carry a request id; it did nothing.'));
+  const refusal = await deps.approvals.deny(parsed.id, actor, undefined, originOf(press));
   await press.respond(
-    refusal ? errorMessage(refusal.message) : notice(`Request ${press.value} stopped; nothing was changed.`),
+    refusal ? errorMessage(refusal.message) : notice(`Request ${parsed.id} stopped; nothing was changed.`),
   );
 }
 

@@ -5,16 +5,29 @@ export interface GroupResolver {
   (handle: string): Promise<string[] | undefined>;
 }
 
+/** How long each of the two group caches (here and in the Slack chat) keeps a membership list. */
+export const GROUP_CACHE_MS = 30_000;
+
 export class Access {
   #config: AccessConfig;
   #resolve: GroupResolver;
   #cache = new Map<string, { members: Set<string>; at: number }>();
   #ttlMs: number;
+  #now: () => number;
 
-  constructor(config: AccessConfig, resolveGroup: GroupResolver, opts: { cacheMs?: number } = {}) {
+  /**
+   * `cacheMs` (default 30 s) plus the chat's own group cache (30 s) bound how long a person removed from an
+   * approver group can still approve: under 60 s.
+   */
+  constructor(
+    config: AccessConfig,
+    resolveGroup: GroupResolver,
+    opts: { cacheMs?: number; now?: () => number } = {},
+  ) {
     this.#config = config;
     this.#resolve = resolveGroup;
-    this.#ttlMs = opts.cacheMs ?? 5 * 60_000;
+    this.#ttlMs = opts.cacheMs ?? GROUP_CACHE_MS;
+    this.#now = opts.now ?? Date.now;
   }
 
   get approvalTtlMs(): number {
@@ -70,9 +83,9 @@ export class Access {
     const local = this.#config.groups[handle] ?? this.#config.groups[`@${handle}`];
     if (local) return new Set(local);
     const cached = this.#cache.get(handle);
-    if (cached && Date.now() - cached.at < this.#ttlMs) return cached.members;
+    if (cached && this.#now() - cached.at < this.#ttlMs) return cached.members;
     const members = new Set((await this.#resolve(handle)) ?? []);
-    this.#cache.set(handle, { members, at: Date.now() });
+    this.#cache.set(handle, { members, at: this.#now() });
     return members;
   }
 }

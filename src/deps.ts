@@ -19,6 +19,7 @@ import type { Store } from './store/store.ts';
 import type { Tasks, Throttle } from './tasks.ts';
 import type { TimelineLog } from './timeline-log.ts';
 import type { Approvals } from '../flows/approval/approval.ts';
+import type { Keys } from './keys.ts';
 import type { Incidents } from '../flows/incident/incident.ts';
 import type { PagerDutyMirror } from '../flows/pagerduty/mirror.ts';
 
@@ -68,4 +69,6 @@ export interface Deps {
   pagerduty: PagerDutyMirror;
   now: () => Date;
   instanceId: string;
+  /** The out-of-Redis secret: approval bindings and timeline hashes. */
+  keys: Keys;
 }

@@ -40,6 +40,7 @@ import { healthRoutes, startHealthServer } from './http.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createRedactor, type Redactor } from './redact.ts';
+import { deriveKeys, type Keys } from './keys.ts';
 import { Scheduler } from './scheduler.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
@@ -58,6 +59,8 @@ export interface BuildOptions {
   metrics?: Metrics;
   now?: () => Date;
   instanceId?: string;
+  /** The out-of-Redis secret (default: derived from `env`). */
+  keys?: Keys;
   /** Minimum time between edits of one message (Slack allows about 1/s). */
   editIntervalMs?: number;
   schedulerTickMs?: number;
@@ -230,7 +233,11 @@ export function buildBot(opts: BuildOptions): Bot {
   // Values the config names by environment variable (a sandbox's secretVars) are secrets whatever the variable
   // is called: the one redactor behind the log, chat and the timeline must know them before anything runs.
   opts.redactor.add(configSecretValues(opts.config, env));
-  const timeline = new TimelineLog(opts.store, now, opts.redactor);
+  const keys = opts.keys ?? deriveKeys(env);
+  const timeline = new TimelineLog(opts.store, now, {
+    hasher: (text) => keys.mac('timeline', text),
+    redactor: opts.redactor,
+  });
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
   const incidents = new Incidents({
     store: opts.store,
@@ -254,6 +261,7 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     instanceId,
     ...(opts.actionLease ? { lease: opts.actionLease } : {}),
+    keys,
   });
   const adapters = {
     ...buildAdapters(opts.config, env, metrics, opts.log),
@@ -293,6 +301,7 @@ export function buildBot(opts: BuildOptions): Bot {
     pagerduty,
     now,
     instanceId,
+    keys,
   };
   // Durable timers must have their handlers before the scheduler starts, so a restarted bot still acts on them.
   registerSteps(deps, { ...(opts.breaker ? { breaker: opts.breaker } : {}) });
@@ -340,6 +349,51 @@ export function configSecretValues(config: Config, env: NodeJS.ProcessEnv): stri
   );
 }
 
+function parsePort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`${name}=${text} is not a port number (0-65535).`);
+  return port;
+}
+
+/** Where REDIS_URL points, without its password. */
+function redisWhere(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '6379'}`;
+  } catch {
+    return 'REDIS_URL';
+  }
+}
+
+/** Opens the store and checks Redis answers within a few seconds; otherwise one line says so (no stack trace). */
+async function reachableRedis(url: string, prefix: string): Promise<Store> {
+  const store = new RedisStore(url, { prefix });
+  let connectError: Error | undefined;
+  const onError = (err: Error) => {
+    connectError = err;
+  };
+  store.redis.on('error', onError);
+  let last: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await store.ping();
+      store.redis.off('error', onError);
+      return store;
+    } catch (err) {
+      last = err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  store.redis.disconnect();
+  const reason = connectError?.message ?? (last instanceof Error ? last.message : String(last));
+  throw new ConfigError(
+    `Redis at ${redisWhere(url)} is not reachable (${reason}). Start Redis or fix REDIS_URL; the bot keeps its state there and did not start.`,
+  );
+}
+
 function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStream): string {
   if (env.CLOUD_SAFETY_CONFIG) return env.CLOUD_SAFETY_CONFIG;
   if (existsSync('cloud-safety.yml') || mode !== 'console') return 'cloud-safety.yml';
@@ -357,7 +411,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const config = loadConfig(configPath(env, mode, banner));
   let store: Store;
   if (env.REDIS_URL) {
-    store = new RedisStore(env.REDIS_URL, { prefix: env.REDIS_PREFIX ?? 'cloud-safety:' });
+    store = await reachableRedis(env.REDIS_URL, env.REDIS_PREFIX ?? 'cloud-safety:');
   } else if (mode === 'console') {
     banner.write(
       'REDIS_URL is not set: using an in-process store. Nothing survives a restart of this console.\n',
@@ -372,8 +426,16 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ConfigError(`PORT=${env.PORT} is not a port number`);
   const metrics = createMetrics();
-  const routes = healthRoutes({ store, metrics, mode });
+  const allRoutes = healthRoutes({ store, metrics, mode });
   const stops: (() => Promise<void>)[] = [];
+  // METRICS_PORT moves /metrics and /readyz to an internal port; PORT (public in HTTP mode) keeps /healthz only.
+  const metricsPort = parsePort(env, 'METRICS_PORT');
+  const routes = metricsPort === undefined ? allRoutes : allRoutes.filter((r) => r.path === '/healthz');
+  if (metricsPort !== undefined) {
+    const internal = await startHealthServer(allRoutes, metricsPort);
+    stops.push(() => new Promise((resolve) => internal.server.close(() => resolve())));
+    log.info({ port: internal.port }, 'metrics and readiness on the internal port');
+  }
 
   if (mode === 'console') {
     const chat = new ConsoleChat({

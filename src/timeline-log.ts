@@ -1,11 +1,13 @@
 // The timeline's storage: one append-only stream per incident, hash-chained, never trimmed.
 import type { Redactor } from './redact.ts';
 import type { Store } from './store/store.ts';
+import { checkAnchors, type Anchor } from './anchors.ts';
 import {
   sealEvent,
   verifyChain,
   type NewEvent,
   type StoredEvent,
+  type EventHasher,
   type TimelineEvent,
   type Verification,
 } from './timeline.ts';
@@ -16,13 +18,23 @@ export class TimelineLog {
   #store: Store;
   #now: () => Date;
   #listeners: AppendListener[] = [];
+  #hasher: EventHasher | undefined;
 
   #redactor: Redactor | undefined;
 
-  constructor(store: Store, now: () => Date = () => new Date(), redactor?: Redactor) {
+  /**
+   * `hasher` keys the chain with a secret outside the store (the bot passes one; pure tests may not); `redactor`
+   * scrubs every event before it is sealed.
+   */
+  constructor(
+    store: Store,
+    now: () => Date = () => new Date(),
+    opts: { hasher?: EventHasher | undefined; redactor?: Redactor | undefined } = {},
+  ) {
     this.#store = store;
     this.#now = now;
-    this.#redactor = redactor;
+    this.#hasher = opts.hasher;
+    this.#redactor = opts.redactor;
   }
 
   static streamKey(incident: string): string {
@@ -44,7 +56,7 @@ export class TimelineLog {
     const input = this.#redactor ? this.#redactor.known(raw) : raw;
     for (let attempt = 0; attempt < 100; attempt++) {
       const head = await this.#store.get(TimelineLog.headKey(input.incident));
-      const event = sealEvent(input, head, this.#now());
+      const event = sealEvent(input, head, this.#now(), this.#hasher);
       const id = await this.#store.appendChained(
         TimelineLog.streamKey(input.incident),
         TimelineLog.headKey(input.incident),
@@ -75,12 +87,26 @@ export class TimelineLog {
     return (await this.readStored(incident)).flatMap((s) => (s.event ? [s.event] : []));
   }
 
-  async verify(incident: string): Promise<{ events: TimelineEvent[]; verification: Verification }> {
+  /** How many events the chain holds and its last hash: what the anchors outside the store record. */
+  async chainHead(incident: string): Promise<{ count: number; head: string | null }> {
+    const stored = await this.readStored(incident);
+    return { count: stored.length, head: stored.at(-1)?.event?.hash ?? null };
+  }
+
+  /**
+   * Walks the chain, then compares it with `anchors` (heads recorded outside the store): a rewritten chain or a
+   * cut tail that still links up is caught there.
+   */
+  async verify(
+    incident: string,
+    anchors: Anchor[] = [],
+  ): Promise<{ events: TimelineEvent[]; verification: Verification }> {
     const stored = await this.readStored(incident);
     const head = await this.#store.get(TimelineLog.headKey(incident));
+    const chain = verifyChain(stored, head, this.#hasher);
     return {
       events: stored.flatMap((s) => (s.event ? [s.event] : [])),
-      verification: verifyChain(stored, head),
+      verification: chain.ok ? checkAnchors(stored, anchors, chain) : chain,
     };
   }
 }

@@ -50,13 +50,21 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** SHA-256 over the event with its `prev`, without its own `hash`. */
-export function hashEvent(event: Omit<TimelineEvent, 'hash'>): string {
+/** Hashes the canonical text of an event: keyed (HMAC with the out-of-Redis secret) in the bot, SHA-256 in pure uses. */
+export type EventHasher = (text: string) => string;
+
+/** The hash over the event with its `prev`, without its own `hash`. */
+export function hashEvent(event: Omit<TimelineEvent, 'hash'>, hasher: EventHasher = sha256): string {
   const { at, incident, step, kind, actor, summary, data, prev } = event;
-  return sha256(canonicalJson({ at, incident, step, kind, actor, summary, data, prev }));
+  return hasher(canonicalJson({ at, incident, step, kind, actor, summary, data, prev }));
 }
 
-export function sealEvent(input: NewEvent, prev: string | null, now: Date): TimelineEvent {
+export function sealEvent(
+  input: NewEvent,
+  prev: string | null,
+  now: Date,
+  hasher: EventHasher = sha256,
+): TimelineEvent {
   // A JSON round trip drops undefined and turns Dates into strings, so what we hash is what we store.
   const data = JSON.parse(JSON.stringify(input.data ?? {})) as Record<string, unknown>;
   const unsealed = {
@@ -69,7 +77,7 @@ export function sealEvent(input: NewEvent, prev: string | null, now: Date): Time
     data,
     prev,
   };
-  return { ...unsealed, hash: hashEvent(unsealed) };
+  return { ...unsealed, hash: hashEvent(unsealed, hasher) };
 }
 
 export interface StoredEvent {
@@ -84,7 +92,11 @@ export type Verification =
   | { ok: false; count: number; index: number; id: string; reason: string };
 
 /** Walks the chain from the first event; names the first event whose content or link is wrong. */
-export function verifyChain(events: StoredEvent[], storedHead: string | null): Verification {
+export function verifyChain(
+  events: StoredEvent[],
+  storedHead: string | null,
+  hasher: EventHasher = sha256,
+): Verification {
   let prev: string | null = null;
   for (const [index, stored] of events.entries()) {
     const event = stored.event;
@@ -105,7 +117,7 @@ export function verifyChain(events: StoredEvent[], storedHead: string | null): V
         reason: 'its prev does not match the hash of the event before it (an event was removed or inserted)',
       };
     }
-    if (hashEvent(event) !== event.hash) {
+    if (hashEvent(event, hasher) !== event.hash) {
       return {
         ok: false,
         count: events.length,

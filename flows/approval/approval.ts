@@ -1,6 +1,8 @@
 // Two-person approval for every risky action: request, approve or deny, execute exactly once, recover after a restart.
 import { randomUUID } from 'node:crypto';
 import type { Access } from '../../src/access.ts';
+import { approveValue, bindingOf, pressRefusal, type PressOrigin } from '../../src/approval-binding.ts';
+import type { Keys } from '../../src/keys.ts';
 import {
   approvalRefusal,
   computeChangeHash,
@@ -72,6 +74,8 @@ export interface ApprovalDeps {
   instanceId: string;
   /** Execution lease timing (default 15 s, renewed every 5 s): an executor is dead once its lease lapsed. */
   lease?: { ttlMs: number; renewMs?: number };
+  /** The out-of-Redis secret the Approve button's change hash is keyed with. */
+  keys: Keys;
 }
 
 const actionKey = (id: string) => `action:${id}`;
@@ -165,7 +169,12 @@ export class Approvals {
     try {
       card = await this.#deps.chat.post(
         req.incident.channel,
-        approvalCard(action, handler.describe(action), access.describeApprovers()),
+        approvalCard(
+          action,
+          handler.describe(action),
+          access.describeApprovers(),
+          approveValue(this.#deps.keys, action),
+        ),
       );
     } catch (err) {
       // Nobody can approve a request whose card never showed up: cancel it, on the timeline, instead of leaving it open.
@@ -197,7 +206,7 @@ export class Approvals {
   }
 
   /** Approves and executes, or says why not. Concurrent approvals: exactly one wins, the rest are told who did. */
-  async approve(actionId: string, actor: Actor): Promise<Refusal | null> {
+  async approve(actionId: string, actor: Actor, origin: PressOrigin): Promise<Refusal | null> {
     const { access, now } = this.#deps;
     const action = await this.get(actionId);
     if (!action)
@@ -205,6 +214,12 @@ export class Approvals {
         code: 'approval.unknown',
         message: `There is no request ${actionId}; it may have been cleaned up. Run the command again.`,
       };
+    // Only a press on the card itself, carrying the keyed hash of the change it showed, approves.
+    const forged = pressRefusal(this.#deps.keys, action, origin, { needsBinding: true });
+    if (forged) {
+      if (forged.code === 'approval.tampered') await this.#recordTamper(action, actor);
+      return forged;
+    }
     const refusal = approvalRefusal(action, actor, {
       isApprover: await access.isApprover(actor.id),
       now: now(),
@@ -237,14 +252,26 @@ export class Approvals {
           })
         : null;
     }
-    await this.#execute(approved);
+    await this.#execute(approved, bindingOf(this.#deps.keys, action));
     return null;
   }
 
-  async deny(actionId: string, actor: Actor, reason?: string): Promise<Refusal | null> {
+  async #recordTamper(action: Action, actor: Actor): Promise<void> {
+    await this.#deps.incidents.record(action.incident, {
+      step: action.step,
+      kind: 'action.tamper-refused',
+      actor: SYSTEM,
+      summary: `Refused ${actor.id}'s approval of ${action.id}: the stored change no longer matches what its card showed`,
+      data: { action: action.id, kind: action.kind, by: actor.id },
+    });
+  }
+
+  async deny(actionId: string, actor: Actor, reason?: string, origin?: PressOrigin): Promise<Refusal | null> {
     const { access, now } = this.#deps;
     const action = await this.get(actionId);
     if (!action) return { code: 'approval.unknown', message: `There is no request ${actionId}.` };
+    const elsewhere = origin ? pressRefusal(this.#deps.keys, action, origin, { needsBinding: false }) : null;
+    if (elsewhere) return elsewhere;
     const own = actor.id === action.requester.id;
     if (!own && !(await access.isApprover(actor.id))) {
       return {
@@ -263,7 +290,7 @@ export class Approvals {
     const done = await this.#transition(actionId, 'requested', to, actor, {
       decision: { actor, at: now().toISOString(), ...(reason ? { reason } : {}) },
     });
-    if (!done) return this.deny(actionId, actor, reason);
+    if (!done) return this.deny(actionId, actor, reason, origin);
     await this.#deps.scheduler.cancel(EXPIRY_QUEUE, actionId);
     return null;
   }
@@ -390,13 +417,14 @@ export class Approvals {
     );
   }
 
-  async #execute(approved: Action): Promise<void> {
+  /** `binding`: the keyed change hash the approver's button carried; the executing copy must still match it. */
+  async #execute(approved: Action, binding?: string): Promise<void> {
     await this.#deps.scheduler.cancel(EXPIRY_QUEUE, approved.id);
     const lease = await this.#lease(approved.id);
     // Held: another executor (the recovery sweep of some replica) already runs it.
     if (!lease) return;
     try {
-      await this.#run(approved, lease);
+      await this.#run(approved, lease, binding);
     } finally {
       crashPoint('approval.finished');
       await lease.release();
@@ -404,7 +432,7 @@ export class Approvals {
   }
 
   /** approved -> executing under `lease`, runs the handler, records the outcome if the lease is still ours. */
-  async #run(approved: Action, lease: Lease): Promise<void> {
+  async #run(approved: Action, lease: Lease, binding?: string): Promise<void> {
     const { instanceId, log, incidents } = this.#deps;
     const handler = this.#handler(approved.kind);
     crashPoint('approval.leased');
@@ -415,6 +443,11 @@ export class Approvals {
     crashPoint('approval.executing');
     let result: ActionResult;
     try {
+      if (binding !== undefined && bindingOf(this.#deps.keys, executing) !== binding) {
+        throw new Error(
+          'Refused: the stored change was rewritten while it was being approved; nothing was written. Run the command again.',
+        );
+      }
       result = await handler.execute(executing, {
         approvers: executing.approvals
           .filter((a) => a.actor.id !== executing.requester.id)
@@ -529,7 +562,12 @@ export class Approvals {
       try {
         await this.#deps.chat.update(
           action.card,
-          approvalCard(action, view, this.#deps.access.describeApprovers()),
+          approvalCard(
+            action,
+            view,
+            this.#deps.access.describeApprovers(),
+            approveValue(this.#deps.keys, action),
+          ),
         );
       } catch (err) {
         this.#deps.log.warn({ err, action: id }, 'could not update the approval card');

@@ -22,6 +22,7 @@ import {
 import type { Action, ActionResult } from '../../src/actions.ts';
 import { shiftView, slowSyncMessage } from './blocks.ts';
 import { crashPoint } from '../../src/crash.ts';
+import { legacyLowered } from './direction.ts';
 import type { Deps } from '../../src/deps.ts';
 import { ApprovalError, ExternalServiceError, UsageError } from '../../src/errors.ts';
 import {
@@ -1077,6 +1078,13 @@ export function trafficShiftHandler(deps: Deps): ActionHandler<ShiftChange> {
     kind: TRAFFIC_SHIFT,
     describe: (action) => shiftView(action.change, action.state, action.progress),
     async execute(action, ctx) {
+      const lowered = legacyLowered(action.basis as ShiftBasis, action.change);
+      if (lowered) {
+        return {
+          ok: false,
+          summary: `Refused: this change would lower legacy on ${lowered.layer} from ${lowered.from}% to ${lowered.to}%, and /contain only moves traffic toward legacy. Nothing was written.`,
+        };
+      }
       const by = action.breakGlass
         ? `BREAK-GLASS by ${action.requester.name}: ${action.breakGlass.reason}`
         : `requested by ${action.requester.name}, approved by ${ctx.approvers.map((a) => a.name).join(', ') || '?'}`;

@@ -43,7 +43,10 @@ function checklistLines(incident: Incident): string {
 }
 
 /** The headline message: posted on declare, pinned, edited in place as things change. */
-export function headlineMessage(incident: Incident, extra: { pagerdutyLine?: string } = {}): Message {
+export function headlineMessage(
+  incident: Incident,
+  extra: { pagerdutyLine?: string; anchor?: string } = {},
+): Message {
   const resolved = incident.status === 'resolved';
   const icon = resolved ? ':large_green_circle:' : ':rotating_light:';
   const blocks = [
@@ -71,10 +74,11 @@ export function headlineMessage(incident: Incident, extra: { pagerdutyLine?: str
         ? `Last: ${escapeText(incident.lastEvent.summary)} (${utc(incident.lastEvent.at)})`
         : 'Nothing recorded yet',
       '`/incident help` lists every command',
+      ...(extra.anchor ? [`Timeline ${extra.anchor}`] : []),
     ),
   );
   return {
-    text: `${incident.id} ${incident.service} ${incident.severity} (${resolved ? 'resolved' : 'active'}): ${incident.title}`,
+    text: `${incident.id} ${incident.service} ${incident.severity} (${resolved ? 'resolved' : 'active'}): ${incident.title}${extra.anchor ? ` · ${extra.anchor}` : ''}`,
     blocks,
   };
 }

@@ -4,6 +4,7 @@ import type { Config } from '../../src/config.ts';
 import type { Scheduler } from '../../src/scheduler.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { headlineMessage } from './blocks.ts';
+import { anchorText, parseAnchor, type Anchor } from '../../src/anchors.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Incident, Severity } from '../../src/incident.ts';
 import type { Logger } from '../../src/log.ts';
@@ -195,6 +196,19 @@ export class Incidents {
     return stored;
   }
 
+  /** The chain heads recorded outside Redis for this incident: today the pinned headline, as Slack holds it. */
+  async anchors(incident: Incident): Promise<Anchor[]> {
+    if (!incident.headline) return [];
+    try {
+      const message = await this.#deps.chat.fetchMessage(incident.headline);
+      const anchor = message ? parseAnchor(message.text, 'the pinned headline') : null;
+      return anchor ? [anchor] : [];
+    } catch (err) {
+      this.#deps.log.warn({ err, incident: incident.id }, 'could not read the headline anchor');
+      return [];
+    }
+  }
+
   /** Edits the pinned headline (coalesced to about one edit a second); posts it if it never made it to chat. */
   refreshHeadline(incidentId: string): void {
     this.#deps.throttle.schedule(`headline:${incidentId}`, () => this.publishHeadline(incidentId));
@@ -217,7 +231,10 @@ export class Incidents {
     const { chat, log } = this.#deps;
     const incident = await this.get(incidentId);
     if (!incident) return;
-    const message = headlineMessage(incident);
+    // The pinned headline anchors the chain outside Redis: every edit carries the current count and head.
+    const message = headlineMessage(incident, {
+      anchor: anchorText(await this.#deps.timeline.chainHead(incidentId)),
+    });
     try {
       if (incident.headline) {
         await chat.update(incident.headline, message);

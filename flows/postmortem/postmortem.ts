@@ -31,7 +31,7 @@ export async function generatePostmortem(
   actor: Actor,
 ): Promise<PostmortemResult> {
   const { timeline, chat, redactor, config, log, now } = deps;
-  const { events, verification } = await timeline.verify(incident.id);
+  const { events, verification } = await timeline.verify(incident.id, await deps.incidents.anchors(incident));
   let headlinePermalink: string | undefined;
   if (incident.headline) {
     try {

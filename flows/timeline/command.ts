@@ -28,7 +28,8 @@ export const timelineCommand: CommandSpec = {
         USAGE.join('\n'),
       );
     }
-    const { events, verification } = await ctx.deps.timeline.verify(incident.id);
+    const anchors = await ctx.deps.incidents.anchors(incident);
+    const { events, verification } = await ctx.deps.timeline.verify(incident.id, anchors);
     await ctx.inv.respond(timelineMessage(incident.id, events, verification));
   },
 };

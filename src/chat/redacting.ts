@@ -15,10 +15,16 @@ export function stripInvisible(text: string): string {
 
 /**
  * The top-level `text` is mrkdwn too (notifications, unfurls): user text in it could say `<!channel>` or draw a
- * link. Escapes it like escapeText does in blocks, keeping only the user and channel mentions we write ourselves
- * and entities that are already escaped.
+ * link. Escapes it like escapeText does in blocks, keeping only the user and channel mentions we write ourselves,
+ * a leading <!here> of our own, and entities that are already escaped.
  */
 export function escapeFallback(text: string): string {
+  // A leading <!here> is ours (the sandbox escalation pages the channel); user text never opens a message.
+  const page = /^<!here> /.exec(text)?.[0] ?? '';
+  return page + escapeRest(text.slice(page.length));
+}
+
+function escapeRest(text: string): string {
   return text.replace(/<(@[UW][A-Z0-9]+|#C[A-Z0-9]+)>|[<>]|&(?!amp;|lt;|gt;)/g, (match, own?: string) => {
     if (own) return match;
     return match === '<' ? '&lt;' : match === '>' ? '&gt;' : '&amp;';

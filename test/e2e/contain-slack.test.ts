@@ -1,6 +1,7 @@
 // /contain over Slack HTTP: signed command and button requests from different users into two replicas on real Redis.
 import assert from 'node:assert/strict';
 import nock from 'nock';
+import { computeChangeHash, type Action } from '../../src/actions.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
 import {
   fakeClock,
@@ -155,12 +156,17 @@ describe('/contain over Slack HTTP (signed requests, two replicas, real Redis)',
     return replies;
   }
 
-  function cardOf(): { actionId: string; ts: string } {
+  /** The card's request id, its ts, and the value its Approve button carries (id and keyed change hash). */
+  function cardOf(): { actionId: string; ts: string; approveValue: string } {
     const card = posted.find((p) => /Approval needed/.test(p.text));
     assert.ok(card, 'the approval card was posted');
     const id = /\((act-[0-9a-f]{8})\)/.exec(card.text)?.[1];
     assert.ok(id);
-    return { actionId: id, ts: card.ts };
+    const value = new RegExp(`"action_id":"approval.approve","value":"(${id}\\.[0-9a-f]{32})"`).exec(
+      JSON.stringify(card.blocks),
+    )?.[1];
+    assert.ok(value, 'the Approve button carries the keyed change hash');
+    return { actionId: id, ts: card.ts, approveValue: value };
   }
 
   it('posts the card, refuses the requester and a non-approver, and ten concurrent approvals write one ChangeBatch', async () => {
@@ -176,16 +182,16 @@ describe('/contain over Slack HTTP (signed requests, two replicas, real Redis)',
     const blocks = JSON.stringify(card.blocks);
     assert.match(blocks, /legacy 20 \/ cloud 80 \(20% \/ 80%\)\\n→ \*legacy 100 \/ cloud 0 \(100% \/ 0%\)\*/);
     assert.match(blocks, /api\.payments\.example\.com\. A \(zone Z0PAYMENTS1234567890\)/);
-    const { actionId, ts } = cardOf();
-    assert.match(blocks, new RegExp(`"action_id":"approval.approve","value":"${actionId}"`));
+    const { actionId, ts, approveValue } = cardOf();
+    assert.match(blocks, new RegExp(`"action_id":"approval.approve","value":"${actionId}\\.[0-9a-f]{32}"`));
 
-    const self = await press('alice', 'approval.approve', actionId, 0, ts);
+    const self = await press('alice', 'approval.approve', approveValue, 0, ts);
     await eventually(() => assert.equal(self.length, 1));
     assert.match(
       self[0]?.text ?? '',
       /You requested this change, so a second person must approve it \(@sre-leads\)/,
     );
-    const carol = await press('carol', 'approval.approve', actionId, 1, ts);
+    const carol = await press('carol', 'approval.approve', approveValue, 1, ts);
     await eventually(() => assert.equal(carol.length, 1));
     assert.match(carol[0]?.text ?? '', /Only approvers \(@sre-leads\) can approve this change/);
 
@@ -195,7 +201,7 @@ describe('/contain over Slack HTTP (signed requests, two replicas, real Redis)',
     nockGetChange(['INSYNC']);
     const clicks = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        press(i % 2 === 0 ? 'bob' : 'dave', 'approval.approve', actionId, i % 2, ts),
+        press(i % 2 === 0 ? 'bob' : 'dave', 'approval.approve', approveValue, i % 2, ts),
       ),
     );
     await eventually(async () =>
@@ -218,6 +224,57 @@ describe('/contain over Slack HTTP (signed requests, two replicas, real Redis)',
     assert.ok(last, 'the card was edited in place');
     assert.match(JSON.stringify(last.blocks), /Done: Shift payments to legacy 100%/);
     assert.match(JSON.stringify(last.blocks), /in sync 10:00:02Z \(C2682N5HXP0BZ4\)/);
+  });
+
+  it('refuses the approval when the change was rewritten in Redis after the card showed legacy 100%', async () => {
+    await command('alice', '/incident', 'declare payments sev=1 cloud OOM');
+    nockList(pair());
+    await command('alice', '/contain', 'payments');
+    const { actionId, ts, approveValue } = cardOf();
+    // Someone with Redis access turns "legacy 100" into "legacy 1" and re-hashes it the way the code does.
+    const stored = JSON.parse((await store.get(`action:${actionId}`)) ?? '{}') as Action<{
+      legacyPercent: number;
+      layers: { to: { legacy: number; cloud: number } }[];
+    }>;
+    stored.change.legacyPercent = 1;
+    for (const layer of stored.change.layers) layer.to = { legacy: 1, cloud: 99 };
+    stored.changeHash = computeChangeHash(stored.kind, stored.service, stored.basis, stored.change);
+    await store.set(`action:${actionId}`, JSON.stringify(stored));
+
+    const guard = forbidAws();
+    let replies: { text: string }[];
+    try {
+      replies = await press('bob', 'approval.approve', approveValue, 1, ts);
+      await eventually(() => assert.equal(replies.length, 1));
+      for (const a of apps) await a.bot.idle();
+    } finally {
+      guard.stop();
+    }
+
+    assert.match(replies[0]?.text ?? '', /no longer matches what its card showed/);
+    assert.deepEqual(guard.calls, [], 'Route 53 was never called');
+    assert.equal((await app().bot.deps.approvals.get(actionId))?.state, 'requested');
+  });
+
+  it('counts a press only from the card itself: the same button value from another message does nothing', async () => {
+    await command('alice', '/incident', 'declare payments sev=1 cloud OOM');
+    nockList(pair());
+    await command('alice', '/contain', 'payments');
+    const { actionId, approveValue } = cardOf();
+    const guard = forbidAws();
+    let replies: { text: string }[];
+    try {
+      replies = await press('bob', 'approval.approve', approveValue, 0, '1764159999.000001');
+      await eventually(() => assert.equal(replies.length, 1));
+    } finally {
+      guard.stop();
+    }
+    assert.match(
+      replies[0]?.text ?? '',
+      new RegExp(`That press did not come from the approval card of ${actionId}`),
+    );
+    assert.deepEqual(guard.calls, []);
+    assert.equal((await app().bot.deps.approvals.get(actionId))?.state, 'requested');
   });
 
   it('answers a bad legacy= ephemerally with the usage, and calls no AWS API', async () => {

@@ -173,4 +173,25 @@ describe('tampering and leaks (signed Slack requests)', () => {
     assert.equal(ok.status, 200, 'a minute of clock skew is still accepted');
     await eventually(() => assert.ok(answered.isDone()));
   });
+
+  it('shows who acted on the timeline by Slack user id, not by a name the user can set', async () => {
+    // alice has renamed herself "bob" in Slack.
+    const req = commandBody({
+      command: '/incident',
+      text: 'declare payments sev=2 checkout errors',
+      userId: 'U0ALICE',
+      userName: 'bob',
+      channel: CHANNEL,
+    });
+    const declared = nock(RESPONSE_HOST).post(req.responsePath).reply(200, { ok: true });
+    await app.send(req.body, req.contentType);
+    await eventually(() => assert.ok(declared.isDone()));
+    await app.bot.idle();
+
+    const timeline = await command('/timeline', '');
+
+    const lines = JSON.stringify(timeline[0]?.blocks ?? []);
+    assert.match(lines, /Z {2}- {2}U0ALICE {2,}/, 'the actor column is the user id');
+    assert.doesNotMatch(lines, /Z {2}- {2}bob {2,}/, 'never the self-chosen name');
+  });
 });

@@ -22,7 +22,7 @@ import {
   USERS,
 } from './lib/fixtures.ts';
 import { buttonRequest, commandRequest, until, type SlackRequest } from './lib/http-bot.ts';
-import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
+import { approveValueOn, startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 
 /** Every step boundary of an approval, in the order an approved /contain crosses them. */
 const CRASH_POINTS = [
@@ -129,7 +129,8 @@ describe('faults: the bot killed at every step boundary of an approval, then res
     return send(
       buttonRequest(slack, {
         actionId: 'approval.approve',
-        value: actionId,
+        // The value the card's button carries: the request id and the keyed hash of the change it shows.
+        value: approveValueOn(slack, messageTs),
         user: USERS[user],
         channel: CHANNEL,
         messageTs,

@@ -22,7 +22,7 @@ import {
 } from './lib/fixtures.ts';
 import { sign } from '../support/slack.ts';
 import { buttonRequest, commandRequest, until, type SlackRequest } from './lib/http-bot.ts';
-import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
+import { approveValueOn, startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 
 const HOUR = 3_600_000;
 const LEASE_MS = 15_000;
@@ -126,7 +126,7 @@ describe('faults: bot process killed while an action is executing (real child pr
     await send(
       buttonRequest(slack, {
         actionId: 'approval.approve',
-        value: actionId,
+        value: approveValueOn(slack, card.ts),
         user: USERS.bob,
         channel: CHANNEL,
         messageTs: card.ts,

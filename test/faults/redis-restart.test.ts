@@ -15,7 +15,7 @@ import {
   USERS,
 } from './lib/fixtures.ts';
 import { buttonRequest, commandRequest, startFaultBot, until, type FaultBot } from './lib/http-bot.ts';
-import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
+import { approveValueOn, startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 
 describe('faults: Redis restarted while an approval is pending (AOF on, real server)', function () {
   this.timeout(60_000);
@@ -82,9 +82,10 @@ describe('faults: Redis restarted while an approval is pending (AOF on, real ser
     assert.equal((await fetch(`${app.url}/healthz`)).status, 200, 'the process itself is alive');
 
     // bob approves while Redis is down: Slack gets its ack at once; the work waits in the client's queue.
+    const approveValue = approveValueOn(slack, action.card.ts);
     const press = buttonRequest(slack, {
       actionId: 'approval.approve',
-      value: action.id,
+      value: approveValue,
       user: USERS.bob,
       channel: CHANNEL,
       messageTs: action.card.ts,
@@ -114,7 +115,7 @@ describe('faults: Redis restarted while an approval is pending (AOF on, real ser
     // A late second approver is told it already ran; the change is not sent again.
     const late = buttonRequest(slack, {
       actionId: 'approval.approve',
-      value: action.id,
+      value: approveValue,
       user: USERS.dave,
       channel: CHANNEL,
       messageTs: action.card.ts,

@@ -14,7 +14,7 @@ import {
   USERS,
 } from './lib/fixtures.ts';
 import { buttonRequest, commandRequest, startFaultBot, until, type FaultBot } from './lib/http-bot.ts';
-import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
+import { approveValueOn, startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 
 describe('faults: two replicas, the same button payload delivered twice to each', () => {
   let stores: RedisStore[];
@@ -86,7 +86,7 @@ describe('faults: two replicas, the same button payload delivered twice to each'
     const { id, ts } = await requestShift();
     const press = buttonRequest(slack, {
       actionId: 'approval.approve',
-      value: id,
+      value: approveValueOn(slack, ts),
       user: USERS.bob,
       channel: CHANNEL,
       messageTs: ts,
@@ -123,7 +123,7 @@ describe('faults: two replicas, the same button payload delivered twice to each'
     const batchesBefore = r53.accepted.length;
     const approve = buttonRequest(slack, {
       actionId: 'approval.approve',
-      value: id,
+      value: approveValueOn(slack, ts),
       user: USERS.bob,
       channel: CHANNEL,
       messageTs: ts,

@@ -17,7 +17,7 @@ import {
 } from './lib/fixtures.ts';
 import { buttonRequest, commandRequest, startFaultBot, until, type FaultBot } from './lib/http-bot.ts';
 import { startLocalPagerDuty, type LocalPagerDuty } from './lib/pagerduty-server.ts';
-import { startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
+import { approveValueOn, startLocalSlack, type LocalSlack } from './lib/slack-server.ts';
 
 /** src/main.ts's Web API retry policy with its backoff scaled down 10x; Slack's Retry-After is honoured as sent. */
 const SLACK_RETRY: RetryOptions = { retries: 5, factor: 2, minTimeout: 100, maxTimeout: 3000 };
@@ -118,7 +118,7 @@ describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', func
   async function approve(user: keyof typeof USERS, actionId: string, ts: string): Promise<string> {
     const press = buttonRequest(slack, {
       actionId: 'approval.approve',
-      value: actionId,
+      value: approveValueOn(slack, ts),
       user: USERS[user],
       channel: CHANNEL,
       messageTs: ts,

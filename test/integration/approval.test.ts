@@ -4,7 +4,16 @@ import type { Action } from '../../src/actions.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/chat/blocks/approval.ts';
 import type { ActionHandler } from '../../flows/approval/approval.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
-import { CHANNEL, makeTestBot, testConfig, textOf, USERS, type TestBot } from '../support/bot.ts';
+import { computeChangeHash } from '../../src/actions.ts';
+import {
+  buttonOnCard,
+  CHANNEL,
+  makeTestBot,
+  testConfig,
+  textOf,
+  USERS,
+  type TestBot,
+} from '../support/bot.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
 
 interface Flip {
@@ -72,11 +81,14 @@ describe('approval flow (real Redis)', () => {
     return action;
   }
 
-  it('posts a card with Approve/Deny carrying only the request id, then executes after a second person approves', async () => {
+  it('posts a card whose Approve carries the request id and the keyed change hash, then executes after a second person approves', async () => {
     const action = await request();
     const card = t.chat.latest(action.card ?? { channel: '', ts: '' });
     assert.match(textOf(card), /Approval needed: Flip the value to 2/);
-    assert.match(textOf(card), new RegExp(`"action_id":"${APPROVE_ACTION}","value":"${action.id}"`));
+    assert.match(
+      textOf(card),
+      new RegExp(`"action_id":"${APPROVE_ACTION}","value":"${action.id}\\.[0-9a-f]{32}"`),
+    );
 
     const replies = await t.click('bob', APPROVE_ACTION, action.id);
 
@@ -153,7 +165,8 @@ describe('approval flow (real Redis)', () => {
   });
 
   it('executes exactly once when ten approvers on two replicas click at the same moment', async () => {
-    const replica = makeTestBot({ store, instanceId: 'replica-2' });
+    // Both replicas see the same Slack channel, so both can press the one card.
+    const replica = makeTestBot({ store, instanceId: 'replica-2', chat: t.chat });
     replica.bot.deps.approvals.register(flipHandler(system));
     system.onExecute = () => new Promise((r) => setTimeout(r, 30));
     const action = await request();
@@ -205,7 +218,7 @@ describe('approval flow (real Redis)', () => {
     system.value = 2;
     await store.del(`action:${action.id}:lease`);
 
-    const fresh = makeTestBot({ store, instanceId: 'after-restart' });
+    const fresh = makeTestBot({ store, instanceId: 'after-restart', chat: t.chat });
     fresh.bot.deps.approvals.register(flipHandler(system));
     await fresh.bot.deps.approvals.recover();
     await fresh.bot.idle();
@@ -225,13 +238,13 @@ describe('approval flow (real Redis)', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const dying = makeTestBot({ store: crashing, instanceId: 'dying' });
+    const dying = makeTestBot({ store: crashing, instanceId: 'dying', chat: t.chat });
     dying.bot.deps.approvals.register(flipHandler(system));
     await dying.click('bob', APPROVE_ACTION, action.id);
     assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'approved');
     assert.equal(system.writes, 0);
 
-    const fresh = makeTestBot({ store, instanceId: 'after-restart' });
+    const fresh = makeTestBot({ store, instanceId: 'after-restart', chat: t.chat });
     fresh.bot.deps.approvals.register(flipHandler(system));
     await fresh.bot.deps.approvals.recover();
     await fresh.bot.deps.approvals.recover(); // a second sweep finds nothing left to do
@@ -277,7 +290,7 @@ describe('approval flow (real Redis)', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const dying = makeTestBot({ store: crashing, instanceId: 'dying', now: () => now });
+    const dying = makeTestBot({ store: crashing, instanceId: 'dying', now: () => now, chat: clocked.chat });
     dying.bot.deps.approvals.register(flipHandler(system));
     await dying.click('bob', APPROVE_ACTION, action.id, 'C0LATE');
     assert.equal((await clocked.bot.deps.approvals.get(action.id))?.state, 'approved');
@@ -310,7 +323,12 @@ describe('approval flow (real Redis)', () => {
         return { ok: true, summary: `value is ${system.value}` };
       },
     };
-    const stalled = makeTestBot({ store, instanceId: 'stalled', actionLease: { ttlMs: 400, renewMs: 50 } });
+    const stalled = makeTestBot({
+      store,
+      instanceId: 'stalled',
+      actionLease: { ttlMs: 400, renewMs: 50 },
+      chat: t.chat,
+    });
     stalled.bot.deps.approvals.register(gated);
     const action = await request();
     const clicked = stalled.click('bob', APPROVE_ACTION, action.id);
@@ -321,7 +339,7 @@ describe('approval flow (real Redis)', () => {
     // The lease lapses (a long GC pause, a partition): another replica's sweep takes the action over.
     await store.del(`action:${action.id}:lease`);
     await new Promise((r) => setTimeout(r, 200));
-    const other = makeTestBot({ store, instanceId: 'other' });
+    const other = makeTestBot({ store, instanceId: 'other', chat: t.chat });
     other.bot.deps.approvals.register(flipHandler(system));
     await other.bot.deps.approvals.recover();
     await other.bot.idle();
@@ -336,5 +354,108 @@ describe('approval flow (real Redis)', () => {
     const events = await t.bot.deps.timeline.read('INC-1');
     assert.equal(events.filter((e) => /^action\.(succeeded|failed)$/.test(e.kind)).length, 1);
     assert.ok(!events.some((e) => e.summary === 'writing the value'));
+  });
+
+  describe('approve what you saw', () => {
+    /** What someone with Redis access would do: rewrite the change and re-hash it with the unkeyed SHA-256. */
+    async function rewriteInRedis(id: string, to: number): Promise<void> {
+      const stored = JSON.parse((await store.get(`action:${id}`)) ?? '{}') as Action<Flip>;
+      stored.change = { to };
+      stored.changeHash = computeChangeHash(stored.kind, stored.service, stored.basis, stored.change);
+      await store.set(`action:${id}`, JSON.stringify(stored));
+    }
+
+    it('refuses an approval when the change was rewritten in Redis after the card was posted', async () => {
+      const action = await request();
+      const shown = textOf(t.chat.latest(action.card ?? { channel: '', ts: '' }));
+      assert.match(shown, /1 -> 2/);
+      await rewriteInRedis(action.id, 999);
+
+      const replies = await t.click('bob', APPROVE_ACTION, action.id);
+
+      assert.match(
+        textOf(replies[0]),
+        new RegExp(`The stored change of ${action.id} no longer matches what its card showed`),
+      );
+      assert.equal(system.writes, 0, 'nothing was executed');
+      assert.equal(system.value, 1);
+      assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'requested');
+      const kinds = (await t.bot.deps.timeline.read('INC-1')).map((e) => e.kind);
+      assert.ok(kinds.includes('action.tamper-refused'), 'the refusal is on the timeline');
+      assert.ok(!kinds.includes('action.approved'));
+    });
+
+    it('counts a press only from the card itself: its channel and its message', async () => {
+      const action = await request();
+      const card = action.card;
+      assert.ok(card);
+      const value = buttonOnCard(t.chat, APPROVE_ACTION, action.id)?.value;
+      assert.ok(value);
+      const press = async (message?: { channel: string; ts: string }, channel = card.channel) => {
+        const replies: string[] = [];
+        await t.bot.handleButton({
+          actionId: APPROVE_ACTION,
+          value,
+          user: USERS.bob,
+          channel,
+          ...(message ? { message } : {}),
+          respond: async (m) => {
+            replies.push(textOf(m));
+          },
+        });
+        await t.bot.idle();
+        return replies;
+      };
+
+      const otherMessage = await press({ channel: card.channel, ts: '1700000000.999999' });
+      const otherChannel = await press({ channel: 'C0ELSEWHERE', ts: card.ts }, 'C0ELSEWHERE');
+      const noMessage = await press(undefined);
+
+      for (const replies of [otherMessage, otherChannel, noMessage]) {
+        assert.match(
+          replies[0] ?? '',
+          new RegExp(`That press did not come from the approval card of ${action.id}`),
+        );
+      }
+      assert.equal(system.writes, 0);
+      assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'requested');
+      assert.deepEqual(await press(card), [], 'the same press on the card approves');
+      assert.equal(system.writes, 1);
+    });
+
+    it('refuses an Approve button that carries only the request id (no keyed hash)', async () => {
+      const action = await request();
+      const card = action.card;
+      assert.ok(card);
+      const replies: string[] = [];
+      await t.bot.handleButton({
+        actionId: APPROVE_ACTION,
+        value: action.id,
+        user: USERS.bob,
+        channel: card.channel,
+        message: card,
+        respond: async (m) => {
+          replies.push(textOf(m));
+        },
+      });
+      await t.bot.idle();
+      assert.match(replies[0] ?? '', /does not carry the signed hash of the change/);
+      assert.equal(system.writes, 0);
+    });
+
+    it('signs the card with the secret from the environment, not with anything in Redis', async () => {
+      const a = makeTestBot({ store, env: { CLOUD_SAFETY_SECRET: 'one-secret-value' }, chat: t.chat });
+      const b = makeTestBot({ store, env: { CLOUD_SAFETY_SECRET: 'another-secret' }, chat: t.chat });
+      a.bot.deps.approvals.register(flipHandler(system));
+      b.bot.deps.approvals.register(flipHandler(system));
+      const action = await request();
+      const viaA = (await a.bot.deps.approvals.get(action.id)) as Action;
+      assert.notEqual(
+        a.bot.deps.keys.mac('approve', viaA.id),
+        b.bot.deps.keys.mac('approve', viaA.id),
+        'a different secret gives a different binding',
+      );
+      assert.equal(a.bot.deps.keys.source, 'CLOUD_SAFETY_SECRET');
+    });
   });
 });

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import nock from 'nock';
 import { shiftTraffic, type ShiftChange } from '../../flows/contain/contain.ts';
-import type { Action } from '../../src/actions.ts';
+import { computeChangeHash, type Action } from '../../src/actions.ts';
+import { approveValue } from '../../src/approval-binding.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/chat/blocks/approval.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
 import {
@@ -23,7 +24,7 @@ import {
   type AdapterKit,
   type FakeClock,
 } from '../support/aws.ts';
-import { makeTestBot, textOf, type TestBot } from '../support/bot.ts';
+import { makeTestBot, textOf, USERS, type TestBot } from '../support/bot.ts';
 import {
   describeRulesXml,
   describeTargetHealthXml,
@@ -81,6 +82,48 @@ describe('/contain flow (real Redis, nock’d AWS)', () => {
   async function kinds(): Promise<string[]> {
     return (await t.bot.deps.timeline.read('INC-1')).map((e) => e.kind);
   }
+
+  it('never lowers the legacy share, even for a stored change that carries a valid keyed hash', async () => {
+    await setup();
+    nockList(pair());
+    await t.command('alice', '/contain');
+    const requested = await onlyAction();
+    assert.ok(requested.card);
+    // Defence in depth behind the keyed hash: an insider who also holds the secret rewrites legacy 100 -> 1.
+    const rewritten: Action<ShiftChange> = {
+      ...requested,
+      change: {
+        ...requested.change,
+        legacyPercent: 1,
+        layers: requested.change.layers.map((l) => ({ ...l, to: { legacy: 1, cloud: 99 } })),
+      },
+    };
+    rewritten.changeHash = computeChangeHash(
+      rewritten.kind,
+      rewritten.service,
+      rewritten.basis,
+      rewritten.change,
+    );
+    await store.set(`action:${requested.id}`, JSON.stringify(rewritten));
+    const guard = forbidAws();
+    try {
+      await t.bot.handleButton({
+        actionId: APPROVE_ACTION,
+        value: approveValue(t.bot.deps.keys, rewritten),
+        user: USERS.bob,
+        channel: requested.card.channel,
+        message: requested.card,
+        respond: async () => {},
+      });
+      await t.bot.idle();
+    } finally {
+      guard.stop();
+    }
+    assert.deepEqual(guard.calls, [], 'no AWS call');
+    const done = await t.bot.deps.approvals.get(requested.id);
+    assert.equal(done?.state, 'failed');
+    assert.match(done?.result?.summary ?? '', /would lower legacy on route53 from 20% to 1%/);
+  });
 
   it('shifts to legacy after a second person approves: one batch, INSYNC polled, converged after TTL', async () => {
     await setup();

@@ -609,9 +609,10 @@ describe('/sandbox (real terraform, real Redis)', function () {
 
     const replies = await t.command('alice', '/sandbox', 'down');
 
+    // Slack shows &amp; as & (the fallback is escaped like blocks).
     assert.match(
       textOf(replies[0]),
-      /services\.payments\.sandbox is no longer in cloud-safety\.yml, so the bot cannot destroy inc-1\. Put the section back .* by hand: `cd .* &amp;&amp; terraform workspace select inc-1 &amp;&amp; terraform destroy`/, // Slack shows &amp; as &
+      /services\.payments\.sandbox is no longer in cloud-safety\.yml, so the bot cannot destroy inc-1\. Put the section back .* by hand: `cd .* &amp;&amp; terraform workspace select inc-1 &amp;&amp; terraform destroy`/,
     );
     assert.deepEqual(calls, []);
     assert.equal((await record(t))?.state, 'up');

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { RedisStore } from '../../src/store/redis.ts';
 import { TimelineLog } from '../../src/timeline-log.ts';
+import { hashEvent, type TimelineEvent } from '../../src/timeline.ts';
 import { makeTestBot, textOf } from '../support/bot.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
 
@@ -51,6 +52,51 @@ describe('timeline tamper evidence (real Redis)', () => {
       new RegExp(
         `Hash chain BROKEN at event 3 \\(${entries[2]?.[0]}\\): its content does not match its hash`,
       ),
+    );
+  });
+
+  it('reports a rewrite re-hashed with plain SHA-256: the chain is keyed with a secret outside Redis', async () => {
+    const t = await incidentWithEvents();
+    const fullKey = await findStreamKey(store, TimelineLog.streamKey('INC-1'));
+    const entries = (await store.redis.xrange(fullKey, '-', '+')) as [string, string[]][];
+    await store.redis.del(fullKey);
+    // The whole chain rebuilt from the third event on, every hash recomputed and the head moved: self-consistent.
+    let prev: string | null = null;
+    for (const [i, [id, fields]] of entries.entries()) {
+      const event = JSON.parse(fields[1] ?? '{}') as TimelineEvent;
+      if (i === 2) event.summary = 'alice pinned: "nothing to see"';
+      event.prev = prev;
+      event.hash = hashEvent(event);
+      prev = event.hash;
+      await store.redis.xadd(fullKey, id, 'event', JSON.stringify(event));
+    }
+    await store.set(TimelineLog.headKey('INC-1'), prev ?? '');
+
+    const [reply] = await t.command('alice', '/timeline');
+
+    assert.match(
+      textOf(reply),
+      /Hash chain BROKEN at event 1 \([^)]+\): its content does not match its hash/,
+    );
+  });
+
+  it('reports a cut tail that still links up, by the head anchored in the pinned headline', async () => {
+    const t = await incidentWithEvents();
+    const headline = (await t.bot.deps.incidents.get('INC-1'))?.headline;
+    assert.ok(headline);
+    assert.match(t.chat.latest(headline)?.text ?? '', /chain 4 events, head [0-9a-f]{16}/);
+    const fullKey = await findStreamKey(store, TimelineLog.streamKey('INC-1'));
+    const entries = (await store.redis.xrange(fullKey, '-', '+')) as [string, string[]][];
+    // Remove the last two events and point the head at the new last one: the chain itself verifies.
+    for (const [id] of entries.slice(2)) await store.redis.xdel(fullKey, id);
+    const last = JSON.parse(entries[1]?.[1][1] ?? '{}') as TimelineEvent;
+    await store.set(TimelineLog.headKey('INC-1'), last.hash);
+
+    const [reply] = await t.command('alice', '/timeline');
+
+    assert.match(
+      textOf(reply),
+      /Hash chain BROKEN at event 3 \(\(end\)\): the chain was cut: the pinned headline recorded 4 events, only 2 are stored/,
     );
   });
 

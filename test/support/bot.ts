@@ -127,9 +127,12 @@ export function makeTestBot(
     },
     async click(user, actionId, value, channel = CHANNEL) {
       const mine: Message[] = [];
+      // Pressed as a person would: on the latest card showing that button, with the value the button carries.
+      const button = buttonOnCard(chat, actionId, value);
       await bot.handleButton({
         actionId,
-        value,
+        value: button?.value ?? value,
+        ...(button ? { message: button.ref } : {}),
         user: USERS[user],
         channel,
         respond: async (message) => {
@@ -141,6 +144,30 @@ export function makeTestBot(
       return mine;
     },
   };
+}
+
+/**
+ * The button `actionId` whose value is `value` or `value.<binding>` on the latest message showing it, and that
+ * message; undefined when no message shows it.
+ */
+export function buttonOnCard(
+  chat: RecordingChat,
+  actionId: string,
+  value: string,
+): { value: string; ref: { channel: string; ts: string } } | undefined {
+  for (const sent of [...chat.sent].reverse()) {
+    if ((sent.kind !== 'post' && sent.kind !== 'update') || !sent.ts || !sent.message) continue;
+    for (const block of sent.message.blocks ?? []) {
+      const elements = (block as { elements?: { action_id?: string; value?: string }[] }).elements ?? [];
+      for (const element of elements) {
+        if (element.action_id !== actionId || typeof element.value !== 'string') continue;
+        if (element.value === value || element.value.startsWith(`${value}.`)) {
+          return { value: element.value, ref: { channel: sent.channel, ts: sent.ts } };
+        }
+      }
+    }
+  }
+  return undefined;
 }
 
 /** All text of a message, blocks included, for assertions. */

@@ -55,6 +55,9 @@ export class RecordingChat implements Chat {
   }
 
   async update(ref: MessageRef, message: Message): Promise<void> {
+    // Like Slack, reading the message back returns its latest text.
+    const held = this.messages.get(ref.ts);
+    if (held) this.messages.set(ref.ts, { ...held, text: message.text });
     this.sent.push({ kind: 'update', channel: ref.channel, ts: ref.ts, message });
   }
 

@@ -11,6 +11,14 @@ describe('outgoing messages', () => {
     );
   });
 
+  it('keeps only a leading <!here> of our own', () => {
+    assert.equal(
+      escapeFallback('<!here> Sandbox x could not be destroyed'),
+      '<!here> Sandbox x could not be destroyed',
+    );
+    assert.equal(escapeFallback('INC-1 title <!here> x'), 'INC-1 title &lt;!here&gt; x');
+  });
+
   it('strips bidi overrides and zero-width characters', () => {
     assert.equal(stripInvisible('ab\u202Ecd\u2066e\u200Bf\uFEFFg\u200Dh'), 'abcdefgh');
   });

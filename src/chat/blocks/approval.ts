@@ -24,7 +24,13 @@ const TITLE: Record<ActionState, string> = {
 export const APPROVE_ACTION = 'approval.approve';
 export const DENY_ACTION = 'approval.deny';
 
-export function approvalCard(action: Action, view: ChangeView, approversText: string): Message {
+/** `approveValue` is what the Approve button carries: the request id and the keyed hash of this exact change. */
+export function approvalCard(
+  action: Action,
+  view: ChangeView,
+  approversText: string,
+  approveValue: string,
+): Message {
   const title = TITLE[action.state];
   const blocks = [header(`${title.replace(/:[a-z_]+: /, '')}: ${action.summary}`)];
   if (action.breakGlass) {
@@ -74,7 +80,7 @@ export function approvalCard(action: Action, view: ChangeView, approversText: st
   if (action.state === 'requested') {
     blocks.push(
       actions(`approval:${action.id}`, [
-        { text: 'Approve', actionId: APPROVE_ACTION, value: action.id, style: 'primary' },
+        { text: 'Approve', actionId: APPROVE_ACTION, value: approveValue, style: 'primary' },
         { text: 'Deny', actionId: DENY_ACTION, value: action.id, style: 'danger' },
       ]),
     );

@@ -7,7 +7,8 @@ const SHOWN = 40;
 
 export function eventLine(event: TimelineEvent): string {
   const step = event.step ?? '-';
-  const who = event.actor.type === 'user' ? event.actor.name : `${event.actor.name} (${event.actor.type})`;
+  // A person by their Slack user id: a display name is whatever its owner typed, so anyone can look like "bob".
+  const who = event.actor.type === 'user' ? event.actor.id : `${event.actor.name} (${event.actor.type})`;
   return `${utc(event.at)}  ${step}  ${truncate(who, 22).padEnd(22)}  ${event.summary}`;
 }
 

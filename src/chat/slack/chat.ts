@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { WebClient } from '@slack/web-api';
+import { GROUP_CACHE_MS } from '../../access.ts';
 import { ExternalServiceError } from '../../errors.ts';
 import type { Chat, ChatMessage, ChatUser, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
 
@@ -39,8 +40,11 @@ function slackError(method: string, err: unknown): ExternalServiceError {
 export class SlackChat implements Chat {
   #client: WebClient;
   #groups: { at: number; byHandle: Map<string, string[]> } | undefined;
+  #now: () => number;
 
-  constructor(client: WebClient) {
+  /** `now` is for tests: the group list is cached GROUP_CACHE_MS on that clock. */
+  constructor(client: WebClient, opts: { now?: () => number } = {}) {
+    this.#now = opts.now ?? Date.now;
     this.#client = client;
   }
 
@@ -179,14 +183,15 @@ export class SlackChat implements Chat {
   }
 
   async groupMembers(handle: string): Promise<string[] | undefined> {
-    if (!this.#groups || Date.now() - this.#groups.at > 5 * 60_000) {
+    // Short, so removing someone from an approver group counts within a minute (with the Access cache).
+    if (!this.#groups || this.#now() - this.#groups.at >= GROUP_CACHE_MS) {
       try {
         const res = await this.#client.usergroups.list({ include_users: true });
         const byHandle = new Map<string, string[]>();
         for (const group of res.usergroups ?? []) {
           if (group.handle) byHandle.set(group.handle, group.users ?? []);
         }
-        this.#groups = { at: Date.now(), byHandle };
+        this.#groups = { at: this.#now(), byHandle };
       } catch (err) {
         throw slackError('usergroups.list', err);
       }

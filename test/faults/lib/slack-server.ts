@@ -180,3 +180,11 @@ export async function startLocalSlack(opts: { channel?: string } = {}): Promise<
       }),
   };
 }
+
+/** The value the Approve button on message `ts` carries now: the request id and its keyed change hash. */
+export function approveValueOn(slack: LocalSlack, ts: string): string {
+  const blocks = JSON.stringify(slack.messages.get(ts)?.blocks ?? []);
+  const value = /"action_id":"approval\.approve","value":"(act-[0-9a-f]{8}\.[0-9a-f]{32})"/.exec(blocks)?.[1];
+  if (!value) throw new Error(`message ${ts} shows no Approve button`);
+  return value;
+}
