@@ -278,6 +278,21 @@ describe('ledger: errors and secrets', () => {
       /docs\/ledger\.md lists the privileges/,
     );
     assert.equal(msg({ code: '3D000', message: 'database "x" does not exist' }).service, 'cloud database');
+    const limits = { lockTimeoutMs: 5000, statementTimeoutMs: 20 * 60_000 };
+    assert.match(
+      sideError(
+        'legacy',
+        'db',
+        { code: '57014', message: 'canceling statement due to statement timeout' },
+        limits,
+      ).message,
+      /ran longer than ledger\.statementTimeout \(20m\) .*FAILED: this is not a clean result.*shorter window/,
+    );
+    assert.match(
+      sideError('legacy', 'db', { code: '55P03', message: 'canceling statement due to lock timeout' }, limits)
+        .message,
+      /gave up waiting for a lock after ledger\.lockTimeout \(5s\); the holder had already let go/,
+    );
   });
 });
 
