@@ -399,6 +399,10 @@ export const LedgerConfig = z
     lock: z.strictObject({ role: Identifier }).optional(),
     bucketRows: z.number().int().min(100).max(10_000_000).default(50_000),
     maxDifferences: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** How long any ledger query waits for a table lock before giving up and naming the holder. */
+    lockTimeout: Duration.default(10_000),
+    /** How long one ledger query may run (a scan of a very large window is one query per page range). */
+    statementTimeout: Duration.default(30 * 60_000),
   })
   .refine((l) => !l.columns.includes(l.key), {
     message: 'the key identifies a row and is not one of the compared columns; remove it from columns',

@@ -10,6 +10,7 @@ export const DIFFERENCE_CLASSES = [
   'partial',
   'invariant',
   'in_flight',
+  'duplicate',
 ] as const;
 export type DifferenceClass = (typeof DIFFERENCE_CLASSES)[number];
 
@@ -23,6 +24,7 @@ export function zeroCounts(): DifferenceCounts {
     partial: 0,
     invariant: 0,
     in_flight: 0,
+    duplicate: 0,
   };
 }
 
@@ -33,7 +35,7 @@ export type RowValues = Record<string, string | null>;
 export interface LedgerDifference {
   class: DifferenceClass;
   key: string;
-  /** partial / invariant: the side it was found on; in_flight: the side holding the newer row. */
+  /** partial / invariant / duplicate: the side it was found on; in_flight: the side holding the newer row. */
   side?: LedgerSide;
   /** mismatched: the compared columns that differ; partial: the required columns that are NULL or empty. */
   columns: string[];
@@ -84,7 +86,12 @@ export interface AuditResult {
   since: string;
   /** Set when the differences passed `maxDifferences`: the counts are incomplete. */
   bulkDivergence?: BulkDivergence;
-  /** Notes worth showing (no unique index on the key, sampling used for buckets...). */
+  /**
+   * Classes whose search did not run to the end (the audit stopped at bulk divergence): their counts are lower
+   * bounds and a 0 among them proves nothing.
+   */
+  unchecked: DifferenceClass[];
+  /** Notes worth showing (no unique index on the key, sampling used for buckets, tolerated type differences...). */
   notes: string[];
 }
 
@@ -206,4 +213,6 @@ export const CLASS_MEANING: Record<DifferenceClass, string> = {
   partial: 'a required column is NULL or empty (half-written payload)',
   invariant: 'double-entry group whose debits and credits do not balance',
   in_flight: 'newer than the CDC lag allows; may still be on its way, audit again in a minute',
+  duplicate:
+    'the key is not unique on that side: its rows were not compared, a human must pick the right one',
 };

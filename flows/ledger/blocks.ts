@@ -27,6 +27,7 @@ const ICON: Record<DifferenceClass, string> = {
   partial: ':large_yellow_circle:',
   invariant: ':red_circle:',
   in_flight: ':large_blue_circle:',
+  duplicate: ':red_circle:',
 };
 
 export interface AuditView {
@@ -84,7 +85,7 @@ export function isClean(result: AuditResult): boolean {
   const c = result.counts;
   return (
     !result.bulkDivergence &&
-    c.missing_in_legacy + c.missing_in_cloud + c.mismatched + c.partial + c.invariant === 0
+    c.missing_in_legacy + c.missing_in_cloud + c.mismatched + c.partial + c.invariant + c.duplicate === 0
   );
 }
 
@@ -110,8 +111,16 @@ export function auditSummaryMessage(input: AuditSummaryInput): Message {
     );
   }
   const lines: string[] = [];
+  const unchecked = new Set(result.unchecked);
   for (const cls of DIFFERENCE_CLASSES) {
     const count = result.counts[cls];
+    // A class the audit stopped before searching to the end: a 0 there would be a lie.
+    if (unchecked.has(cls)) {
+      lines.push(
+        `:white_circle: *${cls}* ${count === 0 ? 'not checked' : `at least ${n(count)}, not fully checked`} — the audit stopped at bulk divergence before searching every row for it`,
+      );
+      continue;
+    }
     if (count === 0 && cls !== 'missing_in_legacy') continue;
     const samples = (input.samples[cls] ?? []).slice(0, SAMPLES_PER_CLASS);
     const more = count > samples.length ? ` … and ${n(count - samples.length)} more in the CSV` : '';

@@ -137,6 +137,7 @@ export async function plantDifferences(server: PgServer, pair: SeededPair): Prom
     partial: 5,
     invariant: 3,
     in_flight: 0,
+    duplicate: 0,
   };
   return {
     counts,

@@ -8,11 +8,14 @@ import { buildLedgerAdapters } from '../../src/adapters/ledger/index.ts';
 import { compareC } from '../../src/adapters/ledger/audit.ts';
 import { describeTarget, sideError } from '../../src/adapters/ledger/side.ts';
 import {
+  canonicalValue,
   emptyPredicate,
+  hashableAlike,
   ident,
   parseTableName,
   qualified,
   rowHash,
+  toleratedDifference,
   type ColumnInfo,
 } from '../../src/adapters/ledger/sql.ts';
 import { auditSummaryMessage } from '../../flows/ledger/blocks.ts';
@@ -202,8 +205,8 @@ describe('ledger: SQL text', () => {
     assert.equal(qualified(parseTableName('entries')), '"entries"');
   });
 
-  it('hashes rows with hash_record_extended, or normalised text and md5', () => {
-    const col = (name: string, baseName: string, category: string): ColumnInfo => ({
+  const col = (name: string, baseName: string, category: string, extra: Partial<ColumnInfo> = {}) =>
+    ({
       name,
       type: baseName,
       baseName,
@@ -211,19 +214,58 @@ describe('ledger: SQL text', () => {
       generated: false,
       identity: false,
       fixedWidth: false,
-    });
+      builtin: true,
+      kind: 'b',
+      precision: 6,
+      order: category === 'S' ? 'bytewise' : 'none',
+      deterministic: true,
+      collation: category === 'S' ? 'C' : '',
+      ...extra,
+    }) satisfies ColumnInfo;
+
+  it('hashes rows with hash_record_extended, or canonical values and md5', () => {
     const cols = [col('amount', 'numeric', 'N'), col('payload', 'json', 'U')];
     assert.equal(
-      rowHash(cols, 'hash_record_extended', 150000),
+      rowHash(cols, 'hash_record_extended', []),
       'hash_record_extended(ROW("amount", "payload"), 0)',
     );
     assert.equal(
-      rowHash(cols, 'md5', 150000),
-      `('x' || substr(md5(concat_ws(',', quote_nullable(trim_scale("amount")::text), quote_nullable("payload"::jsonb::text))), 1, 16))::bit(64)::bigint`,
+      rowHash(cols, 'md5', ['a', 'b']),
+      `('x' || substr(md5(concat_ws(',', quote_nullable(a), quote_nullable(b))), 1, 16))::bit(64)::bigint`,
     );
     assert.equal(emptyPredicate(col('memo', 'text', 'S')), `("memo" IS NULL OR btrim("memo"::text) = '')`);
     assert.equal(emptyPredicate(col('n', 'int8', 'N')), '("n" IS NULL)');
     assert.match(emptyPredicate(col('p', 'jsonb', 'U')), /'\{\}'::jsonb, '\[\]'::jsonb, 'null'::jsonb/);
+  });
+
+  it('uses the binary hash only for the same built-in type with bytewise equality on both sides', () => {
+    const side = col('side', 'side_kind', 'E', { kind: 'e', builtin: false });
+    assert.equal(hashableAlike(col('n', 'int8', 'N'), col('n', 'int8', 'N')), true);
+    assert.equal(hashableAlike(side, side), false, 'an enum hashes by ids of its own database');
+    assert.equal(hashableAlike(col('n', 'int8', 'N'), col('n', 'numeric', 'N')), false);
+    const icu = col('k', 'text', 'S', { order: 'locale', deterministic: false, collation: 'ci' });
+    assert.equal(hashableAlike(icu, icu), false, 'a nondeterministic collation hashes by sort key');
+  });
+
+  it('reads each type family the same way on both sides', () => {
+    const ts = col('at', 'timestamp', 'D', { type: 'timestamp(3) without time zone', precision: 3 });
+    const tz = col('at', 'timestamptz', 'D', { type: 'timestamp with time zone' });
+    assert.equal(canonicalValue(ts, tz, 150000), `(("at")::timestamptz(3) AT TIME ZONE 'UTC')::text`);
+    assert.equal(canonicalValue(tz, ts, 150000), `(("at")::timestamptz(3) AT TIME ZONE 'UTC')::text`);
+    assert.equal(
+      canonicalValue(col('n', 'int8', 'N'), col('n', 'numeric', 'N'), 150000),
+      'trim_scale(("n")::numeric)::text',
+    );
+    assert.match(canonicalValue(col('n', 'numeric', 'N'), col('n', 'int8', 'N'), 120000), /regexp_replace/);
+    assert.match(canonicalValue(col('p', 'json', 'U'), col('p', 'jsonb', 'U'), 150000), /::jsonb::text/);
+    const uuid = col('k', 'uuid', 'U');
+    assert.equal(canonicalValue(col('k', 'text', 'S'), uuid, 150000), 'lower(("k")::text)');
+    assert.equal(
+      canonicalValue(col('c', 'text', 'S'), col('c', 'bpchar', 'S'), 150000),
+      `rtrim(("c")::text, ' ')`,
+    );
+    assert.match(toleratedDifference(ts, tz) ?? '', /compared as UTC instants; legacy keeps milliseconds/);
+    assert.equal(toleratedDifference(tz, tz), undefined);
   });
 
   it('orders keys as COLLATE "C" does (UTF-8 bytes), not as JavaScript does', () => {
@@ -268,6 +310,21 @@ describe('ledger: errors and secrets', () => {
       /docs\/ledger\.md lists the privileges/,
     );
     assert.equal(msg({ code: '3D000', message: 'database "x" does not exist' }).service, 'cloud database');
+    const limits = { lockTimeoutMs: 5000, statementTimeoutMs: 20 * 60_000 };
+    assert.match(
+      sideError(
+        'legacy',
+        'db',
+        { code: '57014', message: 'canceling statement due to statement timeout' },
+        limits,
+      ).message,
+      /ran longer than ledger\.statementTimeout \(20m\) .*FAILED: this is not a clean result.*shorter window/,
+    );
+    assert.match(
+      sideError('legacy', 'db', { code: '55P03', message: 'canceling statement due to lock timeout' }, limits)
+        .message,
+      /gave up waiting for a lock after ledger\.lockTimeout \(5s\); the holder had already let go/,
+    );
   });
 });
 
@@ -314,6 +371,7 @@ describe('ledger: summary view', () => {
     durationMs: 2000,
     method: 'hash_record_extended',
     since: '2026-05-20T10:00:00.000Z',
+    unchecked: [],
     notes: [],
     ...extra,
   });
@@ -339,10 +397,17 @@ describe('ledger: summary view', () => {
             totalBuckets: 20,
             atLeast: 50_000,
           },
+          unchecked: ['missing_in_legacy', 'missing_in_cloud', 'mismatched', 'in_flight', 'duplicate'],
         }),
       }),
     );
     assert.match(text, /payments — BULK DIVERGENCE \(more than 10,000 differences\)/);
+    assert.match(text, /\*missing_in_legacy\* not checked/);
+    assert.doesNotMatch(
+      text,
+      /:white_check_mark: \*missing_in_legacy\*/,
+      'never a tick for a class not searched',
+    );
     assert.match(
       text,
       /at least 50,000 differences; 18 of 20 buckets differ; legacy has 1,000,000 rows and cloud 950,000/,

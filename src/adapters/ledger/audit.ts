@@ -18,17 +18,22 @@ import {
   type AuditOptions,
   type AuditProgress,
   type AuditResult,
+  type DifferenceClass,
   type DifferenceCounts,
   type LedgerDifference,
   type LedgerSide,
   type RowValues,
 } from '../../ledger.ts';
-import { canHashRecords, checkKeyUnique, inspectTable, neededColumns, type TableInfo } from './schema.ts';
+import { canHashRecords, inspectTable, neededColumns, type TableInfo } from './schema.ts';
 import type { LedgerSideDb, SideSession } from './side.ts';
 import {
+  canonicalValue,
   cellExpr,
   columnToken,
   emptyPredicate,
+  familyOf,
+  hashableAlike,
+  toleratedDifference,
   ident,
   literal,
   partialPredicate,
@@ -56,12 +61,39 @@ interface Cell {
   p: number;
 }
 
+/** How one side's key is read, bucketed and looked up. */
+interface KeyPlan {
+  /** The key as SQL: the column itself, or its canonical text under COLLATE "C". */
+  expr: string;
+  /** The SQL type of `expr`. */
+  type: string;
+  /** A 64-bit hash of `expr`, the same on both sides for the same key. */
+  hash: string;
+  /** A predicate matching rows whose key is one of the (canonical) keys in the text[] parameter. */
+  lookup: (param: string) => string;
+  /** The values to pass for `lookup`: canonical keys the column can hold. */
+  lookupValues: (keys: string[]) => string[];
+  /** Distinct stored keys always have distinct canonical keys. */
+  injective: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function uuidsOnly(keys: string[]): string[] {
+  return keys.filter((k) => UUID.test(k));
+}
+
+function allKeys(keys: string[]): string[] {
+  return keys;
+}
+
 /** What one side needs to build its SQL. */
 interface SidePlan {
   session: SideSession;
   info: TableInfo;
   key: string;
   keyType: string;
+  keyPlan: KeyPlan;
   updatedAt: string;
   hash: string;
   cell: string;
@@ -169,6 +201,15 @@ class Progress {
   }
 }
 
+/** Classes about one key's rows on the two sides (partial and invariant are per side or per group). */
+const ROW_CLASSES = new Set<DifferenceClass>([
+  'missing_in_legacy',
+  'missing_in_cloud',
+  'mismatched',
+  'in_flight',
+  'duplicate',
+]);
+
 /** Classifies, counts and hands on differences; stops the audit once the limit is passed. */
 class Findings {
   counts: DifferenceCounts = zeroCounts();
@@ -189,7 +230,19 @@ class Findings {
     return Math.max(0, this.#max + 1 - this.found);
   }
 
+  /** Keys already reported as missing, mismatched, in flight or duplicate: each is reported once. */
+  #keys = new Set<string>();
+
+  /** Whether a key already has its one row-level report. */
+  reported(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
   async add(difference: LedgerDifference): Promise<void> {
+    if (ROW_CLASSES.has(difference.class)) {
+      if (this.#keys.has(difference.key)) return;
+      this.#keys.add(difference.key);
+    }
     this.counts[difference.class] += 1;
     this.found += 1;
     await this.#sink?.(difference);
@@ -243,65 +296,113 @@ async function audit(
     inspectTable(lSession, table, config),
     inspectTable(cSession, table, config),
   );
-  await both(
-    checkKeyUnique(lSession, lInfo, config, opts.since),
-    checkKeyUnique(cSession, cInfo, config, opts.since),
-  );
-  for (const [side, info] of [
-    ['legacy', lInfo],
-    ['cloud', cInfo],
-  ] as const) {
-    if (!info.keyUnique)
-      notes.push(`${side} has no unique index on ${config.key}; no duplicate was found in the window.`);
-  }
 
-  // The fast path hashes values in their binary form, which is only comparable when both sides agree on types.
-  const typeOf = (info: TableInfo, name: string) => info.columns.get(name)?.type ?? '';
-  const sameTypes = config.columns.every((name) => typeOf(lInfo, name) === typeOf(cInfo, name));
+  // The fast path hashes values in their binary form, which is only comparable when every column is alike on
+  // both sides (same built-in type, bytewise equality); anything else is compared by canonical values.
+  const pairs = config.columns.map((name) => {
+    const legacyCol = lInfo.columns.get(name);
+    const cloudCol = cInfo.columns.get(name);
+    if (!legacyCol || !cloudCol) throw new Error(`column ${name} was not inspected`);
+    return { legacy: legacyCol, cloud: cloudCol };
+  });
+  const lCompared = pairs.map((p) => p.legacy);
+  const cCompared = pairs.map((p) => p.cloud);
+  const alike = pairs.every((p) => hashableAlike(p.legacy, p.cloud));
   const sameMajor = Math.floor(lInfo.serverVersion / 10000) === Math.floor(cInfo.serverVersion / 10000);
-  const lCompared = config.columns.map((name) => lInfo.columns.get(name)).filter((x) => x !== undefined);
-  const cCompared = config.columns.map((name) => cInfo.columns.get(name)).filter((x) => x !== undefined);
   let method: HashMethod = 'md5';
-  if (sameTypes && sameMajor && (await canHashRecords(lSession, lCompared))) method = 'hash_record_extended';
-  else if (!sameTypes) {
-    const differing = config.columns.filter((name) => typeOf(lInfo, name) !== typeOf(cInfo, name));
+  if (alike && sameMajor && (await canHashRecords(lSession, lCompared))) method = 'hash_record_extended';
+  const tolerated = pairs
+    .map((p) => toleratedDifference(p.legacy, p.cloud))
+    .filter((x): x is string => x !== undefined);
+  if (tolerated.length > 0) notes.push(`column types differ (${tolerated.join('; ')}).`);
+  const lCanonical = pairs.map((p) => canonicalValue(p.legacy, p.cloud, lInfo.serverVersion));
+  const cCanonical = pairs.map((p) => canonicalValue(p.cloud, p.legacy, cInfo.serverVersion));
+
+  const lKeyCol = lInfo.columns.get(config.key);
+  const cKeyCol = cInfo.columns.get(config.key);
+  if (!lKeyCol || !cKeyCol) throw new Error(`key ${config.key} was not inspected`);
+  // Keys are bucketed and matched natively only when both sides order and hash them the same way, bytewise;
+  // otherwise by their canonical text under COLLATE "C" (uuid vs text, ICU or libc collations, enums…).
+  const nativeKey =
+    hashableAlike(lKeyCol, cKeyCol) &&
+    lKeyCol.order !== 'locale' &&
+    cKeyCol.order !== 'locale' &&
+    lInfo.keyHashFunction === cInfo.keyHashFunction;
+  if (!nativeKey) {
+    const why = toleratedDifference(lKeyCol, cKeyCol);
     notes.push(
-      `column types differ (${differing.map((d) => `${d}: ${typeOf(lInfo, d)} vs ${typeOf(cInfo, d)}`).join(', ')}); values were compared as normalised text.`,
+      `keys were matched by their canonical text in byte order (${why ?? `${config.key}: ${lKeyCol.type} ordered by collation ${lKeyCol.collation || 'default'} vs ${cKeyCol.collation || 'default'}`}).`,
     );
   }
-  const sameKey =
-    typeOf(lInfo, config.key) === typeOf(cInfo, config.key) &&
-    lInfo.keyHashFunction === cInfo.keyHashFunction;
-  const keyHashFn = (info: TableInfo) =>
-    sameKey && info.keyHashFunction
-      ? `${info.keyHashFunction}(${ident(config.key)}, 0)`
-      : `hashtextextended(${ident(config.key)}::text, 0)`;
+  const keyOf = (info: TableInfo, mine: ColumnInfo, theirs: ColumnInfo): KeyPlan => {
+    if (nativeKey) {
+      const type = mine.type;
+      return {
+        expr: ident(config.key),
+        type,
+        hash: info.keyHashFunction
+          ? `${info.keyHashFunction}(${ident(config.key)}, 0)`
+          : `hashtextextended(${ident(config.key)}::text, 0)`,
+        lookup: (param) => `${ident(config.key)} = ANY(${param}::text[]::${type}[])`,
+        lookupValues: (keys) => keys,
+        injective: true,
+      };
+    }
+    const canonical = canonicalValue(mine, theirs, info.serverVersion);
+    const expr = `((${canonical}) COLLATE "C")`;
+    const family = familyOf(mine);
+    const identity = canonical === `(${ident(config.key)})::text`;
+    // Equality lookups go through the key's own index where the canonical text maps back to one value.
+    const lookup =
+      family === 'uuid'
+        ? { sql: (param: string) => `${ident(config.key)} = ANY(${param}::uuid[])`, values: uuidsOnly }
+        : family === 'text' && identity && mine.deterministic
+          ? { sql: (param: string) => `${ident(config.key)} = ANY(${param}::text[])`, values: allKeys }
+          : { sql: (param: string) => `${expr} = ANY(${param}::text[])`, values: allKeys };
+    return {
+      expr,
+      type: 'text',
+      hash: `hashtextextended(${expr}, 0)`,
+      lookup: lookup.sql,
+      lookupValues: lookup.values,
+      // Lower-casing or trimming can fold two stored keys into one canonical key.
+      injective: identity || family === 'uuid',
+    };
+  };
+  const lKey = keyOf(lInfo, lKeyCol, cKeyCol);
+  const cKey = keyOf(cInfo, cKeyCol, lKeyCol);
   // Fine key ranges need a fixed-width key: width_bucket walks a variable-width array element by element.
-  const fine = sameKey && (lInfo.columns.get(config.key)?.fixedWidth ?? false);
+  const fine = nativeKey && lKeyCol.fixedWidth;
   const slices = fine ? 1 : SLICES;
   const cellRows = fine ? Math.max(1, Math.floor(config.bucketRows / CELLS_PER_BUCKET)) : config.bucketRows;
 
   const display = neededColumns(config).filter((name) => name !== config.key);
-  const plan = (session: SideSession, info: TableInfo, compared: ColumnInfo[]): SidePlan => {
-    const keyType = typeOf(info, config.key);
+  const plan = (
+    session: SideSession,
+    info: TableInfo,
+    key: KeyPlan,
+    compared: ColumnInfo[],
+    canonical: string[],
+  ): SidePlan => {
     const required = config.required.map((name) => info.columns.get(name)).filter((x) => x !== undefined);
     return {
       session,
       info,
-      key: ident(config.key),
-      keyType,
+      key: key.expr,
+      keyType: key.type,
+      keyPlan: key,
       updatedAt: ident(config.updatedAt),
-      hash: rowHash(compared, method, info.serverVersion),
-      cell: cellExpr(ident(config.key), keyType, keyHashFn(info), '$1', slices),
+      hash: rowHash(compared, method, canonical),
+      cell: cellExpr(key.expr, key.type, key.hash, '$1', slices),
       partial: partialPredicate(required),
       display: display.map((name) => info.columns.get(name)).filter((x) => x !== undefined),
       compared,
-      tokens: compared.map((col) => columnToken(col, method, info.serverVersion)),
+      tokens: compared.map((col, i) => columnToken(col, method, canonical[i] ?? 'NULL')),
       required,
     };
   };
-  const L = plan(lSession, lInfo, lCompared);
-  const C = plan(cSession, cInfo, cCompared);
+  const L = plan(lSession, lInfo, lKey, lCompared, lCanonical);
+  const C = plan(cSession, cInfo, cKey, cCompared, cCanonical);
   const progress = new Progress(opts.onProgress, config.doubleEntry !== undefined);
 
   // Thresholds come from the side with more rows in the window.
@@ -357,25 +458,36 @@ async function audit(
     totalBuckets,
     atLeast,
   });
+  // Classes whose search ran to the end; after a bulk-divergence stop the others are "not checked".
+  const checked = new Set<DifferenceClass>();
+  const unchecked = () =>
+    [...ROW_CLASSES, 'partial' as const, ...(config.doubleEntry ? ['invariant' as const] : [])].filter(
+      (cls) => !checked.has(cls),
+    );
   if (lowerBound + partialRows > config.maxDifferences) {
     const counts = zeroCounts();
     counts.partial = partialRows;
+    checked.add('partial');
     progress.drill(1);
     return {
       ...base,
       counts,
+      unchecked: unchecked(),
       durationMs: performance.now() - started,
       bulkDivergence: bulk(lowerBound + partialRows),
     };
   }
 
-  await drill(L, C, cut, differing, since, opts.inFlightMs, findings, progress);
+  await both(duplicates(L, 'legacy', since, findings, notes), duplicates(C, 'cloud', since, findings, notes));
+  if (!findings.full) await drill(L, C, cut, differing, since, opts.inFlightMs, findings, progress);
   if (!findings.full) {
+    for (const cls of ROW_CLASSES) checked.add(cls);
     await both(
       partials(L, 'legacy', cut, lCells, since, findings),
       partials(C, 'cloud', cut, cCells, since, findings),
     );
   }
+  if (!findings.full) checked.add('partial');
   if (config.doubleEntry && !findings.full) {
     const entry = config.doubleEntry;
     // Summing every group is the heaviest query after the scan: both sides at once.
@@ -384,13 +496,51 @@ async function audit(
       invariants(C, 'cloud', entry, config, since, findings),
     );
     progress.invariant(1);
+    if (!findings.full) checked.add('invariant');
   }
   return {
     ...base,
     counts: findings.counts,
+    unchecked: unchecked(),
     durationMs: performance.now() - started,
     ...(findings.full ? { bulkDivergence: bulk(Math.max(findings.found, lowerBound)) } : {}),
   };
+}
+
+/**
+ * Keys stored more than once on a side (no unique index, or two stored keys with one canonical form), where at
+ * least one copy is in the window: reported as duplicates, never compared as if they were one row.
+ */
+async function duplicates(
+  side: SidePlan,
+  name: LedgerSide,
+  since: string,
+  findings: Findings,
+  notes: string[],
+): Promise<void> {
+  if (side.info.keyUnique && side.keyPlan.injective) return;
+  const rows = await side.session.query<{ key: string; n: string; inside: string }>(
+    'duplicates',
+    `SELECT ${side.key}::text AS key, count(*) AS n, count(*) FILTER (WHERE ${side.updatedAt} >= $1) AS inside
+       FROM ${side.info.sql}
+      WHERE ${side.key} IN (SELECT ${side.key} FROM ${side.info.sql} WHERE ${side.updatedAt} >= $1)
+      GROUP BY ${side.key} HAVING count(*) > 1
+      ORDER BY 1 LIMIT $2`,
+    [since, findings.remaining],
+  );
+  const why = side.info.keyUnique ? 'keys that differ only in form' : `no unique index on the key`;
+  if (rows.length === 0) notes.push(`${name}: ${why}, but no key in the window occurs twice.`);
+  for (const row of rows) {
+    if (findings.full) return;
+    const outside = Number(row.n) - Number(row.inside);
+    await findings.add({
+      class: 'duplicate',
+      key: row.key,
+      side: name,
+      columns: [],
+      detail: `${row.n} rows on ${name} have this key (${why})${outside > 0 ? `, ${outside} of them outside the window` : ''}`,
+    });
+  }
 }
 
 function sumRows(cells: Map<number, Cell>): number {
@@ -717,20 +867,38 @@ class Resolver {
   }
 
   /** A key seen on one side in the window may exist on the other with an older timestamp. */
-  async #resolveOneSided(present: LedgerSide, rows: DrillRow[]): Promise<void> {
+  async #resolveOneSided(present: LedgerSide, seen: DrillRow[]): Promise<void> {
+    let rows = seen;
     const other = present === 'legacy' ? this.#C : this.#L;
+    const otherName: LedgerSide = present === 'legacy' ? 'cloud' : 'legacy';
+    rows = rows.filter((r) => !this.#findings.reported(r.key));
     const found = await other.session.query<DrillRow>(
       'lookup',
       `SELECT ${other.key}::text AS key, (${other.hash})::text AS h,
               ${other.updatedAt} > now() - $2::interval AS fresh
-         FROM ${other.info.sql} WHERE ${other.key} = ANY($1::text[]::${other.keyType}[])`,
-      [rows.map((r) => r.key), interval(this.#inFlightMs)],
+         FROM ${other.info.sql} WHERE ${other.keyPlan.lookup('$1')}`,
+      [other.keyPlan.lookupValues(rows.map((r) => r.key)), interval(this.#inFlightMs)],
     );
-    const there = new Map(found.map((r) => [r.key, r]));
+    const there = new Map<string, DrillRow>();
+    const twice = new Map<string, number>();
+    for (const r of found) {
+      if (there.has(r.key)) twice.set(r.key, (twice.get(r.key) ?? 1) + 1);
+      there.set(r.key, r);
+    }
     const missing: DrillRow[] = [];
     for (const row of rows) {
       const match = there.get(row.key);
-      if (!match) missing.push(row);
+      const copies = twice.get(row.key);
+      // Several rows with the key outside the window on the other side: which one it stands for is a human's call.
+      if (copies !== undefined) {
+        await this.#findings.add({
+          class: 'duplicate',
+          key: row.key,
+          side: otherName,
+          columns: [],
+          detail: `${copies} rows on ${otherName} have this key, all outside the window`,
+        });
+      } else if (!match) missing.push(row);
       else if (match.h !== row.h) this.#mismatch.push({ key: row.key, fresh: row.fresh || match.fresh });
     }
     if (missing.length === 0) return;
@@ -758,7 +926,8 @@ class Resolver {
     }
   }
 
-  async #resolveMismatches(pairs: { key: string; fresh: boolean }[]): Promise<void> {
+  async #resolveMismatches(all: { key: string; fresh: boolean }[]): Promise<void> {
+    const pairs = all.filter((p) => !this.#findings.reported(p.key));
     const keys = pairs.map((p) => p.key);
     const [lRows, cRows] = await both(fetchRows(this.#L, keys), fetchRows(this.#C, keys));
     for (const pair of pairs) {
@@ -793,8 +962,8 @@ async function fetchRows(
   const rows = await side.session.query<Record<string, string | null>>(
     'fetch',
     `SELECT ${[`${side.key}::text AS key`, ...cols, ...toks].join(', ')}
-       FROM ${side.info.sql} WHERE ${side.key} = ANY($1::text[]::${side.keyType}[])`,
-    [keys],
+       FROM ${side.info.sql} WHERE ${side.keyPlan.lookup('$1')}`,
+    [side.keyPlan.lookupValues(keys)],
   );
   for (const row of rows) {
     const values: RowValues = {};

@@ -46,8 +46,12 @@ export class PgLedger implements Ledger {
     this.config = opts.config;
     this.#opts = opts;
     this.#table = parseTableName(opts.config.table);
-    this.legacy = new LedgerSideDb('legacy', opts.legacy, opts.metrics, opts.log);
-    this.cloud = new LedgerSideDb('cloud', opts.cloud, opts.metrics, opts.log);
+    const limits = {
+      lockTimeoutMs: opts.config.lockTimeout,
+      statementTimeoutMs: opts.config.statementTimeout,
+    };
+    this.legacy = new LedgerSideDb('legacy', opts.legacy, opts.metrics, opts.log, limits);
+    this.cloud = new LedgerSideDb('cloud', opts.cloud, opts.metrics, opts.log, limits);
   }
 
   describe(): string {

@@ -2,7 +2,7 @@
 import { ExternalServiceError } from '../../errors.ts';
 import type { LedgerConfig } from '../../config.ts';
 import type { SideSession } from './side.ts';
-import { displayTable, ident, literal, qualified, type ColumnInfo, type TableName } from './sql.ts';
+import { displayTable, qualified, type ColumnInfo, type TableName } from './sql.ts';
 
 export interface TableInfo {
   oid: number;
@@ -57,15 +57,31 @@ export async function inspectTable(
     identity: boolean;
     num: number;
     len: number;
+    builtin: boolean;
+    kind: string;
+    typmod: number;
+    collation: string;
+    provider: string;
+    collate: string;
+    deterministic: boolean;
   }>(
     'inspect',
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             bt.typcategory AS category, bt.typname AS base,
             a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum AS num,
-            bt.typlen::int AS len
+            bt.typlen::int AS len, t.oid < 16384 AS builtin, bt.typtype::text AS kind, a.atttypmod AS typmod,
+            coalesce(co.collname::text, '') AS collation,
+            -- "default" is the database's collation; to_jsonb reads columns older servers do not have.
+            CASE WHEN a.attcollation = 0 THEN ''
+                 WHEN co.collname = 'default' THEN coalesce(to_jsonb(d) ->> 'datlocprovider', 'c')
+                 ELSE co.collprovider::text END AS provider,
+            CASE WHEN co.collname = 'default' THEN d.datcollate::text ELSE coalesce(co.collcollate::text, '') END AS collate,
+            coalesce((to_jsonb(co) ->> 'collisdeterministic')::boolean, true) AS deterministic
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation
+       LEFT JOIN pg_database d ON d.datname = current_database()
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
     [found.oid],
@@ -81,6 +97,17 @@ export async function inspectTable(
       generated: row.generated,
       identity: row.identity,
       fixedWidth: row.len > 0,
+      builtin: row.builtin,
+      kind: row.kind,
+      precision: timestampPrecision(row.base, row.typmod),
+      order:
+        row.provider === ''
+          ? 'none'
+          : row.provider !== 'i' && (row.collate === 'C' || row.collate === 'POSIX')
+            ? 'bytewise'
+            : 'locale',
+      deterministic: row.deterministic,
+      collation: row.collation,
     };
     columns.set(row.name, info);
     allColumns.push(info);
@@ -124,6 +151,12 @@ export async function inspectTable(
   };
 }
 
+/** Fractional-second digits a timestamp column keeps: its typmod, or 6 (microseconds) when undeclared. */
+function timestampPrecision(base: string, typmod: number): number {
+  if (base !== 'timestamp' && base !== 'timestamptz') return 6;
+  return typmod >= 0 && typmod <= 6 ? typmod : 6;
+}
+
 /** Whether `hash_record_extended` can hash every one of these columns on this server. */
 export async function canHashRecords(session: SideSession, columns: ColumnInfo[]): Promise<boolean> {
   for (const type of new Set(columns.map((c) => c.type))) {
@@ -133,27 +166,4 @@ export async function canHashRecords(session: SideSession, columns: ColumnInfo[]
     if (ok === undefined) return false;
   }
   return true;
-}
-
-/** When the key has no unique index: a key that occurs twice in the window is a fault, named with an example. */
-export async function checkKeyUnique(
-  session: SideSession,
-  info: TableInfo,
-  config: LedgerConfig,
-  since: Date,
-): Promise<void> {
-  if (info.keyUnique) return;
-  const dup = await session.query<{ key: string; n: string }>(
-    'inspect',
-    `SELECT ${ident(config.key)}::text AS key, count(*) AS n FROM ${info.sql}
-      WHERE ${ident(config.updatedAt)} >= $1 GROUP BY ${ident(config.key)} HAVING count(*) > 1 LIMIT 1`,
-    [since.toISOString()],
-  );
-  const first = dup[0];
-  if (first) {
-    throw fault(
-      session,
-      `the key ${config.key} is not unique in ${info.display} (${literal(first.key)} appears ${first.n} times). The audit needs a unique key; set ledger.key to one.`,
-    );
-  }
 }

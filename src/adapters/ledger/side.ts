@@ -5,6 +5,7 @@ import { ExternalServiceError } from '../../errors.ts';
 import type { LedgerSide } from '../../ledger.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
+import { formatDuration } from '../../duration.ts';
 
 /** Where a connection string points, without its password: "db.internal:5432/ledger as app". */
 export function describeTarget(connection: string): string {
@@ -33,8 +34,21 @@ interface PgLikeError {
 const LOST =
   /Connection terminated|connection.*(?:closed|ended|lost|reset)|ECONNRESET|EPIPE|terminating connection/i;
 
+/** The time limits every ledger connection runs with. */
+export interface SideLimits {
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: SideLimits = { lockTimeoutMs: 10_000, statementTimeoutMs: 30 * 60_000 };
+
 /** Maps a driver or server error to a message that names the side and says what to do. */
-export function sideError(side: LedgerSide, target: string, err: unknown): ExternalServiceError {
+export function sideError(
+  side: LedgerSide,
+  target: string,
+  err: unknown,
+  limits: SideLimits = DEFAULT_LIMITS,
+): ExternalServiceError {
   if (err instanceof ExternalServiceError) return err;
   const e = (err ?? {}) as PgLikeError;
   const code = e.code ?? '';
@@ -73,6 +87,18 @@ export function sideError(side: LedgerSide, target: string, err: unknown): Exter
       `the connection to ${target} was lost (${message}). The audit FAILED: this is not a clean result. Run it again once the database is back.`,
       true,
     );
+  if (code === '57014' && /statement timeout/i.test(message))
+    return wrap(
+      `${target}: a query ran longer than ledger.statementTimeout (${formatDuration(limits.statementTimeoutMs)}) and was cancelled. It FAILED: this is not a clean result. Audit a shorter window with since=, or raise ledger.statementTimeout.`,
+      true,
+    );
+  if (code === '55P03') {
+    const holder = (err as { lockHolder?: string }).lockHolder;
+    return wrap(
+      `${target}: gave up waiting for a lock after ledger.lockTimeout (${formatDuration(limits.lockTimeoutMs)}); ${holder ?? 'the holder had already let go when we looked'}. Nothing was changed. Ask the holder to commit or roll back (pg_cancel_backend(pid) cancels a running query, pg_terminate_backend(pid) ends an idle transaction), then run it again.`,
+      true,
+    );
+  }
   if (code === '57014')
     return wrap(
       `${target}: the query was cancelled (${message}). The result is incomplete; run it again.`,
@@ -92,12 +118,23 @@ export class SideSession {
     this.#broken = err;
   };
   #metrics: Metrics;
+  #limits: SideLimits;
+  #lockHolders: () => Promise<string | undefined>;
 
-  constructor(side: LedgerSide, target: string, client: PoolClient, metrics: Metrics) {
+  constructor(
+    side: LedgerSide,
+    target: string,
+    client: PoolClient,
+    metrics: Metrics,
+    limits: SideLimits = DEFAULT_LIMITS,
+    lockHolders: () => Promise<string | undefined> = async () => undefined,
+  ) {
     this.side = side;
     this.target = target;
     this.#client = client;
     this.#metrics = metrics;
+    this.#limits = limits;
+    this.#lockHolders = lockHolders;
     // A backend that dies while we hold the client emits 'error'; without a listener the process would crash.
     client.on('error', this.#onError);
   }
@@ -107,14 +144,19 @@ export class SideSession {
     text: string,
     values: unknown[] = [],
   ): Promise<R[]> {
-    if (this.#broken) throw sideError(this.side, this.target, this.#broken);
+    if (this.#broken) throw sideError(this.side, this.target, this.#broken, this.#limits);
     try {
       const result = await this.#metrics.timed(`ledger-${this.side}`, operation, () =>
         this.#client.query<R>(text, values),
       );
       return result.rows;
     } catch (err) {
-      throw sideError(this.side, this.target, this.#broken ?? err);
+      // Our transaction is aborted by a lock timeout: who holds the lock is read on another connection.
+      if ((err as PgLikeError | undefined)?.code === '55P03' && !this.#broken) {
+        const holder = await this.#lockHolders().catch(() => undefined);
+        if (holder) Object.assign(err as object, { lockHolder: holder });
+      }
+      throw sideError(this.side, this.target, this.#broken ?? err, this.#limits);
     }
   }
 
@@ -173,12 +215,20 @@ export class LedgerSideDb {
   readonly side: LedgerSide;
   readonly target: string;
   readonly pool: pg.Pool;
+  readonly limits: SideLimits;
   #metrics: Metrics;
 
-  constructor(side: LedgerSide, connection: string, metrics: Metrics, log: Logger) {
+  constructor(
+    side: LedgerSide,
+    connection: string,
+    metrics: Metrics,
+    log: Logger,
+    limits: SideLimits = DEFAULT_LIMITS,
+  ) {
     this.side = side;
     this.target = describeTarget(connection);
     this.#metrics = metrics;
+    this.limits = limits;
     this.pool = new pg.Pool({
       connectionString: connection,
       max: 4,
@@ -195,10 +245,54 @@ export class LedgerSideDb {
   async connect(): Promise<SideSession> {
     try {
       const client = await this.#metrics.timed(`ledger-${this.side}`, 'connect', () => this.pool.connect());
-      return new SideSession(this.side, this.target, client, this.#metrics);
+      return new SideSession(this.side, this.target, client, this.#metrics, this.limits, () =>
+        this.lockHolders(),
+      );
     } catch (err) {
       throw sideError(this.side, this.target, err);
     }
+  }
+
+  /**
+   * Who holds a lock a ledger query waits behind: granted table locks stronger than a writer's, on this
+   * database, by other sessions (the oldest first), as one line: "pid 4242 holds AccessExclusiveLock on …".
+   */
+  async lockHolders(): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{
+      pid: number;
+      mode: string;
+      relation: string;
+      usename: string | null;
+      application: string | null;
+      client: string | null;
+      state: string | null;
+      since: string | null;
+      query: string | null;
+    }>(
+      `SELECT a.pid, l.mode, l.relation::regclass::text AS relation, a.usename::text AS usename,
+              a.application_name AS application, host(a.client_addr) AS client, a.state,
+              to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since,
+              left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120) AS query
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+        ORDER BY a.xact_start NULLS LAST, a.pid LIMIT 3`,
+    );
+    if (rows.length === 0) return undefined;
+    return rows
+      .map((r) => {
+        const who = [
+          r.usename ? `user ${r.usename}` : undefined,
+          r.application ? `application "${r.application}"` : undefined,
+          r.client ? `from ${r.client}` : undefined,
+          r.since ? `in a transaction since ${r.since}` : undefined,
+          r.state ? `now ${r.state}` : undefined,
+          r.query ? `last query "${r.query}"` : undefined,
+        ].filter((x) => x !== undefined);
+        return `pid ${r.pid} holds ${r.mode} on ${r.relation} (${who.join(', ')})`;
+      })
+      .join('; ');
   }
 
   /** Opens a REPEATABLE READ READ ONLY transaction (one consistent snapshot) with TimeZone=UTC. */
@@ -206,7 +300,8 @@ export class LedgerSideDb {
     const session = await this.connect();
     try {
       await session.query('begin', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      for (const setting of SNAPSHOT_SETTINGS) await session.query('begin', setting);
+      for (const setting of [...SNAPSHOT_SETTINGS, ...this.#timeouts()])
+        await session.query('begin', setting);
     } catch (err) {
       session.release(true);
       throw err;
@@ -244,7 +339,7 @@ export class LedgerSideDb {
     let failed = true;
     try {
       await session.query('begin', 'BEGIN');
-      await session.query('begin', "SET LOCAL lock_timeout = '10s'");
+      for (const setting of this.#timeouts()) await session.query('begin', setting);
       await session.query('begin', "SET LOCAL TimeZone = 'UTC'");
       const value = await fn(session);
       await session.query('commit', 'COMMIT');
@@ -254,6 +349,14 @@ export class LedgerSideDb {
       if (failed) await session.query('rollback', 'ROLLBACK').catch(() => {});
       session.release(failed);
     }
+  }
+
+  /** Never wait behind a lock, or run a query, for longer than the config allows. */
+  #timeouts(): string[] {
+    return [
+      `SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.limits.lockTimeoutMs))}`,
+      `SET LOCAL statement_timeout = ${Math.max(1, Math.round(this.limits.statementTimeoutMs))}`,
+    ];
   }
 
   async close(): Promise<void> {

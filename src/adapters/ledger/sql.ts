@@ -42,31 +42,133 @@ export interface ColumnInfo {
   identity: boolean;
   /** pg_type.typlen > 0: a fixed-width type (int8, uuid, timestamptz…). */
   fixedWidth: boolean;
+  /** A type of PostgreSQL itself (not an enum, domain or other type created in this database). */
+  builtin: boolean;
+  /** pg_type.typtype: b base, e enum, d domain, c composite… */
+  kind: string;
+  /** Fractional-second digits of a timestamp column (6 when not declared). */
+  precision: number;
+  /** How values of a collatable column order: bytewise (C, POSIX), by a locale (libc or ICU), or not text. */
+  order: 'none' | 'bytewise' | 'locale';
+  /** Equal strings are equal bytes (every collation but a nondeterministic ICU one). */
+  deterministic: boolean;
+  /** The collation's name, for notes ("default", "und-x-icu"); empty when not collatable. */
+  collation: string;
 }
 
-/** Text that prints the same value the same way on any server we talk to (the md5 path). */
-export function normalizedText(column: ColumnInfo, serverVersion: number): string {
+/** The kind of value a column holds, as far as comparing two sides goes. */
+export type TypeFamily = 'timestamp' | 'number' | 'json' | 'uuid' | 'enum' | 'text' | 'other';
+
+const NUMBERS = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8']);
+
+export function familyOf(column: ColumnInfo): TypeFamily {
+  if (column.baseName === 'timestamp' || column.baseName === 'timestamptz') return 'timestamp';
+  if (NUMBERS.has(column.baseName)) return 'number';
+  if (column.baseName === 'json' || column.baseName === 'jsonb') return 'json';
+  if (column.baseName === 'uuid') return 'uuid';
+  if (column.kind === 'e') return 'enum';
+  if (column.category === 'S') return 'text';
+  return 'other';
+}
+
+/**
+ * Whether `hash_record_extended` over this column means the same on both sides: the same built-in type (an enum
+ * or a domain hashes by ids of its own database) and, for text, a collation whose equality is bytewise.
+ */
+export function hashableAlike(a: ColumnInfo, b: ColumnInfo): boolean {
+  return a.type === b.type && a.builtin && b.builtin && a.deterministic && b.deterministic;
+}
+
+/** Numbers as numbers: no trailing zeros, so 5.00 and 5 (and 5::int) print the same. */
+function canonicalNumber(expr: string, serverVersion: number): string {
+  if (serverVersion >= 130000) return `trim_scale((${expr})::numeric)::text`;
+  return `regexp_replace(regexp_replace((${expr})::numeric::text, '(\\.[0-9]*[1-9])0+$', '\\1'), '\\.0+$', '')`;
+}
+
+/** JSON text tokens: a string, a number, or anything else (punctuation, true, false, null). */
+const JSON_TOKEN = String.raw`("(?:[^"\\]|\\.)*")|(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)|([^"0-9-]+)`;
+
+/**
+ * JSON as canonical jsonb text (keys sorted, duplicates resolved, spacing fixed) with numbers normalised, the way
+ * jsonb equality sees them: {"amt": 5.00} and {"amt": 5} print the same. Only text with a trailing zero after a
+ * decimal point is tokenised.
+ */
+function canonicalJson(expr: string, serverVersion: number): string {
+  const number = serverVersion >= 130000 ? 'trim_scale(m[2]::numeric)::text' : canonicalNumber('m[2]', 0);
+  return `(SELECT CASE WHEN cs_j.t !~ '[0-9][.][0-9]*0([^0-9]|$)' THEN cs_j.t
+                     ELSE (SELECT string_agg(CASE WHEN m[2] IS NULL THEN coalesce(m[1], m[3]) ELSE ${number} END, '' ORDER BY cs_n)
+                             FROM regexp_matches(cs_j.t, ${literal(JSON_TOKEN)}, 'g') WITH ORDINALITY AS cs_m(m, cs_n)) END
+             FROM (SELECT (${expr})::jsonb::text AS t) cs_j)`;
+}
+
+/**
+ * One canonical text per value, the same on both sides for values that are equal: timestamps (with or without
+ * zone, read as UTC) as UTC instants at the coarser precision of the two sides, numbers as numbers, JSON as
+ * canonical jsonb, enums by label, uuids lower-case. `other` is the same column on the other side.
+ */
+export function canonicalValue(column: ColumnInfo, other: ColumnInfo, serverVersion: number): string {
   const c = ident(column.name);
-  if (column.baseName === 'numeric' && serverVersion >= 130000) return `trim_scale(${c})::text`;
-  if (column.baseName === 'json' || column.baseName === 'jsonb') return `${c}::jsonb::text`;
-  return `${c}::text`;
+  const mine = familyOf(column);
+  const theirs = familyOf(other);
+  if (mine === 'timestamp' && theirs === 'timestamp') {
+    const precision = Math.min(column.precision, other.precision);
+    return `((${c})::timestamptz(${precision}) AT TIME ZONE 'UTC')::text`;
+  }
+  if (mine === 'number' && theirs === 'number') return canonicalNumber(c, serverVersion);
+  if (mine === 'json' && theirs === 'json') return canonicalJson(c, serverVersion);
+  if (mine === 'uuid' || theirs === 'uuid') return `lower((${c})::text)`;
+  // char(n) ignores trailing spaces; a text column facing it is read the same way.
+  if (mine === 'text' && other.baseName === 'bpchar' && column.baseName !== 'bpchar')
+    return `rtrim((${c})::text, ' ')`;
+  return `(${c})::text`;
+}
+
+/** Why two columns of different types still compare (one line for the notes), or undefined when alike. */
+export function toleratedDifference(legacy: ColumnInfo, cloud: ColumnInfo): string | undefined {
+  if (legacy.type === cloud.type && legacy.builtin && cloud.builtin) return undefined;
+  const both = `${legacy.name}: ${legacy.type} vs ${cloud.type}`;
+  const l = familyOf(legacy);
+  const c = familyOf(cloud);
+  if (l === 'timestamp' && c === 'timestamp') {
+    const p = Math.min(legacy.precision, cloud.precision);
+    const loss =
+      legacy.precision !== cloud.precision
+        ? `; ${legacy.precision < cloud.precision ? 'legacy' : 'cloud'} keeps ${digits(p)}, so both were compared at ${digits(p)} (the finer side rounded)`
+        : '';
+    return `${both}, compared as UTC instants${loss}`;
+  }
+  if (l === 'number' && c === 'number') return `${both}, compared as numbers`;
+  if (l === 'json' && c === 'json') return `${both}, compared as canonical jsonb`;
+  if (l === 'uuid' || c === 'uuid') return `${both}, compared as lower-case uuid text`;
+  if (l === 'enum' || c === 'enum') return `${both}, compared by label`;
+  return `${both}, compared as text`;
+}
+
+function digits(precision: number): string {
+  if (precision === 6) return 'microseconds';
+  if (precision === 3) return 'milliseconds';
+  if (precision === 0) return 'whole seconds';
+  return `${precision} fractional digits`;
 }
 
 export type HashMethod = 'hash_record_extended' | 'md5';
 
-/** A signed 64-bit hash of the compared columns of one row. */
-export function rowHash(columns: ColumnInfo[], method: HashMethod, serverVersion: number): string {
+/**
+ * A signed 64-bit hash of the compared columns of one row: the binary hash when every column is alike on both
+ * sides, else md5 of the canonical values (`canonical`, one SQL expression per column).
+ */
+export function rowHash(columns: ColumnInfo[], method: HashMethod, canonical: string[]): string {
   if (method === 'hash_record_extended') {
     return `hash_record_extended(ROW(${columns.map((c) => ident(c.name)).join(', ')}), 0)`;
   }
-  const parts = columns.map((c) => `quote_nullable(${normalizedText(c, serverVersion)})`);
+  const parts = canonical.map((expr) => `quote_nullable(${expr})`);
   return `('x' || substr(md5(concat_ws(',', ${parts.join(', ')})), 1, 16))::bit(64)::bigint`;
 }
 
 /** One comparable token per column, to name the columns that differ in a mismatched row. */
-export function columnToken(column: ColumnInfo, method: HashMethod, serverVersion: number): string {
+export function columnToken(column: ColumnInfo, method: HashMethod, canonical: string): string {
   if (method === 'hash_record_extended') return `hash_record_extended(ROW(${ident(column.name)}), 0)::text`;
-  return `md5(quote_nullable(${normalizedText(column, serverVersion)}))`;
+  return `md5(quote_nullable(${canonical}))`;
 }
 
 /** True when the column holds nothing useful: NULL, or empty for its kind of type. */
