@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   childEnv,
+  countStateInstances,
+  cutText,
   errorLines,
   parseUiLine,
   TerraformCli,
@@ -76,6 +78,28 @@ describe('terraform adapter', () => {
       assert.deepEqual(parseUiLine('Terraform has been successfully initialized!'), { kind: 'other' });
       assert.deepEqual(parseUiLine('null'), { kind: 'other' });
     });
+  });
+
+  it('cutText ends a long text at a sentence (or a word) and says it was cut', () => {
+    const sentences = `${'The broker refused the value. '.repeat(30)}tail`;
+    const cut = cutText(sentences, 100);
+    assert.ok(cut.length <= 100, String(cut.length));
+    assert.match(cut, /refused the value\. \[…\]$/);
+    const words = cutText(`${'word '.repeat(40)}`, 50);
+    assert.match(words, /word…$/);
+    assert.equal(cutText('short', 600), 'short');
+  });
+
+  it('countStateInstances counts managed instances of a pulled state, no state as 0', () => {
+    assert.equal(countStateInstances(''), 0);
+    const state = JSON.stringify({
+      resources: [
+        { mode: 'managed', instances: [{}, {}] },
+        { mode: 'data', instances: [{}] },
+        { mode: 'managed', instances: [{}] },
+      ],
+    });
+    assert.equal(countStateInstances(state), 3);
   });
 
   it('errorLines keeps a plain-text command from its first Error: line on', () => {
