@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ButtonPress, CommandInvocation, Message, ReactionAdded } from './chat/chat.ts';
 import { errorMessage } from './chat/blocks/common.ts';
+import { redactMessage } from './chat/redacting.ts';
 import type { Deps } from './deps.ts';
 import { AccessError, ExternalServiceError, isUserFacing, UsageError } from './errors.ts';
 import type { Incident } from './incident.ts';
@@ -38,8 +39,10 @@ export class Bot {
   }
 
   /** Handles one slash command to completion: replies go through `inv.respond`. */
-  async handleCommand(inv: CommandInvocation): Promise<Outcome> {
+  async handleCommand(raw: CommandInvocation): Promise<Outcome> {
     const { deps } = this;
+    // Replies are outgoing text like any post: blocks included, they pass the redactor.
+    const inv = { ...raw, respond: (m: Message) => raw.respond(redactMessage(deps.redactor, m)) };
     const spec = this.#parts.commands.find((c) => c.name === inv.command);
     const actor: Actor = { type: 'user', id: inv.user.id, name: inv.user.name || inv.user.id };
     let outcome: Outcome = 'ok';
@@ -60,8 +63,9 @@ export class Bot {
     return outcome;
   }
 
-  async handleButton(press: ButtonPress): Promise<Outcome> {
+  async handleButton(raw: ButtonPress): Promise<Outcome> {
     const { deps } = this;
+    const press = { ...raw, respond: (m: Message) => raw.respond(redactMessage(deps.redactor, m)) };
     const actor: Actor = { type: 'user', id: press.user.id, name: press.user.name || press.user.id };
     const handler = this.#parts.buttons.get(press.actionId);
     try {

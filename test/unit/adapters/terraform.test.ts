@@ -146,6 +146,24 @@ describe('terraform adapter', () => {
       };
     }
 
+    it('check refuses an apply whose module requires a variable nobody gives, but not a destroy', async () => {
+      writeFileSync(join(copy.dir, 'extra.tf'), 'variable "region" {}\nvariable "image_digest" {}\n');
+      const cli = new TerraformCli({ workDir: copy.work, env: { ...process.env, TF_VAR_image_digest: 'x' } });
+      await assert.rejects(
+        cli.check(target('inc-11')),
+        /requires `region`, which the bot does not pass\. Give it a value in sandbox\.terraform\.vars/,
+      );
+      assert.match(await cli.check(target('inc-11'), 'destroy'), /^1\.\d+\.\d+/);
+      assert.match(await cli.check(target('inc-11', { vars: { region: 'eu-west-1' } })), /^1\.\d+\.\d+/);
+      const bare = join(copy.work, 'bare');
+      mkdirSync(bare, { recursive: true });
+      writeFileSync(join(bare, 'main.tf'), 'variable "image" {}\n');
+      await assert.rejects(
+        cli.check(target('inc-11', { dir: bare })),
+        /requires `image`, which the bot sets from the latest \/telemetry snapshot.* Run `\/telemetry` first/,
+      );
+    });
+
     it('check refuses a Terraform too old for init -json, and a binary that is not Terraform', async () => {
       const fake = join(copy.work, 'terraform-1.5');
       mkdirSync(copy.work, { recursive: true });
