@@ -538,11 +538,13 @@ export class Sandboxes {
     const nowMs = now().getTime();
     if (record.state === 'creating') {
       if ((await store.get(lockKey(incidentId))) !== null) {
-        // The apply is still running somewhere: look again, and never later than the TTL.
+        // The apply is still running somewhere: look again, never later than a TTL still ahead (one already
+        // passed is handled by the next look, 30 s on, not by a look every scheduler tick).
+        const ttl = Date.parse(record.expiresAt);
         await scheduler.at(
           SANDBOX_TTL_QUEUE,
           incidentId,
-          Math.min(Date.parse(record.expiresAt), nowMs + BUSY_RETRY_MS),
+          ttl > nowMs ? Math.min(ttl, nowMs + BUSY_RETRY_MS) : nowMs + BUSY_RETRY_MS,
         );
         return;
       }

@@ -2,6 +2,31 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Index of the quote closing the string that opens at `start`, skipping `${ … }` with strings of their own. */
+function stringEnd(text: string, start: number): number {
+  let j = start + 1;
+  let depth = 0;
+  while (j < text.length) {
+    const c = text[j];
+    if (c === '\\') {
+      j += 2;
+    } else if (c === '$' && text[j + 1] === '{') {
+      depth += 1;
+      j += 2;
+    } else if (depth > 0 && c === '"') {
+      j = stringEnd(text, j) + 1;
+    } else if (depth > 0 && c === '}') {
+      depth -= 1;
+      j += 1;
+    } else if (depth === 0 && c === '"') {
+      return j;
+    } else {
+      j += 1;
+    }
+  }
+  return text.length;
+}
+
 /**
  * The text with comments removed and the inside of every string and heredoc blanked (same length, so offsets
  * still point into the original): braces and `=` inside strings no longer count as syntax.
@@ -25,23 +50,7 @@ export function hclSkeleton(text: string): string {
       blank(i, stop);
       i = stop;
     } else if (c === '"') {
-      let j = i + 1;
-      let depth = 0; // ${ … } interpolations may hold quotes of their own
-      while (j < text.length) {
-        if (text[j] === '\\') {
-          j += 2;
-        } else if (text[j] === '$' && text[j + 1] === '{') {
-          depth += 1;
-          j += 2;
-        } else if (depth > 0 && text[j] === '}') {
-          depth -= 1;
-          j += 1;
-        } else if (depth === 0 && text[j] === '"') {
-          break;
-        } else {
-          j += 1;
-        }
-      }
+      const j = stringEnd(text, i);
       blank(i + 1, j);
       i = j + 1;
     } else if (c === '<' && text[i + 1] === '<') {

@@ -304,6 +304,11 @@ export class TerraformCli implements Terraform {
         varFiles: target.varFiles,
         env: this.#env,
       });
+      if (missing.includes('image')) {
+        throw new ConfigError(
+          `The module in ${target.dir} requires \`image\`, which the bot sets from the latest /telemetry snapshot, and there is none yet. Run \`/telemetry\` first, or give the variable a default in the module, then run \`/sandbox up\` again. Nothing was created.`,
+        );
+      }
       if (missing.length > 0) {
         throw new ConfigError(
           `The module in ${target.dir} requires ${missing.map((n) => `\`${n}\``).join(', ')}, which the bot does not pass. Give ${missing.length > 1 ? 'them' : 'it'} a value in sandbox.terraform.vars (or secretVars, or varFile), or a default in the module, then run \`/sandbox up\` again. Nothing was created.`,

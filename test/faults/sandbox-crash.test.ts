@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxRecord } from '../../src/sandbox.ts';
 import { RedisStore } from '../../src/store/redis.ts';
@@ -150,7 +150,9 @@ describe('faults: bot killed during a sandbox apply (real child processes, real 
       const first = await start();
       assert.match(await command('alice', '/incident', 'declare payments sandbox crash drill'), /INC-1/);
       assert.match(await command('alice', '/sandbox', 'up'), /Standing up sandbox \*inc-1\*/);
-      await until(() => assert.ok(instancesInState(copy) >= killAfter), 60_000);
+      // Read the state only once the bot's Terraform wrote it: a probe run earlier would create the workspace itself.
+      const stateFile = join(copy.dir, 'terraform.tfstate.d', 'inc-1', 'terraform.tfstate');
+      await until(() => assert.ok(existsSync(stateFile) && instancesInState(copy) >= killAfter), 60_000);
 
       await crash(first);
 

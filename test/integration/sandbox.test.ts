@@ -766,6 +766,40 @@ describe('/sandbox (real terraform, real Redis)', function () {
     }
   });
 
+  it('passes ephemeral replies, blocks included, through the redactor that knows every secretVars value', async () => {
+    const module = copyModule('secret-key');
+    try {
+      const { t } = bot(connConfig(module.dir), { env: CONN_ENV });
+      await t.command('alice', '/incident', 'declare payments');
+      // A record written before this fix (or by any path that forgot to scrub) holds the value in its errors.
+      const left: Partial<SandboxRecord> = {
+        incident: 'INC-1',
+        service: 'payments',
+        channel: 'C0INCIDENT',
+        workspace: 'inc-1',
+        dir: module.dir,
+        state: 'failed',
+        requestedBy: { type: 'user', ...USERS.alice },
+        requestedAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        evidence: [],
+        resources: { planned: 1, done: 0, failed: 1 },
+        outputs: [],
+        errors: [`could not reach the broker with ${CONN}`],
+        workspaceCreated: true,
+        destroyAttempts: 0,
+      };
+      await t.store.set('sandbox:INC-1', JSON.stringify(left));
+
+      const status = await t.command('alice', '/sandbox', 'status');
+
+      assert.match(textOf(status[0]), /could not reach the broker with \[redacted\]/);
+      assert.doesNotMatch(textOf(status[0]), CONN_PIECES);
+    } finally {
+      module.cleanup();
+    }
+  });
+
   it('recognises an apply a dead bot left running, from the timer and from status, and tears down what state holds', async () => {
     const { t } = bot(sandboxConfig(copy.dir));
     await t.command('alice', '/incident', 'declare payments');

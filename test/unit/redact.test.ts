@@ -38,6 +38,17 @@ describe('redaction', () => {
     });
   });
 
+  it('learns secrets after it was built, and known() keeps values under secret-sounding keys', () => {
+    const r = createRedactor();
+    r.add(['Sb0xAPPconn-7f3a9c2e1d', undefined, 'short']);
+    assert.equal(r.text('app:Sb0xAPPconn-7f3a9c2e1d'), 'app:[redacted]');
+    assert.deepEqual(r.known({ tokens: 12, note: ['conn Sb0xAPPconn-7f3a9c2e1d'] }), {
+      tokens: 12,
+      note: ['conn [redacted]'],
+    });
+    assert.equal(r.text('short'), 'short', 'values under 6 characters cannot be hidden reliably');
+  });
+
   it('keeps every secret out of the log lines, in messages, metadata and errors', () => {
     const secret = 'xoxb-999999999999-SECRETSECRET';
     const { log, lines } = memoryLogger([secret]);

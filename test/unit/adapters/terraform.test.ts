@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   childEnv,
+  countStateInstances,
+  cutText,
   errorLines,
   parseUiLine,
   TerraformCli,
@@ -78,6 +80,28 @@ describe('terraform adapter', () => {
     });
   });
 
+  it('cutText ends a long text at a sentence (or a word) and says it was cut', () => {
+    const sentences = `${'The broker refused the value. '.repeat(30)}tail`;
+    const cut = cutText(sentences, 100);
+    assert.ok(cut.length <= 100, String(cut.length));
+    assert.match(cut, /refused the value\. \[…\]$/);
+    const words = cutText(`${'word '.repeat(40)}`, 50);
+    assert.match(words, /word…$/);
+    assert.equal(cutText('short', 600), 'short');
+  });
+
+  it('countStateInstances counts managed instances of a pulled state, no state as 0', () => {
+    assert.equal(countStateInstances(''), 0);
+    const state = JSON.stringify({
+      resources: [
+        { mode: 'managed', instances: [{}, {}] },
+        { mode: 'data', instances: [{}] },
+        { mode: 'managed', instances: [{}] },
+      ],
+    });
+    assert.equal(countStateInstances(state), 3);
+  });
+
   it('errorLines keeps a plain-text command from its first Error: line on', () => {
     const stderr =
       'There are some problems with the CLI configuration:\n\u001b[33m│ Warning: x\u001b[0m\n\nError: Workspace is not empty\n\nWorkspace "inc-9" is currently tracking the following resource instances:\n  - terraform_data.env\n';
@@ -121,6 +145,24 @@ describe('terraform adapter', () => {
         ...extra,
       };
     }
+
+    it('check refuses an apply whose module requires a variable nobody gives, but not a destroy', async () => {
+      writeFileSync(join(copy.dir, 'extra.tf'), 'variable "region" {}\nvariable "image_digest" {}\n');
+      const cli = new TerraformCli({ workDir: copy.work, env: { ...process.env, TF_VAR_image_digest: 'x' } });
+      await assert.rejects(
+        cli.check(target('inc-11')),
+        /requires `region`, which the bot does not pass\. Give it a value in sandbox\.terraform\.vars/,
+      );
+      assert.match(await cli.check(target('inc-11'), 'destroy'), /^1\.\d+\.\d+/);
+      assert.match(await cli.check(target('inc-11', { vars: { region: 'eu-west-1' } })), /^1\.\d+\.\d+/);
+      const bare = join(copy.work, 'bare');
+      mkdirSync(bare, { recursive: true });
+      writeFileSync(join(bare, 'main.tf'), 'variable "image" {}\n');
+      await assert.rejects(
+        cli.check(target('inc-11', { dir: bare })),
+        /requires `image`, which the bot sets from the latest \/telemetry snapshot.* Run `\/telemetry` first/,
+      );
+    });
 
     it('check refuses a Terraform too old for init -json, and a binary that is not Terraform', async () => {
       const fake = join(copy.work, 'terraform-1.5');
