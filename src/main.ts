@@ -53,6 +53,7 @@ import type { Store } from './store/store.ts';
 import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
+import { buildIntegrationAdapters } from './adapters/integrations.ts';
 
 export interface BuildOptions {
   config: Config;
@@ -211,6 +212,7 @@ export function buildAdapters(
   }
   const ledger = buildLedgerAdapters(config, env, metrics, log);
   if (ledger) adapters.ledger = ledger;
+  Object.assign(adapters, buildIntegrationAdapters(config, env, metrics));
   return adapters;
 }
 
