@@ -321,7 +321,7 @@ export function chooseMode(env: NodeJS.ProcessEnv): Mode {
 /** Every secret value the environment holds, so the redactor hides it wherever it appears. */
 export function secretValues(env: NodeJS.ProcessEnv): string[] {
   const names = Object.keys(env).filter((k) =>
-    /(TOKEN|SECRET|PASSWORD|ROUTING_KEY|DATABASE_URL|_DB_URL|REDIS_URL)$/i.test(k),
+    /(TOKEN|SECRET|PASSWORD|KEY|HMAC|DATABASE_URL|_DB_URL|REDIS_URL)$/i.test(k),
   );
   const values = names.map((k) => env[k]).filter((v): v is string => Boolean(v));
   // Only the password part of a URL is secret; the redactor hides URL passwords by pattern too.
