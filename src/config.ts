@@ -673,7 +673,12 @@ export const Integrations = z.strictObject({
   /** Grafana's HMAC headers, when changed from its defaults in the contact point. */
   grafanaSignatureHeader: z.string().default('X-Grafana-Alerting-Signature'),
   grafanaTimestampHeader: z.string().default('X-Grafana-Alerting-Timestamp'),
-  webhooks: z.array(OutboundWebhook).default([]),
+  webhooks: z
+    .array(OutboundWebhook)
+    .default([])
+    .refine((hooks) => new Set(hooks.map((h) => h.name)).size === hooks.length, {
+      message: 'two webhooks share a name; each needs its own (deliveries are tracked by name)',
+    }),
   /** Outbound retries: the first after `retryBase`, doubling up to `retryMax`, at most `attempts` tries in all. */
   retryBase: Duration.default(5000),
   retryMax: Duration.default(15 * 60_000),
