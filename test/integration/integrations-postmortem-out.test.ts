@@ -328,6 +328,56 @@ describe('post-mortem out: follow-ups and the page (real Redis, nock SaaS APIs)'
     );
   });
 
+  it('updates the Confluence page a lost create made, instead of failing on its title', async () => {
+    start({
+      publish: {
+        confluence: {
+          site: 'https://acme.atlassian.net',
+          spaceKey: 'OPS',
+          email: { env: 'CONF_EMAIL' },
+          token: { env: 'CONF_TOKEN' },
+        },
+      },
+    });
+    const title = 'Post-mortem INC-1: OOM on cloud (payments)';
+    const page = {
+      id: '98766',
+      type: 'page',
+      status: 'current',
+      title,
+      version: { number: 1 },
+      _links: { webui: '/spaces/OPS/pages/98766', base: 'https://acme.atlassian.net/wiki' },
+    };
+    nock('https://acme.atlassian.net')
+      .post('/wiki/rest/api/content')
+      .reply(400, {
+        statusCode: 400,
+        data: { authorized: true, valid: true, errors: [], successful: false },
+        message:
+          'com.atlassian.confluence.api.service.exceptions.BadRequestException: A page with this title already exists: A page already exists with the same TITLE in this space',
+      });
+    nock('https://acme.atlassian.net')
+      .get('/wiki/rest/api/content')
+      .query({ spaceKey: 'OPS', title, expand: 'version' })
+      .reply(200, { results: [page], start: 0, limit: 25, size: 1, _links: {} });
+    nock('https://acme.atlassian.net')
+      .get('/wiki/rest/api/content/98766')
+      .query({ expand: 'version' })
+      .reply(200, page);
+    let version = 0;
+    nock('https://acme.atlassian.net')
+      .put('/wiki/rest/api/content/98766', (body) => {
+        version = body.version.number;
+        return true;
+      })
+      .reply(200, { ...page, version: { number: 2 } });
+    await incidentAndPostmortem();
+    assert.equal(version, 2);
+    const state = await postmortemOutOf(t.bot.deps)?.state('INC-1');
+    assert.equal(state?.pages.confluence?.id, '98766');
+    assert.ok(!(await kinds()).includes('postmortem.out_failed'));
+  });
+
   it('publishes to Notion as a child page, and replaces its blocks on re-run', async () => {
     start({ publish: { notion: { parentPageId: NOTION_PARENT, token: { env: 'NOTION_TOKEN' } } } });
     const pageId = 'b55c9c91-384d-452b-81db-d1ef79372b75';

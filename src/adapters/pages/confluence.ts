@@ -1,5 +1,6 @@
 // Confluence Cloud (REST content API): the post-mortem as one page in a space, updated in place on re-run.
 import type { Metrics } from '../../metrics.ts';
+import { ExternalServiceError } from '../../errors.ts';
 import { base, saasJson } from '../saas-http.ts';
 import type { DocBlock, PageTarget, PublishedPage, Span } from './types.ts';
 
@@ -99,48 +100,81 @@ export class ConfluencePages implements PageTarget {
   async publish(input: { title: string; blocks: DocBlock[]; pageId?: string }): Promise<PublishedPage> {
     const service = { service: 'Confluence', metrics: this.#opts.metrics };
     const body = { storage: { value: storageFormat(input.blocks), representation: 'storage' } };
-    if (!input.pageId) {
-      const created = await saasJson<ContentAnswer>(service, {
-        method: 'POST',
-        url: `${this.#base}/wiki/rest/api/content`,
-        headers: this.#headers(),
-        body: {
-          type: 'page',
-          title: input.title,
-          space: { key: this.#opts.spaceKey },
-          ...(this.#opts.parentId ? { ancestors: [{ id: this.#opts.parentId }] } : {}),
-          body,
-        },
-        doing: `create a page in space ${this.#opts.spaceKey}`,
-        authHint: AUTH_HINT,
-        notFoundHint: 'check integrations.publish.confluence.spaceKey and parentId',
-      });
-      return this.#page(created);
+    let pageId = input.pageId;
+    if (!pageId) {
+      try {
+        return await this.#create(input.title, body);
+      } catch (err) {
+        // A create whose answer was lost got through: Confluence refuses a second page of that title in the space,
+        // so find the first and update it instead.
+        if (!(
+          err instanceof ExternalServiceError &&
+          err.status === 400 &&
+          /already exists/i.test(err.message)
+        )) {
+          throw err;
+        }
+        const found = await saasJson<{ results: ContentAnswer[] }>(service, {
+          method: 'GET',
+          url: `${this.#base}/wiki/rest/api/content?spaceKey=${encodeURIComponent(this.#opts.spaceKey)}&title=${encodeURIComponent(input.title)}&expand=version`,
+          headers: this.#headers(),
+          doing: `find page "${input.title}" in space ${this.#opts.spaceKey}`,
+          authHint: AUTH_HINT,
+        });
+        const first = found.results[0];
+        if (!first) throw err;
+        pageId = first.id;
+      }
     }
+    return this.#update(pageId, input.title, body);
+  }
+
+  async #create(title: string, body: object): Promise<PublishedPage> {
+    const service = { service: 'Confluence', metrics: this.#opts.metrics };
+    const created = await saasJson<ContentAnswer>(service, {
+      method: 'POST',
+      url: `${this.#base}/wiki/rest/api/content`,
+      headers: this.#headers(),
+      body: {
+        type: 'page',
+        title,
+        space: { key: this.#opts.spaceKey },
+        ...(this.#opts.parentId ? { ancestors: [{ id: this.#opts.parentId }] } : {}),
+        body,
+      },
+      doing: `create a page in space ${this.#opts.spaceKey}`,
+      authHint: AUTH_HINT,
+      notFoundHint: 'check integrations.publish.confluence.spaceKey and parentId',
+    });
+    return this.#page(created);
+  }
+
+  async #update(pageId: string, title: string, body: object): Promise<PublishedPage> {
+    const service = { service: 'Confluence', metrics: this.#opts.metrics };
     // An update must carry the next version number: read the current one first.
     const current = await saasJson<ContentAnswer>(service, {
       method: 'GET',
-      url: `${this.#base}/wiki/rest/api/content/${encodeURIComponent(input.pageId)}?expand=version`,
+      url: `${this.#base}/wiki/rest/api/content/${encodeURIComponent(pageId)}?expand=version`,
       headers: this.#headers(),
-      doing: `read page ${input.pageId}`,
+      doing: `read page ${pageId}`,
       authHint: AUTH_HINT,
       notFoundHint: 'the page was deleted or moved out of reach',
     });
     const updated = await saasJson<ContentAnswer>(service, {
       method: 'PUT',
-      url: `${this.#base}/wiki/rest/api/content/${encodeURIComponent(input.pageId)}`,
+      url: `${this.#base}/wiki/rest/api/content/${encodeURIComponent(pageId)}`,
       headers: this.#headers(),
       body: {
-        id: input.pageId,
+        id: pageId,
         type: 'page',
-        title: input.title,
+        title,
         version: {
           number: current.version.number + 1,
           message: 'cloud-safety: regenerated from the timeline',
         },
         body,
       },
-      doing: `update page ${input.pageId}`,
+      doing: `update page ${pageId}`,
       authHint: AUTH_HINT,
     });
     return this.#page(updated);
