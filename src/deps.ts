@@ -8,6 +8,8 @@ import type { EvidenceStore } from './adapters/evidence/store.ts';
 import type { KubernetesClusters } from './adapters/kubernetes/types.ts';
 import type { Prometheus } from './adapters/prometheus.ts';
 import type { CloudWatchMetrics } from './adapters/cloudwatch.ts';
+import type { PageTarget } from './adapters/pages/types.ts';
+import type { IssueTracker } from './adapters/trackers/types.ts';
 import type { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { LedgerAdapters } from './ledger.ts';
@@ -48,6 +50,10 @@ export interface Adapters {
   cloudwatch?: CloudWatchMetrics;
   /** Step O: the ledger of each service with a `ledger` section (legacy and cloud PostgreSQL). */
   ledger?: LedgerAdapters;
+  /** Where the post-mortem's follow-ups are filed (integrations.followUps: GitHub, Jira, Linear). */
+  trackers?: IssueTracker[];
+  /** Where the post-mortem is published (integrations.publish: Confluence, Notion). */
+  pages?: PageTarget[];
 }
 
 export interface Deps {

@@ -288,3 +288,10 @@ export const ALERT_FIRING = 'alert.firing';
 export const ALERT_RESOLVED = 'alert.resolved';
 /** Outbound webhooks (flows/integrations/webhooks.ts): a delivery given up (`data`: webhook, event, kind, attempts, error, status). */
 export const WEBHOOK_FAILED = 'webhook.failed';
+/**
+ * Post-mortem out (flows/integrations/postmortem-out.ts): follow-ups filed (`data.issues`: tracker, key, url), the
+ * page published (`data`: target, id, url, version), or a pass that failed (`data`: failures, attempts, giveUp).
+ */
+export const FOLLOWUPS_FILED = 'followups.filed';
+export const POSTMORTEM_PUBLISHED = 'postmortem.published';
+export const POSTMORTEM_OUT_FAILED = 'postmortem.out_failed';

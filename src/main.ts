@@ -48,6 +48,7 @@ import type { Store } from './store/store.ts';
 import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
+import { buildIntegrationAdapters } from './adapters/integrations.ts';
 
 export interface BuildOptions {
   config: Config;
@@ -210,6 +211,7 @@ export function buildAdapters(
   }
   const ledger = buildLedgerAdapters(config, env, metrics, log);
   if (ledger) adapters.ledger = ledger;
+  Object.assign(adapters, buildIntegrationAdapters(config, env, metrics));
   return adapters;
 }
 
@@ -332,7 +334,7 @@ export function chooseMode(env: NodeJS.ProcessEnv): Mode {
 /** Every secret value the environment holds, so the redactor hides it wherever it appears. */
 export function secretValues(env: NodeJS.ProcessEnv): string[] {
   const names = Object.keys(env).filter((k) =>
-    /(TOKEN|SECRET|PASSWORD|ROUTING_KEY|DATABASE_URL|_DB_URL|REDIS_URL)$/i.test(k),
+    /(TOKEN|SECRET|PASSWORD|KEY|HMAC|DATABASE_URL|_DB_URL|REDIS_URL)$/i.test(k),
   );
   const values = names.map((k) => env[k]).filter((v): v is string => Boolean(v));
   // Only the password part of a URL is secret; the redactor hides URL passwords by pattern too.

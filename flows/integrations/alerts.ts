@@ -120,10 +120,15 @@ export interface IntakeResult {
 }
 
 interface AlertRecord {
+  /** Empty while claimed and not yet on an incident. */
   incident: string;
   status: 'firing' | 'resolved';
   startsAt: string;
+  claimedAt?: number;
 }
+
+/** A claim this old that never reached an incident belonged to a replica that died: the alert is taken up again. */
+export const STALE_CLAIM_MS = 2 * 60_000;
 
 const recordKey = (service: string, fingerprint: string) => `alerts:${service}:${fingerprint}`;
 const containKey = (incident: string) => `alerts:contain-requested:${incident}`;
@@ -188,7 +193,8 @@ async function fire(deps: Deps, service: string, alert: Alert, result: IntakeRes
   const key = recordKey(service, alert.fingerprint);
   const raw = await store.get(key);
   const seen = raw === null ? null : (JSON.parse(raw) as AlertRecord);
-  if (seen?.status === 'firing' && seen.startsAt === alert.startsAt) {
+  const stale = seen?.incident === '' && (seen.claimedAt ?? 0) + STALE_CLAIM_MS < deps.now().getTime();
+  if (seen?.status === 'firing' && seen.startsAt === alert.startsAt && !stale) {
     result.duplicates++;
     return;
   }
@@ -197,7 +203,12 @@ async function fire(deps: Deps, service: string, alert: Alert, result: IntakeRes
   if (!settings || !channel) return;
   const actor = actorFor(alert.source);
   // Claim the occurrence before touching the incident: the loser of a race is a duplicate.
-  const claim: AlertRecord = { incident: '', status: 'firing', startsAt: alert.startsAt };
+  const claim: AlertRecord = {
+    incident: '',
+    status: 'firing',
+    startsAt: alert.startsAt,
+    claimedAt: deps.now().getTime(),
+  };
   if (!(await store.compareAndSet(key, raw, JSON.stringify(claim)))) {
     result.duplicates++;
     return;

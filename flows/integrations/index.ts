@@ -1,18 +1,32 @@
-// The integrations step's face: its HTTP routes and what it registers on the bot (outbound webhooks).
+// The integrations step's face: its HTTP routes and what it registers on the bot (outbound webhooks, post-mortem out).
 import type { Deps } from '../../src/deps.ts';
+import { PostmortemOut } from './postmortem-out.ts';
 import { WebhookDelivery } from './webhooks.ts';
 
 export { integrationRoutes } from './routes.ts';
 
-const webhooks = new WeakMap<Deps, WebhookDelivery>();
+interface Registered {
+  webhooks?: WebhookDelivery;
+  postmortemOut?: PostmortemOut;
+}
 
-/** Subscribes the outbound webhooks to the timeline; a missing secret fails the start, naming the variable. */
+const registered = new WeakMap<Deps, Registered>();
+
+/** Subscribes to the timeline; a secret named but missing fails the start, naming the variable. */
 export function registerIntegrations(deps: Deps, env: NodeJS.ProcessEnv): void {
   const section = deps.config.integrations;
   if (!section) return;
-  webhooks.set(deps, new WebhookDelivery(deps, section, env));
+  const out = new PostmortemOut(deps);
+  registered.set(deps, {
+    webhooks: new WebhookDelivery(deps, section, env),
+    ...(out.enabled ? { postmortemOut: out } : {}),
+  });
 }
 
 export function webhooksOf(deps: Deps): WebhookDelivery | undefined {
-  return webhooks.get(deps);
+  return registered.get(deps)?.webhooks;
+}
+
+export function postmortemOutOf(deps: Deps): PostmortemOut | undefined {
+  return registered.get(deps)?.postmortemOut;
 }

@@ -120,10 +120,11 @@ function api(deps: Deps, creds: Credentials): Handler {
   };
 }
 
-/** Nothing is served unless `integrations` is configured: no token, no door. */
+/** The receivers and the API, when `integrations` names a token or an HMAC secret. */
 export function integrationRoutes(deps: Deps, env: NodeJS.ProcessEnv = process.env): Route[] {
   const section = deps.config.integrations;
-  if (!section) return [];
+  // No token and no HMAC secret, no door: the receivers and the API are not served at all.
+  if (!section || (!section.token && !section.hmacSecret)) return [];
   const creds = credentials(section, env);
   const incidentsApi = guarded(deps, 'api', api(deps, creds));
   return [

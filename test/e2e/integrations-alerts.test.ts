@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
+import { STALE_CLAIM_MS } from '../../flows/integrations/alerts.ts';
 import { integrationRoutes } from '../../flows/integrations/routes.ts';
 import { startHealthServer } from '../../src/http.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
@@ -247,6 +248,31 @@ describe('alert receivers (POST /hooks/alertmanager, /hooks/grafana)', () => {
     );
     assert.deepEqual(await t.bot.deps.incidents.listAll(), ['INC-1']);
     assert.deepEqual(await kinds('INC-1'), ['incident.declared', 'alert.firing']);
+  });
+
+  it('takes up an alert whose claim never reached an incident (the replica died) once the claim is stale', async () => {
+    const fingerprint = 'dead000000000001';
+    const startsAt = '2026-12-03T09:00:00.000Z';
+    const claim = { incident: '', status: 'firing', startsAt, claimedAt: Date.now() - 1000 };
+    await store.set(`alerts:payments:${fingerprint}`, JSON.stringify(claim));
+    const fresh = await post(
+      '/hooks/alertmanager',
+      alertmanager('firing', [{ name: 'HighLatency', fingerprint }]),
+    );
+    assert.equal(
+      ((await fresh.json()) as { duplicates: number }).duplicates,
+      1,
+      'a fresh claim is in flight',
+    );
+    await store.set(
+      `alerts:payments:${fingerprint}`,
+      JSON.stringify({ ...claim, claimedAt: Date.now() - STALE_CLAIM_MS - 1000 }),
+    );
+    const res = await post(
+      '/hooks/alertmanager',
+      alertmanager('firing', [{ name: 'HighLatency', fingerprint }]),
+    );
+    assert.deepEqual(((await res.json()) as { declared: string[] }).declared, ['INC-1']);
   });
 
   it('takes a Grafana notification signed with HMAC (with its timestamp header)', async () => {
