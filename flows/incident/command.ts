@@ -10,7 +10,8 @@ import type { CommandContext, CommandSpec } from '../../commands/command.ts';
 import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
 
 const USAGE = [
-  '/incident declare <service> [sev=1-5] [pagerduty=<incident-id>] [title…]',
+  '/incident declare <service> [sev=1-5] [channel=new|here] [private=yes|no] [pagerduty=<incident-id>] [title…]',
+  '/incident declare   (no arguments: opens the declare form)',
   '/incident status',
   '/incident list',
   '/incident role <role> @person',
@@ -98,12 +99,25 @@ function afterWord(text: string): string {
 async function declare(ctx: CommandContext, words: string[], options: Map<string, string>): Promise<void> {
   const [serviceWord, ...titleWords] = words;
   for (const key of options.keys()) {
-    if (key !== 'sev' && key !== 'pagerduty')
+    if (!DECLARE_OPTIONS.includes(key))
       throw new UsageError(
-        `Unknown option ${key}=; declare takes sev=1-5 and pagerduty=<incident-id>.`,
+        `Unknown option ${key}=; declare takes sev=1-5, channel=new|here, private=yes|no and pagerduty=<incident-id>.`,
         usage,
       );
   }
+  const settings = ctx.deps.config.incident.channels;
+  const channelText = options.get('channel') ?? (settings.create ? 'new' : 'here');
+  if (channelText !== 'new' && channelText !== 'here')
+    throw new UsageError(
+      `channel=${quoteInput(channelText)} is not a choice; write channel=new (a channel of its own) or channel=here.`,
+      usage,
+    );
+  const privateText = options.get('private');
+  if (privateText !== undefined && !YES_NO.has(privateText))
+    throw new UsageError(`private=${quoteInput(privateText)} is not yes or no.`, usage);
+  if (privateText !== undefined && channelText === 'here')
+    throw new UsageError('private= applies to a new channel; drop it or use channel=new.', usage);
+  const isPrivate = privateText === undefined ? settings.private : YES_NO.get(privateText) === true;
   if (!serviceWord)
     throw new UsageError(`Name the service. Configured services: ${serviceList(ctx)}.`, usage);
   const service = knownService(ctx, serviceWord, usage);
@@ -123,7 +137,7 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
   const mirror = ctx.deps.pagerduty;
   if (pagerdutyId && !mirror.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
   // Asked before declaring, so the mirror's first pass links this one instead of paging with a new incident.
-  if (pagerdutyId) await mirror.requestLinkForChannel(ctx.inv.channel, pagerdutyId);
+  let linkChannel: string | undefined;
   let incident;
   try {
     incident = await ctx.deps.incidents.declare({
@@ -132,9 +146,25 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
       severity,
       channel: ctx.inv.channel,
       actor: ctx.actor,
+      ...(channelText === 'new'
+        ? {
+            ownChannel: {
+              private: isPrivate,
+              invite: ctx.deps.config.services[service]?.responders ?? [],
+            },
+          }
+        : {}),
+      ...(pagerdutyId
+        ? {
+            onChannel: async (channel: string) => {
+              linkChannel = channel;
+              await mirror.requestLinkForChannel(channel, pagerdutyId);
+            },
+          }
+        : {}),
     });
   } catch (err) {
-    if (pagerdutyId) await mirror.cancelChannelRequest(ctx.inv.channel);
+    if (linkChannel) await mirror.cancelChannelRequest(linkChannel);
     throw err;
   }
   if (pagerdutyId) await mirror.requestLink(incident, pagerdutyId);
@@ -148,10 +178,18 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
         : ` PagerDuty: ${service} has no pagerduty.serviceId, so nothing is paged; \`/incident link <id>\` attaches an existing incident.`;
   await ctx.inv.respond(
     notice(
-      `Declared *${incident.id}* for *${service}*. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` to move traffic back to legacy.`,
+      `Declared *${incident.id}* for *${service}*${incident.channel !== ctx.inv.channel ? ` in its own channel <#${incident.channel}>` : ''}. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` ${incident.channel !== ctx.inv.channel ? 'there ' : ''}to move traffic back to legacy.`,
     ),
   );
 }
+
+const DECLARE_OPTIONS = ['sev', 'pagerduty', 'channel', 'private'];
+const YES_NO = new Map([
+  ['yes', true],
+  ['true', true],
+  ['no', false],
+  ['false', false],
+]);
 
 const PAGERDUTY_OFF =
   'PagerDuty is not set up here: set PAGERDUTY_TOKEN (a REST API key) and PAGERDUTY_FROM (the email the bot acts as), then restart.';

@@ -31,6 +31,11 @@ export interface UploadedFile {
   path?: string;
 }
 
+export interface ChatChannel {
+  id: string;
+  name: string;
+}
+
 export interface ChatUser {
   id: string;
   name: string;
@@ -57,6 +62,10 @@ export interface Chat {
    * Null when the text names nobody in the workspace.
    */
   findUser(mention: string): Promise<ChatUser | null>;
+  /** Creates a channel; 'name_taken' when one of that name exists (the caller picks another). */
+  createChannel(name: string, opts: { private: boolean }): Promise<ChatChannel | 'name_taken'>;
+  /** Invites people to a channel; people already in it are fine. */
+  invite(channel: string, users: string[]): Promise<void>;
   /** Members of a user group by handle (without @); undefined when the workspace has no such group. */
   groupMembers(handle: string): Promise<string[] | undefined>;
 }

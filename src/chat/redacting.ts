@@ -26,6 +26,8 @@ export function redactingChat(chat: Chat, redactor: Redactor): Chat {
         opts,
       ),
     findUser: (mention) => chat.findUser(mention),
+    createChannel: (name, opts) => chat.createChannel(name, opts),
+    invite: (channel, users) => chat.invite(channel, users),
     groupMembers: (handle) => chat.groupMembers(handle),
   };
 }

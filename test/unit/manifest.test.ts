@@ -24,6 +24,8 @@ const SCOPE_OF: Record<string, string> = {
   'conversations.replies': 'channels:history',
   'usergroups.list': 'usergroups:read',
   'users.info': 'users:read',
+  'conversations.create': 'channels:manage',
+  'conversations.invite': 'channels:manage',
   filesUploadV2: 'files:write',
 };
 
