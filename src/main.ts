@@ -18,6 +18,7 @@ import { Incidents } from '../flows/incident/incident.ts';
 import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty/mirror.ts';
 import { registerLedgerActions } from '../flows/ledger/ledger.ts';
 import { pinFromReaction } from '../flows/incident/pin.ts';
+import { declareFormHandler } from '../flows/incident/form.ts';
 import { registerSandboxJobs } from '../flows/sandbox/sandbox.ts';
 import { registerTelemetry } from '../flows/telemetry/telemetry.ts';
 import { LocalEvidenceStore } from './adapters/evidence/local.ts';
@@ -300,7 +301,12 @@ export function buildBot(opts: BuildOptions): Bot {
   registerBreaker(deps, opts.breaker);
   registerCanary(deps);
   registerLedgerActions(deps);
-  return new Bot(deps, { commands: COMMANDS, buttons: BUTTONS, reactions: [pinFromReaction] });
+  return new Bot(deps, {
+    commands: COMMANDS,
+    buttons: BUTTONS,
+    reactions: [pinFromReaction],
+    forms: [declareFormHandler],
+  });
 }
 
 export type Mode = 'socket' | 'http' | 'console';

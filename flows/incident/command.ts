@@ -3,7 +3,11 @@ import { helpMessage, notice } from '../../src/chat/blocks/common.ts';
 import { headlineMessage, listMessage } from './blocks.ts';
 import { role, severity, update } from './lifecycle-command.ts';
 import { UsageError } from '../../src/errors.ts';
-import { parseSeverity } from '../../src/incident.ts';
+import { parseSeverity, type Severity } from '../../src/incident.ts';
+import type { Message } from '../../src/chat/chat.ts';
+import type { Deps } from '../../src/deps.ts';
+import type { Actor } from '../../src/timeline.ts';
+import { declareForm } from './form.ts';
 import { parsePagerDutyId } from '../pagerduty/mirror.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandContext, CommandSpec } from '../../commands/command.ts';
@@ -118,8 +122,17 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
   if (privateText !== undefined && channelText === 'here')
     throw new UsageError('private= applies to a new channel; drop it or use channel=new.', usage);
   const isPrivate = privateText === undefined ? settings.private : YES_NO.get(privateText) === true;
-  if (!serviceWord)
+  if (!serviceWord) {
+    // With nothing after declare, Slack users get the declare form; the console asks for the arguments inline.
+    if (options.size === 0 && ctx.inv.triggerId) {
+      await ctx.deps.chat.openView(
+        ctx.inv.triggerId,
+        declareForm(ctx.deps.config, ctx.inv.channel, ctx.actor.id),
+      );
+      return;
+    }
     throw new UsageError(`Name the service. Configured services: ${serviceList(ctx)}.`, usage);
+  }
   const service = knownService(ctx, serviceWord, usage);
   const sevText = options.get('sev');
   const severity = sevText === undefined ? 'SEV2' : parseSeverity(sevText);
@@ -134,23 +147,53 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
   const pdText = options.get('pagerduty');
   const pagerdutyId = pdText === undefined ? undefined : parsePagerDutyId(pdText);
   if (pdText !== undefined && !pagerdutyId) throw new UsageError(badPagerDutyId(pdText), usage);
-  const mirror = ctx.deps.pagerduty;
-  if (pagerdutyId && !mirror.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  if (pagerdutyId && !ctx.deps.pagerduty.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  await runDeclare(ctx.deps, ctx.actor, ctx.inv.channel, ctx.inv.respond, {
+    service,
+    title,
+    severity,
+    ownChannel: channelText === 'new',
+    isPrivate,
+    ...(pagerdutyId ? { pagerdutyId } : {}),
+  });
+}
+
+export interface DeclareRequest {
+  service: string;
+  title: string;
+  severity: Severity;
+  ownChannel: boolean;
+  isPrivate: boolean;
+  pagerdutyId?: string;
+  commander?: Actor;
+}
+
+/** Declares a checked request (from the command or the declare form) and tells the declarer what happened. */
+export async function runDeclare(
+  deps: Deps,
+  actor: Actor,
+  origin: string,
+  respond: (message: Message) => Promise<void>,
+  request: DeclareRequest,
+): Promise<void> {
+  const { service, title, severity, pagerdutyId, isPrivate } = request;
+  const mirror = deps.pagerduty;
   // Asked before declaring, so the mirror's first pass links this one instead of paging with a new incident.
   let linkChannel: string | undefined;
   let incident;
   try {
-    incident = await ctx.deps.incidents.declare({
+    incident = await deps.incidents.declare({
       service,
       title,
       severity,
-      channel: ctx.inv.channel,
-      actor: ctx.actor,
-      ...(channelText === 'new'
+      channel: origin,
+      actor,
+      ...(request.commander ? { commander: request.commander } : {}),
+      ...(request.ownChannel
         ? {
             ownChannel: {
               private: isPrivate,
-              invite: ctx.deps.config.services[service]?.responders ?? [],
+              invite: deps.config.services[service]?.responders ?? [],
             },
           }
         : {}),
@@ -168,7 +211,7 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
     throw err;
   }
   if (pagerdutyId) await mirror.requestLink(incident, pagerdutyId);
-  const serviceId = ctx.deps.config.services[service]?.pagerduty?.serviceId;
+  const serviceId = deps.config.services[service]?.pagerduty?.serviceId;
   const pd = !mirror.enabled
     ? ''
     : pagerdutyId
@@ -176,9 +219,9 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
       : serviceId
         ? ` PagerDuty: opening an incident on service ${serviceId}; the headline links it once created.`
         : ` PagerDuty: ${service} has no pagerduty.serviceId, so nothing is paged; \`/incident link <id>\` attaches an existing incident.`;
-  await ctx.inv.respond(
+  await respond(
     notice(
-      `Declared *${incident.id}* for *${service}*${incident.channel !== ctx.inv.channel ? ` in its own channel <#${incident.channel}>` : ''}. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` ${incident.channel !== ctx.inv.channel ? 'there ' : ''}to move traffic back to legacy.`,
+      `Declared *${incident.id}* for *${service}*${incident.channel !== origin ? ` in its own channel <#${incident.channel}>` : ''}. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` ${incident.channel !== origin ? 'there ' : ''}to move traffic back to legacy.`,
     ),
   );
 }

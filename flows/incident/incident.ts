@@ -3,6 +3,7 @@ import type { Chat } from '../../src/chat/chat.ts';
 import type { Config } from '../../src/config.ts';
 import type { Scheduler } from '../../src/scheduler.ts';
 import { Lifecycle } from './lifecycle.ts';
+import { Home } from './home.ts';
 import { declaredLink, headlineMessage } from './blocks.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Incident, Severity } from '../../src/incident.ts';
@@ -46,6 +47,8 @@ export class Incidents {
 
   /** Roles, severity, status updates and their reminders. */
   readonly lifecycle: Lifecycle;
+  /** The App Home tab with the open incidents. */
+  readonly home: Home;
 
   constructor(deps: IncidentDeps) {
     this.#deps = deps;
@@ -57,6 +60,7 @@ export class Incidents {
       log: deps.log,
       now: deps.now,
     });
+    this.home = new Home({ ...deps, open: () => this.listActive() });
   }
 
   async get(id: string): Promise<Incident | null> {
@@ -265,6 +269,7 @@ export class Incidents {
   /** Edits the pinned headline (coalesced to about one edit a second); posts it if it never made it to chat. */
   refreshHeadline(incidentId: string): void {
     this.#deps.throttle.schedule(`headline:${incidentId}`, () => this.publishHeadline(incidentId));
+    this.home.refresh();
   }
 
   publishHeadline(incidentId: string): Promise<void> {

@@ -8,6 +8,7 @@ import type {
   Message,
   MessageRef,
   UploadedFile,
+  View,
 } from '../../src/chat/chat.ts';
 
 export interface Sent {
@@ -117,6 +118,17 @@ export class RecordingChat implements Chat {
     const c = this.channels.get(channel);
     if (!c) throw new Error(`channel_not_found: ${channel}`);
     for (const u of users) if (!c.members.includes(u)) c.members.push(u);
+  }
+
+  views: { triggerId: string; view: View }[] = [];
+  homes = new Map<string, View>();
+
+  async openView(triggerId: string, view: View): Promise<void> {
+    this.views.push({ triggerId, view });
+  }
+
+  async publishHome(user: string, view: View): Promise<void> {
+    this.homes.set(user, view);
   }
 
   async groupMembers(handle: string): Promise<string[] | undefined> {

@@ -12,6 +12,7 @@ import type {
   Message,
   MessageRef,
   UploadedFile,
+  View,
 } from '../chat.ts';
 import { plain, renderMessage } from './render.ts';
 
@@ -164,6 +165,22 @@ export class ConsoleChat implements Chat {
 
   async invite(channel: string, users: string[]): Promise<void> {
     if (users.length > 0) this.#print(`# invited ${users.join(', ')} to ${channel}`);
+  }
+
+  /** The console has no modals: commands take their arguments inline (the declare command says so). */
+  async openView(): Promise<void> {
+    this.#print('(forms are not shown in the console; give the arguments inline)');
+  }
+
+  /** The App Home tab, printed when it changes. */
+  async publishHome(user: string, view: View): Promise<void> {
+    const text = this.#render(
+      { text: `App Home of ${user}`, blocks: view.blocks },
+      { channel: 'home', ts: 'home' },
+    );
+    if (this.#rendered.get(`home:${user}`) === text) return;
+    this.#rendered.set(`home:${user}`, text);
+    this.#print(`\n── App Home of ${user} ──\n${text}`);
   }
 
   /** Console people are plain names (`/as bob`), so any well-formed @name is someone. */

@@ -12,6 +12,7 @@ import type {
   Message,
   MessageRef,
   UploadedFile,
+  View,
 } from '../chat.ts';
 
 interface SlackError {
@@ -43,6 +44,19 @@ function slackError(method: string, err: unknown): ExternalServiceError {
     retryable: code === 'ratelimited',
     cause: err,
   });
+}
+
+/** Our View in Slack's field names. */
+function slackView(view: View): Record<string, unknown> {
+  const text = (t: string) => ({ type: 'plain_text', text: t });
+  return {
+    type: view.type,
+    blocks: view.blocks,
+    ...(view.title ? { title: text(view.title) } : {}),
+    ...(view.submit ? { submit: text(view.submit), close: text('Cancel') } : {}),
+    ...(view.callbackId ? { callback_id: view.callbackId } : {}),
+    ...(view.privateMetadata ? { private_metadata: view.privateMetadata } : {}),
+  };
 }
 
 export class SlackChat implements Chat {
@@ -211,6 +225,22 @@ export class SlackChat implements Chat {
         return;
       }
       throw slackError('conversations.invite', err);
+    }
+  }
+
+  async openView(triggerId: string, view: View): Promise<void> {
+    try {
+      await this.#client.views.open({ trigger_id: triggerId, view: slackView(view) as never });
+    } catch (err) {
+      throw slackError('views.open', err);
+    }
+  }
+
+  async publishHome(user: string, view: View): Promise<void> {
+    try {
+      await this.#client.views.publish({ user_id: user, view: slackView(view) as never });
+    } catch (err) {
+      throw slackError('views.publish', err);
     }
   }
 
