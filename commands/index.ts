@@ -1,6 +1,6 @@
 // The runbook steps the bot is made of, in the order /incident help lists their commands. Adding a step is adding
 // its folder under flows/ and one line here; manifest.yml must list exactly the commands below (a test checks).
-import type { ButtonHandler, ReactionHandler } from '../src/bot.ts';
+import type { ButtonHandler, FormHandler, ReactionHandler } from '../src/bot.ts';
 import type { Deps } from '../src/deps.ts';
 import { approvalStep } from '../flows/approval/step.ts';
 import { breakerStep } from '../flows/breaker/step.ts';
@@ -42,6 +42,7 @@ export function stepParts(steps: Step[] = STEPS): {
   commands: CommandSpec[];
   buttons: Map<string, ButtonHandler>;
   reactions: ReactionHandler[];
+  forms: FormHandler[];
 } {
   const buttons = new Map<string, ButtonHandler>();
   for (const step of steps) {
@@ -57,7 +58,13 @@ export function stepParts(steps: Step[] = STEPS): {
     if (names.has(c.name)) throw new Error(`${c.name} is declared by two steps`);
     names.add(c.name);
   }
-  return { commands, buttons, reactions: steps.flatMap((step) => step.reactions ?? []) };
+  const forms = steps.flatMap((step) => step.forms ?? []);
+  const callbacks = new Set<string>();
+  for (const f of forms) {
+    if (callbacks.has(f.callbackId)) throw new Error(`form ${f.callbackId} is declared by two steps`);
+    callbacks.add(f.callbackId);
+  }
+  return { commands, buttons, reactions: steps.flatMap((step) => step.reactions ?? []), forms };
 }
 
 /** Registers every step's handlers and timers (before the scheduler starts); /incident help lists the commands. */

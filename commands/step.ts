@@ -1,7 +1,7 @@
 // What a runbook step adds to the bot, declared in one value: its commands, its buttons and reactions, and the
 // handlers it registers (approval kinds, durable timers, periodic sweeps). `commands/index.ts` lists the steps.
 import type { BreakerOptions } from '../flows/breaker/evaluator.ts';
-import type { ButtonHandler, ReactionHandler } from '../src/bot.ts';
+import type { ButtonHandler, FormHandler, ReactionHandler } from '../src/bot.ts';
 import type { Deps } from '../src/deps.ts';
 import type { CommandSpec } from './command.ts';
 
@@ -17,6 +17,8 @@ export interface Step {
   /** Button action ids and what a press does. */
   buttons?: Record<string, ButtonHandler>;
   reactions?: ReactionHandler[];
+  /** Modal submissions (view_submission) by callback id. */
+  forms?: FormHandler[];
   /**
    * Registers approval handlers, scheduled-job handlers and periodic work. Runs before the scheduler starts, so a
    * restarted bot acts on timers set before it died.

@@ -1,6 +1,6 @@
 // The transport-independent bot: authorises and dispatches commands, buttons and reactions; every transport calls it.
 import { randomUUID } from 'node:crypto';
-import type { ButtonPress, CommandInvocation, Message, ReactionAdded } from './chat/chat.ts';
+import type { ButtonPress, CommandInvocation, FormSubmission, Message, ReactionAdded } from './chat/chat.ts';
 import { errorMessage } from './chat/blocks/common.ts';
 import { outgoingMessage } from './chat/redacting.ts';
 import type { Deps } from './deps.ts';
@@ -18,10 +18,24 @@ export interface CommandEntry {
 export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;
 export type ReactionHandler = (deps: Deps, event: ReactionAdded, actor: Actor) => Promise<unknown>;
 
+/** A modal's submission: checked before the ack (errors show beside the fields), then run. */
+export interface FormHandler {
+  callbackId: string;
+  /** The input block that errors not tied to one field are shown on. */
+  firstBlock: string;
+  check(
+    sub: FormSubmission,
+    deps: Deps,
+  ):
+    | { errors: Record<string, string> }
+    | { channel: string; run(actor: Actor, respond: (m: Message) => Promise<void>): Promise<void> };
+}
+
 export interface BotParts {
   commands: CommandEntry[];
   buttons: Map<string, ButtonHandler>;
   reactions: ReactionHandler[];
+  forms?: FormHandler[];
 }
 
 export class Bot {
@@ -85,6 +99,41 @@ export class Bot {
     } catch (err) {
       return this.#reportError(err, press.respond, { button: press.actionId, user: actor.id });
     }
+  }
+
+  /**
+   * A submitted modal. Returns errors by block id for the transport to answer the submission with (nothing changed),
+   * or undefined when accepted; the work then runs in the background and replies to the person ephemerally.
+   */
+  async handleForm(sub: FormSubmission): Promise<Record<string, string> | undefined> {
+    const { deps } = this;
+    const handler = this.#parts.forms?.find((f) => f.callbackId === sub.callbackId);
+    if (!handler) return { form: 'This form is no longer handled by this bot; run the command again.' };
+    const actor: Actor = { type: 'user', id: sub.user.id, name: sub.user.name || sub.user.id };
+    if (!(await deps.access.isResponder(actor.id)))
+      return {
+        [handler.firstBlock]: 'Only responders can use cloud-safety (access.responders in cloud-safety.yml).',
+      };
+    const checked = handler.check(sub, deps);
+    if ('errors' in checked) return checked.errors;
+    const respond = (message: Message) => deps.chat.postEphemeral(checked.channel, actor.id, message);
+    deps.tasks.run(`form:${sub.callbackId}`, async () => {
+      let outcome: Outcome = 'ok';
+      try {
+        await checked.run(actor, respond);
+      } catch (err) {
+        outcome = await this.#reportError(err, respond, { form: sub.callbackId, user: actor.id });
+      }
+      deps.metrics.commands.inc({ command: `form:${sub.callbackId}`, outcome });
+    });
+    return undefined;
+  }
+
+  /** Someone opened the App Home tab: show them the open incidents, and keep it current from now on. */
+  async handleHomeOpened(user: string): Promise<void> {
+    const { deps } = this;
+    if (!(await deps.access.isResponder(user))) return;
+    await deps.incidents.home.opened(user);
   }
 
   async handleReaction(event: ReactionAdded): Promise<void> {

@@ -15,6 +15,8 @@ export interface Incident {
   title: string;
   severity: Severity;
   channel: string;
+  /** The channel it was declared from, when it got a channel of its own. */
+  declaredIn?: string;
   commander: Actor;
   /** Other roles (communications lead, scribe, …) by role name; the commander lives in `commander`. */
   roles?: Record<string, Actor>;

@@ -137,3 +137,15 @@ export function listMessage(incidents: Incident[]): Message {
     ],
   };
 }
+
+/** The one line posted where an incident was declared and to stakeholders, pointing at its channel. */
+export function declaredLink(incident: Incident): Message {
+  return {
+    text: `${incident.id} declared on ${incident.service} (${incident.severity}): ${incident.title}`,
+    blocks: [
+      section(
+        `:rotating_light: *${incident.id}* declared on *${incident.service}* (${incident.severity}): ${escapeText(incident.title)} → <#${incident.channel}> · commander ${mention(incident.commander.id)}`,
+      ),
+    ],
+  };
+}

@@ -3,14 +3,19 @@ import { helpMessage, notice } from '../../src/chat/blocks/common.ts';
 import { headlineMessage, listMessage } from './blocks.ts';
 import { role, severity, update } from './lifecycle-command.ts';
 import { UsageError } from '../../src/errors.ts';
-import { parseSeverity } from '../../src/incident.ts';
+import { parseSeverity, type Severity } from '../../src/incident.ts';
+import type { Message } from '../../src/chat/chat.ts';
+import type { Deps } from '../../src/deps.ts';
+import type { Actor } from '../../src/timeline.ts';
+import { declareForm } from './form.ts';
 import { parsePagerDutyId } from '../pagerduty/mirror.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandContext, CommandSpec } from '../../commands/command.ts';
 import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
 
 const USAGE = [
-  '/incident declare <service> [sev=1-5] [pagerduty=<incident-id>] [title…]',
+  '/incident declare <service> [sev=1-5] [channel=new|here] [private=yes|no] [pagerduty=<incident-id>] [title…]',
+  '/incident declare   (no arguments: opens the declare form)',
   '/incident status',
   '/incident list',
   '/incident role <role> @person',
@@ -98,14 +103,36 @@ function afterWord(text: string): string {
 async function declare(ctx: CommandContext, words: string[], options: Map<string, string>): Promise<void> {
   const [serviceWord, ...titleWords] = words;
   for (const key of options.keys()) {
-    if (key !== 'sev' && key !== 'pagerduty')
+    if (!DECLARE_OPTIONS.includes(key))
       throw new UsageError(
-        `Unknown option ${key}=; declare takes sev=1-5 and pagerduty=<incident-id>.`,
+        `Unknown option ${key}=; declare takes sev=1-5, channel=new|here, private=yes|no and pagerduty=<incident-id>.`,
         usage,
       );
   }
-  if (!serviceWord)
+  const settings = ctx.deps.config.incident.channels;
+  const channelText = options.get('channel') ?? (settings.create ? 'new' : 'here');
+  if (channelText !== 'new' && channelText !== 'here')
+    throw new UsageError(
+      `channel=${quoteInput(channelText)} is not a choice; write channel=new (a channel of its own) or channel=here.`,
+      usage,
+    );
+  const privateText = options.get('private');
+  if (privateText !== undefined && !YES_NO.has(privateText))
+    throw new UsageError(`private=${quoteInput(privateText)} is not yes or no.`, usage);
+  if (privateText !== undefined && channelText === 'here')
+    throw new UsageError('private= applies to a new channel; drop it or use channel=new.', usage);
+  const isPrivate = privateText === undefined ? settings.private : YES_NO.get(privateText) === true;
+  if (!serviceWord) {
+    // With nothing after declare, Slack users get the declare form; the console asks for the arguments inline.
+    if (options.size === 0 && ctx.inv.triggerId) {
+      await ctx.deps.chat.openView(
+        ctx.inv.triggerId,
+        declareForm(ctx.deps.config, ctx.inv.channel, ctx.actor.id),
+      );
+      return;
+    }
     throw new UsageError(`Name the service. Configured services: ${serviceList(ctx)}.`, usage);
+  }
   const service = knownService(ctx, serviceWord, usage);
   const sevText = options.get('sev');
   const severity = sevText === undefined ? 'SEV2' : parseSeverity(sevText);
@@ -120,25 +147,71 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
   const pdText = options.get('pagerduty');
   const pagerdutyId = pdText === undefined ? undefined : parsePagerDutyId(pdText);
   if (pdText !== undefined && !pagerdutyId) throw new UsageError(badPagerDutyId(pdText), usage);
-  const mirror = ctx.deps.pagerduty;
-  if (pagerdutyId && !mirror.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  if (pagerdutyId && !ctx.deps.pagerduty.enabled) throw new UsageError(PAGERDUTY_OFF, usage);
+  await runDeclare(ctx.deps, ctx.actor, ctx.inv.channel, ctx.inv.respond, {
+    service,
+    title,
+    severity,
+    ownChannel: channelText === 'new',
+    isPrivate,
+    ...(pagerdutyId ? { pagerdutyId } : {}),
+  });
+}
+
+export interface DeclareRequest {
+  service: string;
+  title: string;
+  severity: Severity;
+  ownChannel: boolean;
+  isPrivate: boolean;
+  pagerdutyId?: string;
+  commander?: Actor;
+}
+
+/** Declares a checked request (from the command or the declare form) and tells the declarer what happened. */
+export async function runDeclare(
+  deps: Deps,
+  actor: Actor,
+  origin: string,
+  respond: (message: Message) => Promise<void>,
+  request: DeclareRequest,
+): Promise<void> {
+  const { service, title, severity, pagerdutyId, isPrivate } = request;
+  const mirror = deps.pagerduty;
   // Asked before declaring, so the mirror's first pass links this one instead of paging with a new incident.
-  if (pagerdutyId) await mirror.requestLinkForChannel(ctx.inv.channel, pagerdutyId);
+  let linkChannel: string | undefined;
   let incident;
   try {
-    incident = await ctx.deps.incidents.declare({
+    incident = await deps.incidents.declare({
       service,
       title,
       severity,
-      channel: ctx.inv.channel,
-      actor: ctx.actor,
+      channel: origin,
+      actor,
+      ...(request.commander ? { commander: request.commander } : {}),
+      ...(request.ownChannel
+        ? {
+            ownChannel: {
+              private: isPrivate,
+              invite: deps.config.services[service]?.responders ?? [],
+            },
+          }
+        : {}),
+      ...(pagerdutyId
+        ? {
+            onChannel: async (channel: string) => {
+              linkChannel = channel;
+              await mirror.requestLinkForChannel(channel, pagerdutyId);
+            },
+          }
+        : {}),
     });
   } catch (err) {
-    if (pagerdutyId) await mirror.cancelChannelRequest(ctx.inv.channel);
+    if (linkChannel) await mirror.cancelChannelRequest(linkChannel);
     throw err;
   }
   if (pagerdutyId) await mirror.requestLink(incident, pagerdutyId);
-  const serviceId = ctx.deps.config.services[service]?.pagerduty?.serviceId;
+  const serviceId = deps.config.services[service]?.pagerduty?.serviceId;
   const pd = !mirror.enabled
     ? ''
     : pagerdutyId
@@ -146,12 +219,20 @@ async function declare(ctx: CommandContext, words: string[], options: Map<string
       : serviceId
         ? ` PagerDuty: opening an incident on service ${serviceId}; the headline links it once created.`
         : ` PagerDuty: ${service} has no pagerduty.serviceId, so nothing is paged; \`/incident link <id>\` attaches an existing incident.`;
-  await ctx.inv.respond(
+  await respond(
     notice(
-      `Declared *${incident.id}* for *${service}*. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` to move traffic back to legacy.`,
+      `Declared *${incident.id}* for *${service}*${incident.channel !== origin ? ` in its own channel <#${incident.channel}>` : ''}. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` ${incident.channel !== origin ? 'there ' : ''}to move traffic back to legacy.`,
     ),
   );
 }
+
+const DECLARE_OPTIONS = ['sev', 'pagerduty', 'channel', 'private'];
+const YES_NO = new Map([
+  ['yes', true],
+  ['true', true],
+  ['no', false],
+  ['false', false],
+]);
 
 const PAGERDUTY_OFF =
   'PagerDuty is not set up here: set PAGERDUTY_TOKEN (a REST API key) and PAGERDUTY_FROM (the email the bot acts as), then restart.';

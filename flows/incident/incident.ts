@@ -3,8 +3,9 @@ import type { Chat } from '../../src/chat/chat.ts';
 import type { Config } from '../../src/config.ts';
 import type { Scheduler } from '../../src/scheduler.ts';
 import { Lifecycle } from './lifecycle.ts';
-import { headlineMessage } from './blocks.ts';
 import { anchorText, parseAnchor, type Anchor } from '../../src/anchors.ts';
+import { Home } from './home.ts';
+import { declaredLink, headlineMessage } from './blocks.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Incident, Severity } from '../../src/incident.ts';
 import type { Logger } from '../../src/log.ts';
@@ -47,6 +48,8 @@ export class Incidents {
 
   /** Roles, severity, status updates and their reminders. */
   readonly lifecycle: Lifecycle;
+  /** The App Home tab with the open incidents. */
+  readonly home: Home;
 
   constructor(deps: IncidentDeps) {
     this.#deps = deps;
@@ -58,6 +61,7 @@ export class Incidents {
       log: deps.log,
       now: deps.now,
     });
+    this.home = new Home({ ...deps, open: () => this.listActive() });
   }
 
   async get(id: string): Promise<Incident | null> {
@@ -92,39 +96,59 @@ export class Incidents {
     service: string;
     title: string;
     severity: Severity;
+    /** Where it was declared; the incident lives here unless `ownChannel` is set. */
     channel: string;
     actor: Actor;
+    /** Commander other than the declarer (the declare modal asks). */
+    commander?: Actor;
+    /** Create the incident's own channel and invite these people (the declarer and commander are added). */
+    ownChannel?: { private: boolean; invite: string[] };
+    /** Called with the incident's channel before the declare is recorded (the PagerDuty link request). */
+    onChannel?: (channel: string) => Promise<void>;
   }) {
     const { store, now } = this.#deps;
-    const existing = await this.active(input.channel);
-    if (existing) {
-      throw new UsageError(
-        `This channel already has an active incident, ${existing.id} (${existing.service}). Resolve it with \`/incident resolve\` or declare in another channel.`,
-      );
+    if (!input.ownChannel) {
+      const existing = await this.active(input.channel);
+      if (existing) {
+        throw new UsageError(
+          `This channel already has an active incident, ${existing.id} (${existing.service}). Resolve it with \`/incident resolve\` or declare in another channel.`,
+        );
+      }
     }
-    const id = `INC-${await store.incr('seq:incident')}`;
+    const n = await store.incr('seq:incident');
+    const id = `INC-${n}`;
+    const commander = input.commander ?? input.actor;
+    const channel = input.ownChannel
+      ? await this.#createChannel(n, input.service, input.ownChannel.private, [
+          input.actor.id,
+          commander.id,
+          ...input.ownChannel.invite,
+        ])
+      : input.channel;
     // One active incident per channel, even when two people declare at the same moment.
-    const previous = await store.get(channelKey(input.channel));
-    if (!(await store.compareAndSet(channelKey(input.channel), previous, id))) {
-      const winner = await this.active(input.channel);
+    const previous = await store.get(channelKey(channel));
+    if (!(await store.compareAndSet(channelKey(channel), previous, id))) {
+      const winner = await this.active(channel);
       throw new UsageError(
         `${winner?.id ?? 'Another incident'} was declared in this channel a moment ago; use it.`,
       );
     }
+    await input.onChannel?.(channel);
     const declaredAt = now().toISOString();
     const incident: Incident = {
       id,
       service: input.service,
       title: input.title,
       severity: input.severity,
-      channel: input.channel,
-      commander: input.actor,
+      channel,
+      commander,
       status: 'active',
       declaredAt,
       checklist: newChecklist(),
+      ...(channel !== input.channel ? { declaredIn: input.channel } : {}),
     };
     await store.set(incidentKey(id), JSON.stringify(incident));
-    await store.set(`${channelKey(input.channel)}:latest`, id);
+    await store.set(`${channelKey(channel)}:latest`, id);
     await store.addToSet(ACTIVE, id);
     await store.addToSet(ALL, id);
     await this.record(id, {
@@ -132,11 +156,58 @@ export class Incidents {
       kind: 'incident.declared',
       actor: input.actor,
       summary: `${input.actor.name} declared ${id} on ${input.service} (${input.severity}): ${input.title}`,
-      data: { service: input.service, title: input.title, severity: input.severity, channel: input.channel },
+      data: {
+        service: input.service,
+        title: input.title,
+        severity: input.severity,
+        channel,
+        ...(channel !== input.channel ? { declaredIn: input.channel } : {}),
+        ...(commander.id !== input.actor.id ? { commander: { id: commander.id, name: commander.name } } : {}),
+      },
     });
     await this.publishHeadline(id);
     await this.lifecycle.scheduleUpdateReminder(incident);
+    await this.#announce(incident);
     return (await this.get(id)) ?? incident;
+  }
+
+  /** `<prefix>-<n>-<service>`, with -2, -3… when Slack says the name is taken (an archived channel keeps its name). */
+  async #createChannel(n: number, service: string, isPrivate: boolean, invite: string[]): Promise<string> {
+    const { chat, config, log } = this.#deps;
+    const base = `${config.incident.channels.prefix}-${n}-${service}`.slice(0, 76);
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      const created = await chat.createChannel(attempt === 1 ? base : `${base}-${attempt}`, {
+        private: isPrivate,
+      });
+      if (created === 'name_taken') continue;
+      try {
+        await chat.invite(created.id, [...new Set(invite)]);
+      } catch (err) {
+        // The channel and the incident matter more than the invitations; people can join by the link.
+        log.warn({ err, channel: created.id }, 'could not invite responders to the incident channel');
+      }
+      return created.id;
+    }
+    throw new UsageError(
+      `Channels ${base} to ${base}-5 all exist already. Rename or archive the old ones, change incident.channels.prefix, or declare here with channel=here.`,
+    );
+  }
+
+  /** A one-line link where it was declared and where stakeholders follow the service. */
+  async #announce(incident: Incident): Promise<void> {
+    const { chat, config, log } = this.#deps;
+    const targets = new Set<string>();
+    if (incident.declaredIn) targets.add(incident.declaredIn);
+    const announce = config.services[incident.service]?.announce;
+    if (announce) targets.add(announce);
+    targets.delete(incident.channel);
+    for (const target of targets) {
+      try {
+        await chat.post(target, declaredLink(incident));
+      } catch (err) {
+        log.warn({ err, incident: incident.id, channel: target }, 'could not post the incident link');
+      }
+    }
   }
 
   async resolve(incident: Incident, actor: Actor, summary: string): Promise<Incident> {
@@ -212,6 +283,7 @@ export class Incidents {
   /** Edits the pinned headline (coalesced to about one edit a second); posts it if it never made it to chat. */
   refreshHeadline(incidentId: string): void {
     this.#deps.throttle.schedule(`headline:${incidentId}`, () => this.publishHeadline(incidentId));
+    this.home.refresh();
   }
 
   publishHeadline(incidentId: string): Promise<void> {

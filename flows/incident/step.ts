@@ -1,10 +1,12 @@
-// Incident: declare, follow and resolve; 📌 reactions pin a message to the timeline.
+// Incident: declare (command or modal), follow and resolve; 📌 reactions pin a message to the timeline.
 import type { Step } from '../../commands/step.ts';
 import { incidentCommand } from './command.ts';
+import { declareFormHandler } from './form.ts';
 import { pinFromReaction } from './pin.ts';
 
 export const incidentStep: Step = {
   name: 'incident',
   commands: [incidentCommand],
   reactions: [pinFromReaction],
+  forms: [declareFormHandler],
 };

@@ -13,6 +13,7 @@ import {
   POSTMORTEM_PUBLISHED,
 } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
+import { takeLease, type Lease } from '../../src/lease.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import { SYSTEM } from '../../src/timeline.ts';
 import { markdownBlocks } from './doc-blocks.ts';
@@ -91,20 +92,25 @@ export class PostmortemOut {
   async run(incidentId: string): Promise<void> {
     const { store, instanceId, log } = this.#deps;
     // One pass per incident at a time, across replicas: two concurrent passes would both file.
-    if (!(await store.acquireLease(lockKey(incidentId), instanceId, LOCK_MS))) {
+    const lease = await takeLease(store, lockKey(incidentId), {
+      owner: instanceId,
+      ttlMs: LOCK_MS,
+      onLost: (reason) => log.warn({ incident: incidentId, reason }, 'post-mortem out lost its lease'),
+    });
+    if (!lease) {
       await this.#deps.scheduler.at(QUEUE, incidentId, this.#deps.now().getTime() + 5000);
       return;
     }
     try {
-      await this.#pass(incidentId);
+      await this.#pass(incidentId, lease);
     } catch (err) {
       log.warn({ err, incident: incidentId }, 'post-mortem out pass failed');
     } finally {
-      await store.releaseLease(lockKey(incidentId), instanceId);
+      await lease.release();
     }
   }
 
-  async #pass(incidentId: string): Promise<void> {
+  async #pass(incidentId: string, lease: Lease): Promise<void> {
     const { incidents, timeline, chat, redactor, log, now } = this.#deps;
     const incident = await incidents.get(incidentId);
     if (!incident) return;
@@ -133,6 +139,7 @@ export class PostmortemOut {
         const marker = markerFor(incidentId, key);
         const known = (await this.state(incidentId))?.issues[slot];
         if (known?.issue) continue;
+        lease.check(); // a replica that lost the lease files nothing more: the holder's pass does
         try {
           // A create that was sent but never answered may have got through: look for it before sending again.
           let issue = known?.attempted ? await tracker.find(marker) : undefined;
@@ -167,6 +174,7 @@ export class PostmortemOut {
       const title = `Post-mortem ${incident.id}: ${incident.title} (${incident.service})`.slice(0, 250);
       for (const target of this.#pages) {
         const before = (await this.state(incidentId))?.pages[target.name];
+        lease.check();
         try {
           const page = await target.publish({ title, blocks, ...(before ? { pageId: before.id } : {}) });
           await this.#save(incidentId, (s) => ({ ...s, pages: { ...s.pages, [target.name]: page } }));

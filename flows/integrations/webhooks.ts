@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { resolveSecret, type Integrations, type OutboundWebhook } from '../../src/config.ts';
 import type { Deps } from '../../src/deps.ts';
 import { WEBHOOK_FAILED } from '../../src/events.ts';
+import { takeLease, type Lease } from '../../src/lease.ts';
 import { getJson } from '../../src/store/store.ts';
 import { SYSTEM, type TimelineEvent } from '../../src/timeline.ts';
 
@@ -156,8 +157,19 @@ export class WebhookDelivery {
 
   /** Takes up deliveries whose replica died between claiming and finishing them (the scheduler's claim is a delete). */
   async sweep(): Promise<void> {
-    const { store, scheduler, now, instanceId } = this.#deps;
-    if (!(await store.acquireLease(SWEEP_LEASE, instanceId, VISIBILITY_MS))) return;
+    const { store, instanceId } = this.#deps;
+    // One replica sweeps at a time; the lease is released when the pass ends (the scheduler paces the passes).
+    const lease = await takeLease(store, SWEEP_LEASE, { owner: instanceId, ttlMs: VISIBILITY_MS });
+    if (!lease) return;
+    try {
+      await this.#sweepHeld(lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #sweepHeld(lease: Lease): Promise<void> {
+    const { store, scheduler, now } = this.#deps;
     const at = now().getTime();
     for (const member of await store.members(PENDING)) {
       const record = await getJson<Delivery>(store, recordKey(member));
@@ -166,6 +178,7 @@ export class WebhookDelivery {
         continue;
       }
       if (record.nextAt + VISIBILITY_MS < at) {
+        lease.check();
         await store.set(recordKey(member), JSON.stringify({ ...record, nextAt: at }));
         await scheduler.at(QUEUE, member, at);
       }

@@ -272,6 +272,16 @@ export function renderMarkdown(pm: Postmortem): string {
     '',
   );
 
+  push('## Roles, severity and updates', '');
+  const l = pm.lifecycle;
+  push(
+    `- Time to first status update: ${l.timeToFirstUpdateMs === null ? 'no update was posted' : formatDuration(l.timeToFirstUpdateMs)}${l.reminders > 0 ? ` (${l.reminders} reminder(s) sent)` : ''}`,
+  );
+  for (const r of l.roles) push(`- ${utc(r.at)} role: ${inline(r.summary)}`);
+  for (const c of l.severityChanges) push(`- ${utc(c.at)} severity: ${inline(c.summary)}`);
+  for (const u of l.updates) push(`- ${utc(u.at)} update: ${inline(u.summary)}`);
+  push('');
+
   push('## Circuit breaker', '');
   const b = pm.breaker;
   if (b.armed.length + b.disarmed.length + b.trips.length === 0) push('No breaker was armed.');

@@ -10,6 +10,10 @@ import {
   EVIDENCE_FAILED,
   INCIDENT_DECLARED,
   INCIDENT_RESOLVED,
+  INCIDENT_ROLE_ASSIGNED,
+  INCIDENT_SEVERITY_CHANGED,
+  INCIDENT_STATUS_UPDATE,
+  INCIDENT_UPDATE_REMINDER,
   LEDGER_AUDITED,
   LEDGER_RECONCILED,
   PODS_QUARANTINED,
@@ -201,6 +205,14 @@ export interface Postmortem {
     inconclusive: number;
   };
   pagerduty: Happening[];
+  /** Who held which role when, every severity change with its reason, and the status updates. */
+  lifecycle: {
+    roles: Happening[];
+    severityChanges: Happening[];
+    updates: Happening[];
+    reminders: number;
+    timeToFirstUpdateMs: number | null;
+  };
   pinned: PinnedMessage[];
   timeline: TimelineRow[];
   verification:
@@ -752,6 +764,16 @@ export function buildPostmortem(input: BuildInput): Postmortem {
     }),
     actions,
     traffic,
+    lifecycle: {
+      roles: events.filter((e) => e.kind === INCIDENT_ROLE_ASSIGNED).map(happening),
+      severityChanges: events.filter((e) => e.kind === INCIDENT_SEVERITY_CHANGED).map(happening),
+      updates: events.filter((e) => e.kind === INCIDENT_STATUS_UPDATE).map(happening),
+      reminders: events.filter((e) => e.kind === INCIDENT_UPDATE_REMINDER).length,
+      timeToFirstUpdateMs: ms(
+        declaredAt,
+        first(events, (e) => e.kind === INCIDENT_STATUS_UPDATE)?.at ?? null,
+      ),
+    },
     evidence: {
       captured: buildEvidence(events),
       failed: events.filter((e) => e.kind === EVIDENCE_FAILED).map(happening),

@@ -31,6 +31,30 @@ export interface UploadedFile {
   path?: string;
 }
 
+/** A Block Kit surface: a modal or the App Home tab. */
+export interface View {
+  type: 'modal' | 'home';
+  blocks: Block[];
+  /** Modals: the title (24 characters at most), the submit label, and what the submission is routed by. */
+  title?: string;
+  submit?: string;
+  callbackId?: string;
+  privateMetadata?: string;
+}
+
+/** A submitted modal, its input blocks read as block_id -> value (multi-selects as a list). */
+export interface FormSubmission {
+  callbackId: string;
+  values: Record<string, string | string[] | undefined>;
+  user: { id: string; name: string };
+  privateMetadata: string;
+}
+
+export interface ChatChannel {
+  id: string;
+  name: string;
+}
+
 export interface ChatUser {
   id: string;
   name: string;
@@ -57,6 +81,14 @@ export interface Chat {
    * Null when the text names nobody in the workspace.
    */
   findUser(mention: string): Promise<ChatUser | null>;
+  /** Creates a channel; 'name_taken' when one of that name exists (the caller picks another). */
+  createChannel(name: string, opts: { private: boolean }): Promise<ChatChannel | 'name_taken'>;
+  /** Invites people to a channel; people already in it are fine. */
+  invite(channel: string, users: string[]): Promise<void>;
+  /** Opens a modal for the person who just ran a command (Slack's trigger_id is valid for three seconds). */
+  openView(triggerId: string, view: View): Promise<void>;
+  /** Sets one person's App Home tab. */
+  publishHome(user: string, view: View): Promise<void>;
   /** Members of a user group by handle (without @); undefined when the workspace has no such group. */
   groupMembers(handle: string): Promise<string[] | undefined>;
 }
@@ -67,6 +99,8 @@ export interface CommandInvocation {
   text: string;
   user: { id: string; name: string };
   channel: string;
+  /** Slack's trigger_id, for opening a modal; absent in the console. */
+  triggerId?: string;
   /** Sends a message only the invoking user sees. */
   respond(message: Message): Promise<void>;
 }

@@ -66,6 +66,10 @@ export function redactingChat(chat: Chat, redactor: Redactor): Chat {
         opts,
       ),
     findUser: (mention) => chat.findUser(mention),
+    createChannel: (name, opts) => chat.createChannel(name, opts),
+    invite: (channel, users) => chat.invite(channel, users),
+    openView: (triggerId, view) => chat.openView(triggerId, view),
+    publishHome: (user, view) => chat.publishHome(user, view),
     groupMembers: (handle) => chat.groupMembers(handle),
   };
 }

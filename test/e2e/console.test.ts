@@ -79,6 +79,31 @@ describe('console mode (piped stdin)', () => {
     assert.match(run.stdout, /There is no button \[9\]/);
   });
 
+  it('runs the incident lifecycle: its own channel, roles, severity, updates, list, bad input', async () => {
+    const run = await runConsole([
+      '/incident declare payments sev=2 channel=new Checkout latency',
+      '/channel #inc-1-payments',
+      '/incident role commander @bob',
+      '/incident role comms @carol',
+      '/incident role janitor @dave',
+      '/incident sev 6 worse',
+      '/incident sev 1 card payments failing too',
+      '/incident update Traffic back on legacy; next update in 30 min',
+      '/incident list',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /# created channel #inc-1-payments/);
+    assert.match(run.stdout, /# invited alice to #inc-1-payments/);
+    assert.match(run.stdout, /INC-1 declared on payments \(SEV2\): Checkout latency → #inc-1-payments/);
+    assert.match(run.stdout, /bob is now commander of INC-1 \(was alice\)/);
+    assert.match(run.stdout, /Unknown role "janitor"\. Roles here: commander, comms, scribe/);
+    assert.match(run.stdout, /"6" is not a severity; give 1 \(worst\) to 5/);
+    assert.match(run.stdout, /INC-1 is now SEV1 \(was SEV2\)/);
+    assert.match(run.stdout, /Update on INC-1 · payments · SEV1/);
+    assert.match(run.stdout, /OPEN INCIDENTS \(1\)/i);
+    assert.match(run.stdout, /INC-1 · payments · SEV1 · commander bob · #inc-1-payments · steps done: none/);
+  });
+
   it('lists every command with an example in /incident help', async () => {
     const run = await runConsole(['/incident help']);
     assert.match(run.stdout, /▌ CLOUD-SAFETY COMMANDS/);

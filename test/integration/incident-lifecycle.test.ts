@@ -1,5 +1,6 @@
 // Roles, severity, status updates and their durable reminders, driven as users through the real bot.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { CHANNEL, makeTestBot, testConfig, textOf, type TestBot } from '../support/bot.ts';
 import { RecordingChat } from '../support/recording-chat.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
@@ -291,5 +292,32 @@ describe('update reminders survive a restart (real Redis)', () => {
     assert.ok(reminder, 'the restarted bot reminds');
     assert.equal(reminder.channel, CHANNEL);
     await second.bot.stop();
+  });
+});
+
+describe('the post-mortem shows roles, severity changes and updates', () => {
+  it('lists them with the time to first update', async () => {
+    const time = clock();
+    const t = makeTestBot({ config: config(), now: time.now });
+    await t.command('alice', '/incident', 'declare payments sev=2 Slow checkout');
+    time.advance(5 * MIN);
+    await t.command('alice', '/incident', 'role commander <@U0BOB|bob>');
+    await t.command('bob', '/incident', 'sev 1 card payments failing too');
+    time.advance(7 * MIN);
+    await t.command('bob', '/incident', 'update Traffic on legacy');
+    await t.command('bob', '/incident', 'resolve');
+
+    await t.command('bob', '/postmortem');
+
+    const upload = t.chat.sent.find((s) => s.kind === 'upload' && s.file?.filename.endsWith('.md'));
+    assert.ok(upload?.file, 'the Markdown post-mortem was uploaded');
+    const content = upload.file.content;
+    const md = typeof content === 'string' ? readFileSync(content, 'utf8') : content.toString('utf8');
+    assert.match(md, /## Roles, severity and updates/);
+    assert.match(md, /Time to first status update: 12m/);
+    assert.match(md, /role: alice handed commander of INC-1 from alice to bob/);
+    assert.match(md, /severity: bob changed INC-1 from SEV2 to SEV1: card payments failing too/);
+    assert.match(md, /update: bob posted an update on INC-1: Traffic on legacy/);
+    await t.bot.stop();
   });
 });

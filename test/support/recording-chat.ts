@@ -1,12 +1,14 @@
 // A Chat that records what flows sent, for tests that don't need the Slack wire.
 import type {
   Chat,
+  ChatChannel,
   ChatMessage,
   ChatUser,
   FileUpload,
   Message,
   MessageRef,
   UploadedFile,
+  View,
 } from '../../src/chat/chat.ts';
 
 export interface Sent {
@@ -103,6 +105,33 @@ export class RecordingChat implements Chat {
     const id = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(mention.trim())?.[1];
     const name = id ? this.users[id] : undefined;
     return id && name ? { id, name } : null;
+  }
+
+  /** Channels that exist (by name) and who was invited where. */
+  channels = new Map<string, ChatChannel & { private: boolean; members: string[] }>();
+
+  async createChannel(name: string, opts: { private: boolean }): Promise<ChatChannel | 'name_taken'> {
+    if ([...this.channels.values()].some((c) => c.name === name)) return 'name_taken';
+    const id = `C0NEW${this.channels.size + 1}`;
+    this.channels.set(id, { id, name, private: opts.private, members: [] });
+    return { id, name };
+  }
+
+  async invite(channel: string, users: string[]): Promise<void> {
+    const c = this.channels.get(channel);
+    if (!c) throw new Error(`channel_not_found: ${channel}`);
+    for (const u of users) if (!c.members.includes(u)) c.members.push(u);
+  }
+
+  views: { triggerId: string; view: View }[] = [];
+  homes = new Map<string, View>();
+
+  async openView(triggerId: string, view: View): Promise<void> {
+    this.views.push({ triggerId, view });
+  }
+
+  async publishHome(user: string, view: View): Promise<void> {
+    this.homes.set(user, view);
   }
 
   async groupMembers(handle: string): Promise<string[] | undefined> {

@@ -5,15 +5,20 @@ import { parse } from 'yaml';
 import { COMMANDS } from '../../commands/index.ts';
 
 interface Manifest {
-  features: { slash_commands: { command: string; description: string; usage_hint: string }[] };
+  features: {
+    app_home: { home_tab_enabled: boolean };
+    slash_commands: { command: string; description: string; usage_hint: string }[];
+  };
   oauth_config: { scopes: { bot: string[] } };
   settings: { event_subscriptions: { bot_events: string[] }; interactivity: { is_enabled: boolean } };
 }
 
 const manifest = parse(readFileSync('manifest.yml', 'utf8')) as Manifest;
 
-// Every Web API method the Slack adapter calls, and the bot scope it needs.
-const SCOPE_OF: Record<string, string> = {
+// Every Web API method the Slack adapter calls, and the bot scope it needs (null: Slack asks for none).
+const SCOPE_OF: Record<string, string | null> = {
+  'views.open': null,
+  'views.publish': null,
   'chat.postMessage': 'chat:write',
   'chat.update': 'chat:write',
   'chat.postEphemeral': 'chat:write',
@@ -24,6 +29,8 @@ const SCOPE_OF: Record<string, string> = {
   'conversations.replies': 'channels:history',
   'usergroups.list': 'usergroups:read',
   'users.info': 'users:read',
+  'conversations.create': 'channels:manage',
+  'conversations.invite': 'channels:manage',
   filesUploadV2: 'files:write',
 };
 
@@ -46,13 +53,16 @@ describe('manifest.yml', () => {
     assert.ok(called.length >= 8, 'found the adapter calls');
     for (const method of called) {
       const scope = SCOPE_OF[method];
-      assert.ok(scope, `${method} has a known scope (add it to SCOPE_OF)`);
-      assert.ok(manifest.oauth_config.scopes.bot.includes(scope), `${method} needs ${scope}`);
+      assert.ok(scope !== undefined, `${method} has a known scope (add it to SCOPE_OF)`);
+      if (scope) assert.ok(manifest.oauth_config.scopes.bot.includes(scope), `${method} needs ${scope}`);
     }
   });
 
   it('subscribes to reaction_added and enables interactivity for the approval buttons', () => {
     assert.ok(manifest.settings.event_subscriptions.bot_events.includes('reaction_added'));
+    // The App Home tab: its event and the tab itself; the declare modal's submission comes through interactivity.
+    assert.ok(manifest.settings.event_subscriptions.bot_events.includes('app_home_opened'));
+    assert.equal(manifest.features.app_home.home_tab_enabled, true);
     assert.equal(manifest.settings.interactivity.is_enabled, true);
   });
 });

@@ -3,7 +3,17 @@ import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import type { Chat, ChatMessage, ChatUser, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
+import type {
+  Chat,
+  ChatChannel,
+  ChatMessage,
+  ChatUser,
+  FileUpload,
+  Message,
+  MessageRef,
+  UploadedFile,
+  View,
+} from '../chat.ts';
 import { plain, renderMessage } from './render.ts';
 
 interface StoredMessage {
@@ -140,6 +150,37 @@ export class ConsoleChat implements Chat {
       `📎 ${file.title ?? file.filename} in ${channel}${where}: ${path}${file.comment ? `\n   ${plain(file.comment)}` : ''}`,
     );
     return { path };
+  }
+
+  #channels = new Set<string>();
+
+  /** Channels are simulated: a name, printed, that `/channel` switches to. */
+  async createChannel(name: string, opts: { private: boolean }): Promise<ChatChannel | 'name_taken'> {
+    const id = `#${name}`;
+    if (this.#channels.has(id)) return 'name_taken';
+    this.#channels.add(id);
+    this.#print(`# created ${opts.private ? 'private ' : ''}channel ${id} (\`/channel ${id}\` to go there)`);
+    return { id, name };
+  }
+
+  async invite(channel: string, users: string[]): Promise<void> {
+    if (users.length > 0) this.#print(`# invited ${users.join(', ')} to ${channel}`);
+  }
+
+  /** The console has no modals: commands take their arguments inline (the declare command says so). */
+  async openView(): Promise<void> {
+    this.#print('(forms are not shown in the console; give the arguments inline)');
+  }
+
+  /** The App Home tab, printed when it changes. */
+  async publishHome(user: string, view: View): Promise<void> {
+    const text = this.#render(
+      { text: `App Home of ${user}`, blocks: view.blocks },
+      { channel: 'home', ts: 'home' },
+    );
+    if (this.#rendered.get(`home:${user}`) === text) return;
+    this.#rendered.set(`home:${user}`, text);
+    this.#print(`\n── App Home of ${user} ──\n${text}`);
   }
 
   /** Console people are plain names (`/as bob`), so any well-formed @name is someone. */

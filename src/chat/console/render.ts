@@ -25,17 +25,21 @@ const EMOJI: Record<string, string> = {
 
 /** Slack mrkdwn -> plain text: links, mentions, emoji codes, entities. */
 export function plain(markdown: string): string {
-  return markdown
-    .replace(/<(https?:[^|>]+)\|([^>]+)>/g, '$2 ($1)')
-    .replace(/<(https?:[^>]+)>/g, '$1')
-    .replace(/<@([A-Z0-9a-z._-]+)>/g, '@$1')
-    .replace(/<#([A-Z0-9]+)\|?([^>]*)>/g, (_m, id: string, name: string) => `#${name || id}`)
-    .replace(/:([a-z0-9_+-]+):/g, (match, name: string) => EMOJI[name] ?? match)
-    .replace(/(^|[\s(])\*([^*\n]+)\*(?=[\s).,:;!?]|$)/gm, '$1$2')
-    .replace(/(^|[\s(])_([^_\n]+)_(?=[\s).,:;!?]|$)/gm, '$1$2')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
+  return (
+    markdown
+      .replace(/<(https?:[^|>]+)\|([^>]+)>/g, '$2 ($1)')
+      .replace(/<(https?:[^>]+)>/g, '$1')
+      .replace(/<@([A-Z0-9a-z._-]+)>/g, '@$1')
+      .replace(/<#([A-Z0-9]+)\|?([^>]*)>/g, (_m, id: string, name: string) => `#${name || id}`)
+      // Console channels are their names already (#inc-1-payments).
+      .replace(/<#(#[a-z0-9_-]+)>/g, '$1')
+      .replace(/:([a-z0-9_+-]+):/g, (match, name: string) => EMOJI[name] ?? match)
+      .replace(/(^|[\s(])\*([^*\n]+)\*(?=[\s).,:;!?]|$)/gm, '$1$2')
+      .replace(/(^|[\s(])_([^_\n]+)_(?=[\s).,:;!?]|$)/gm, '$1$2')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&')
+  );
 }
 
 function textOf(value: unknown): string {

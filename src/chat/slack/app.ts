@@ -178,6 +178,7 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
             text: command.text ?? '',
             user: { id: command.user_id, name: command.user_name },
             channel: command.channel_id,
+            ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
             respond: async (message) => {
               await respond(ephemeral(message));
             },
@@ -208,6 +209,34 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
         }),
       { afterPendingIo: true },
     );
+  });
+
+  // A modal's submission: errors go back in the ack (Slack shows them beside the fields), the work after it.
+  app.view({ type: 'view_submission' }, async ({ ack, body, view, context }) => {
+    const values: Record<string, string | string[] | undefined> = {};
+    for (const [blockId, actions] of Object.entries(view.state.values)) {
+      for (const a of Object.values(actions)) {
+        values[blockId] =
+          a.selected_options?.map((o) => o.value) ??
+          a.selected_option?.value ??
+          a.selected_user ??
+          a.value ??
+          undefined;
+      }
+    }
+    const errors = await bot.handleForm({
+      callbackId: view.callback_id,
+      values,
+      user: { id: body.user.id, name: body.user.name || body.user.id },
+      privateMetadata: view.private_metadata ?? '',
+    });
+    await ack(errors ? { response_action: 'errors', errors } : undefined);
+    ackTimer(context, 'view');
+  });
+
+  app.event('app_home_opened', async ({ event }) => {
+    if (event.tab !== 'home') return;
+    tasks.run('app-home', () => bot.handleHomeOpened(event.user));
   });
 
   app.event('reaction_added', async ({ event, body }) => {

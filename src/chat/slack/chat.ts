@@ -4,7 +4,17 @@ import { basename } from 'node:path';
 import type { WebClient } from '@slack/web-api';
 import { GROUP_CACHE_MS } from '../../access.ts';
 import { ExternalServiceError } from '../../errors.ts';
-import type { Chat, ChatMessage, ChatUser, FileUpload, Message, MessageRef, UploadedFile } from '../chat.ts';
+import type {
+  Chat,
+  ChatChannel,
+  ChatMessage,
+  ChatUser,
+  FileUpload,
+  Message,
+  MessageRef,
+  UploadedFile,
+  View,
+} from '../chat.ts';
 
 interface SlackError {
   code?: string;
@@ -35,6 +45,19 @@ function slackError(method: string, err: unknown): ExternalServiceError {
     retryable: code === 'ratelimited',
     cause: err,
   });
+}
+
+/** Our View in Slack's field names. */
+function slackView(view: View): Record<string, unknown> {
+  const text = (t: string) => ({ type: 'plain_text', text: t });
+  return {
+    type: view.type,
+    blocks: view.blocks,
+    ...(view.title ? { title: text(view.title) } : {}),
+    ...(view.submit ? { submit: text(view.submit), close: text('Cancel') } : {}),
+    ...(view.callbackId ? { callback_id: view.callbackId } : {}),
+    ...(view.privateMetadata ? { private_metadata: view.privateMetadata } : {}),
+  };
 }
 
 export class SlackChat implements Chat {
@@ -179,6 +202,49 @@ export class SlackChat implements Chat {
     } catch (err) {
       if ((err as SlackError).data?.error === 'user_not_found') return null;
       throw slackError('users.info', err);
+    }
+  }
+
+  async createChannel(name: string, opts: { private: boolean }): Promise<ChatChannel | 'name_taken'> {
+    try {
+      const res = await this.#client.conversations.create({ name, is_private: opts.private });
+      if (!res.channel?.id) throw new Error('conversations.create answered without a channel');
+      return { id: res.channel.id, name: res.channel.name ?? name };
+    } catch (err) {
+      if ((err as SlackError).data?.error === 'name_taken') return 'name_taken';
+      throw slackError('conversations.create', err);
+    }
+  }
+
+  async invite(channel: string, users: string[]): Promise<void> {
+    if (users.length === 0) return;
+    try {
+      await this.#client.conversations.invite({ channel, users: users.join(',') });
+    } catch (err) {
+      // Slack refuses the whole call when one person is already there (or is the bot itself); the rest retry alone.
+      const code = (err as SlackError).data?.error;
+      if (code === 'already_in_channel' || code === 'cant_invite_self') {
+        if (users.length === 1) return;
+        for (const user of users) await this.invite(channel, [user]);
+        return;
+      }
+      throw slackError('conversations.invite', err);
+    }
+  }
+
+  async openView(triggerId: string, view: View): Promise<void> {
+    try {
+      await this.#client.views.open({ trigger_id: triggerId, view: slackView(view) as never });
+    } catch (err) {
+      throw slackError('views.open', err);
+    }
+  }
+
+  async publishHome(user: string, view: View): Promise<void> {
+    try {
+      await this.#client.views.publish({ user_id: user, view: slackView(view) as never });
+    } catch (err) {
+      throw slackError('views.publish', err);
     }
   }
 

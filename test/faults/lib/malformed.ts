@@ -263,13 +263,14 @@ export const COMMAND_GENERATORS: Record<string, TextGen[]> = {
     (g) =>
       any(
         'incident:declare-sev',
-        `declare ${g.pick(SERVICES)} sev=${val(g.pick(['0', '5', '-1', 'SEV9', '1.5', 'sev 1', 'critical', ...EVIL]))} title`,
+        `declare ${g.pick(SERVICES)} sev=${val(g.pick(['0', '6', '-1', 'SEV9', '1.5', 'sev 1', 'critical', ...EVIL]))} title`,
       ),
     (g) => any('incident:declare-option', `declare ${g.pick(SERVICES)} ${unknownOption(g)} ${g.pick(EVIL)}`),
     (g) =>
       any('incident:declare-pagerduty', `declare ${g.pick(SERVICES)} pagerduty=${val(badPagerDutyId(g))}`),
     (g) => any('incident:declare-title', `declare ${g.pick(SERVICES)} ${'x'.repeat(g.int(201, 400))}`),
-    () => any('incident:declare-empty', 'declare'),
+    // A bare `declare` opens the declare form in Slack; options without a service are still refused.
+    () => any('incident:declare-empty', 'declare sev=1'),
     () => ({ label: 'incident:declare-twice', text: 'declare payments second one', channel: 'active' }),
     (g) => any('incident:resolve-option', `resolve ${g.pick(EVIL)} ${unknownOption(g)}`),
     (g) => any('incident:resolve-long', `resolve ${'fixed '.repeat(g.int(90, 300))}`),
