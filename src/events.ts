@@ -239,6 +239,22 @@ export const CANARY_COMPLETED = 'canary.completed';
 export const CANARY_ROLLED_BACK = 'canary.rolled_back';
 export const CANARY_ABORTED = 'canary.aborted';
 export const CANARY_FAILED = 'canary.failed';
+/** A bake ended and cloud was compared with legacy (flows/canary/judge.ts): the decision and each condition's figures. */
+export const CANARY_JUDGED = 'canary.judged';
+export interface CanaryJudgedEventData {
+  canary: string;
+  index: number;
+  cloudPercent: number;
+  decision: 'worse' | 'same' | 'not_enough_data';
+  comparisons: {
+    condition: string;
+    decision: 'worse' | 'same' | 'not_enough_data';
+    legacy: { n: number; median?: number };
+    cloud: { n: number; median?: number };
+    p?: number;
+    error?: string;
+  }[];
+}
 
 /** `/preflight` (and the check before `/canary start`): each check with its status. */
 export const PREFLIGHT_CHECKED = 'preflight.checked';

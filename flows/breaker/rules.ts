@@ -1,6 +1,12 @@
 // The breaker's judgement (pure): readings of memory and error ratio, breach or inconclusive, when to trip or alert.
 import type { Breaker, BreakerQuery } from '../../src/config.ts';
 import type { Actor } from '../../src/timeline.ts';
+import {
+  conditionsOf,
+  describeJudgement,
+  type ConditionJudgement,
+  type ConditionSpec,
+} from './conditions.ts';
 
 /** What one query gave: a value (the worst series), nothing, only NaN, or an error. */
 export type Reading =
@@ -26,8 +32,10 @@ export interface MetricJudgement {
 export interface Evaluation {
   at: string;
   outcome: Outcome;
-  memory: MetricJudgement;
-  errors: MetricJudgement & { skipped?: boolean };
+  /** Every condition's judgement (evaluations stored before named conditions have only memory and errors). */
+  conditions?: ConditionJudgement[];
+  memory?: MetricJudgement;
+  errors?: MetricJudgement & { skipped?: boolean };
   traffic?: Traffic;
   /** Which replica evaluated. */
   by: string;
@@ -41,6 +49,8 @@ export interface BreakerSettings {
   failureLimit: number;
   errorLimit: number;
   onNoData: 'alert' | 'rollback';
+  /** Every condition with its query and threshold (armings before named conditions have only `thresholds`). */
+  conditions?: ConditionSpec[];
 }
 
 export function settingsOf(cfg: Breaker): BreakerSettings {
@@ -50,6 +60,7 @@ export function settingsOf(cfg: Breaker): BreakerSettings {
     failureLimit: cfg.failureLimit,
     errorLimit: cfg.errorLimit,
     onNoData: cfg.onNoData,
+    conditions: conditionsOf(cfg),
   };
 }
 
@@ -183,12 +194,17 @@ export function percent(value: number | undefined): string {
 }
 
 /** "memory 93.1% > 80.0%" style line of one evaluation. */
-export function describeEvaluation(e: Pick<Evaluation, 'memory' | 'errors' | 'outcome'>): string {
+export function describeEvaluation(
+  e: Pick<Evaluation, 'memory' | 'errors' | 'outcome' | 'conditions'>,
+): string {
+  if (e.conditions) return e.conditions.map(describeJudgement).join(', ');
   const part = (name: string, j: MetricJudgement & { skipped?: boolean }) => {
     if (j.skipped) return `${name} skipped (${j.note ?? 'low traffic'})`;
     if (j.value === undefined) return `${name} ? (${j.note ?? 'no value'})`;
     const op = j.outcome === 'breach' ? '>' : '≤';
     return `${name} ${percent(j.value)} ${op} ${percent(j.threshold)}${j.note ? ` (${j.note})` : ''}`;
   };
-  return `${part('memory', e.memory)}, ${part('5xx', e.errors)}`;
+  return [...(e.memory ? [part('memory', e.memory)] : []), ...(e.errors ? [part('5xx', e.errors)] : [])].join(
+    ', ',
+  );
 }
