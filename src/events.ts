@@ -212,9 +212,11 @@ export const BREAKER_TRIPPED = 'breaker.tripped';
 export const BREAKER_INCONCLUSIVE = 'breaker.inconclusive';
 export const BREAKER_PAGED = 'breaker.paged';
 export interface BreakerTripEventData {
-  /** Ratios (0.93 = 93%) of the evaluation that tripped it; absent when unreadable. */
-  values: { memory?: number; errors?: number };
-  thresholds: { memory: number; errors: number };
+  /** Each condition's value in the evaluation that tripped it (breached ones first); absent when unreadable. */
+  values: Record<string, number>;
+  thresholds: Record<string, number>;
+  /** The conditions that breached (trips before named conditions leave it out). */
+  breached?: string[];
   breaches: number;
   /** `breach`: failureLimit breaches; `no_data`: errorLimit inconclusive with onNoData: rollback. */
   reason?: 'breach' | 'no_data';

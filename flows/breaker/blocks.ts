@@ -2,7 +2,7 @@
 // progress card and the /preflight report.
 import type { BreakerSettings, Evaluation } from './rules.ts';
 import { describeEvaluation, percent } from './rules.ts';
-import { describeSpec, formatValue, type ConditionJudgement } from './conditions.ts';
+import { describeBreaches, describeSpec, formatValue, type ConditionJudgement } from './conditions.ts';
 import { formatDuration } from '../../src/duration.ts';
 import type { Actor } from '../../src/timeline.ts';
 import type { Message } from '../../src/chat/chat.ts';
@@ -239,7 +239,7 @@ export function breakerStatusMessage(input: {
     const t = state.trip;
     blocks.push(
       section(
-        `*Trip* ${utc(t.at)} (${t.reason === 'breach' ? `${t.breaches} breaches` : 'no data'}) on ${t.incident ?? '?'}: ${t.outcome ? (t.outcome.ok ? (t.outcome.unchanged ? 'traffic was already at legacy 100%' : 'shifted to legacy 100%') : `shift NOT complete: ${escapeText(t.outcome.summary)}`) : 'in progress'}`,
+        `*Trip* ${utc(t.at)} (${t.reason === 'breach' ? `${t.breaches} breaches${t.conditions ? ` of ${escapeText(describeBreaches(t.conditions))}` : ''}` : 'no data'}) on ${t.incident ?? '?'}: ${t.outcome ? (t.outcome.ok ? (t.outcome.unchanged ? 'traffic was already at legacy 100%' : 'shifted to legacy 100%') : `shift NOT complete: ${escapeText(t.outcome.summary)}`) : 'in progress'}`,
       ),
     );
   }

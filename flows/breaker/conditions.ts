@@ -211,6 +211,22 @@ export function describeSpec(
   return `${spec.label} ${spec.op === 'above' ? '>' : '<'} ${formatValue(spec.threshold, spec.unit)}${spec.name === 'memory' ? ' of limit' : ''}`;
 }
 
+/** What a trip event records: values (breached first) and thresholds by condition name, and which breached. */
+export function tripFigures(judgements: readonly ConditionJudgement[]): {
+  values: Record<string, number>;
+  thresholds: Record<string, number>;
+  breached: string[];
+} {
+  const ordered = [...judgements].sort(
+    (x, y) => Number(y.outcome === 'breach') - Number(x.outcome === 'breach'),
+  );
+  return {
+    values: Object.fromEntries(ordered.flatMap((j) => (j.value !== undefined ? [[j.name, j.value]] : []))),
+    thresholds: Object.fromEntries(ordered.map((j) => [j.name, j.threshold])),
+    breached: ordered.filter((j) => j.outcome === 'breach').map((j) => j.name),
+  };
+}
+
 /** The breached conditions of an evaluation, with value and threshold: "latency 1.20 s (limit 500 ms)". */
 export function describeBreaches(judgements: readonly ConditionJudgement[]): string {
   return judgements

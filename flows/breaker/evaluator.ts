@@ -24,6 +24,7 @@ import {
   describeSpec,
   forStack,
   judgeCondition,
+  tripFigures,
   worstOf,
   type ConditionSpec,
 } from './conditions.ts';
@@ -635,8 +636,9 @@ export class BreakerEvaluator {
 
     if (trip.phase === 'deciding') {
       const data: BreakerTripEventData = {
-        values: trip.values,
-        thresholds: settings.thresholds,
+        ...(trip.conditions
+          ? tripFigures(trip.conditions)
+          : { values: trip.values, thresholds: settings.thresholds }),
         breaches: trip.breaches,
         reason: trip.reason,
         trip: trip.id,
