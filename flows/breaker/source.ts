@@ -60,6 +60,35 @@ export async function windowValues(
     );
     return series.flatMap((s) => s.points.map((p) => p.v));
   }
+  return (await windowSeries(deps, cfg, query, window)).flat();
+}
+
+/** The latest value of each series a (filled-in) query answers now: Prometheus instant query, CloudWatch lookback. */
+export async function latestValues(
+  deps: Pick<Deps, 'adapters' | 'now'>,
+  cfg: Breaker,
+  service: string,
+  query: BreakerQuery,
+): Promise<number[]> {
+  if ('prometheus' in cfg.source) {
+    const prometheus = deps.adapters.prometheus;
+    if (!prometheus) throw new Error('no Prometheus client is set up');
+    const samples = await prometheus.query(prometheusEndpoint(cfg, service), queryText(query, undefined));
+    return samples.map((s) => s.value);
+  }
+  const end = deps.now();
+  const lookback = cfg.source.cloudwatch.lookback;
+  const series = await windowSeries(deps, cfg, query, { start: new Date(end.getTime() - lookback), end });
+  return series.flatMap((s) => (s.length > 0 ? [s[s.length - 1] ?? NaN] : []));
+}
+
+async function windowSeries(
+  deps: Pick<Deps, 'adapters'>,
+  cfg: Breaker,
+  query: BreakerQuery,
+  window: { start: Date; end: Date },
+): Promise<number[][]> {
+  if (!('cloudwatch' in cfg.source)) throw new Error('not a CloudWatch source');
   const cloudwatch = deps.adapters.cloudwatch;
   if (!cloudwatch) throw new Error('no CloudWatch client is set up');
   const cw = cfg.source.cloudwatch;
@@ -69,9 +98,10 @@ export async function windowValues(
     window,
   );
   const failed = series.find((s) => s.status === 'Forbidden' || s.status === 'InternalError');
-  if (failed)
+  if (failed) {
     throw new Error(
       `CloudWatch answered ${failed.status}${failed.messages[0] ? `: ${failed.messages[0]}` : ''}`,
     );
-  return series.flatMap((s) => s.points.map((p) => p.v));
+  }
+  return series.map((s) => s.points.map((p) => p.v));
 }

@@ -211,6 +211,25 @@ describe('breaker conditions and the canary comparison (real Redis, local Route 
     );
   });
 
+  it('/preflight asks every condition for both stacks and fails one that has no data for legacy', async () => {
+    const asked: string[] = [];
+    const t = await setUp({
+      answer: (q) => {
+        asked.push(q);
+        return q.includes('payments-legacy') ? 'empty' : undefined;
+      },
+    });
+    asked.length = 0;
+    const reply = textOf((await t.command('alice', '/preflight'))[0]);
+    assert.match(
+      reply,
+      /FAIL Every breaker condition's query returns data for both stacks: latency \(legacy\): no data \(empty result\) — fix: Fix the queries under services\.payments\.breaker/,
+    );
+    assert.ok(asked.some((q) => q.includes('service="payments-cloud"}[2m])))')));
+    assert.ok(asked.some((q) => q.includes('service="payments-legacy"}[2m])))')));
+    assert.equal(r53.server.accepted.length, 0, 'preflight only reads');
+  });
+
   it('not enough data holds the step where it is: nothing moves', async () => {
     const t = await setUp({
       records: { legacy: 100, cloud: 0 },
