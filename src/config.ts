@@ -569,7 +569,11 @@ export const Breaker = z
           ctx.addIssue({ code: 'custom', path: ['conditions', name, field], message: promql });
         }
       }
-      if (c.compare !== false && !text(c.query).includes('{stack}')) {
+      const dimensions = typeof c.query === 'string' ? [] : Object.values(c.query.metrics);
+      const named =
+        text(c.query).includes('{stack}') ||
+        dimensions.some((m) => Object.values(m.dimensions).some((v) => v.includes('{stack}')));
+      if (c.compare !== false && !named) {
         ctx.addIssue({
           code: 'custom',
           path: ['conditions', name, 'compare'],

@@ -78,9 +78,13 @@ export function conditionsOf(cfg: Breaker): ConditionSpec[] {
   return out;
 }
 
-/** Whether the query names its stack (`{stack}`), so it can be run for legacy too. */
+/** Whether the query names its stack (`{stack}`, also in a CloudWatch metric's dimension), so it runs for legacy too. */
 export function hasStack(query: BreakerQuery): boolean {
-  return (typeof query === 'string' ? query : query.expression).includes('{stack}');
+  if (typeof query === 'string') return query.includes('{stack}');
+  return (
+    query.expression.includes('{stack}') ||
+    Object.values(query.metrics).some((m) => Object.values(m.dimensions).some((v) => v.includes('{stack}')))
+  );
 }
 
 /** The query with `{stack}` and `{minRps}` filled in, as an expression of the same shape. */
@@ -94,7 +98,15 @@ export function forStack(
     const filled = text.replaceAll('{stack}', cfg.stacks[stack]);
     return minRps === undefined ? filled : filled.replaceAll('{minRps}', String(minRps));
   };
-  return typeof query === 'string' ? fill(query) : { ...query, expression: fill(query.expression) };
+  if (typeof query === 'string') return fill(query);
+  // CloudWatch stacks usually differ by a dimension (a target group, a service name), so those are filled too.
+  const metrics = Object.fromEntries(
+    Object.entries(query.metrics).map(([id, m]) => [
+      id,
+      { ...m, dimensions: Object.fromEntries(Object.entries(m.dimensions).map(([k, v]) => [k, fill(v)])) },
+    ]),
+  );
+  return { ...query, expression: fill(query.expression), metrics };
 }
 
 function unreadable(r: Reading): string {

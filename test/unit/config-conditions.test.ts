@@ -74,6 +74,30 @@ describe('config: services.<name>.breaker.conditions', () => {
     assert.deepEqual(breaker.stacks, { cloud: 'cloud', legacy: 'legacy' });
   });
 
+  it('a CloudWatch condition may name its stack in a dimension only, and still compare', () => {
+    const breaker = breakerOf({
+      source: { cloudwatch: { region: 'eu-west-1' } },
+      conditions: {
+        latency: {
+          query: {
+            expression: 'm1',
+            metrics: {
+              m1: {
+                namespace: 'AWS/ApplicationELB',
+                metricName: 'TargetResponseTime',
+                stat: 'p99',
+                dimensions: { TargetGroup: 'targetgroup/payments-{stack}/abc' },
+              },
+            },
+          },
+          above: 0.5,
+          compare: true,
+        },
+      },
+    });
+    assert.equal(conditionsOf(breaker)[0]?.compare?.confidence, 0.95);
+  });
+
   it('a breaker of named conditions only needs no memory or errors query', () => {
     const breaker = breakerOf({ source, conditions: { latency: { query: LATENCY, above: 0.5 } } });
     assert.deepEqual(
