@@ -29,10 +29,19 @@ const INTERVAL_MS = 1000;
 const FAILURE_LIMIT = 3;
 const MEMORY = 'max(bench_memory_working_set_ratio)';
 const ERRORS = 'sum(rate(bench_requests{code=~"5.."}[1m])) / sum(rate(bench_requests[1m]))';
+/** Two named conditions beside memory and errors: p99 latency (the one that breaches here) and a traffic floor. */
+const LATENCY =
+  'histogram_quantile(0.99, sum by (le) (rate(bench_request_duration_seconds_bucket{stack="{stack}"}[1m])))';
+const THROUGHPUT = 'sum(rate(bench_requests{stack="{stack}"}[1m]))';
+const CONDITIONS = 4;
 
 export async function run(opts: { iterations?: number } = {}): Promise<BenchResult> {
   const iterations = opts.iterations ?? Number(process.env.BENCH_ITERATIONS ?? 5);
-  const prometheus = await startPrometheusServer({ values: { memory: '0.42', errors: '0.001' } });
+  // memory 42 %, 5xx 0.1 %, p99 200 ms, throughput 1 (above its 0.5 floor): healthy until latency goes to 1.2 s.
+  const prometheus = await startPrometheusServer({
+    values: { memory: '0.42', errors: '0.001', latency: '0.2' },
+    answer: (query) => (query.includes('bench_requests{stack=') ? '1' : undefined),
+  });
   const redis = await startRedis();
   const r53 = await startBenchRoute53();
   const redactor = createRedactor([]);
@@ -48,6 +57,10 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
             source: { prometheus: prometheus.url },
             memory: MEMORY,
             errors: ERRORS,
+            conditions: {
+              latency: { query: LATENCY, above: 0.5, unit: 'seconds' },
+              throughput: { query: THROUGHPUT, below: 0.5, minTraffic: 'sum(bench_traffic_ok) >= bool 1' },
+            },
             interval: `${INTERVAL_MS}ms`,
             failureLimit: FAILURE_LIMIT,
           },
@@ -84,7 +97,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
       respond,
     });
     for (let i = 0; i < iterations; i++) {
-      prometheus.values.memory = '0.42';
+      prometheus.values.latency = '0.2';
       r53.setRecords(DRILL_ZONE, drillRecords(10));
       await bot.handleCommand({
         command: '/breaker',
@@ -113,7 +126,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
       await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS + ((i * 0.37) % 1) * INTERVAL_MS));
       const before = r53.accepted.length;
       const nextEvalAt = (await getBreaker(bot.deps, 'payments'))?.nextEvalAt ?? Date.now();
-      prometheus.values.memory = '0.97';
+      prometheus.values.latency = '1.2';
       const t0 = clock();
       const untilNext = Math.max(0, nextEvalAt - Date.now());
       const change = await until('the ChangeBatch', async () => r53.accepted[before]);
@@ -131,7 +144,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
     const overhead = summarize(overheads);
     return {
       name: 'breaker-detection',
-      title: `Breach visible at a Prometheus endpoint to ChangeBatch at a local Route 53, interval ${INTERVAL_MS} ms x failureLimit ${FAILURE_LIMIT}, ${iterations} trips, real Redis`,
+      title: `Breach visible at a Prometheus endpoint to ChangeBatch at a local Route 53, ${CONDITIONS} conditions (p99 latency breaches), interval ${INTERVAL_MS} ms x failureLimit ${FAILURE_LIMIT}, ${iterations} trips, real Redis`,
       when: new Date().toISOString(),
       machine: machine(),
       headline: {
@@ -153,6 +166,7 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
         maxRatio: ratio,
         iterations,
         changeBatches: r53.accepted.length,
+        conditions: CONDITIONS,
         prometheusQueries: prometheus.queries,
         note: 'A trip comes (failureLimit - 1) x interval after the first evaluation that sees the breach; overheadMs is what remains after that schedule: evaluator tick granularity (50 ms here), the queries, Redis, planning, the legacy health check and the ChangeBatch.',
       },

@@ -224,9 +224,11 @@ export const BREAKER_TRIPPED = 'breaker.tripped';
 export const BREAKER_INCONCLUSIVE = 'breaker.inconclusive';
 export const BREAKER_PAGED = 'breaker.paged';
 export interface BreakerTripEventData {
-  /** Ratios (0.93 = 93%) of the evaluation that tripped it; absent when unreadable. */
-  values: { memory?: number; errors?: number };
-  thresholds: { memory: number; errors: number };
+  /** Each condition's value in the evaluation that tripped it (breached ones first); absent when unreadable. */
+  values: Record<string, number>;
+  thresholds: Record<string, number>;
+  /** The conditions that breached (trips before named conditions leave it out). */
+  breached?: string[];
   breaches: number;
   /** `breach`: failureLimit breaches; `no_data`: errorLimit inconclusive with onNoData: rollback. */
   reason?: 'breach' | 'no_data';
@@ -251,6 +253,22 @@ export const CANARY_COMPLETED = 'canary.completed';
 export const CANARY_ROLLED_BACK = 'canary.rolled_back';
 export const CANARY_ABORTED = 'canary.aborted';
 export const CANARY_FAILED = 'canary.failed';
+/** A bake ended and cloud was compared with legacy (flows/canary/judge.ts): the decision and each condition's figures. */
+export const CANARY_JUDGED = 'canary.judged';
+export interface CanaryJudgedEventData {
+  canary: string;
+  index: number;
+  cloudPercent: number;
+  decision: 'worse' | 'same' | 'not_enough_data';
+  comparisons: {
+    condition: string;
+    decision: 'worse' | 'same' | 'not_enough_data';
+    legacy: { n: number; median?: number };
+    cloud: { n: number; median?: number };
+    p?: number;
+    error?: string;
+  }[];
+}
 
 /** `/preflight` (and the check before `/canary start`): each check with its status. */
 export const PREFLIGHT_CHECKED = 'preflight.checked';

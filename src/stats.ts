@@ -81,14 +81,15 @@ export function mannWhitney(
   const sd = Math.sqrt(variance);
   if (alternative === 'greater') {
     const z = (u - mean - 0.5) / sd;
-    return { u, z, p: 1 - normalCdf(z) };
+    // The upper tail as Φ(−z), not 1 − Φ(z), which rounds to 0 for a large z.
+    return { u, z, p: normalCdf(-z) };
   }
   if (alternative === 'less') {
     const z = (u - mean + 0.5) / sd;
     return { u, z, p: normalCdf(z) };
   }
   const z = (Math.abs(u - mean) - 0.5) / sd;
-  return { u, z: Math.sign(u - mean) * Math.max(0, z), p: Math.min(1, 2 * (1 - normalCdf(Math.max(0, z)))) };
+  return { u, z: Math.sign(u - mean) * Math.max(0, z), p: Math.min(1, 2 * normalCdf(-Math.max(0, z))) };
 }
 
 export interface ComparisonSettings {

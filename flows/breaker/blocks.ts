@@ -2,6 +2,7 @@
 // progress card and the /preflight report.
 import type { BreakerSettings, Evaluation } from './rules.ts';
 import { describeEvaluation, percent } from './rules.ts';
+import { describeBreaches, describeSpec, formatValue, type ConditionJudgement } from './conditions.ts';
 import { formatDuration } from '../../src/duration.ts';
 import type { Actor } from '../../src/timeline.ts';
 import type { Message } from '../../src/chat/chat.ts';
@@ -21,13 +22,18 @@ import {
 /** What a `breaker.arm` request shows and binds: the source, the queries, the limits, the pre-authorised shift. */
 export interface ArmChangeView {
   source: string;
-  queries: { memory: string; errors: string; minRps?: string };
+  queries: { memory?: string; errors?: string; minRps?: string };
+  /** Every named condition beyond memory and errors: what trips it and its query. */
+  conditions?: { name: string; trips: string; query: string; guard?: string }[];
   settings: BreakerSettings;
   preauthorised: { legacyPercent: number; layers: string[]; text: string };
   rearm?: string;
 }
 
 function limitsLine(s: BreakerSettings): string {
+  if (s.conditions) {
+    return `${s.conditions.map(describeSpec).join(' or ')}, ${s.failureLimit} times in a row, evaluated every ${formatDuration(s.intervalMs)} (trips within ~${formatDuration(s.failureLimit * s.intervalMs)})`;
+  }
   return `memory > ${percent(s.thresholds.memory)} of limit or 5xx > ${percent(s.thresholds.errors)}, ${s.failureLimit} times in a row, evaluated every ${formatDuration(s.intervalMs)} (trips within ~${formatDuration(s.failureLimit * s.intervalMs)})`;
 }
 
@@ -44,8 +50,12 @@ export function armView(change: ArmChangeView): ChangeView {
       ],
     ],
     lines: [
-      `Memory query: \`${escapeText(change.queries.memory)}\``,
-      `5xx query: \`${escapeText(change.queries.errors)}\``,
+      ...(change.queries.memory ? [`Memory query: \`${escapeText(change.queries.memory)}\``] : []),
+      ...(change.queries.errors ? [`5xx query: \`${escapeText(change.queries.errors)}\``] : []),
+      ...(change.conditions ?? []).map(
+        (c) =>
+          `${escapeText(c.name)} (${escapeText(c.trips)}): \`${escapeText(c.query)}\`${c.guard ? `, judged only with traffic: \`${escapeText(c.guard)}\`` : ''}`,
+      ),
       ...(change.queries.minRps ? [`Traffic guard (minRps): \`${escapeText(change.queries.minRps)}\``] : []),
       'Approving arms it: a trip then shifts to legacy with no human and latches; raising the cloud share again needs a new approval.',
     ],
@@ -59,6 +69,8 @@ export interface TripView {
   at: string;
   reason: 'breach' | 'no_data';
   values: { memory?: number; errors?: number };
+  /** The judgements of the evaluation that tripped it (trips before named conditions have only `values`). */
+  conditions?: ConditionJudgement[];
   breaches: number;
   evaluations: string[];
   outcome?: { ok: boolean; summary: string; unchanged?: boolean; reason?: string };
@@ -74,14 +86,25 @@ export function tripMessage(input: {
   canary?: string;
 }): Message {
   const { service, trip, settings } = input;
-  const values = [
-    trip.values.memory !== undefined
-      ? `memory *${percent(trip.values.memory)}* (threshold ${percent(settings.thresholds.memory)})`
-      : null,
-    trip.values.errors !== undefined
-      ? `5xx *${percent(trip.values.errors)}* (threshold ${percent(settings.thresholds.errors)})`
-      : null,
-  ]
+  // The conditions that breached first (they are why it tripped), then the other values it saw.
+  const judged = [...(trip.conditions ?? [])]
+    .filter((j) => j.value !== undefined)
+    .sort((x, y) => Number(y.outcome === 'breach') - Number(x.outcome === 'breach'));
+  const values = (
+    trip.conditions
+      ? judged.map(
+          (j) =>
+            `${escapeText(j.label)} *${formatValue(j.value, j.unit)}* (threshold ${j.op === 'below' ? 'below ' : ''}${formatValue(j.threshold, j.unit)})`,
+        )
+      : [
+          trip.values.memory !== undefined
+            ? `memory *${percent(trip.values.memory)}* (threshold ${percent(settings.thresholds.memory)})`
+            : null,
+          trip.values.errors !== undefined
+            ? `5xx *${percent(trip.values.errors)}* (threshold ${percent(settings.thresholds.errors)})`
+            : null,
+        ]
+  )
     .filter(Boolean)
     .join(', ');
   const why =
@@ -216,7 +239,7 @@ export function breakerStatusMessage(input: {
     const t = state.trip;
     blocks.push(
       section(
-        `*Trip* ${utc(t.at)} (${t.reason === 'breach' ? `${t.breaches} breaches` : 'no data'}) on ${t.incident ?? '?'}: ${t.outcome ? (t.outcome.ok ? (t.outcome.unchanged ? 'traffic was already at legacy 100%' : 'shifted to legacy 100%') : `shift NOT complete: ${escapeText(t.outcome.summary)}`) : 'in progress'}`,
+        `*Trip* ${utc(t.at)} (${t.reason === 'breach' ? `${t.breaches} breaches${t.conditions ? ` of ${escapeText(describeBreaches(t.conditions))}` : ''}` : 'no data'}) on ${t.incident ?? '?'}: ${t.outcome ? (t.outcome.ok ? (t.outcome.unchanged ? 'traffic was already at legacy 100%' : 'shifted to legacy 100%') : `shift NOT complete: ${escapeText(t.outcome.summary)}`) : 'in progress'}`,
       ),
     );
   }

@@ -1,18 +1,14 @@
 // Step D: the circuit breaker. Armed by two people, evaluated by one replica, trips traffic to legacy with no human.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { MetricQuery } from '../../src/adapters/cloudwatch.ts';
-import type { PrometheusEndpoint } from '../../src/adapters/prometheus.ts';
 import { LAYER_NAME, LAYER_ORDER } from '../../src/adapters/traffic.ts';
 import type { Action, ActionResult } from '../../src/actions.ts';
 import {
   advance,
   breakerActor,
   describeEvaluation,
-  evaluate,
   percent,
   queryText,
-  readingOf,
   sameSettings,
   settingsOf,
   type Advance,
@@ -20,10 +16,22 @@ import {
   type Evaluation,
   type Reading,
 } from './rules.ts';
+import { cloudWatchQueries, prometheusEndpoint } from './source.ts';
+import {
+  combine,
+  conditionsOf,
+  describeBreaches,
+  describeSpec,
+  forStack,
+  judgeCondition,
+  tripFigures,
+  worstOf,
+  type ConditionSpec,
+} from './conditions.ts';
 import { armView, breakerStatusMessage, noDataMessage, tripMessage, type ArmChangeView } from './blocks.ts';
 import type { Message, MessageRef } from '../../src/chat/chat.ts';
 import { renderLineChart, type Series } from '../../src/chart/png.ts';
-import { resolveSecret, type Breaker, type BreakerQuery } from '../../src/config.ts';
+import type { Breaker, BreakerQuery } from '../../src/config.ts';
 import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
@@ -151,10 +159,18 @@ export async function requestArm(
     settings,
     source: sourceText(cfg),
     queries: {
-      memory: queryLabel(cfg.memory) ?? '',
-      errors: queryLabel(cfg.errors) ?? '',
+      ...(cfg.memory !== undefined ? { memory: queryLabel(cfg.memory) ?? '' } : {}),
+      ...(cfg.errors !== undefined ? { errors: queryLabel(cfg.errors) ?? '' } : {}),
       ...(cfg.minRps !== undefined ? { minRps: queryLabel(cfg.minRps) ?? '' } : {}),
     },
+    conditions: conditionsOf(cfg)
+      .filter((c) => Object.hasOwn(cfg.conditions, c.name))
+      .map((c) => ({
+        name: c.name,
+        trips: describeSpec(c),
+        query: queryLabel(forStack(c.query, 'cloud', cfg)) ?? '',
+        ...(c.guard !== undefined ? { guard: queryLabel(forStack(c.guard, 'cloud', cfg)) ?? '' } : {}),
+      })),
     preauthorised: {
       legacyPercent: 100,
       layers: layers.map((l) => LAYER_NAME[l]),
@@ -447,9 +463,10 @@ export class BreakerEvaluator {
         at: evaluation.at,
         reason: step.trip,
         values: {
-          ...(evaluation.memory.value !== undefined ? { memory: evaluation.memory.value } : {}),
-          ...(evaluation.errors.value !== undefined ? { errors: evaluation.errors.value } : {}),
+          ...(evaluation.memory?.value !== undefined ? { memory: evaluation.memory.value } : {}),
+          ...(evaluation.errors?.value !== undefined ? { errors: evaluation.errors.value } : {}),
         },
+        ...(evaluation.conditions ? { conditions: evaluation.conditions } : {}),
         breaches: step.counters.breaches,
         evaluations: last.map((e) => `${e.at.slice(11, 19)}Z ${e.outcome}: ${describeEvaluation(e)}`),
         phase: 'deciding',
@@ -475,21 +492,52 @@ export class BreakerEvaluator {
     }
   }
 
-  /** Queries memory, error ratio and the traffic guard at once; every failure becomes an inconclusive reading. */
+  /** Queries every condition and its traffic guard at once; every failure becomes an inconclusive reading. */
   async #measure(service: string, cfg: Breaker, settings: BreakerSettings): Promise<Evaluation> {
     const started = performance.now();
     const at = this.#deps.now().toISOString();
-    const minRps = typeof cfg.minRps === 'number' ? cfg.minRps : undefined;
-    const guardQuery = typeof cfg.minRps === 'number' ? undefined : cfg.minRps;
-    const [memory, errors, guard] = await Promise.all([
-      this.#read(service, cfg, cfg.memory, minRps),
-      this.#read(service, cfg, cfg.errors, minRps),
-      guardQuery !== undefined ? this.#read(service, cfg, guardQuery, minRps) : Promise.resolve(undefined),
-    ]);
-    const judged = evaluate({ memory, errors, ...(guard ? { guard } : {}) }, settings.thresholds);
+    const specs: ConditionSpec[] = settings.conditions ?? conditionsOf(cfg);
+    // A guard shared by several conditions is asked once per evaluation.
+    const guards = new Map<string, Promise<Reading>>();
+    const guardOf = (spec: ConditionSpec) => {
+      if (spec.guard === undefined) return Promise.resolve(undefined);
+      const query = forStack(spec.guard, 'cloud', cfg, spec.minRps);
+      const key = JSON.stringify(query);
+      const reading = guards.get(key) ?? this.#read(service, cfg, query, undefined, 'above');
+      guards.set(key, reading);
+      return reading;
+    };
+    const conditions = await Promise.all(
+      specs.map(async (spec) => {
+        const [reading, guard] = await Promise.all([
+          this.#read(service, cfg, forStack(spec.query, 'cloud', cfg, spec.minRps), undefined, spec.op),
+          guardOf(spec),
+        ]);
+        return judgeCondition(spec, reading, guard);
+      }),
+    );
+    const legacyShape = (name: string) => {
+      const j = conditions.find((c) => c.name === name);
+      if (!j) return {};
+      const { outcome, value, threshold, skipped, note } = j;
+      return {
+        [name]: {
+          outcome,
+          threshold,
+          ...(value !== undefined ? { value } : {}),
+          ...(skipped ? { skipped } : {}),
+          ...(note ? { note } : {}),
+        },
+      };
+    };
+    const traffic = conditions.find((c) => c.traffic)?.traffic;
     return {
       at,
-      ...judged,
+      outcome: combine(conditions),
+      conditions,
+      ...legacyShape('memory'),
+      ...legacyShape('errors'),
+      ...(traffic ? { traffic } : {}),
       by: this.#deps.instanceId,
       durationMs: Math.round(performance.now() - started),
     };
@@ -500,13 +548,17 @@ export class BreakerEvaluator {
     cfg: Breaker,
     query: BreakerQuery,
     minRps: number | undefined,
+    op: ConditionSpec['op'] = 'above',
   ): Promise<Reading> {
     try {
       if ('prometheus' in cfg.source) {
         const prometheus = this.#deps.adapters.prometheus;
         if (!prometheus) return { kind: 'error', message: 'no Prometheus client' };
         const samples = await prometheus.query(prometheusEndpoint(cfg, service), queryText(query, minRps));
-        return readingOf(samples.map((s) => s.value));
+        return worstOf(
+          samples.map((s) => s.value),
+          op,
+        );
       }
       const cloudwatch = this.#deps.adapters.cloudwatch;
       if (!cloudwatch) return { kind: 'error', message: 'no CloudWatch client' };
@@ -526,7 +578,7 @@ export class BreakerEvaluator {
       const latest = series.flatMap((s) =>
         s.points.length > 0 ? [s.points[s.points.length - 1]?.v ?? NaN] : [],
       );
-      return readingOf(latest);
+      return worstOf(latest, op);
     } catch (err) {
       return { kind: 'error', message: (err as Error).message.slice(0, 300) };
     }
@@ -589,8 +641,9 @@ export class BreakerEvaluator {
 
     if (trip.phase === 'deciding') {
       const data: BreakerTripEventData = {
-        values: trip.values,
-        thresholds: settings.thresholds,
+        ...(trip.conditions
+          ? tripFigures(trip.conditions)
+          : { values: trip.values, thresholds: settings.thresholds }),
         breaches: trip.breaches,
         reason: trip.reason,
         trip: trip.id,
@@ -812,7 +865,7 @@ export class BreakerEvaluator {
             notice.channel,
             {
               filename: `${notice.chart.service}-breaker-${new Date(notice.chart.endMs).toISOString().replace(/[-:]/g, '').slice(0, 15)}.png`,
-              title: `${notice.chart.service}: memory and 5xx against the breaker thresholds, last ${formatDuration(this.#opts.chartWindowMs)}`,
+              title: `${notice.chart.service}: the breaker's conditions against their thresholds, last ${formatDuration(this.#opts.chartWindowMs)}`,
               content: png.png,
               comment: png.note,
             },
@@ -839,19 +892,20 @@ export class BreakerEvaluator {
     }
   }
 
-  /** Memory and 5xx as % of their thresholds over the chart window: from the source, else the kept evaluations. */
+  /** Every condition as % of its threshold over the chart window: from the source, else the kept evaluations. */
   async #chart(service: string, endMs: number): Promise<{ png: Buffer; note: string } | undefined> {
     const deps = this.#deps;
     const cfg = deps.config.services[service]?.breaker;
     const state = await getBreaker(deps, service);
     const settings = state?.settings ?? (cfg ? settingsOf(cfg) : undefined);
     if (!cfg || !settings) return undefined;
+    const specs = settings.conditions ?? conditionsOf(cfg);
     const start = new Date(endMs - this.#opts.chartWindowMs);
     const end = new Date(Math.max(endMs, deps.now().getTime()));
     let series: Series[] = [];
-    let note = `Memory and 5xx ratio as % of their thresholds (${percent(settings.thresholds.memory)}, ${percent(settings.thresholds.errors)}); the breaker trips above 100%.`;
+    let note = `Each condition as % of its threshold (${specs.map(describeSpec).join(', ')}); the breaker trips above 100%.`;
     try {
-      series = await this.#rangeSeries(service, cfg, settings, start, end);
+      series = await this.#rangeSeries(service, cfg, settings, specs, start, end);
     } catch (err) {
       deps.log.warn({ err, service }, 'breaker chart: range query failed; using the kept evaluations');
     }
@@ -859,24 +913,15 @@ export class BreakerEvaluator {
       const history = ((await getJson<Evaluation[]>(deps.store, historyKey(service))) ?? []).filter(
         (e) => Date.parse(e.at) >= start.getTime(),
       );
-      series = [
-        {
-          name: 'memory',
-          points: history.flatMap((e) =>
-            e.memory.value !== undefined
-              ? [{ t: Date.parse(e.at), v: (100 * e.memory.value) / settings.thresholds.memory }]
-              : [],
-          ),
-        },
-        {
-          name: '5xx',
-          points: history.flatMap((e) =>
-            e.errors.value !== undefined
-              ? [{ t: Date.parse(e.at), v: (100 * e.errors.value) / settings.thresholds.errors }]
-              : [],
-          ),
-        },
-      ];
+      series = specs.map((spec) => ({
+        name: spec.label,
+        points: history.flatMap((e) => {
+          const value =
+            e.conditions?.find((c) => c.name === spec.name)?.value ??
+            (spec.name === 'memory' ? e.memory?.value : spec.name === 'errors' ? e.errors?.value : undefined);
+          return value !== undefined ? [{ t: Date.parse(e.at), v: ofThreshold(spec, value) }] : [];
+        }),
+      }));
       note += ' From the breaker’s own evaluations (the metrics source gave no range).';
     }
     if (!series.some((s) => s.points.length > 0)) return undefined;
@@ -897,15 +942,13 @@ export class BreakerEvaluator {
     service: string,
     cfg: Breaker,
     settings: BreakerSettings,
+    specs: ConditionSpec[],
     start: Date,
     end: Date,
   ): Promise<Series[]> {
-    const minRps = typeof cfg.minRps === 'number' ? cfg.minRps : undefined;
     const out: Series[] = [];
-    for (const [name, query, threshold] of [
-      ['memory', cfg.memory, settings.thresholds.memory],
-      ['5xx', cfg.errors, settings.thresholds.errors],
-    ] as const) {
+    for (const spec of specs) {
+      const query = forStack(spec.query, 'cloud', cfg, spec.minRps);
       let points: { t: number; v: number }[];
       if ('prometheus' in cfg.source) {
         const prometheus = this.#deps.adapters.prometheus;
@@ -913,7 +956,7 @@ export class BreakerEvaluator {
         const stepSeconds = Math.max(15, Math.round(settings.intervalMs / 1000));
         const range = await prometheus.queryRange(
           prometheusEndpoint(cfg, service),
-          queryText(query, minRps),
+          queryText(query, undefined),
           {
             start,
             end,
@@ -922,9 +965,10 @@ export class BreakerEvaluator {
         );
         // The worst series at each instant, like the evaluation.
         const worst = new Map<number, number>();
+        const pick = spec.op === 'above' ? Math.max : Math.min;
         for (const s of range)
           for (const p of s.points)
-            if (Number.isFinite(p.v)) worst.set(p.t, Math.max(worst.get(p.t) ?? -Infinity, p.v));
+            if (Number.isFinite(p.v)) worst.set(p.t, pick(worst.get(p.t) ?? p.v, p.v));
         points = [...worst.entries()].sort((a, b) => a[0] - b[0]).map(([t, v]) => ({ t, v }));
       } else {
         const cloudwatch = this.#deps.adapters.cloudwatch;
@@ -932,19 +976,25 @@ export class BreakerEvaluator {
         const cw = cfg.source.cloudwatch;
         const series = await cloudwatch.getMetricData(
           cw.region,
-          cloudWatchQueries(query, minRps, cw.period / 1000),
+          cloudWatchQueries(query, undefined, cw.period / 1000),
           { start, end },
         );
         points = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.v));
       }
-      out.push({ name, points: points.map((p) => ({ t: p.t, v: (100 * p.v) / threshold })) });
+      out.push({ name: spec.label, points: points.map((p) => ({ t: p.t, v: ofThreshold(spec, p.v) })) });
     }
     return out;
   }
 }
 
+/** A value as % of its threshold, so that above 100 % is always the bad side (also for `below` conditions). */
+function ofThreshold(spec: Pick<ConditionSpec, 'op' | 'threshold'>, value: number): number {
+  return spec.op === 'above' ? (100 * value) / spec.threshold : (100 * spec.threshold) / value;
+}
+
 function tripValues(trip: TripRecord, settings: BreakerSettings | undefined): string {
   if (trip.reason === 'no_data') return `no usable metrics for ${settings?.errorLimit ?? '?'} evaluations`;
+  if (trip.conditions) return describeBreaches(trip.conditions) || 'breach';
   const parts: string[] = [];
   if (trip.values.memory !== undefined)
     parts.push(
@@ -963,39 +1013,7 @@ function tripSummary(service: string, trip: TripRecord, settings: BreakerSetting
     : `${service}'s breaker TRIPPED on missing data (onNoData: rollback): ${tripValues(trip, settings)}. Shifting to legacy 100%; latched until re-armed.`;
 }
 
-function prometheusEndpoint(cfg: Breaker, service: string): PrometheusEndpoint {
-  if (!('prometheus' in cfg.source)) throw new Error('not a Prometheus source');
-  return {
-    url: cfg.source.prometheus,
-    ...(cfg.source.token
-      ? { token: resolveSecret(cfg.source.token, `services.${service}.breaker.source.token`) }
-      : {}),
-  };
-}
-
-/** GetMetricData queries for one breaker query: its expression (returned) over its named metrics (not returned). */
-export function cloudWatchQueries(
-  query: BreakerQuery,
-  minRps: number | undefined,
-  periodSeconds: number,
-): MetricQuery[] {
-  const expression = queryText(query, minRps);
-  const inputs: MetricQuery[] =
-    typeof query === 'string'
-      ? []
-      : Object.entries(query.metrics).map(([id, m]) => ({
-          id,
-          metric: {
-            namespace: m.namespace,
-            metricName: m.metricName,
-            dimensions: m.dimensions,
-            stat: m.stat,
-          },
-          periodSeconds,
-          returnData: false,
-        }));
-  return [...inputs, { id: 'result', expression, periodSeconds, returnData: true }];
-}
+export { cloudWatchQueries } from './source.ts';
 
 const evaluators = new WeakMap<Deps, BreakerEvaluator>();
 

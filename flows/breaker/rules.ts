@@ -1,6 +1,15 @@
 // The breaker's judgement (pure): readings of memory and error ratio, breach or inconclusive, when to trip or alert.
 import type { Breaker, BreakerQuery } from '../../src/config.ts';
 import type { Actor } from '../../src/timeline.ts';
+import {
+  combine,
+  conditionsOf,
+  describeJudgement,
+  judgeCondition,
+  worstOf,
+  type ConditionJudgement,
+  type ConditionSpec,
+} from './conditions.ts';
 
 /** What one query gave: a value (the worst series), nothing, only NaN, or an error. */
 export type Reading =
@@ -26,8 +35,10 @@ export interface MetricJudgement {
 export interface Evaluation {
   at: string;
   outcome: Outcome;
-  memory: MetricJudgement;
-  errors: MetricJudgement & { skipped?: boolean };
+  /** Every condition's judgement (evaluations stored before named conditions have only memory and errors). */
+  conditions?: ConditionJudgement[];
+  memory?: MetricJudgement;
+  errors?: MetricJudgement & { skipped?: boolean };
   traffic?: Traffic;
   /** Which replica evaluated. */
   by: string;
@@ -41,6 +52,8 @@ export interface BreakerSettings {
   failureLimit: number;
   errorLimit: number;
   onNoData: 'alert' | 'rollback';
+  /** Every condition with its query and threshold (armings before named conditions have only `thresholds`). */
+  conditions?: ConditionSpec[];
 }
 
 export function settingsOf(cfg: Breaker): BreakerSettings {
@@ -50,6 +63,7 @@ export function settingsOf(cfg: Breaker): BreakerSettings {
     failureLimit: cfg.failureLimit,
     errorLimit: cfg.errorLimit,
     onNoData: cfg.onNoData,
+    conditions: conditionsOf(cfg),
   };
 }
 
@@ -61,76 +75,43 @@ export function breakerActor(service: string): Actor {
   return { type: 'breaker', id: `breaker:${service}`, name: `${service} breaker` };
 }
 
-/** The reading of a set of samples: the worst finite value; NaN and ±Inf never count as a value. */
+/** The reading of a set of samples: the worst (highest) finite value; NaN and ±Inf never count as a value. */
 export function readingOf(values: number[]): Reading {
-  if (values.length === 0) return { kind: 'empty' };
-  const finite = values.filter((v) => Number.isFinite(v));
-  if (finite.length === 0) return { kind: 'nan', series: values.length };
-  return {
-    kind: 'value',
-    value: Math.max(...finite),
-    series: values.length,
-    partial: finite.length < values.length,
-  };
+  return worstOf(values, 'above');
 }
 
-function inconclusiveNote(r: Reading): string {
-  switch (r.kind) {
-    case 'empty':
-      return 'no data (empty result)';
-    case 'nan':
-      return `NaN/Inf in all ${r.series} series`;
-    case 'error':
-      return `query failed: ${r.message}`;
-    default:
-      return `${r.series - 1} of ${r.series} series NaN`;
-  }
+function ratioSpec(name: 'memory' | 'errors', threshold: number): ConditionSpec {
+  return { name, label: name === 'errors' ? '5xx' : name, query: '', op: 'above', threshold, unit: 'ratio' };
+}
+
+function metricJudgement(j: ConditionJudgement): MetricJudgement & { skipped?: boolean } {
+  return {
+    outcome: j.outcome,
+    threshold: j.threshold,
+    ...(j.value !== undefined ? { value: j.value } : {}),
+    ...(j.skipped ? { skipped: true } : {}),
+    ...(j.note ? { note: j.note } : {}),
+  };
 }
 
 /** A breach needs a real value above the threshold; anything unreadable is inconclusive, never a pass. */
 export function judge(reading: Reading, threshold: number): MetricJudgement {
-  if (reading.kind !== 'value')
-    return { outcome: 'inconclusive', threshold, note: inconclusiveNote(reading) };
-  if (reading.value > threshold) return { outcome: 'breach', value: reading.value, threshold };
-  if (reading.partial)
-    return { outcome: 'inconclusive', value: reading.value, threshold, note: inconclusiveNote(reading) };
-  return { outcome: 'ok', value: reading.value, threshold };
+  return metricJudgement(judgeCondition(ratioSpec('memory', threshold), reading));
 }
 
-/** The guard query: above 0 is enough traffic, exactly 0 is low traffic, anything unreadable is unknown. */
-export function trafficOf(reading: Reading): Traffic {
-  if (reading.kind !== 'value' || reading.partial) return 'unknown';
-  return reading.value > 0 ? 'enough' : 'low';
-}
-
-/** Combines both metrics: any breach breaches; otherwise any inconclusive part makes it inconclusive. */
+/** Memory and errors (with the minRps guard) judged as the two conditions they are (flows/breaker/conditions.ts). */
 export function evaluate(
   input: { memory: Reading; errors: Reading; guard?: Reading },
   thresholds: BreakerSettings['thresholds'],
 ): Pick<Evaluation, 'outcome' | 'memory' | 'errors' | 'traffic'> {
-  const memory = judge(input.memory, thresholds.memory);
-  const traffic = input.guard ? trafficOf(input.guard) : undefined;
-  let errors: Evaluation['errors'];
-  if (traffic === 'low') {
-    errors = {
-      outcome: 'ok',
-      threshold: thresholds.errors,
-      skipped: true,
-      note: 'too little traffic to judge (minRps guard)',
-    };
-  } else {
-    errors = judge(input.errors, thresholds.errors);
-    if (traffic === 'unknown' && errors.outcome === 'ok') {
-      errors = { ...errors, outcome: 'inconclusive', note: 'traffic guard (minRps) unreadable' };
-    }
-  }
-  const parts = [memory.outcome, errors.outcome];
-  const outcome: Outcome = parts.includes('breach')
-    ? 'breach'
-    : parts.includes('inconclusive')
-      ? 'inconclusive'
-      : 'ok';
-  return { outcome, memory, errors, ...(traffic ? { traffic } : {}) };
+  const memory = judgeCondition(ratioSpec('memory', thresholds.memory), input.memory);
+  const errors = judgeCondition(ratioSpec('errors', thresholds.errors), input.errors, input.guard);
+  return {
+    outcome: combine([memory, errors]),
+    memory: metricJudgement(memory),
+    errors: metricJudgement(errors),
+    ...(errors.traffic ? { traffic: errors.traffic } : {}),
+  };
 }
 
 export interface Counters {
@@ -183,12 +164,17 @@ export function percent(value: number | undefined): string {
 }
 
 /** "memory 93.1% > 80.0%" style line of one evaluation. */
-export function describeEvaluation(e: Pick<Evaluation, 'memory' | 'errors' | 'outcome'>): string {
+export function describeEvaluation(
+  e: Pick<Evaluation, 'memory' | 'errors' | 'outcome' | 'conditions'>,
+): string {
+  if (e.conditions) return e.conditions.map(describeJudgement).join(', ');
   const part = (name: string, j: MetricJudgement & { skipped?: boolean }) => {
     if (j.skipped) return `${name} skipped (${j.note ?? 'low traffic'})`;
     if (j.value === undefined) return `${name} ? (${j.note ?? 'no value'})`;
     const op = j.outcome === 'breach' ? '>' : '≤';
     return `${name} ${percent(j.value)} ${op} ${percent(j.threshold)}${j.note ? ` (${j.note})` : ''}`;
   };
-  return `${part('memory', e.memory)}, ${part('5xx', e.errors)}`;
+  return [...(e.memory ? [part('memory', e.memory)] : []), ...(e.errors ? [part('5xx', e.errors)] : [])].join(
+    ', ',
+  );
 }

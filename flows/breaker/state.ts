@@ -1,5 +1,6 @@
 // The breaker's stored state per service (read by the breaker, the canary, preflight and /breaker status).
 import type { BreakerPage } from '../pagerduty/mirror.ts';
+import type { ConditionJudgement } from './conditions.ts';
 import type { BreakerSettings, Counters, Evaluation } from './rules.ts';
 import type { Breaker } from '../../src/config.ts';
 import type { Deps } from '../../src/deps.ts';
@@ -17,6 +18,8 @@ export interface TripRecord {
   at: string;
   reason: 'breach' | 'no_data';
   values: { memory?: number; errors?: number };
+  /** The judgements of the evaluation that tripped it: which condition, its value and threshold. */
+  conditions?: ConditionJudgement[];
   breaches: number;
   /** The evaluations that led to it, one line each. */
   evaluations: string[];
@@ -72,7 +75,7 @@ export function breakerConfig(deps: Pick<Deps, 'config'>, service: string, usage
   const cfg = deps.config.services[service]?.breaker;
   if (!cfg) {
     throw new UsageError(
-      `${service} has no breaker configured. Add services.${service}.breaker (source, memory and errors queries, thresholds) to cloud-safety.yml; docs/breaker.md has the standard queries.`,
+      `${service} has no breaker configured. Add services.${service}.breaker (source, and memory/errors queries or named conditions) to cloud-safety.yml; docs/breaker.md has the standard queries.`,
       usage,
     );
   }

@@ -25,6 +25,7 @@ import { breakerConfig, getBreaker } from '../breaker/state.ts';
 import { readTraffic, type ShiftOutcome } from '../contain/contain.ts';
 import { shiftWithRetry } from '../shift/retry.ts';
 import { runPreflight, type PreflightReport } from '../preflight/preflight.ts';
+import { judgeBake } from './judge.ts';
 
 export const CANARY_START = 'canary.start';
 const STEP_QUEUE = 'canary-step';
@@ -463,6 +464,7 @@ async function bakeDone(deps: Deps, member: string): Promise<void> {
     }
     return;
   }
+  if (await stepJudgedBad(deps, name, state)) return;
   if (index + 1 >= state.steps.length) {
     const done = await saveCanary(deps, name, (c) =>
       c.id === canaryId && c.status === 'baking' && c.index === index
@@ -496,6 +498,31 @@ async function bakeDone(deps: Deps, member: string): Promise<void> {
     refreshCard(deps, name);
     await applyStep(deps, name, canaryId, index + 1);
   }
+}
+
+/**
+ * Cloud against legacy over the bake that just ended (conditions with `compare`): "cloud is worse" aborts the canary
+ * back to legacy 100%, "not enough data" pauses it where it is (never moves traffic). True when the step must not go on.
+ */
+async function stepJudgedBad(deps: Deps, service: string, state: CanaryState): Promise<boolean> {
+  const judged = await judgeBake(deps, { ...state, service });
+  if (!judged) return false;
+  const at = deps.now().toISOString();
+  await saveCanary(deps, service, (c) =>
+    c.id === state.id
+      ? { ...c, log: judged.lines.reduce((log, line) => [...log, { at, text: line }], c.log).slice(-20) }
+      : undefined,
+  );
+  refreshCard(deps, service);
+  try {
+    if (judged.decision === 'worse') await abortCanary(deps, service, canaryActor(service));
+    else if (judged.decision === 'not_enough_data')
+      await pauseCanary(deps, service, canaryActor(service), 'not enough data to compare cloud with legacy');
+  } catch (err) {
+    // Someone paused or aborted it meanwhile: their word stands.
+    if (!(err instanceof UsageError)) throw err;
+  }
+  return judged.decision !== 'same';
 }
 
 /** The breaker tripped: the canary stops for good (the breaker's own shift is the rollback). Idempotent. */

@@ -15,11 +15,13 @@ import { PREFLIGHT_CHECKED, type PreflightEventData } from '../../src/events.ts'
 import type { Incident } from '../../src/incident.ts';
 import type { Actor } from '../../src/timeline.ts';
 import { getBreaker } from '../breaker/state.ts';
+import { describeSpec } from '../breaker/conditions.ts';
+import { metricsCheck } from './metrics.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export interface PreflightCheck {
-  id: 'records' | 'ttl' | 'health-check' | 'legacy-healthy' | 'cdc' | 'breaker' | 'approver';
+  id: 'records' | 'ttl' | 'health-check' | 'legacy-healthy' | 'cdc' | 'breaker' | 'metrics' | 'approver';
   title: string;
   status: CheckStatus;
   detail: string;
@@ -285,7 +287,7 @@ async function breakerCheck(deps: Deps, service: string): Promise<PreflightCheck
       id: 'breaker',
       title,
       status: drift ? 'warn' : 'pass',
-      detail: `armed by ${state.armedBy?.name ?? '?'} (approved by ${state.approvedBy?.map((a) => a.name).join(', ') || '?'}) at ${state.armedAt ?? '?'}${s ? `; trips after ${s.failureLimit} × ${formatDuration(s.intervalMs)} above memory ${percent(s.thresholds.memory)} or 5xx ${percent(s.thresholds.errors)}` : ''}${drift ? '; the config changed since it was armed' : ''}`,
+      detail: `armed by ${state.armedBy?.name ?? '?'} (approved by ${state.approvedBy?.map((a) => a.name).join(', ') || '?'}) at ${state.armedAt ?? '?'}${s ? `; trips after ${s.failureLimit} × ${formatDuration(s.intervalMs)} above ${s.conditions ? s.conditions.map(describeSpec).join(' or ') : `memory ${percent(s.thresholds.memory)} or 5xx ${percent(s.thresholds.errors)}`}` : ''}${drift ? '; the config changed since it was armed' : ''}`,
       ...(drift
         ? {
             fix: `It runs with the approved settings; /breaker disarm and /breaker arm ${service} to apply the new ones.`,
@@ -374,6 +376,8 @@ export async function runPreflight(
   }
   checks.push(await cdcCheck(deps, service));
   checks.push(await breakerCheck(deps, service));
+  const metrics = await metricsCheck(deps, service);
+  if (metrics) checks.push(metrics);
   checks.push(await approverCheck(deps, req.requester));
   const report: PreflightReport = {
     service,

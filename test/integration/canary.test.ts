@@ -11,6 +11,7 @@ import { CHANNEL, textOf } from '../support/bot.ts';
 import {
   breakerBot,
   breakerConfig,
+  nockConditions,
   nockEvaluation,
   paymentsRecords,
   startRoute53,
@@ -58,6 +59,7 @@ describe('/canary (real Redis, local Route 53, Prometheus by nock)', () => {
 
   /** alice asks, dave approves; returns the progress card. */
   async function start(t: BreakerBot, text: string): Promise<MessageRef> {
+    nockConditions();
     const replies = await t.command('alice', '/canary', text);
     assert.match(textOf(replies[0]), /Approval card posted for \*Canary payments to cloud/);
     assert.match(textOf(replies[0]), /Preflight passed with warnings: CDC sync running, lag within bounds/);
@@ -283,6 +285,7 @@ describe('/canary (real Redis, local Route 53, Prometheus by nock)', () => {
   it('runs preflight first and refuses to start on a FAIL (breaker not armed), or below the current share', async () => {
     const t = bot();
     await t.command('alice', '/incident', 'declare payments sev=3 re-migration');
+    nockConditions();
     const refused = await t.command('alice', '/canary', 'start steps=10,50 bake=2m');
     const text = textOf(refused[0]);
     assert.match(text, /Canary not started: preflight found 1 failing check\(s\)/);
@@ -296,6 +299,7 @@ describe('/canary (real Redis, local Route 53, Prometheus by nock)', () => {
     await t.command('alice', '/breaker', 'arm');
     const arm = (await t.bot.deps.approvals.listForIncident('INC-1')).find((a) => a.kind === 'breaker.arm');
     await t.click('bob', APPROVE_ACTION, arm?.id ?? '');
+    nockConditions();
     const low = await t.command('alice', '/canary', 'start steps=10,25,50 bake=2m');
     assert.match(
       textOf(low[0]),

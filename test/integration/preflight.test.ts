@@ -8,6 +8,7 @@ import { CHANNEL, textOf } from '../support/bot.ts';
 import {
   breakerBot,
   breakerConfig,
+  nockConditions,
   paymentsRecords,
   startRoute53,
   type BreakerBot,
@@ -80,6 +81,7 @@ describe('/preflight (real Redis, local Route 53)', () => {
     const arm = (await t.bot.deps.approvals.listForIncident('INC-1')).find((a) => a.kind === 'breaker.arm');
     await t.click('bob', APPROVE_ACTION, arm?.id ?? '');
     connectStatus('RUNNING');
+    nockConditions();
     const reply = textOf((await t.command('alice', '/preflight'))[0]);
     assert.match(reply, /Preflight payments: ready\n/);
     assert.match(reply, /Ready to migrate/);
@@ -90,6 +92,7 @@ describe('/preflight (real Redis, local Route 53)', () => {
       'PASS Legacy is healthy: Route 53: healthy (health check c0ffee00-0000-4000-8000-00000000b001: 8 of 8 Route 53 health checkers report the legacy endpoint healthy)',
       'PASS CDC sync running, lag within bounds: connector ledger-cdc and its 1 task(s) RUNNING',
       'PASS An approver other than you is reachable: 2 approver(s) besides you: U0BOB, U0DAVE',
+      "PASS Every breaker condition's query returns data for both stacks: 2 condition(s) answer: memory, 5xx; memory, 5xx for cloud only (no {stack} in the query, so legacy cannot be asked)",
     ]) {
       assert.ok(reply.includes(line), line);
     }
@@ -99,7 +102,7 @@ describe('/preflight (real Redis, local Route 53)', () => {
     );
     const event = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'preflight.checked');
     assert.equal(event?.data.verdict, 'ready');
-    assert.equal((event?.data.checks as unknown[]).length, 7);
+    assert.equal((event?.data.checks as unknown[]).length, 8);
     assert.ok(!r53?.server.requests.some((r) => r.method === 'POST'), 'preflight only reads');
   });
 
@@ -109,6 +112,7 @@ describe('/preflight (real Redis, local Route 53)', () => {
       breakerConfig({ payments: ledger, access: { approvers: ['U0ALICE'] } }),
     );
     connectStatus('FAILED');
+    nockConditions();
     const reply = textOf((await t.command('alice', '/preflight', 'payments', 'C0ANYWHERE'))[0]);
     assert.match(reply, /Preflight payments: not_ready/);
     assert.match(reply, /NOT ready/);
@@ -140,6 +144,7 @@ describe('/preflight (real Redis, local Route 53)', () => {
       paymentsRecords().filter((r) => r.setIdentifier !== 'cloud'),
       breakerConfig(),
     );
+    nockConditions();
     const missing = textOf((await t.command('carol', '/preflight', 'payments', 'C0ANYWHERE'))[0]);
     assert.match(
       missing,
@@ -150,6 +155,7 @@ describe('/preflight (real Redis, local Route 53)', () => {
 
     r53?.server.setRecords('Z0BREAKERPAYMENTS', paymentsRecords());
     r53?.server.setHealth('c0ffee00-0000-4000-8000-00000000b001', 1);
+    nockConditions();
     const sick = textOf((await t.command('carol', '/preflight', 'payments', 'C0ANYWHERE'))[0]);
     assert.match(
       sick,
@@ -169,6 +175,7 @@ describe('/preflight (real Redis, local Route 53)', () => {
       ),
     };
     const t = await setup(paymentsRecords({ legacy: 100, cloud: 0 }), breakerConfig({ payments: unset }));
+    nockConditions();
     const reply = textOf((await t.command('carol', '/preflight', 'payments', 'C0ANYWHERE'))[0]);
     assert.match(
       reply,

@@ -217,6 +217,11 @@ export function nockEvaluation(
   return [one(MEMORY_QUERY, memory), one(ERRORS_QUERY, errors), one(GUARD_QUERY, guard)];
 }
 
+/** What /preflight asks (each condition once, for cloud: the standard queries have no {stack}). */
+export function nockConditions(): nock.Scope[] {
+  return [nockQuery(MEMORY_QUERY, vector(['0.5'])), nockQuery(ERRORS_QUERY, vector(['0.001']))];
+}
+
 /** A Chat that can be taken down: every call fails like an unreachable Slack until it is brought back. */
 export class FlakyChat extends RecordingChat {
   down = false;

@@ -1,6 +1,7 @@
 // A local Prometheus-compatible HTTP API (/api/v1/query, /api/v1/query_range) with values you set, for drills and
 // benchmarks. Run it: `node test/support/prometheus-server.ts`, then change what it answers with
-// `curl -X POST 'http://127.0.0.1:9091/drill?memory=0.97'` (names: memory, errors, traffic; "NaN" and "empty" work).
+// `curl -X POST 'http://127.0.0.1:9091/drill?memory=0.97'` (names: memory, errors, traffic, latency; "NaN" and
+// "empty" work). Tests can answer per query instead (`answer`, `range`), e.g. legacy and cloud differently.
 import { createServer, type Server } from 'node:http';
 
 export interface DrillValues {
@@ -10,6 +11,16 @@ export interface DrillValues {
   errors: string;
   /** Answer of the traffic guard (queries with ">= bool"); 1 means enough traffic. */
   traffic: string;
+  /** Answer of latency queries (`histogram_quantile`, `duration`), in seconds. */
+  latency: string;
+}
+
+/** A range query: start/end in epoch seconds, step in seconds. */
+export interface RangeAsk {
+  query: string;
+  start: number;
+  end: number;
+  step: number;
 }
 
 export interface PrometheusServer {
@@ -18,11 +29,14 @@ export interface PrometheusServer {
   values: DrillValues;
   /** Instant queries answered so far. */
   queries: number;
+  /** Range queries asked so far. */
+  ranges: RangeAsk[];
   stop(): Promise<void>;
 }
 
 /** Which drill value a query asks for. */
 export function drillKey(query: string): keyof DrillValues {
+  if (/histogram_quantile|duration/.test(query)) return 'latency';
   if (/>=\s*bool/.test(query) || /traffic|requests_per_second/i.test(query)) return 'traffic';
   if (/5\.\.|5xx|error/i.test(query)) return 'errors';
   return 'memory';
@@ -39,14 +53,37 @@ function vector(value: string): unknown {
   };
 }
 
+/** One series over [start, end] at `step`, its values taken in turn from `values` ("empty" for no series). */
+function matrix(ask: RangeAsk, values: readonly (number | string)[] | 'empty'): unknown {
+  if (values === 'empty' || values.length === 0) {
+    return { status: 'success', data: { resultType: 'matrix', result: [] } };
+  }
+  const points: [number, string][] = [];
+  for (let t = ask.start, i = 0; t <= ask.end; t += ask.step, i++) {
+    points.push([t, String(values[i % values.length])]);
+  }
+  return {
+    status: 'success',
+    data: { resultType: 'matrix', result: [{ metric: { service: 'payments' }, values: points }] },
+  };
+}
+
 export async function startPrometheusServer(
-  opts: { port?: number; values?: Partial<DrillValues> } = {},
+  opts: {
+    port?: number;
+    values?: Partial<DrillValues>;
+    /** Instant answer for a query (a sample value, "NaN", "empty"); undefined falls back to the drill values. */
+    answer?: (query: string) => string | undefined;
+    /** Range answer for a query: the values of one series, in turn; undefined answers no series. */
+    range?: (ask: RangeAsk) => readonly (number | string)[] | 'empty' | undefined;
+  } = {},
 ): Promise<PrometheusServer> {
   const state: PrometheusServer = {
     url: '',
     server: createServer(),
-    values: { memory: '0.42', errors: '0.001', traffic: '1', ...opts.values },
+    values: { memory: '0.42', errors: '0.001', traffic: '1', latency: '0.2', ...opts.values },
     queries: 0,
+    ranges: [],
     stop: () =>
       new Promise<void>((resolve) => {
         state.server.closeAllConnections();
@@ -63,7 +100,7 @@ export async function startPrometheusServer(
         res.end(JSON.stringify(payload));
       };
       if (url.pathname === '/drill' && req.method === 'POST') {
-        for (const key of ['memory', 'errors', 'traffic'] as const) {
+        for (const key of ['memory', 'errors', 'traffic', 'latency'] as const) {
           const v = url.searchParams.get(key);
           if (v !== null) state.values[key] = v;
         }
@@ -73,10 +110,20 @@ export async function startPrometheusServer(
       const query = params.get('query') ?? '';
       if (url.pathname === '/api/v1/query') {
         state.queries += 1;
-        return send(200, vector(state.values[drillKey(query)]));
+        return send(200, vector(opts.answer?.(query) ?? state.values[drillKey(query)]));
       }
       if (url.pathname === '/api/v1/query_range') {
-        return send(200, { status: 'success', data: { resultType: 'matrix', result: [] } });
+        const ask = {
+          query,
+          start: Number(params.get('start')),
+          end: Number(params.get('end')),
+          step: Number(params.get('step')),
+        };
+        if (!(ask.step > 0) || !(ask.end >= ask.start)) {
+          return send(400, { status: 'error', errorType: 'bad_data', error: 'invalid start, end or step' });
+        }
+        state.ranges.push(ask);
+        return send(200, matrix(ask, opts.range?.(ask) ?? 'empty'));
       }
       send(404, { status: 'error', errorType: 'not_found', error: `no ${url.pathname} here` });
     });
@@ -91,7 +138,7 @@ if (import.meta.main) {
   const port = Number(process.env.PROM_PORT ?? 9091);
   const prom = await startPrometheusServer({ port });
   process.stdout.write(
-    `Local Prometheus API on ${prom.url} answering memory=${prom.values.memory} errors=${prom.values.errors} traffic=${prom.values.traffic}.\n` +
-      `Make it breach: curl -X POST '${prom.url}/drill?memory=0.97'   (or errors=0.05, memory=NaN, memory=empty)\n`,
+    `Local Prometheus API on ${prom.url} answering memory=${prom.values.memory} errors=${prom.values.errors} traffic=${prom.values.traffic} latency=${prom.values.latency}.\n` +
+      `Make it breach: curl -X POST '${prom.url}/drill?memory=0.97'   (or errors=0.05, latency=1.5, memory=NaN, memory=empty)\n`,
   );
 }

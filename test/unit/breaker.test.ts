@@ -66,13 +66,13 @@ describe('breaker judgement', () => {
     );
     assert.equal(low.outcome, 'ok');
     assert.equal(low.traffic, 'low');
-    assert.equal(low.errors.skipped, true);
+    assert.equal(low.errors?.skipped, true);
     const unknown = evaluate(
       { memory: readingOf([0.3]), errors: readingOf([0.001]), guard: { kind: 'empty' } },
       settings.thresholds,
     );
     assert.equal(unknown.outcome, 'inconclusive');
-    assert.equal(unknown.errors.note, 'traffic guard (minRps) unreadable');
+    assert.equal(unknown.errors?.note, 'traffic guard (minRps) unreadable');
     const breach = evaluate(
       { memory: readingOf([0.3]), errors: readingOf([0.5]), guard: readingOf([1]) },
       settings.thresholds,

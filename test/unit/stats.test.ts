@@ -41,6 +41,13 @@ describe('stats', () => {
     close(mannWhitney(x, y, 'greater').p, 0.9976777228691651);
   });
 
+  it('keeps a tiny p-value instead of rounding it to 0 (upper tail as Φ(−z))', () => {
+    const low = Array.from({ length: 46 }, (_, i) => i);
+    const high = low.map((v) => v + 100);
+    const { p } = mannWhitney(high, low, 'greater');
+    assert.ok(p > 0 && p < 1e-12, `p = ${p}`);
+  });
+
   it('every value tied is no evidence at all (p = 1)', () => {
     assert.deepEqual(mannWhitney([2, 2, 2], [2, 2], 'greater'), { u: 3, z: 0, p: 1 });
   });

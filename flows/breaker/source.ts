@@ -1,0 +1,107 @@
+// Where the breaker's numbers come from: the Prometheus endpoint, CloudWatch queries, and a window of values.
+import type { MetricQuery } from '../../src/adapters/cloudwatch.ts';
+import type { PrometheusEndpoint } from '../../src/adapters/prometheus.ts';
+import { resolveSecret, type Breaker, type BreakerQuery } from '../../src/config.ts';
+import type { Deps } from '../../src/deps.ts';
+import { queryText } from './rules.ts';
+
+export function prometheusEndpoint(cfg: Breaker, service: string): PrometheusEndpoint {
+  if (!('prometheus' in cfg.source)) throw new Error('not a Prometheus source');
+  return {
+    url: cfg.source.prometheus,
+    ...(cfg.source.token
+      ? { token: resolveSecret(cfg.source.token, `services.${service}.breaker.source.token`) }
+      : {}),
+  };
+}
+
+/** GetMetricData queries for one breaker query: its expression (returned) over its named metrics (not returned). */
+export function cloudWatchQueries(
+  query: BreakerQuery,
+  minRps: number | undefined,
+  periodSeconds: number,
+): MetricQuery[] {
+  const expression = queryText(query, minRps);
+  const inputs: MetricQuery[] =
+    typeof query === 'string'
+      ? []
+      : Object.entries(query.metrics).map(([id, m]) => ({
+          id,
+          metric: {
+            namespace: m.namespace,
+            metricName: m.metricName,
+            dimensions: m.dimensions,
+            stat: m.stat,
+          },
+          periodSeconds,
+          returnData: false,
+        }));
+  return [...inputs, { id: 'result', expression, periodSeconds, returnData: true }];
+}
+
+/**
+ * Every value a (filled-in) query had over a window, all series together: a Prometheus range query at `stepSeconds`,
+ * or CloudWatch datapoints at the source's period. Failures throw (ExternalServiceError from the adapters).
+ */
+export async function windowValues(
+  deps: Pick<Deps, 'adapters'>,
+  cfg: Breaker,
+  service: string,
+  query: BreakerQuery,
+  window: { start: Date; end: Date; stepSeconds: number },
+): Promise<number[]> {
+  if ('prometheus' in cfg.source) {
+    const prometheus = deps.adapters.prometheus;
+    if (!prometheus) throw new Error('no Prometheus client is set up');
+    const series = await prometheus.queryRange(
+      prometheusEndpoint(cfg, service),
+      queryText(query, undefined),
+      window,
+    );
+    return series.flatMap((s) => s.points.map((p) => p.v));
+  }
+  return (await windowSeries(deps, cfg, query, window)).flat();
+}
+
+/** The latest value of each series a (filled-in) query answers now: Prometheus instant query, CloudWatch lookback. */
+export async function latestValues(
+  deps: Pick<Deps, 'adapters' | 'now'>,
+  cfg: Breaker,
+  service: string,
+  query: BreakerQuery,
+): Promise<number[]> {
+  if ('prometheus' in cfg.source) {
+    const prometheus = deps.adapters.prometheus;
+    if (!prometheus) throw new Error('no Prometheus client is set up');
+    const samples = await prometheus.query(prometheusEndpoint(cfg, service), queryText(query, undefined));
+    return samples.map((s) => s.value);
+  }
+  const end = deps.now();
+  const lookback = cfg.source.cloudwatch.lookback;
+  const series = await windowSeries(deps, cfg, query, { start: new Date(end.getTime() - lookback), end });
+  return series.flatMap((s) => (s.length > 0 ? [s[s.length - 1] ?? NaN] : []));
+}
+
+async function windowSeries(
+  deps: Pick<Deps, 'adapters'>,
+  cfg: Breaker,
+  query: BreakerQuery,
+  window: { start: Date; end: Date },
+): Promise<number[][]> {
+  if (!('cloudwatch' in cfg.source)) throw new Error('not a CloudWatch source');
+  const cloudwatch = deps.adapters.cloudwatch;
+  if (!cloudwatch) throw new Error('no CloudWatch client is set up');
+  const cw = cfg.source.cloudwatch;
+  const series = await cloudwatch.getMetricData(
+    cw.region,
+    cloudWatchQueries(query, undefined, cw.period / 1000),
+    window,
+  );
+  const failed = series.find((s) => s.status === 'Forbidden' || s.status === 'InternalError');
+  if (failed) {
+    throw new Error(
+      `CloudWatch answered ${failed.status}${failed.messages[0] ? `: ${failed.messages[0]}` : ''}`,
+    );
+  }
+  return series.map((s) => s.points.map((p) => p.v));
+}
