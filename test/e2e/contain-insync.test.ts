@@ -110,6 +110,11 @@ describe('/contain in real time: a 500 after commit, INSYNC 20 s later (HTTP mod
     assert.ok(card, 'the approval card was posted');
     const actionId = /\((act-[0-9a-f]{8})\)/.exec(card.text)?.[1];
     assert.ok(actionId);
+    // Pressed as on the card: its Approve carries the request id and the keyed hash of the change it shows.
+    const approveValue = /"action_id":"approval\.approve","value":"(act-[0-9a-f]{8}\.[0-9a-f]{32})"/.exec(
+      JSON.stringify(card.blocks),
+    )?.[1];
+    assert.ok(approveValue, 'the card shows an Approve button');
 
     proxy.add({
       method: 'POST',
@@ -124,7 +129,7 @@ describe('/contain in real time: a 500 after commit, INSYNC 20 s later (HTTP mod
     const started = Date.now();
     const press = buttonBody({
       actionId: 'approval.approve',
-      value: actionId,
+      value: approveValue,
       userId: 'U0BOB',
       userName: 'bob',
       channel: CHANNEL,
