@@ -407,7 +407,7 @@ describe('PagerDuty mirror (real Redis, nock)', () => {
     assert.match(
       linked,
       // The fallback text carries no links (escaped like user text); the blocks do.
-      /Linked \*INC-1\* to PagerDuty &lt;https:\/\/subdomain.pagerduty.com\/incidents\/PT4KHLK\|#1234&gt; "The server is on fire." \(acknowledged\)/,
+      /Linked \*INC-1\* to PagerDuty <https:\/\/subdomain.pagerduty.com\/incidents\/PT4KHLK\|#1234> "The server is on fire." \(acknowledged\)/,
     );
     const lines = mirroredLines(rec);
     assert.equal(
