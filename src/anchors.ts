@@ -24,6 +24,37 @@ export function parseAnchor(text: string, where: string): Anchor | null {
   return { count: Number(match[1]), head: match[2], where };
 }
 
+/**
+ * Where the evidence store keeps an incident's anchor: per declaration, since ids start again at INC-1 with a new
+ * store (a console session, a drill) and an old incident's anchor must never judge a new one.
+ */
+export function anchorKey(incident: { id: string; declaredAt: string }): string {
+  return `${incident.id}/timeline-anchor-${incident.declaredAt.replace(/[^0-9TZ]/g, '')}.json`;
+}
+
+/** The anchor as the evidence store keeps it: the whole head, the count, and when. */
+export function anchorRecord(chain: { count: number; head: string | null }, at: Date): string {
+  return `${JSON.stringify({ count: chain.count, head: chain.head ?? '', at: at.toISOString() })}\n`;
+}
+
+/** The anchor in an evidence record; a record that cannot be read is reported, never taken as "no anchor". */
+export function parseAnchorRecord(text: string, where: string): Anchor {
+  let parsed: { count?: unknown; head?: unknown };
+  try {
+    parsed = JSON.parse(text) as { count?: unknown; head?: unknown };
+  } catch {
+    throw new Error(`${where} is not an anchor record (it was overwritten or damaged)`);
+  }
+  if (
+    typeof parsed.count !== 'number' ||
+    typeof parsed.head !== 'string' ||
+    !/^[0-9a-f]*$/.test(parsed.head)
+  ) {
+    throw new Error(`${where} is not an anchor record (it was overwritten or damaged)`);
+  }
+  return { count: parsed.count, head: parsed.head, where };
+}
+
 /** A verified chain checked against every anchor: fewer events than anchored is a cut, another hash a rewrite. */
 export function checkAnchors(events: StoredEvent[], anchors: Anchor[], chain: Verification): Verification {
   for (const anchor of anchors) {

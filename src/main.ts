@@ -236,6 +236,10 @@ export function buildBot(opts: BuildOptions): Bot {
   // is called: the one redactor behind the log, chat and the timeline must know them before anything runs.
   opts.redactor.add(configSecretValues(opts.config, env));
   const keys = opts.keys ?? deriveKeys(env);
+  const adapters = {
+    ...buildAdapters(opts.config, env, metrics, opts.log),
+    ...opts.adapters,
+  };
   const timeline = new TimelineLog(opts.store, now, {
     hasher: (text) => keys.mac('timeline', text),
     redactor: opts.redactor,
@@ -250,6 +254,7 @@ export function buildBot(opts: BuildOptions): Bot {
     now,
     scheduler,
     config: opts.config,
+    evidence: adapters.evidence,
   });
   const approvals = new Approvals({
     store: opts.store,
@@ -265,10 +270,6 @@ export function buildBot(opts: BuildOptions): Bot {
     ...(opts.actionLease ? { lease: opts.actionLease } : {}),
     keys,
   });
-  const adapters = {
-    ...buildAdapters(opts.config, env, metrics, opts.log),
-    ...opts.adapters,
-  };
   const pagerduty = new PagerDutyMirror({
     store: opts.store,
     incidents,

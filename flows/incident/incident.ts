@@ -3,7 +3,15 @@ import type { Chat } from '../../src/chat/chat.ts';
 import type { Config } from '../../src/config.ts';
 import type { Scheduler } from '../../src/scheduler.ts';
 import { Lifecycle } from './lifecycle.ts';
-import { anchorText, parseAnchor, type Anchor } from '../../src/anchors.ts';
+import {
+  anchorKey,
+  anchorRecord,
+  anchorText,
+  parseAnchor,
+  parseAnchorRecord,
+  type Anchor,
+} from '../../src/anchors.ts';
+import type { EvidenceStore } from '../../src/adapters/evidence/store.ts';
 import { Home } from './home.ts';
 import { declaredLink, headlineMessage } from './blocks.ts';
 import { UsageError } from '../../src/errors.ts';
@@ -24,6 +32,8 @@ export interface IncidentDeps {
   now: () => Date;
   scheduler: Scheduler;
   config: Config;
+  /** Where the chain's head is also anchored (the evidence directory or bucket), outside Redis. */
+  evidence?: EvidenceStore | undefined;
 }
 
 export interface RecordInput {
@@ -267,16 +277,47 @@ export class Incidents {
     return stored;
   }
 
-  /** The chain heads recorded outside Redis for this incident: today the pinned headline, as Slack holds it. */
+  /** The chain heads recorded outside Redis for this incident: the pinned headline, and the evidence store's record. */
   async anchors(incident: Incident): Promise<Anchor[]> {
-    if (!incident.headline) return [];
+    const found: Anchor[] = [];
+    if (incident.headline) {
+      try {
+        const message = await this.#deps.chat.fetchMessage(incident.headline);
+        const anchor = message ? parseAnchor(message.text, 'the pinned headline') : null;
+        if (anchor) found.push(anchor);
+      } catch (err) {
+        this.#deps.log.warn({ err, incident: incident.id }, 'could not read the headline anchor');
+      }
+    }
+    const evidence = this.#deps.evidence;
+    if (evidence) {
+      const where = `the anchor in the evidence store (${evidence.location}${anchorKey(incident)})`;
+      const text = await evidence.getRecord(anchorKey(incident)).catch((err: unknown) => {
+        this.#deps.log.warn({ err, incident: incident.id }, 'could not read the evidence-store anchor');
+        return undefined;
+      });
+      if (text !== undefined) {
+        try {
+          found.push(parseAnchorRecord(text, where));
+        } catch (err) {
+          this.#deps.log.warn({ err, incident: incident.id }, 'the evidence-store anchor is unreadable');
+        }
+      }
+    }
+    return found;
+  }
+
+  /** Writes the chain's head to the evidence store; a failure is logged, never in the way of the headline. */
+  async #anchorInEvidence(incident: Incident, chain: { count: number; head: string | null }): Promise<void> {
+    const evidence = this.#deps.evidence;
+    if (!evidence) return;
     try {
-      const message = await this.#deps.chat.fetchMessage(incident.headline);
-      const anchor = message ? parseAnchor(message.text, 'the pinned headline') : null;
-      return anchor ? [anchor] : [];
+      await evidence.putRecord(anchorKey(incident), anchorRecord(chain, this.#deps.now()));
     } catch (err) {
-      this.#deps.log.warn({ err, incident: incident.id }, 'could not read the headline anchor');
-      return [];
+      this.#deps.log.warn(
+        { err, incident: incident.id },
+        'could not anchor the timeline in the evidence store',
+      );
     }
   }
 
@@ -303,10 +344,11 @@ export class Incidents {
     const { chat, log } = this.#deps;
     const incident = await this.get(incidentId);
     if (!incident) return;
-    // The pinned headline anchors the chain outside Redis: every edit carries the current count and head.
-    const message = headlineMessage(incident, {
-      anchor: anchorText(await this.#deps.timeline.chainHead(incidentId)),
-    });
+    // The pinned headline anchors the chain outside Redis: every edit carries the current count and head; the
+    // evidence store keeps the whole head too.
+    const chain = await this.#deps.timeline.chainHead(incidentId);
+    await this.#anchorInEvidence(incident, chain);
+    const message = headlineMessage(incident, { anchor: anchorText(chain) });
     try {
       if (incident.headline) {
         await chat.update(incident.headline, message);

@@ -1,5 +1,6 @@
 // Tamper evidence on real Redis: rewrite a stored event in the stream and /timeline names the first bad one.
 import assert from 'node:assert/strict';
+import { anchorKey } from '../../src/anchors.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
 import { TimelineLog } from '../../src/timeline-log.ts';
 import { hashEvent, type TimelineEvent } from '../../src/timeline.ts';
@@ -98,6 +99,55 @@ describe('timeline tamper evidence (real Redis)', () => {
       textOf(reply),
       /Hash chain BROKEN at event 3 \(\(end\)\): the chain was cut: the pinned headline recorded 4 events, only 2 are stored/,
     );
+  });
+
+  it('reports a cut tail by the head anchored in the evidence store, even when the headline was unhooked in Redis', async () => {
+    const t = await incidentWithEvents();
+    const incident = await t.bot.deps.incidents.get('INC-1');
+    assert.ok(incident?.headline);
+    const evidence = t.bot.deps.adapters.evidence;
+    assert.ok(evidence);
+    const recorded = await evidence.getRecord(anchorKey(incident));
+    assert.match(
+      recorded ?? '',
+      /"count":4,"head":"[0-9a-f]{64}"/,
+      'every headline edit anchors the head there too',
+    );
+
+    const fullKey = await findStreamKey(store, TimelineLog.streamKey('INC-1'));
+    const entries = (await store.redis.xrange(fullKey, '-', '+')) as [string, string[]][];
+    for (const [id] of entries.slice(2)) await store.redis.xdel(fullKey, id);
+    const last = JSON.parse(entries[1]?.[1][1] ?? '{}') as TimelineEvent;
+    await store.set(TimelineLog.headKey('INC-1'), last.hash);
+    // Whoever holds Redis also unhooks the pinned headline, so only the evidence store still knows the head.
+    await t.bot.deps.incidents.update('INC-1', ({ headline: _gone, ...rest }) => rest);
+
+    const { verification } = await t.bot.deps.timeline.verify(
+      'INC-1',
+      await t.bot.deps.incidents.anchors((await t.bot.deps.incidents.get('INC-1'))!),
+    );
+
+    assert.equal(verification.ok, false);
+    assert.match(
+      verification.ok ? '' : verification.reason,
+      /the chain was cut: the anchor in the evidence store \(.*INC-1\/timeline-anchor-\d{8}T\d{9}Z\.json\) recorded 4 events, only 2 are stored/,
+    );
+  });
+
+  it('keeps its own anchor per declaration: an INC-1 of an earlier store never judges a new INC-1', async () => {
+    const first = await incidentWithEvents();
+    const evidence = first.bot.deps.adapters.evidence;
+    assert.ok(evidence);
+    const fresh = await isolatedRedisStore();
+    try {
+      const second = makeTestBot({ store: fresh, adapters: { evidence } });
+      await second.command('alice', '/incident', 'declare payments sev=2 a new incident on a new store');
+      await second.bot.idle();
+      const [reply] = await second.command('alice', '/timeline');
+      assert.match(textOf(reply), /Hash chain verified: 1 event/);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('detects a deleted event', async () => {

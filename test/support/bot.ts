@@ -1,4 +1,7 @@
 // Builds a real Bot (real flows, real store) around a recording chat, and drives commands and buttons as users.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
@@ -31,6 +34,8 @@ export function testConfig(extra: Record<string, unknown> = {}): Config {
         ...access,
       },
       services: services ?? { payments: {}, checkout: {} },
+      // Each bot its own evidence directory: what one test keeps (dumps, timeline anchors) never meets another.
+      evidence: { dir: mkdtempSync(join(tmpdir(), 'cs-test-evidence-')) },
       ...rest,
     },
     'test config',

@@ -1,6 +1,6 @@
 // Evidence on a local (or mounted) directory: written as .incomplete, renamed when verified, custody JSON beside it.
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +19,24 @@ export class LocalEvidenceStore implements EvidenceStore {
 
   constructor(dir: string) {
     this.location = resolve(dir);
+  }
+
+  async putRecord(key: string, text: string): Promise<void> {
+    const path = join(this.location, safeKey(key));
+    await mkdir(dirname(path), { recursive: true });
+    // Written beside, flushed, then renamed over: a reader sees the old record or the new one, never half of one.
+    const next = `${path}.next`;
+    await writeFile(next, text, { flush: true });
+    await rename(next, path);
+  }
+
+  async getRecord(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(join(this.location, safeKey(key)), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   async create(key: string): Promise<EvidenceWriter> {

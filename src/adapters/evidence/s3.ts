@@ -1,5 +1,5 @@
 // Evidence in S3: each artifact streamed as a multipart upload (bounded memory), custody JSON as a sibling object.
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough } from 'node:stream';
 import { ExternalServiceError } from '../../errors.ts';
@@ -39,6 +39,34 @@ export class S3EvidenceStore implements EvidenceStore {
     this.#partSize = Math.max(opts.partSize ?? 5 * 1024 * 1024, 5 * 1024 * 1024);
     this.#queueSize = opts.queueSize ?? 2;
     this.location = `s3://${this.#bucket}/${this.#prefix}`;
+  }
+
+  async putRecord(key: string, text: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: `${this.#prefix}${safeKey(key)}`,
+          Body: text,
+          ContentType: 'application/json',
+        }),
+      );
+    } catch (err) {
+      throw s3Error('PutObject', err);
+    }
+  }
+
+  async getRecord(key: string): Promise<string | undefined> {
+    try {
+      const got = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#bucket, Key: `${this.#prefix}${safeKey(key)}` }),
+      );
+      return (await got.Body?.transformToString('utf8')) ?? '';
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if ((err as Error).name === 'NoSuchKey' || status === 404) return undefined;
+      throw s3Error('GetObject', err);
+    }
   }
 
   async create(key: string, opts: { contentType?: string } = {}): Promise<EvidenceWriter> {

@@ -38,6 +38,10 @@ export interface EvidenceStore {
   readonly location: string;
   /** `key` is a relative path like INC-1/payments/pod-a/20261126T094107Z-heap.hprof.gz */
   create(key: string, opts?: { contentType?: string }): Promise<EvidenceWriter>;
+  /** A small record kept beside the evidence (the timeline's anchor), replaced whole on every write. */
+  putRecord(key: string, text: string): Promise<void>;
+  /** The record at `key`; undefined when there is none. */
+  getRecord(key: string): Promise<string | undefined>;
 }
 
 /** Counts and hashes what passes through, without holding it. */

@@ -120,4 +120,44 @@ describe('S3 evidence store', () => {
     assert.match(failure.message, /upload failed \(HTTP 403\): Access Denied/);
     assert.ok(written <= 16 * 1024 * 1024, `stopped within a few parts, wrote ${written}`);
   });
+
+  it('keeps a small record with PutObject and reads it back with GetObject; a missing key is no record', async () => {
+    const store = new S3EvidenceStore(client(), { bucket: BUCKET, prefix: 'incidents' });
+    let stored = '';
+    nock(S3)
+      .put(`/${BUCKET}/incidents/INC-1/timeline-anchor.json`, (body: unknown) => {
+        stored = typeof body === 'string' ? body : JSON.stringify(body);
+        return true;
+      })
+      .query(true)
+      .reply(200, '', { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
+    await store.putRecord('INC-1/timeline-anchor.json', '{"count":4,"head":"ab"}\n');
+    assert.equal(stored.trim(), '{"count":4,"head":"ab"}');
+
+    nock(S3)
+      .get(`/${BUCKET}/incidents/INC-1/timeline-anchor.json`)
+      .query(true)
+      .reply(200, '{"count":4,"head":"ab"}\n', { 'content-type': 'application/json' });
+    assert.equal(await store.getRecord('INC-1/timeline-anchor.json'), '{"count":4,"head":"ab"}\n');
+
+    nock(S3)
+      .get(`/${BUCKET}/incidents/INC-2/timeline-anchor.json`)
+      .query(true)
+      .reply(
+        404,
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>incidents/INC-2/timeline-anchor.json</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>',
+        { 'content-type': 'application/xml' },
+      );
+    assert.equal(await store.getRecord('INC-2/timeline-anchor.json'), undefined);
+
+    nock(S3)
+      .get(`/${BUCKET}/incidents/INC-3/timeline-anchor.json`)
+      .query(true)
+      .reply(
+        403,
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>4442587FB7D0A2FA</RequestId></Error>',
+        { 'content-type': 'application/xml' },
+      );
+    await assert.rejects(store.getRecord('INC-3/timeline-anchor.json'), /GetObject failed \(HTTP 403\)/);
+  });
 });
