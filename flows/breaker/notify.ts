@@ -50,7 +50,7 @@ export async function alertNoData(
   service: string,
   evaluation: Evaluation,
 ): Promise<void> {
-  const deps = ctx.deps;
+  const { deps } = ctx;
   const state = await getBreaker(deps, service);
   const settings = state?.settings;
   if (!state || !settings) return;
