@@ -1,5 +1,7 @@
 // /telemetry: snapshot the failing workload, keep evidence from its worst pods, quarantine some (approved), release.
-import { kubernetesSection, releaseQuarantine, runTelemetry } from './telemetry.ts';
+import { releaseQuarantine } from './release.ts';
+import { runTelemetry } from './snapshot.ts';
+import { kubernetesSection } from './workload.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
 import { UsageError } from '../../src/errors.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
