@@ -1,6 +1,19 @@
 // Who may run commands and who may approve: Slack user ids and user-group handles, resolved and cached.
 import type { Access as AccessConfig } from './config.ts';
 
+/** The approval rule that applies to one action: who may approve, how many must, and whether break-glass may. */
+export interface Policy {
+  /** The policy's name, or "default" when no `access.policies` entry matched. */
+  name: string;
+  approvers: string[];
+  quorum: number;
+  breakGlass: boolean;
+  requesterTeamMayApprove: boolean;
+}
+
+/** Why `actor` may not approve under a policy, or null when they may. */
+export type Ineligible = { reason: 'not-listed' } | { reason: 'requester-team'; group: string };
+
 export interface GroupResolver {
   (handle: string): Promise<string[] | undefined>;
 }
@@ -47,9 +60,47 @@ export class Access {
     return this.#matches(userId, this.#config.approvers);
   }
 
-  /** "@sre-leads, U024BE7LH" as shown on approval cards. */
-  describeApprovers(): string {
-    return this.#config.approvers.map((e) => (e.startsWith('@') || e === '*' ? e : `<@${e}>`)).join(', ');
+  /** The first `access.policies` entry matching the kind and service, else today's rule: one of `approvers`. */
+  policyFor(kind: string, service: string): Policy {
+    const index = this.#config.policies.findIndex(
+      (p) => (p.kinds?.includes(kind) ?? true) && (p.services?.includes(service) ?? true),
+    );
+    const found = this.#config.policies[index];
+    if (!found) {
+      return {
+        name: 'default',
+        approvers: this.#config.approvers,
+        quorum: 1,
+        breakGlass: this.#config.breakGlass,
+        requesterTeamMayApprove: true,
+      };
+    }
+    return {
+      name: found.name ?? `access.policies[${index}]`,
+      approvers: found.approvers ?? this.#config.approvers,
+      quorum: found.quorum,
+      breakGlass: found.breakGlass ?? this.#config.breakGlass,
+      requesterTeamMayApprove: found.requesterTeamMayApprove,
+    };
+  }
+
+  /** Whether `userId` may approve `requesterId`'s request under `policy` (membership read now, cached < 60 s). */
+  async ineligible(userId: string, policy: Policy, requesterId: string): Promise<Ineligible | null> {
+    if (!(await this.#matches(userId, policy.approvers))) return { reason: 'not-listed' };
+    if (policy.requesterTeamMayApprove) return null;
+    for (const entry of policy.approvers) {
+      if (!entry.startsWith('@')) continue;
+      const members = await this.#members(entry.slice(1));
+      if (members.has(userId) && members.has(requesterId)) return { reason: 'requester-team', group: entry };
+    }
+    return null;
+  }
+
+  /** "@sre-leads, U024BE7LH" as shown on approval cards (of `policy`, default today's approvers). */
+  describeApprovers(policy?: Policy): string {
+    return (policy?.approvers ?? this.#config.approvers)
+      .map((e) => (e.startsWith('@') || e === '*' ? e : `<@${e}>`))
+      .join(', ');
   }
 
   /**
