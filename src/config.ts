@@ -49,8 +49,18 @@ export const ApprovalPolicy = z.strictObject({
   kinds: z.array(z.string().min(1)).min(1).optional(),
   /** Services it covers; absent: every service. */
   services: z.array(z.string().min(1)).min(1).optional(),
-  /** Who may approve; absent: `access.approvers`. */
-  approvers: z.array(SlackUserOrGroup).min(1).optional(),
+  /** Who may approve (also `oncall:<escalation policy id>`: whoever PagerDuty has on call now); absent: `access.approvers`. */
+  approvers: z
+    .array(
+      z.union([
+        SlackUserOrGroup,
+        z
+          .string()
+          .regex(/^oncall:[A-Z0-9]{5,20}$/, 'oncall:<PagerDuty escalation policy id>, like oncall:PANZZEQ'),
+      ]),
+    )
+    .min(1)
+    .optional(),
   /** How many distinct approvers (never the requester) must approve before it runs: N of M. */
   quorum: z.number().int().min(1).max(10).default(1),
   /** Whether one person may act alone with break-glass for these actions; absent: `access.breakGlass`. */
@@ -69,6 +79,10 @@ export const Access = z.strictObject({
   groups: z.record(z.string(), z.array(z.string())).default({}),
   /** Per kind and service approval rules, first match wins; none matching: the rule above (one of `approvers`). */
   policies: z.array(ApprovalPolicy).default([]),
+  /** PagerDuty user id or email -> Slack user id, for `oncall:` approvers. */
+  pagerdutyUsers: z
+    .record(z.string().min(1), z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id (U…)'))
+    .default({}),
 });
 export type Access = z.infer<typeof Access>;
 

@@ -16,10 +16,11 @@ import type { Message } from '../../src/chat/chat.ts';
 import { crashPoint } from '../../src/crash.ts';
 import { AccessError, ExternalServiceError } from '../../src/errors.ts';
 import type { MessageRef } from '../../src/incident.ts';
+import { OncallUnavailableError, type Ineligible } from '../../src/access.ts';
 import { takeLease, type Lease } from '../../src/lease.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import { SYSTEM, type Actor } from '../../src/timeline.ts';
-import { approverIds, policyOf, policyRefusal, progressText } from './policy.ts';
+import { approverIds, oncallRefusal, policyOf, policyRefusal, progressText } from './policy.ts';
 import { transitionSummary } from './summary.ts';
 import type { ActionHandler, ActionRequest, ApprovalDeps } from './types.ts';
 
@@ -163,7 +164,13 @@ export class Approvals {
       return forged;
     }
     const { policy, text } = policyOf(access, action);
-    const ineligible = await access.ineligible(actor.id, policy, action.requester.id);
+    let ineligible: Ineligible | null;
+    try {
+      ineligible = await access.ineligible(actor.id, policy, action.requester.id);
+    } catch (err) {
+      if (err instanceof OncallUnavailableError) return oncallRefusal(err, policy, action);
+      throw err;
+    }
     const refusal =
       approvalRefusal(action, actor, { isApprover: true, now: now(), approversText: text }) ??
       policyRefusal(action, actor, policy, ineligible, text);
@@ -250,7 +257,14 @@ export class Approvals {
     if (elsewhere) return elsewhere;
     const own = actor.id === action.requester.id;
     const { policy, text } = policyOf(access, action);
-    if (!own && (await access.ineligible(actor.id, policy, action.requester.id))) {
+    let ineligible: Ineligible | null = null;
+    try {
+      if (!own) ineligible = await access.ineligible(actor.id, policy, action.requester.id);
+    } catch (err) {
+      if (err instanceof OncallUnavailableError) return oncallRefusal(err, policy, action);
+      throw err;
+    }
+    if (ineligible) {
       return {
         code: 'approval.not-approver',
         message: `Only those who may approve this (${text}) or the requester can stop this request.`,

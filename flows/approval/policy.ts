@@ -1,5 +1,5 @@
 // N-of-M approval: counting distinct approvers against the policy that applies, and saying why a press is refused.
-import type { Access, Ineligible, Policy } from '../../src/access.ts';
+import type { Access, Ineligible, OncallUnavailableError, Policy } from '../../src/access.ts';
 import type { Action, Refusal } from '../../src/actions.ts';
 import type { Actor } from '../../src/timeline.ts';
 
@@ -48,6 +48,17 @@ export function policyRefusal(
     };
   }
   return null;
+}
+
+/** PagerDuty could not say who is on call: nobody is let through on a guess; says what else can be done. */
+export function oncallRefusal(err: OncallUnavailableError, policy: Policy, action: Action): Refusal {
+  const fallback = policy.breakGlass
+    ? `If this cannot wait, ${action.requester.name} can run the command again with break-glass="<reason>".`
+    : `Break-glass is not allowed for ${action.kind} (policy "${policy.name}"); try again in a minute or fix the PagerDuty connection.`;
+  return {
+    code: 'approval.oncall-unavailable',
+    message: `${err.message}, so this approval was not counted (on-call approval fails closed). ${fallback}`,
+  };
 }
 
 /** The policy of `action` with the text its card and refusals show. */

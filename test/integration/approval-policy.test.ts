@@ -1,12 +1,65 @@
 // Approval policies on real Redis: N-of-M per kind and service, who is eligible, every refusal, exactly one execution.
 import assert from 'node:assert/strict';
+import nock from 'nock';
+import { PdjsPagerDuty } from '../../src/adapters/pagerduty.ts';
 import type { ActionHandler } from '../../flows/approval/approval.ts';
 import type { Action } from '../../src/actions.ts';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/chat/blocks/approval.ts';
 import { ConfigError } from '../../src/errors.ts';
 import type { RedisStore } from '../../src/store/redis.ts';
 import { CHANNEL, makeTestBot, testConfig, textOf, USERS, type TestBot } from '../support/bot.ts';
+import { useNock } from '../support/nock.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
+
+const PD_API = 'https://api.pagerduty.com';
+const PD_TOKEN = 'pd-test-token';
+const PD_FROM = 'bot@example.com';
+
+/** One on-call entry as GET /oncalls?include[]=users returns it: the user expanded, the rest references. */
+function oncallEntry(user: { id: string; name: string; email: string }, level: number) {
+  return {
+    escalation_policy: {
+      id: 'PANZZEQ',
+      type: 'escalation_policy_reference',
+      summary: 'Payments',
+      self: `${PD_API}/escalation_policies/PANZZEQ`,
+      html_url: 'https://acme.pagerduty.com/escalation_policies/PANZZEQ',
+    },
+    escalation_level: level,
+    schedule: {
+      id: 'PI7DH85',
+      type: 'schedule_reference',
+      summary: 'Payments primary',
+      self: `${PD_API}/schedules/PI7DH85`,
+      html_url: 'https://acme.pagerduty.com/schedules/PI7DH85',
+    },
+    user: {
+      id: user.id,
+      type: 'user',
+      name: user.name,
+      summary: user.name,
+      email: user.email,
+      time_zone: 'Europe/London',
+      role: 'user',
+      self: `${PD_API}/users/${user.id}`,
+      html_url: `https://acme.pagerduty.com/users/${user.id}`,
+    },
+    start: '2026-12-03T09:00:00Z',
+    end: '2026-12-04T09:00:00Z',
+  };
+}
+
+/** GET /oncalls for escalation policy PANZZEQ with users included, answered once with `status` and `body`. */
+function oncalls(status: number, body: unknown, seen: Record<string, unknown>[]) {
+  nock(PD_API)
+    .matchHeader('authorization', `Token token=${PD_TOKEN}`)
+    .get('/oncalls')
+    .query((q) => {
+      seen.push(q);
+      return true;
+    })
+    .reply(status, body as Record<string, unknown>);
+}
 
 interface Flip {
   to: number;
@@ -59,12 +112,20 @@ describe('approval policies (real Redis)', () => {
     access: Record<string, unknown>,
     instanceId?: string,
     chatOf?: TestBot,
+    withPagerDuty = false,
   ): Promise<TestBot> {
     const t = makeTestBot({
       store,
       config: testConfig({ access: { groups: GROUPS, ...access } }),
       ...(instanceId ? { instanceId } : {}),
       ...(chatOf ? { chat: chatOf.chat } : {}),
+      ...(withPagerDuty
+        ? {
+            adapters: {
+              pagerduty: new PdjsPagerDuty({ token: PD_TOKEN, from: PD_FROM, retryTimeoutMs: 0 }),
+            },
+          }
+        : {}),
     });
     bots.push(t);
     t.bot.deps.approvals.register(flipHandler(system));
@@ -215,6 +276,93 @@ describe('approval policies (real Redis)', () => {
     const glass = await request(t, 'test.flip', 'leads asleep');
     await t.bot.idle();
     assert.equal((await t.bot.deps.approvals.get(glass.id))?.state, 'succeeded');
+  });
+
+  describe('on-call approvers (PagerDuty /oncalls, nock)', () => {
+    useNock();
+    before(() => nock.disableNetConnect());
+    after(() => nock.enableNetConnect());
+
+    const onCallPolicy = {
+      policies: [{ name: 'on-call', kinds: ['test.flip'], approvers: ['oncall:PANZZEQ'], breakGlass: false }],
+      pagerdutyUsers: { PXPGF42: 'U0DAVE', 'bob@example.com': 'U0BOB' },
+    };
+
+    it('lets whoever PagerDuty has on call approve, looked up once and cached, and refuses the others', async () => {
+      const seen: Record<string, unknown>[] = [];
+      oncalls(
+        200,
+        {
+          oncalls: [oncallEntry({ id: 'PXPGF42', name: 'Dave', email: 'dave@example.com' }, 1)],
+          limit: 100,
+          offset: 0,
+          more: false,
+          total: null,
+        },
+        seen,
+      );
+      const t = await bot(onCallPolicy, undefined, undefined, true);
+      const action = await request(t);
+      assert.match(card(t, action), /waiting for 1 more of on-call of PANZZEQ/);
+
+      const bob = await t.click('bob', APPROVE_ACTION, action.id);
+      assert.match(textOf(bob[0]), /Only on-call of PANZZEQ can approve test\.flip on payments/);
+      assert.deepEqual(await t.click('dave', APPROVE_ACTION, action.id), []);
+      await t.bot.idle();
+      assert.equal(system.writes, 1);
+      assert.equal(seen.length, 1, 'the on-call set is cached between clicks');
+      assert.match(JSON.stringify(seen[0]), /PANZZEQ/);
+      assert.match(JSON.stringify(seen[0]), /users/);
+    });
+
+    it('maps an on-call user by email too', async () => {
+      const seen: Record<string, unknown>[] = [];
+      oncalls(
+        200,
+        {
+          oncalls: [oncallEntry({ id: 'PBOB123', name: 'Bob', email: 'bob@example.com' }, 2)],
+          limit: 100,
+          offset: 0,
+          more: false,
+          total: null,
+        },
+        seen,
+      );
+      const t = await bot(onCallPolicy, undefined, undefined, true);
+      const action = await request(t);
+      assert.deepEqual(await t.click('bob', APPROVE_ACTION, action.id), []);
+      await t.bot.idle();
+      assert.equal(system.writes, 1);
+    });
+
+    it('fails closed when PagerDuty is down, and says what the fallback is', async () => {
+      const seen: Record<string, unknown>[] = [];
+      oncalls(503, { error: { message: 'Service Unavailable', code: 2001 } }, seen);
+      const t = await bot(onCallPolicy, undefined, undefined, true);
+      const action = await request(t);
+      const dave = await t.click('dave', APPROVE_ACTION, action.id);
+      assert.match(
+        textOf(dave[0]),
+        /PagerDuty could not say who is on call for escalation policy PANZZEQ .*so this approval was not counted \(on-call approval fails closed\)\. Break-glass is not allowed for test\.flip/s,
+      );
+      assert.equal(system.writes, 0);
+      assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'requested');
+    });
+
+    it('fails closed when PagerDuty is not configured at all', async () => {
+      const t = await bot({
+        ...onCallPolicy,
+        breakGlass: true,
+        policies: [{ ...onCallPolicy.policies[0], breakGlass: true }],
+      });
+      const action = await request(t);
+      const dave = await t.click('dave', APPROVE_ACTION, action.id);
+      assert.match(
+        textOf(dave[0]),
+        /PagerDuty REST is not configured .*run the command again with break-glass=/s,
+      );
+      assert.equal(system.writes, 0);
+    });
   });
 
   it('validates policies with the path of the mistake', () => {
