@@ -1,8 +1,34 @@
 // Who may run commands and who may approve: Slack user ids and user-group handles, resolved and cached.
 import type { Access as AccessConfig } from './config.ts';
 
+/** The approval rule that applies to one action: who may approve, how many must, and whether break-glass may. */
+export interface Policy {
+  /** The policy's name, or "default" when no `access.policies` entry matched. */
+  name: string;
+  approvers: string[];
+  quorum: number;
+  breakGlass: boolean;
+  requesterTeamMayApprove: boolean;
+}
+
+/** Why `actor` may not approve under a policy, or null when they may. */
+export type Ineligible = { reason: 'not-listed' } | { reason: 'requester-team'; group: string };
+
 export interface GroupResolver {
   (handle: string): Promise<string[] | undefined>;
+}
+
+/** Who PagerDuty has on call for an escalation policy: PagerDuty ids and emails; throws when unreachable. */
+export interface OncallResolver {
+  (escalationPolicyId: string): Promise<{ id: string; email?: string }[]>;
+}
+
+/** How long the on-call set of an escalation policy is kept before PagerDuty is asked again. */
+export const ONCALL_CACHE_MS = 30_000;
+
+/** PagerDuty could not say who is on call: approval by on-call fails closed. */
+export class OncallUnavailableError extends Error {
+  code = 'approval.oncall-unavailable';
 }
 
 /** How long each of the two group caches (here and in the Slack chat) keeps a membership list. */
@@ -14,6 +40,8 @@ export class Access {
   #cache = new Map<string, { members: Set<string>; at: number }>();
   #ttlMs: number;
   #now: () => number;
+  #oncall: OncallResolver | undefined;
+  #oncallCache = new Map<string, { ids: Set<string>; at: number }>();
 
   /**
    * `cacheMs` (default 30 s) plus the chat's own group cache (30 s) bound how long a person removed from an
@@ -22,8 +50,9 @@ export class Access {
   constructor(
     config: AccessConfig,
     resolveGroup: GroupResolver,
-    opts: { cacheMs?: number; now?: () => number } = {},
+    opts: { cacheMs?: number; now?: () => number; oncall?: OncallResolver } = {},
   ) {
+    this.#oncall = opts.oncall;
     this.#config = config;
     this.#resolve = resolveGroup;
     this.#ttlMs = opts.cacheMs ?? GROUP_CACHE_MS;
@@ -47,9 +76,49 @@ export class Access {
     return this.#matches(userId, this.#config.approvers);
   }
 
-  /** "@sre-leads, U024BE7LH" as shown on approval cards. */
-  describeApprovers(): string {
-    return this.#config.approvers.map((e) => (e.startsWith('@') || e === '*' ? e : `<@${e}>`)).join(', ');
+  /** The first `access.policies` entry matching the kind and service, else today's rule: one of `approvers`. */
+  policyFor(kind: string, service: string): Policy {
+    const index = this.#config.policies.findIndex(
+      (p) => (p.kinds?.includes(kind) ?? true) && (p.services?.includes(service) ?? true),
+    );
+    const found = this.#config.policies[index];
+    if (!found) {
+      return {
+        name: 'default',
+        approvers: this.#config.approvers,
+        quorum: 1,
+        breakGlass: this.#config.breakGlass,
+        requesterTeamMayApprove: true,
+      };
+    }
+    return {
+      name: found.name ?? `access.policies[${index}]`,
+      approvers: found.approvers ?? this.#config.approvers,
+      quorum: found.quorum,
+      breakGlass: found.breakGlass ?? this.#config.breakGlass,
+      requesterTeamMayApprove: found.requesterTeamMayApprove,
+    };
+  }
+
+  /** Whether `userId` may approve `requesterId`'s request under `policy` (membership read now, cached < 60 s). */
+  async ineligible(userId: string, policy: Policy, requesterId: string): Promise<Ineligible | null> {
+    if (!(await this.#matches(userId, policy.approvers))) return { reason: 'not-listed' };
+    if (policy.requesterTeamMayApprove) return null;
+    for (const entry of policy.approvers) {
+      if (!entry.startsWith('@')) continue;
+      const members = await this.#members(entry.slice(1));
+      if (members.has(userId) && members.has(requesterId)) return { reason: 'requester-team', group: entry };
+    }
+    return null;
+  }
+
+  /** "@sre-leads, U024BE7LH" as shown on approval cards (of `policy`, default today's approvers). */
+  describeApprovers(policy?: Policy): string {
+    return (policy?.approvers ?? this.#config.approvers)
+      .map((e) =>
+        e.startsWith('oncall:') ? `on-call of ${e.slice(7)}` : e.startsWith('@') || e === '*' ? e : `<@${e}>`,
+      )
+      .join(', ');
   }
 
   /**
@@ -74,9 +143,37 @@ export class Access {
   async #matches(userId: string, entries: string[]): Promise<boolean> {
     for (const entry of entries) {
       if (entry === '*' || entry === userId) return true;
+      if (entry.startsWith('oncall:') && (await this.#oncallIds(entry.slice(7))).has(userId)) return true;
       if (entry.startsWith('@') && (await this.#members(entry.slice(1))).has(userId)) return true;
     }
     return false;
+  }
+
+  /** Slack ids of whoever is on call for the escalation policy now (cached 30 s); throws when PagerDuty cannot say. */
+  async #oncallIds(policyId: string): Promise<Set<string>> {
+    const cached = this.#oncallCache.get(policyId);
+    if (cached && this.#now() - cached.at < ONCALL_CACHE_MS) return cached.ids;
+    if (!this.#oncall) {
+      throw new OncallUnavailableError(
+        `approvers name oncall:${policyId}, but PagerDuty is not configured (PAGERDUTY_TOKEN), so nobody on call can be looked up`,
+      );
+    }
+    let users: { id: string; email?: string }[];
+    try {
+      users = await this.#oncall(policyId);
+    } catch (err) {
+      throw new OncallUnavailableError(
+        `PagerDuty could not say who is on call for escalation policy ${policyId} (${(err as Error).message})`,
+      );
+    }
+    const map = this.#config.pagerdutyUsers;
+    const ids = new Set<string>();
+    for (const user of users) {
+      const slack = map[user.id] ?? (user.email ? map[user.email] : undefined);
+      if (slack) ids.add(slack);
+    }
+    this.#oncallCache.set(policyId, { ids, at: this.#now() });
+    return ids;
   }
 
   async #members(handle: string): Promise<Set<string>> {

@@ -244,7 +244,13 @@ export function buildBot(opts: BuildOptions): Bot {
     hasher: (text) => keys.mac('timeline', text),
     redactor: opts.redactor,
   });
-  const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle));
+  // On-call approvers are looked up at click time, through the PagerDuty REST adapter built below.
+  const oncall = (policyId: string) => {
+    const rest = adapters.pagerduty;
+    if (!rest?.oncallUsers) throw new Error('PagerDuty REST is not configured (PAGERDUTY_TOKEN)');
+    return rest.oncallUsers(policyId);
+  };
+  const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle), { oncall });
   const incidents = new Incidents({
     store: opts.store,
     chat,

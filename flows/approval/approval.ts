@@ -1,8 +1,6 @@
 // Two-person approval for every risky action: request, approve or deny, execute exactly once, recover after a restart.
 import { randomUUID } from 'node:crypto';
-import type { Access } from '../../src/access.ts';
 import { approveValue, bindingOf, pressRefusal, type PressOrigin } from '../../src/approval-binding.ts';
-import type { Keys } from '../../src/keys.ts';
 import {
   approvalRefusal,
   computeChangeHash,
@@ -14,69 +12,19 @@ import {
   type Refusal,
 } from '../../src/actions.ts';
 import { approvalCard, type ChangeView } from '../../src/chat/blocks/approval.ts';
-import type { Chat } from '../../src/chat/chat.ts';
+import type { Message } from '../../src/chat/chat.ts';
 import { crashPoint } from '../../src/crash.ts';
 import { AccessError, ExternalServiceError } from '../../src/errors.ts';
-import type { Incident, MessageRef } from '../../src/incident.ts';
+import type { MessageRef } from '../../src/incident.ts';
+import { OncallUnavailableError, type Ineligible } from '../../src/access.ts';
 import { takeLease, type Lease } from '../../src/lease.ts';
-import type { Logger } from '../../src/log.ts';
-import type { StepState } from '../../src/runbook.ts';
-import type { Scheduler } from '../../src/scheduler.ts';
-import { getJson, updateJson, type Store } from '../../src/store/store.ts';
-import type { Tasks, Throttle } from '../../src/tasks.ts';
-import { SYSTEM, type Actor, type Step } from '../../src/timeline.ts';
-import type { Incidents } from '../incident/incident.ts';
+import { getJson, updateJson } from '../../src/store/store.ts';
+import { SYSTEM, type Actor } from '../../src/timeline.ts';
+import { approverIds, oncallRefusal, policyOf, policyRefusal, progressText } from './policy.ts';
+import { transitionSummary } from './summary.ts';
+import type { ActionHandler, ActionRequest, ApprovalDeps } from './types.ts';
 
-export interface ExecutionContext {
-  /** Reports progress: lands on the timeline and on the card. */
-  progress(text: string, data?: Record<string, unknown>): Promise<void>;
-  /** Who approved (empty for break-glass). */
-  approvers: Actor[];
-  /** Aborts when this executor lost its lease: another replica may be taking over, so stop writing. */
-  signal: AbortSignal;
-}
-
-/** What a kind of risky action needs to plug into the approval flow. */
-export interface ActionHandler<Change = unknown> {
-  kind: string;
-  /** The "before -> after" part of the card. */
-  describe(action: Action<Change>): ChangeView;
-  /** Performs the change. Must itself refuse when reality no longer matches `action.basis`. */
-  execute(action: Action<Change>, ctx: ExecutionContext): Promise<ActionResult>;
-  /** After a restart found the action `executing`: re-read reality and report; never re-send the change. */
-  recheck(action: Action<Change>): Promise<ActionResult>;
-  /** Checklist state for the step when the action succeeds (default done). */
-  stepOnSuccess?: StepState;
-}
-
-export interface ActionRequest<Change> {
-  kind: string;
-  incident: Incident;
-  step: Step | null;
-  summary: string;
-  basis: unknown;
-  change: Change;
-  requester: Actor;
-  breakGlass?: string;
-}
-
-export interface ApprovalDeps {
-  store: Store;
-  chat: Chat;
-  access: Access;
-  incidents: Incidents;
-  scheduler: Scheduler;
-  tasks: Tasks;
-  throttle: Throttle;
-  log: Logger;
-  now: () => Date;
-  /** This replica's identity, for execution leases. */
-  instanceId: string;
-  /** Execution lease timing (default 15 s, renewed every 5 s): an executor is dead once its lease lapsed. */
-  lease?: { ttlMs: number; renewMs?: number };
-  /** The out-of-Redis secret the Approve button's change hash is keyed with. */
-  keys: Keys;
-}
+export type { ActionHandler, ActionRequest, ApprovalDeps, ExecutionContext } from './types.ts';
 
 const actionKey = (id: string) => `action:${id}`;
 const leaseKey = (id: string) => `action:${id}:lease`;
@@ -121,10 +69,13 @@ export class Approvals {
   async request<Change>(req: ActionRequest<Change>): Promise<Action<Change>> {
     const { store, access, incidents, now } = this.#deps;
     const handler = this.#handler(req.kind);
-    if (req.breakGlass !== undefined && !access.breakGlassAllowed) {
+    const policy = access.policyFor(req.kind, req.incident.service);
+    if (req.breakGlass !== undefined && !policy.breakGlass) {
       throw new AccessError(
         'approval.break-glass-disabled',
-        'Break-glass is disabled here (access.breakGlass is false), so this change needs a second approver. Run the command without break-glass.',
+        policy.name === 'default'
+          ? 'Break-glass is disabled here (access.breakGlass is false), so this change needs a second approver. Run the command without break-glass.'
+          : `Break-glass is disabled for ${req.kind} on ${req.incident.service} (policy "${policy.name}"), so this change needs ${policy.quorum} approver(s) from ${access.describeApprovers(policy)}. Run the command without break-glass.`,
       );
     }
     const at = now();
@@ -167,15 +118,7 @@ export class Approvals {
     });
     let card: MessageRef;
     try {
-      card = await this.#deps.chat.post(
-        req.incident.channel,
-        approvalCard(
-          action,
-          handler.describe(action),
-          access.describeApprovers(),
-          approveValue(this.#deps.keys, action),
-        ),
-      );
+      card = await this.#deps.chat.post(req.incident.channel, this.#card(action, handler.describe(action)));
     } catch (err) {
       // Nobody can approve a request whose card never showed up: cancel it, on the timeline, instead of leaving it open.
       const why = (err as Error).message;
@@ -220,11 +163,17 @@ export class Approvals {
       if (forged.code === 'approval.tampered') await this.#recordTamper(action, actor);
       return forged;
     }
-    const refusal = approvalRefusal(action, actor, {
-      isApprover: await access.isApprover(actor.id),
-      now: now(),
-      approversText: access.describeApprovers(),
-    });
+    const { policy, text } = policyOf(access, action);
+    let ineligible: Ineligible | null;
+    try {
+      ineligible = await access.ineligible(actor.id, policy, action.requester.id);
+    } catch (err) {
+      if (err instanceof OncallUnavailableError) return oncallRefusal(err, policy, action);
+      throw err;
+    }
+    const refusal =
+      approvalRefusal(action, actor, { isApprover: true, now: now(), approversText: text }) ??
+      policyRefusal(action, actor, policy, ineligible, text);
     if (refusal) {
       if (refusal.code === 'approval.expired') await this.expire(actionId);
       return refusal;
@@ -240,20 +189,54 @@ export class Approvals {
     // Tracked before it is approved, so the recovery sweep finds it whatever point a crash stops us at.
     await this.#deps.store.addToSet(IN_FLIGHT, actionId);
     crashPoint('approval.before-approve');
-    const approved = await this.#transition(actionId, 'requested', 'approved', actor);
+    // One atomic step counts this approval: short of the quorum it is only recorded; the one that meets it
+    // moves the request to approved, so exactly one click (on any replica) goes on to execute.
+    const quorumMet = (current: Action) =>
+      !approverIds(current).includes(actor.id) && approverIds(current).length + 1 >= policy.quorum;
+    const approved = await this.#transition(actionId, 'requested', 'approved', actor, {}, quorumMet);
     crashPoint('approval.approved');
     if (!approved) {
+      const partial = await this.#addApproval(actionId, actor, policy.quorum);
+      if (partial) return null;
       const current = await this.get(actionId);
+      if (current?.state === 'requested' && !approverIds(current).includes(actor.id)) {
+        return this.approve(actionId, actor, origin); // the count moved under us: decide again
+      }
       return current
-        ? approvalRefusal(current, actor, {
-            isApprover: true,
-            now: now(),
-            approversText: access.describeApprovers(),
-          })
+        ? (approvalRefusal(current, actor, { isApprover: true, now: now(), approversText: text }) ??
+            policyRefusal(current, actor, policy, null, text))
         : null;
     }
     await this.#execute(approved, bindingOf(this.#deps.keys, action));
     return null;
+  }
+
+  /** Records one approval short of the quorum; null when the request moved on or the quorum is now met. */
+  async #addApproval(actionId: string, actor: Actor, quorum: number): Promise<Action | null> {
+    let added: Action | null = null;
+    await updateJson<Action>(this.#deps.store, actionKey(actionId), (current) => {
+      added = null;
+      if (current?.state !== 'requested') return undefined;
+      const ids = approverIds(current);
+      if (ids.includes(actor.id) || ids.length + 1 >= quorum) return undefined;
+      added = {
+        ...current,
+        approvals: [...current.approvals, { actor, at: this.#deps.now().toISOString() }],
+      };
+      return added;
+    });
+    const action = added as Action | null;
+    if (!action) return null;
+    const { policy, text } = policyOf(this.#deps.access, action);
+    await this.#deps.incidents.record(action.incident, {
+      step: action.step,
+      kind: 'action.approval-recorded',
+      actor,
+      summary: `${actor.name} approved (${progressText(action, policy, text)}): ${action.summary}`,
+      data: { action: action.id, kind: action.kind, policy: policy.name, quorum: policy.quorum },
+    });
+    this.#refreshCard(actionId);
+    return action;
   }
 
   async #recordTamper(action: Action, actor: Actor): Promise<void> {
@@ -273,18 +256,22 @@ export class Approvals {
     const elsewhere = origin ? pressRefusal(this.#deps.keys, action, origin, { needsBinding: false }) : null;
     if (elsewhere) return elsewhere;
     const own = actor.id === action.requester.id;
-    if (!own && !(await access.isApprover(actor.id))) {
+    const { policy, text } = policyOf(access, action);
+    let ineligible: Ineligible | null = null;
+    try {
+      if (!own) ineligible = await access.ineligible(actor.id, policy, action.requester.id);
+    } catch (err) {
+      if (err instanceof OncallUnavailableError) return oncallRefusal(err, policy, action);
+      throw err;
+    }
+    if (ineligible) {
       return {
         code: 'approval.not-approver',
-        message: `Only approvers (${access.describeApprovers()}) or the requester can stop this request.`,
+        message: `Only those who may approve this (${text}) or the requester can stop this request.`,
       };
     }
     if (action.state !== 'requested') {
-      return approvalRefusal(action, actor, {
-        isApprover: true,
-        now: now(),
-        approversText: access.describeApprovers(),
-      });
+      return approvalRefusal(action, actor, { isApprover: true, now: now(), approversText: text });
     }
     const to: ActionState = own ? 'cancelled' : 'denied';
     const done = await this.#transition(actionId, 'requested', to, actor, {
@@ -547,6 +534,15 @@ export class Approvals {
     return action;
   }
 
+  #card(action: Action, view: ChangeView): Message {
+    const { policy, text } = policyOf(this.#deps.access, action);
+    return approvalCard(action, view, text, approveValue(this.#deps.keys, action), {
+      policy: policy.name,
+      quorum: policy.quorum,
+      progress: progressText(action, policy, text),
+    });
+  }
+
   async #save(id: string, change: (a: Action) => Action): Promise<Action | null> {
     return updateJson<Action>(this.#deps.store, actionKey(id), (current) =>
       current ? change(current) : undefined,
@@ -560,42 +556,10 @@ export class Approvals {
       const handler = this.#handlers.get(action.kind);
       const view = handler ? handler.describe(action) : { fields: [] };
       try {
-        await this.#deps.chat.update(
-          action.card,
-          approvalCard(
-            action,
-            view,
-            this.#deps.access.describeApprovers(),
-            approveValue(this.#deps.keys, action),
-          ),
-        );
+        await this.#deps.chat.update(action.card, this.#card(action, view));
       } catch (err) {
         this.#deps.log.warn({ err, action: id }, 'could not update the approval card');
       }
     });
-  }
-}
-
-function transitionSummary(
-  action: Action,
-  to: ActionState,
-  actor: Actor,
-  patch: { note?: string; decision?: { reason?: string } },
-): string {
-  switch (to) {
-    case 'approved':
-      return action.breakGlass
-        ? `${actor.name} executed with BREAK-GLASS (no second approver): ${action.summary}. Reason: ${action.breakGlass.reason}`
-        : `${actor.name} approved: ${action.summary}`;
-    case 'executing':
-      return `Executing: ${action.summary}`;
-    case 'denied':
-      return `${actor.name} denied: ${action.summary}${patch.decision?.reason ? ` (${patch.decision.reason})` : ''}`;
-    case 'cancelled':
-      return `${actor.name} cancelled: ${action.summary}${patch.decision?.reason ? ` (${patch.decision.reason})` : ''}`;
-    case 'expired':
-      return `Expired without approval: ${action.summary}`;
-    default:
-      return `${action.summary}: ${to}`;
   }
 }

@@ -33,6 +33,15 @@ export interface PagerDuty {
   addNote(incidentId: string, content: string): Promise<{ id: string }>;
   /** Resolves; an incident that is already resolved counts as done. */
   resolveIncident(incidentId: string, resolution?: string): Promise<PagerDutyIncident | null>;
+  /** Who is on call now, at any level, for an escalation policy (GET /oncalls). */
+  oncallUsers?(escalationPolicyId: string): Promise<OncallUser[]>;
+}
+
+/** A PagerDuty user on call now. */
+export interface OncallUser {
+  id: string;
+  name: string;
+  email?: string;
 }
 
 export interface TriggerInput {
@@ -339,6 +348,36 @@ export class PdjsPagerDuty implements PagerDuty {
       },
     );
     return toIncident(res.data);
+  }
+
+  async oncallUsers(escalationPolicyId: string): Promise<OncallUser[]> {
+    const res = await this.#call(
+      'list_oncalls',
+      {
+        method: 'GET',
+        path: '/oncalls',
+        query: { 'escalation_policy_ids[]': escalationPolicyId, 'include[]': 'users', limit: '100' },
+      },
+      {
+        operation: `list who is on call for escalation policy ${escalationPolicyId}`,
+        notFound: `PagerDuty has no escalation policy ${escalationPolicyId}; copy the id from its URL (…/escalation_policies/<id>)`,
+      },
+    );
+    const list = (res.data as { oncalls?: unknown } | undefined)?.oncalls;
+    const users = new Map<string, OncallUser>();
+    for (const item of Array.isArray(list) ? list : []) {
+      const user = (item as { user?: { id?: unknown; summary?: unknown; name?: unknown; email?: unknown } })
+        .user;
+      if (typeof user?.id !== 'string') continue;
+      const name =
+        typeof user.name === 'string' ? user.name : typeof user.summary === 'string' ? user.summary : user.id;
+      users.set(user.id, {
+        id: user.id,
+        name,
+        ...(typeof user.email === 'string' ? { email: user.email } : {}),
+      });
+    }
+    return [...users.values()];
   }
 
   async findByIncidentKey(incidentKey: string): Promise<PagerDutyIncident[]> {

@@ -24,12 +24,20 @@ const TITLE: Record<ActionState, string> = {
 export const APPROVE_ACTION = 'approval.approve';
 export const DENY_ACTION = 'approval.deny';
 
+/** The approval policy that applies and how far the request got ("1 of 2 approvals: ✓ bob; waiting for…"). */
+export interface PolicyView {
+  policy: string;
+  quorum: number;
+  progress: string;
+}
+
 /** `approveValue` is what the Approve button carries: the request id and the keyed hash of this exact change. */
 export function approvalCard(
   action: Action,
   view: ChangeView,
   approversText: string,
   approveValue: string,
+  policy?: PolicyView,
 ): Message {
   const title = TITLE[action.state];
   const blocks = [header(`${title.replace(/:[a-z_]+: /, '')}: ${action.summary}`)];
@@ -51,6 +59,9 @@ export function approvalCard(
           ? `${approversText} (not the requester)`
           : action.approvals.map((a) => `${mention(a.actor.id)} at ${utc(a.at)}`).join(', ') || '—',
       ],
+      ...(policy && (policy.quorum > 1 || policy.policy !== 'default')
+        ? [['Approvals', `${policy.progress} (policy: ${escapeText(policy.policy)})`] as [string, string]]
+        : []),
       ['Expires', utc(action.expiresAt)],
       ['Incident', action.incident],
     ]),
