@@ -437,7 +437,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   let drill: DrillWorld | undefined;
   if (mode === 'console' && path === 'cloud-safety.example.yml' && !hasCloudCredentials(env)) {
     // No config and no cloud: a newcomer. Every adapter is the production one, pointed at simulated services.
-    drill = await startDrillWorld({ timeFactor: drillTimeFactor(env) });
+    drill = await startDrillWorld({
+      timeFactor: drillTimeFactor(env),
+      ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
+    });
     env = { ...env, ...drill.env };
     pointAtDrill(config, drill.prometheusUrl);
     banner.write(

@@ -148,7 +148,10 @@ async function query(url: string, sql: string): Promise<void> {
 /** Two throwaway ledger databases on the machine's PostgreSQL, or why there are none. */
 async function startLedger(
   adminUrl: string,
-): Promise<{ legacy: string; cloud: string; stop: () => Promise<void> } | { missing: string }> {
+): Promise<
+  | { legacy: string; cloud: string; stop: () => Promise<void> }
+  | { legacy: string; cloud: string; missing: string }
+> {
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
   const names = { legacy: `cs_drill_legacy_${suffix}`, cloud: `cs_drill_cloud_${suffix}` };
   const at = (db: string) => {
@@ -161,6 +164,8 @@ async function startLedger(
   } catch (err) {
     const where = new URL(adminUrl);
     return {
+      legacy: at(names.legacy),
+      cloud: at(names.cloud),
       missing: `no PostgreSQL the drill can use at ${where.hostname}:${where.port || '5432'} as ${where.username || 'postgres'} (${(err as Error).message}); start one there, or set PAYMENTS_LEGACY_DB_URL and PAYMENTS_CLOUD_DB_URL`,
     };
   }
@@ -203,10 +208,10 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     AWS_REGION: 'us-east-1',
     KUBECONFIG: kube.kubeconfig,
   };
-  if ('legacy' in ledger) {
-    env.PAYMENTS_LEGACY_DB_URL = ledger.legacy;
-    env.PAYMENTS_CLOUD_DB_URL = ledger.cloud;
-  }
+  // Without usable databases the URLs still point where the drill looked, so /ledger's own connection error
+  // names the address and the reason instead of a missing variable.
+  env.PAYMENTS_LEGACY_DB_URL = ledger.legacy;
+  env.PAYMENTS_CLOUD_DB_URL = ledger.cloud;
   return {
     env,
     prometheusUrl: prometheus.url,
@@ -214,7 +219,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
       `Kubernetes ${kube.cluster.url} (namespace ${NAMESPACE}, 3 cloud pods leaking memory, heap dumps 48 MiB)`,
       `Prometheus ${prometheus.url} (memory 97% of limit, 5xx 4.6%)`,
-      'legacy' in ledger
+      !('missing' in ledger)
         ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
         : `ledger: ${ledger.missing}`,
     ],

@@ -19,12 +19,13 @@ function readmeRunbook(): string[] {
 function runDrill(
   script: string[],
   cwd: string,
+  extra: Record<string, string> = {},
 ): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
       cwd,
       // Nothing but PATH and HOME: no Slack tokens, no AWS credentials, no kubeconfig, no database URLs.
-      env: { PATH: process.env.PATH ?? '', HOME: cwd },
+      env: { PATH: process.env.PATH ?? '', HOME: cwd, ...extra },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -91,7 +92,7 @@ describe('drill world in the console (npm start with nothing configured)', funct
         assert.match(ledger, /LEDGER AUDIT: PAYMENTS — 11 DIFFERENCES/);
       } else {
         assert.match(stderr, /ledger: no PostgreSQL the drill can use at 127\.0\.0\.1:5432/);
-        assert.match(ledger, /PAYMENTS_LEGACY_DB_URL/);
+        assert.match(ledger, /The audit FAILED: .*127\.0\.0\.1:5432\/cs_drill_legacy_\S+ as postgres is/);
       }
 
       assert.match(replyTo(stdout, '/breaker status'), /payments's breaker has never been armed/);
@@ -102,6 +103,29 @@ describe('drill world in the console (npm start with nothing configured)', funct
       const postmortem = replyTo(stdout, '/postmortem');
       assert.match(postmortem, /📎 Post-mortem draft INC-1 \(payments\)/);
       assert.match(postmortem, /POST-MORTEM DRAFT/);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('without a usable PostgreSQL, says so at start and /ledger names the address it could not reach', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const run = await runDrill(['/incident declare payments', '/ledger audit'], cwd, {
+        // Port 1 on loopback: nothing listens there.
+        CLOUD_SAFETY_DRILL_POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/postgres',
+      });
+
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(
+        run.stderr,
+        /ledger: no PostgreSQL the drill can use at 127\.0\.0\.1:1 as postgres \(.*ECONNREFUSED/,
+      );
+      assert.match(
+        replyTo(run.stdout, '/ledger audit'),
+        /The audit FAILED: legacy and cloud databases: legacy: 127\.0\.0\.1:1\/cs_drill_legacy_\S+ as postgres is unreachable \(ECONNREFUSED\)/,
+      );
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
