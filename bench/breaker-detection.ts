@@ -10,7 +10,7 @@ import { createMetrics } from '../src/metrics.ts';
 import { createRedactor } from '../src/redact.ts';
 import { RedisStore } from '../src/store/redis.ts';
 import { RecordingChat } from '../test/support/recording-chat.ts';
-import { startPrometheusServer } from '../test/support/prometheus-server.ts';
+import { startPrometheusServer } from '../src/drill/prometheus.ts';
 import { startRedis } from '../test/support/redis.ts';
 import {
   BENCH_ACCESS,

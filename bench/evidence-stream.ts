@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalEvidenceStore } from '../src/adapters/evidence/local.ts';
 import { KubeCluster } from '../src/adapters/kubernetes/client.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { FakeCluster, NAMESPACE, fileSha256 } from '../test/support/k8s.ts';
+import { FakeCluster, NAMESPACE, fileSha256 } from '../src/drill/kubernetes.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const POD = 'payments-7d9f8b6c5-bench';

@@ -49,6 +49,7 @@ import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
 import { buildIntegrationAdapters } from './adapters/integrations.ts';
+import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
 
 export interface BuildOptions {
   config: Config;
@@ -410,6 +411,27 @@ function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStre
   return 'cloud-safety.example.yml';
 }
 
+/** CLOUD_SAFETY_DRILL_TIME_FACTOR: 1.0 runs a drill at real speed (a game day); the console default compresses it. */
+function drillTimeFactor(env: NodeJS.ProcessEnv): number {
+  const text = env.CLOUD_SAFETY_DRILL_TIME_FACTOR;
+  if (text === undefined || text === '') return 0.05;
+  const factor = Number(text);
+  if (!(factor > 0 && factor <= 1))
+    throw new ConfigError(
+      `CLOUD_SAFETY_DRILL_TIME_FACTOR=${text} is not a number in (0, 1], e.g. 0.05 or 1.0.`,
+    );
+  return factor;
+}
+
+/** Points every Prometheus the config names at the drill's simulated query API. */
+function pointAtDrill(config: Config, prometheusUrl: string): void {
+  for (const service of Object.values(config.services)) {
+    if (service.breaker && 'prometheus' in service.breaker.source)
+      service.breaker.source.prometheus = prometheusUrl;
+    if (service.kubernetes?.prometheus) service.kubernetes.prometheus.url = prometheusUrl;
+  }
+}
+
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const mode = chooseMode(env);
   // Fault drills only: die at a named step boundary (see docs/faults.md).
@@ -417,7 +439,21 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const redactor = createRedactor(secretValues(env));
   const log = createLogger(redactor, { level: env.LOG_LEVEL ?? (mode === 'console' ? 'error' : 'info') });
   const banner = process.stderr;
-  const config = loadConfig(configPath(env, mode, banner));
+  const path = configPath(env, mode, banner);
+  const config = loadConfig(path);
+  let drill: DrillWorld | undefined;
+  if (mode === 'console' && path === 'cloud-safety.example.yml' && !hasCloudCredentials(env)) {
+    // No config and no cloud: a newcomer. Every adapter is the production one, pointed at simulated services.
+    drill = await startDrillWorld({
+      timeFactor: drillTimeFactor(env),
+      ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
+    });
+    env = { ...env, ...drill.env };
+    pointAtDrill(config, drill.prometheusUrl);
+    banner.write(
+      `=== DRILL: no cloud-safety.yml and no cloud credentials, so nothing real is touched. Simulated in this process:\n${drill.describe.map((line) => `  ${line}\n`).join('')}===\n`,
+    );
+  }
   let store: Store;
   if (env.REDIS_URL) {
     store = await reachableRedis(env.REDIS_URL, env.REDIS_PREFIX ?? 'cloud-safety:');
@@ -480,6 +516,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     await bot.stop();
     for (const stop of stops) await stop();
     await store.close();
+    await drill?.stop();
     return;
   }
 

@@ -1,5 +1,5 @@
 // Named breaker conditions and the cloud-against-legacy comparison end to end: real Redis, a local Route 53, and the
-// local Prometheus API (test/support/prometheus-server.ts) answering latency, memory, 5xx and traffic.
+// local Prometheus API (src/drill/prometheus.ts) answering latency, memory, 5xx and traffic.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { getBreaker } from '../../flows/breaker/evaluator.ts';
@@ -15,7 +15,7 @@ import {
   type BreakerBot,
   type Route53Kit,
 } from '../support/breaker.ts';
-import { startPrometheusServer, type PrometheusServer, type RangeAsk } from '../support/prometheus-server.ts';
+import { startPrometheusServer, type PrometheusServer, type RangeAsk } from '../../src/drill/prometheus.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
 
 const INTERVAL = 30_000;

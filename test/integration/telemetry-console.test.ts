@@ -14,7 +14,14 @@ import { buildBot } from '../../src/main.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { memoryLogger } from '../support/bot.ts';
-import { eventList, FakeCluster, NAMESPACE, podList, podMetricsList, podObject } from '../support/k8s.ts';
+import {
+  eventList,
+  FakeCluster,
+  NAMESPACE,
+  podList,
+  podMetricsList,
+  podObject,
+} from '../../src/drill/kubernetes.ts';
 import { useNock } from '../support/nock.ts';
 
 describe('/telemetry in the console', () => {

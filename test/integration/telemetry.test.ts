@@ -27,7 +27,7 @@ import {
   status403,
   status404,
   type PodSpecInput,
-} from '../support/k8s.ts';
+} from '../../src/drill/kubernetes.ts';
 import { useNock } from '../support/nock.ts';
 
 const SELECTOR = 'app=payments,track=cloud';

@@ -19,7 +19,7 @@ import {
   podObject,
   status403,
   status404,
-} from '../../../support/k8s.ts';
+} from '../../../../src/drill/kubernetes.ts';
 
 function sink(): { stream: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = [];

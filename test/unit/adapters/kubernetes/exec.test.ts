@@ -6,7 +6,7 @@ import { KubeCluster } from '../../../../src/adapters/kubernetes/client.ts';
 import { execUrl, exitCodeOf } from '../../../../src/adapters/kubernetes/exec.ts';
 import { ExecError } from '../../../../src/adapters/kubernetes/types.ts';
 import { createMetrics } from '../../../../src/metrics.ts';
-import { FakeCluster, K8S_TOKEN, NAMESPACE } from '../../../support/k8s.ts';
+import { FakeCluster, K8S_TOKEN, NAMESPACE } from '../../../../src/drill/kubernetes.ts';
 
 function collector(): { stream: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = [];

@@ -1,4 +1,4 @@
-// A fake Kubernetes API server for tests: exec over WebSocket (v4.channel.k8s.io) into pods with a tiny shell and
+// The simulated Kubernetes API server (drills and tests): exec over WebSocket (v4.channel.k8s.io) into pods with a tiny shell and
 // files, plus API objects shaped like a real server's (PodList, PodMetricsList, EventList, Status) for nock.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -134,18 +134,45 @@ export function exitStatus(code: number): Record<string, unknown> {
   };
 }
 
+/** What the REST side of a served cluster reads, asked afresh on every request (a drill's pods change). */
+export interface ClusterWorld {
+  pods(): PodSpecInput[];
+  /** Working-set memory per pod name, as the metrics API reports it (e.g. "1900Mi"). */
+  usage(): Record<string, string>;
+  events(): { pod: string; reason: string; message: string; count?: number; last: string }[];
+  log(pod: string): string;
+}
+
+/** Equality-based label selectors (`a=b,c=d`), the only kind the bot sends. */
+function matchesSelector(pod: PodSpecInput, selector: string | null): boolean {
+  if (!selector) return true;
+  const labels = pod.labels ?? { app: 'payments', track: 'cloud', 'pod-template-hash': '7d9f8b6c5' };
+  return selector.split(',').every((term) => {
+    const [key, value] = term.split('=');
+    return key !== undefined && labels[key.trim()] === value?.trim();
+  });
+}
+
 export class FakeCluster {
   readonly pods = new Map<string, FakePod>();
   readonly execs: ExecCall[] = [];
   /** REST requests nock did not answer (they reached this server): a test bug or an unexpected call. */
   readonly unexpected: string[] = [];
   forbidExec = false;
+  #world: ClusterWorld | undefined;
   #server: Server;
   #wss: WebSocketServer;
   port = 0;
 
   constructor() {
     this.#server = createServer((req, res) => {
+      if (
+        this.#answer(req.method ?? 'GET', req.url ?? '/', (code, body, type = 'application/json') => {
+          res.writeHead(code, { 'content-type': type });
+          res.end(typeof body === 'string' ? body : JSON.stringify(body));
+        })
+      )
+        return;
       this.unexpected.push(`${req.method} ${req.url}`);
       res.writeHead(500, { 'content-type': 'application/json' });
       res.end(
@@ -219,6 +246,54 @@ export class FakeCluster {
       currentContext: 'test',
     });
     return kc;
+  }
+
+  /**
+   * Serves the read side of the API itself (pods, pod metrics, events, logs) from `world`, as a drill does;
+   * tests leave it unset and answer REST with nock.
+   */
+  serve(world: ClusterWorld): void {
+    this.#world = world;
+  }
+
+  #answer(
+    method: string,
+    rawUrl: string,
+    send: (code: number, body: unknown, type?: string) => void,
+  ): boolean {
+    const world = this.#world;
+    if (!world || method !== 'GET') return false;
+    const url = new URL(rawUrl, 'http://x');
+    const path = url.pathname;
+    const ns = `/namespaces/${NAMESPACE}`;
+    if (path === `/api/v1${ns}/pods`) {
+      send(
+        200,
+        podList(world.pods().filter((p) => matchesSelector(p, url.searchParams.get('labelSelector')))),
+      );
+      return true;
+    }
+    if (path === `/apis/metrics.k8s.io/v1beta1${ns}/pods`) {
+      send(200, podMetricsList(world.usage()));
+      return true;
+    }
+    if (path === `/api/v1${ns}/events`) {
+      send(200, eventList(world.events()));
+      return true;
+    }
+    const log = new RegExp(`^/api/v1${ns}/pods/([^/]+)/log$`).exec(path);
+    if (log?.[1]) {
+      send(200, world.log(decodeURIComponent(log[1])), 'text/plain');
+      return true;
+    }
+    const one = new RegExp(`^/api/v1${ns}/pods/([^/]+)$`).exec(path);
+    if (one?.[1]) {
+      const name = decodeURIComponent(one[1]);
+      const pod = world.pods().find((p) => p.name === name);
+      send(pod ? 200 : 404, pod ? podObject(pod) : status404('pods', name));
+      return true;
+    }
+    return false;
   }
 
   addPod(name: string, pod: Partial<FakePod> = {}): FakePod {

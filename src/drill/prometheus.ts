@@ -1,5 +1,5 @@
 // A local Prometheus-compatible HTTP API (/api/v1/query, /api/v1/query_range) with values you set, for drills and
-// benchmarks. Run it: `node test/support/prometheus-server.ts`, then change what it answers with
+// benchmarks. Run it: `node src/drill/prometheus.ts`, then change what it answers with
 // `curl -X POST 'http://127.0.0.1:9091/drill?memory=0.97'` (names: memory, errors, traffic, latency; "NaN" and
 // "empty" work). Tests can answer per query instead (`answer`, `range`), e.g. legacy and cloud differently.
 import { createServer, type Server } from 'node:http';

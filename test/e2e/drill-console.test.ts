@@ -1,0 +1,133 @@
+// The drill world end to end: `node src/main.ts` with no config, no credentials and an empty environment runs the
+// README's runbook against the in-process simulators, through the production adapters.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** The runbook the README's console section shows: the command lines of the block after its drill marker. */
+function readmeRunbook(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const block = /<!-- drill-runbook -->\s*```[a-z]*\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, 'the README has a drill runbook block');
+  return block.split('\n').filter((line) => line.startsWith('/'));
+}
+
+function runDrill(
+  script: string[],
+  cwd: string,
+  extra: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
+      cwd,
+      // Nothing but PATH and HOME: no Slack tokens, no AWS credentials, no kubeconfig, no database URLs.
+      env: { PATH: process.env.PATH ?? '', HOME: cwd, ...extra },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ stdout, stderr, code });
+    });
+    child.stdin.end(`${script.join('\n')}\n`);
+  });
+}
+
+/** What the bot printed between the prompt of `command` and the next prompt. */
+function replyTo(stdout: string, command: string): string {
+  const start = stdout.indexOf(`> ${command}\n`);
+  assert.ok(start >= 0, `the console ran ${command}`);
+  const rest = stdout.slice(start + command.length + 3);
+  const next = rest.search(/\n\w+@#incident> /);
+  return next < 0 ? rest : rest.slice(0, next);
+}
+
+describe('drill world in the console (npm start with nothing configured)', function () {
+  this.timeout(180_000);
+
+  it('runs the README runbook against the simulated cloud, every step answering', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const script = readmeRunbook();
+      const run = await runDrill(script, cwd);
+      const { stdout, stderr } = run;
+
+      assert.equal(run.code, 0, stderr);
+      assert.match(stderr, /=== DRILL: no cloud-safety\.yml and no cloud credentials/);
+      assert.match(stderr, /Route 53 http:\/\/127\.0\.0\.1:\d+ \(zone Z0DRILLPAYMENTS, INSYNC after 3\.0 s/);
+      assert.match(stderr, /Kubernetes http:\/\/127\.0\.0\.1:\d+ \(namespace payments/);
+      assert.match(stderr, /Prometheus http:\/\/127\.0\.0\.1:\d+/);
+
+      assert.match(replyTo(stdout, script[0] ?? ''), /▌ INCIDENT INC-1 · PAYMENTS · SEV1/);
+      const contain = replyTo(stdout, '/contain');
+      assert.match(contain, /Route 53 weights: legacy 20 \/ cloud 80 \(20% \/ 80%\) → legacy 100 \/ cloud 0/);
+      assert.match(contain, /Legacy health \(Route 53\): healthy/);
+      // The requester cannot approve; bob, an approver, can, and the real SDK waits for the simulated INSYNC.
+      assert.match(replyTo(stdout, '/click 1'), /./);
+      assert.match(stdout, /DNS: ✔ in sync/);
+      assert.match(stdout, /change \w+ INSYNC after \d+ s; clients converge by/);
+
+      const telemetry = replyTo(stdout, '/telemetry');
+      assert.match(telemetry, /WORKLOAD SNAPSHOT · PAYMENTS/);
+      assert.match(telemetry, /payments-cloud-7d9f8b6c5-x2k4q +\S+ +yes +3 +OOMKilled/);
+      assert.match(stdout, /heap-dump: 48\.0 MiB, sha256 `[0-9a-f]{12}…` \(matches the pod\)/);
+      assert.match(
+        stdout,
+        /Evidence from payments-cloud-7d9f8b6c5-x2k4q, payments-cloud-7d9f8b6c5-m8n3v: 8 kept, 0 failed/,
+      );
+
+      const ledger = replyTo(stdout, '/ledger audit');
+      if (/PostgreSQL ledgers cs_drill_legacy_/.test(stderr)) {
+        assert.match(ledger, /missing_in_legacy 4, missing_in_cloud 0, mismatched 5, partial 1, invariant 1/);
+        assert.match(ledger, /LEDGER AUDIT: PAYMENTS — 11 DIFFERENCES/);
+      } else {
+        assert.match(stderr, /ledger: no PostgreSQL the drill can use at 127\.0\.0\.1:5432/);
+        assert.match(ledger, /The audit FAILED: .*127\.0\.0\.1:5432\/cs_drill_legacy_\S+ as postgres is/);
+      }
+
+      assert.match(replyTo(stdout, '/breaker status'), /payments's breaker has never been armed/);
+      const preflight = replyTo(stdout, '/preflight');
+      assert.match(preflight, /✔ Legacy is healthy — PASS/);
+      assert.match(preflight, /✔ Every breaker condition's query returns data for both stacks — PASS/);
+      assert.match(replyTo(stdout, '/timeline'), /🔒 Hash chain verified: \d+ events/);
+      const postmortem = replyTo(stdout, '/postmortem');
+      assert.match(postmortem, /📎 Post-mortem draft INC-1 \(payments\)/);
+      assert.match(postmortem, /POST-MORTEM DRAFT/);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('without a usable PostgreSQL, says so at start and /ledger names the address it could not reach', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const run = await runDrill(['/incident declare payments', '/ledger audit'], cwd, {
+        // Port 1 on loopback: nothing listens there.
+        CLOUD_SAFETY_DRILL_POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/postgres',
+      });
+
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(
+        run.stderr,
+        /ledger: no PostgreSQL the drill can use at 127\.0\.0\.1:1 as postgres \(.*ECONNREFUSED/,
+      );
+      assert.match(
+        replyTo(run.stdout, '/ledger audit'),
+        /The audit FAILED: legacy and cloud databases: legacy: 127\.0\.0\.1:1\/cs_drill_legacy_\S+ as postgres is unreachable \(ECONNREFUSED\)/,
+      );
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
