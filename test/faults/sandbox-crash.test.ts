@@ -174,8 +174,14 @@ describe('faults: bot killed during a sandbox apply (real child processes, real 
       assert.deepEqual(listWorkspaces(copy), ['default']);
       const down = (await timeline()).find((e) => e.kind === 'sandbox.down');
       assert.equal(down?.data.removed, inState, 'the count is what the state held');
-      const thread = [...slack.messages.values()].map((m) => m.text).join('\n');
-      assert.match(thread, new RegExp(`Sandbox \`inc-1\` is destroyed: ${inState} resource\\(s\\) removed`));
+      // The record says destroyed a moment before the thread's message is posted: wait for the message.
+      await until(() => {
+        const thread = [...slack.messages.values()].map((m) => m.text).join('\n');
+        assert.match(
+          thread,
+          new RegExp(`Sandbox \`inc-1\` is destroyed: ${inState} resource\\(s\\) removed`),
+        );
+      }, 15_000);
     });
   }
 });
