@@ -349,6 +349,17 @@ describe('approval policies (real Redis)', () => {
       assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'requested');
     });
 
+    it('a lead named through a group still approves while PagerDuty is unreachable (asked only for on-call)', async () => {
+      const t = await bot({
+        ...onCallPolicy,
+        policies: [{ kinds: ['test.flip'], approvers: ['oncall:PANZZEQ', '@sre-leads'] }],
+      });
+      const action = await request(t);
+      assert.deepEqual(await t.click('bob', APPROVE_ACTION, action.id), []);
+      await t.bot.idle();
+      assert.equal(system.writes, 1);
+    });
+
     it('fails closed when PagerDuty is not configured at all', async () => {
       const t = await bot({
         ...onCallPolicy,
