@@ -141,7 +141,12 @@ export class Access {
   }
 
   async #matches(userId: string, entries: string[]): Promise<boolean> {
-    for (const entry of entries) {
+    // On-call entries last: a person named directly or through a group still approves while PagerDuty is down.
+    const ordered = [
+      ...entries.filter((e) => !e.startsWith('oncall:')),
+      ...entries.filter((e) => e.startsWith('oncall:')),
+    ];
+    for (const entry of ordered) {
       if (entry === '*' || entry === userId) return true;
       if (entry.startsWith('oncall:') && (await this.#oncallIds(entry.slice(7))).has(userId)) return true;
       if (entry.startsWith('@') && (await this.#members(entry.slice(1))).has(userId)) return true;

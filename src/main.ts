@@ -251,7 +251,11 @@ export function buildBot(opts: BuildOptions): Bot {
     if (!rest?.oncallUsers) throw new Error('PagerDuty REST is not configured (PAGERDUTY_TOKEN)');
     return rest.oncallUsers(policyId);
   };
-  const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle), { oncall });
+  // Its caches run on the bot's clock too: a test that moves the clock sees a group change or an on-call hand-off.
+  const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle), {
+    oncall,
+    now: () => now().getTime(),
+  });
   const incidents = new Incidents({
     store: opts.store,
     chat,

@@ -1,54 +1,45 @@
 // Two-person approval for every risky action: request, approve or deny, execute exactly once, recover after a restart.
 import { randomUUID } from 'node:crypto';
-import { approveValue, bindingOf, pressRefusal, type PressOrigin } from '../../src/approval-binding.ts';
+import { OncallUnavailableError, type Ineligible } from '../../src/access.ts';
 import {
   approvalRefusal,
   computeChangeHash,
-  isTerminal,
-  transition,
   type Action,
-  type ActionResult,
   type ActionState,
   type Refusal,
 } from '../../src/actions.ts';
-import { approvalCard, type ChangeView } from '../../src/chat/blocks/approval.ts';
-import type { Message } from '../../src/chat/chat.ts';
+import { bindingOf, pressRefusal, type PressOrigin } from '../../src/approval-binding.ts';
 import { crashPoint } from '../../src/crash.ts';
 import { AccessError, ExternalServiceError } from '../../src/errors.ts';
 import type { MessageRef } from '../../src/incident.ts';
-import { OncallUnavailableError, type Ineligible } from '../../src/access.ts';
-import { takeLease, type Lease } from '../../src/lease.ts';
-import { getJson, updateJson } from '../../src/store/store.ts';
+import { updateJson } from '../../src/store/store.ts';
 import { SYSTEM, type Actor } from '../../src/timeline.ts';
+import { Executor, IN_FLIGHT } from './executor.ts';
 import { approverIds, oncallRefusal, policyOf, policyRefusal, progressText } from './policy.ts';
-import { transitionSummary } from './summary.ts';
+import { ActionRecords, actionKey, EXPIRY_QUEUE } from './records.ts';
 import type { ActionHandler, ActionRequest, ApprovalDeps } from './types.ts';
 
 export type { ActionHandler, ActionRequest, ApprovalDeps, ExecutionContext } from './types.ts';
 
-const actionKey = (id: string) => `action:${id}`;
-const leaseKey = (id: string) => `action:${id}:lease`;
-/** Every action approved and not yet finished (the key predates `approved` being tracked here too). */
-const IN_FLIGHT = 'actions:executing';
-const EXPIRY_QUEUE = 'action-expiry';
-const LEASE_MS = 15_000;
-
 export class Approvals {
   #deps: ApprovalDeps;
-  #handlers = new Map<string, ActionHandler<unknown>>();
+  #records: ActionRecords;
+  #executor: Executor;
 
   constructor(deps: ApprovalDeps) {
     this.#deps = deps;
+    this.#records = new ActionRecords(deps);
+    this.#executor = new Executor(deps, this.#records);
     deps.scheduler.handle(EXPIRY_QUEUE, (id) => this.expire(id));
     deps.scheduler.every('action-recovery', 10_000, () => this.recover());
   }
 
   register<Change>(handler: ActionHandler<Change>): void {
-    this.#handlers.set(handler.kind, handler as ActionHandler<unknown>);
+    this.#records.handlers.set(handler.kind, handler as ActionHandler<unknown>);
   }
 
   async get(id: string): Promise<Action | null> {
-    return getJson<Action>(this.#deps.store, actionKey(id));
+    return this.#records.get(id);
   }
 
   async listForIncident(incidentId: string): Promise<Action[]> {
@@ -59,16 +50,10 @@ export class Approvals {
       .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
   }
 
-  #handler(kind: string): ActionHandler<unknown> {
-    const handler = this.#handlers.get(kind);
-    if (!handler) throw new Error(`no handler registered for action kind ${kind}`);
-    return handler;
-  }
-
   /** Records the request, posts the card, and (break-glass only) executes at once. */
   async request<Change>(req: ActionRequest<Change>): Promise<Action<Change>> {
     const { store, access, incidents, now } = this.#deps;
-    const handler = this.#handler(req.kind);
+    const handler = this.#records.handler(req.kind);
     const policy = access.policyFor(req.kind, req.incident.service);
     if (req.breakGlass !== undefined && !policy.breakGlass) {
       throw new AccessError(
@@ -118,11 +103,14 @@ export class Approvals {
     });
     let card: MessageRef;
     try {
-      card = await this.#deps.chat.post(req.incident.channel, this.#card(action, handler.describe(action)));
+      card = await this.#deps.chat.post(
+        req.incident.channel,
+        this.#records.card(action, handler.describe(action)),
+      );
     } catch (err) {
       // Nobody can approve a request whose card never showed up: cancel it, on the timeline, instead of leaving it open.
       const why = (err as Error).message;
-      await this.#transition(action.id, 'requested', 'cancelled', SYSTEM, {
+      await this.#records.transition(action.id, 'requested', 'cancelled', SYSTEM, {
         decision: {
           actor: SYSTEM,
           at: now().toISOString(),
@@ -135,13 +123,13 @@ export class Approvals {
         { retryable: true, cause: err },
       );
     }
-    const stored = (await this.#save(action.id, (a) => ({ ...a, card }))) as Action<Change>;
+    const stored = (await this.#records.save(action.id, (a) => ({ ...a, card }))) as Action<Change>;
     if (req.breakGlass !== undefined) {
       await store.addToSet(IN_FLIGHT, action.id);
-      const approved = await this.#transition(action.id, 'requested', 'approved', req.requester, {
+      const approved = await this.#records.transition(action.id, 'requested', 'approved', req.requester, {
         note: `break-glass: ${req.breakGlass}`,
       });
-      if (approved) await this.#execute(approved);
+      if (approved) await this.#executor.execute(approved);
     } else {
       await this.#deps.scheduler.at(EXPIRY_QUEUE, action.id, Date.parse(action.expiresAt));
     }
@@ -193,7 +181,7 @@ export class Approvals {
     // moves the request to approved, so exactly one click (on any replica) goes on to execute.
     const quorumMet = (current: Action) =>
       !approverIds(current).includes(actor.id) && approverIds(current).length + 1 >= policy.quorum;
-    const approved = await this.#transition(actionId, 'requested', 'approved', actor, {}, quorumMet);
+    const approved = await this.#records.transition(actionId, 'requested', 'approved', actor, {}, quorumMet);
     crashPoint('approval.approved');
     if (!approved) {
       const partial = await this.#addApproval(actionId, actor, policy.quorum);
@@ -207,7 +195,7 @@ export class Approvals {
             policyRefusal(current, actor, policy, null, text))
         : null;
     }
-    await this.#execute(approved, bindingOf(this.#deps.keys, action));
+    await this.#executor.execute(approved, bindingOf(this.#deps.keys, action));
     return null;
   }
 
@@ -235,7 +223,7 @@ export class Approvals {
       summary: `${actor.name} approved (${progressText(action, policy, text)}): ${action.summary}`,
       data: { action: action.id, kind: action.kind, policy: policy.name, quorum: policy.quorum },
     });
-    this.#refreshCard(actionId);
+    this.#records.refreshCard(actionId);
     return action;
   }
 
@@ -274,7 +262,7 @@ export class Approvals {
       return approvalRefusal(action, actor, { isApprover: true, now: now(), approversText: text });
     }
     const to: ActionState = own ? 'cancelled' : 'denied';
-    const done = await this.#transition(actionId, 'requested', to, actor, {
+    const done = await this.#records.transition(actionId, 'requested', to, actor, {
       decision: { actor, at: now().toISOString(), ...(reason ? { reason } : {}) },
     });
     if (!done) return this.deny(actionId, actor, reason, origin);
@@ -287,7 +275,7 @@ export class Approvals {
     let count = 0;
     for (const action of await this.listForIncident(incidentId)) {
       if (action.state !== 'requested') continue;
-      const done = await this.#transition(action.id, 'requested', 'cancelled', actor, {
+      const done = await this.#records.transition(action.id, 'requested', 'cancelled', actor, {
         decision: { actor, at: this.#deps.now().toISOString(), reason },
       });
       if (done) count++;
@@ -302,7 +290,7 @@ export class Approvals {
       await this.#deps.scheduler.at(EXPIRY_QUEUE, actionId, Date.parse(action.expiresAt));
       return;
     }
-    await this.#transition(actionId, 'requested', 'expired', SYSTEM);
+    await this.#records.transition(actionId, 'requested', 'expired', SYSTEM);
   }
 
   /**
@@ -310,11 +298,7 @@ export class Approvals {
    * after the action finished (clients converged) land here. Does not touch the timeline; record events yourself.
    */
   async annotate(actionId: string, text: string, data?: Record<string, unknown>): Promise<void> {
-    const saved = await this.#save(actionId, (a) => ({
-      ...a,
-      progress: [...a.progress, { at: this.#deps.now().toISOString(), text, ...(data ? { data } : {}) }],
-    }));
-    if (saved) this.#refreshCard(actionId);
+    await this.#records.annotate(actionId, text, data);
   }
 
   /**
@@ -324,242 +308,6 @@ export class Approvals {
    * An action whose executor still holds its lease is left alone, however long it runs.
    */
   async recover(): Promise<void> {
-    const { store, log } = this.#deps;
-    for (const id of await store.members(IN_FLIGHT)) {
-      const seen = await this.get(id);
-      if (!seen || isTerminal(seen.state)) {
-        await store.removeFromSet(IN_FLIGHT, id);
-        continue;
-      }
-      if (seen.state === 'requested') continue; // an approval click in progress, or one that never landed
-      const lease = await this.#lease(id);
-      if (!lease) continue; // its executor is alive
-      try {
-        const action = await this.get(id);
-        if (action?.state === 'approved') await this.#resume(action, lease);
-        else if (action?.state === 'executing') await this.#takeOver(action, lease);
-      } catch (err) {
-        log.error({ err, action: id }, 'recovering an action failed; the next sweep tries again');
-      } finally {
-        await lease.release();
-      }
-    }
-  }
-
-  #lease(id: string): Promise<Lease | null> {
-    const { store, instanceId, log } = this.#deps;
-    const timing = this.#deps.lease ?? { ttlMs: LEASE_MS };
-    return takeLease(store, leaseKey(id), {
-      owner: instanceId,
-      ttlMs: timing.ttlMs,
-      ...(timing.renewMs ? { renewMs: timing.renewMs } : {}),
-      onLost: (reason) => log.error({ action: id, reason }, 'lost the execution lease; stopping'),
-    });
-  }
-
-  /** Approved, then its executor died before starting: run it now if the request is still fresh, else fail it. */
-  async #resume(action: Action, lease: Lease): Promise<void> {
-    const { now, incidents } = this.#deps;
-    if (now().getTime() >= Date.parse(action.expiresAt)) {
-      const approvedAt = action.history.find((h) => h.state === 'approved')?.at ?? '?';
-      const result: ActionResult = {
-        ok: false,
-        summary: `Approved at ${approvedAt}, but the bot stopped before executing it and the request expired at ${action.expiresAt}; nothing was changed. Run the command again to act on the current state.`,
-        data: { recovered: true, neverStarted: true },
-      };
-      await this.#finish(action, result, { from: 'approved' });
-      return;
-    }
-    await incidents.record(action.incident, {
-      step: action.step,
-      kind: 'action.progress',
-      actor: SYSTEM,
-      summary: `Resuming after a restart: ${action.summary} was approved but had not started; executing it now (its write still refuses a changed world).`,
-      data: { action: action.id, resumed: true },
-    });
-    await this.#run(action, lease);
-  }
-
-  /** Executing, and its executor's lease lapsed: fence it out, then re-read reality and report. */
-  async #takeOver(action: Action, lease: Lease): Promise<void> {
-    const fenced = await this.#save(action.id, (a) =>
-      a.state === 'executing' ? { ...a, executor: { token: lease.token, owner: this.#deps.instanceId } } : a,
-    );
-    if (fenced?.state !== 'executing') return;
-    let result: ActionResult;
-    try {
-      result = await this.#handler(action.kind).recheck(fenced);
-    } catch (err) {
-      this.#deps.log.error({ err, action: action.id }, 'recheck after restart failed');
-      result = {
-        ok: false,
-        summary: `Interrupted by a restart; could not re-read the outcome: ${(err as Error).message}. Check by hand before retrying.`,
-      };
-    }
-    lease.check();
-    await this.#finish(
-      fenced,
-      { ...result, summary: `After a restart: ${result.summary}`, data: { ...result.data, recovered: true } },
-      { token: lease.token },
-    );
-  }
-
-  /** `binding`: the keyed change hash the approver's button carried; the executing copy must still match it. */
-  async #execute(approved: Action, binding?: string): Promise<void> {
-    await this.#deps.scheduler.cancel(EXPIRY_QUEUE, approved.id);
-    const lease = await this.#lease(approved.id);
-    // Held: another executor (the recovery sweep of some replica) already runs it.
-    if (!lease) return;
-    try {
-      await this.#run(approved, lease, binding);
-    } finally {
-      crashPoint('approval.finished');
-      await lease.release();
-    }
-  }
-
-  /** approved -> executing under `lease`, runs the handler, records the outcome if the lease is still ours. */
-  async #run(approved: Action, lease: Lease, binding?: string): Promise<void> {
-    const { instanceId, log, incidents } = this.#deps;
-    const handler = this.#handler(approved.kind);
-    crashPoint('approval.leased');
-    const executing = await this.#transition(approved.id, 'approved', 'executing', SYSTEM, {
-      executor: { token: lease.token, owner: instanceId },
-    });
-    if (!executing) return;
-    crashPoint('approval.executing');
-    let result: ActionResult;
-    try {
-      if (binding !== undefined && bindingOf(this.#deps.keys, executing) !== binding) {
-        throw new Error(
-          'Refused: the stored change was rewritten while it was being approved; nothing was written. Run the command again.',
-        );
-      }
-      result = await handler.execute(executing, {
-        approvers: executing.approvals
-          .filter((a) => a.actor.id !== executing.requester.id)
-          .map((a) => a.actor),
-        signal: lease.signal,
-        progress: async (text, data) => {
-          lease.check();
-          await incidents.record(executing.incident, {
-            step: executing.step,
-            kind: 'action.progress',
-            actor: SYSTEM,
-            summary: text,
-            data: { action: executing.id, ...data },
-          });
-          await this.annotate(executing.id, text, data);
-        },
-      });
-    } catch (err) {
-      log.error({ err, action: approved.id }, 'action failed');
-      result = { ok: false, summary: (err as Error).message };
-    }
-    crashPoint('approval.executed');
-    if (lease.signal.aborted) {
-      // Whoever holds the lease now re-reads reality and reports; a second, stale verdict would only confuse.
-      log.error(
-        { action: approved.id, token: lease.token },
-        'execution lease lost; leaving the outcome to the new holder',
-      );
-      return;
-    }
-    await this.#finish(executing, result, { token: lease.token });
-  }
-
-  /**
-   * Records the outcome: only from `executing` held by fencing token `token` (a lapsed executor's late verdict is
-   * refused), or from `approved` for an action that never started.
-   */
-  async #finish(
-    action: Action,
-    result: ActionResult,
-    by: { token: number } | { from: 'approved' },
-  ): Promise<void> {
-    const from: ActionState = 'from' in by ? by.from : 'executing';
-    const done = await this.#transition(
-      action.id,
-      from,
-      result.ok ? 'succeeded' : 'failed',
-      SYSTEM,
-      { result },
-      (current) => 'from' in by || current.executor?.token === by.token,
-    );
-    if (!done) return;
-    await this.#deps.store.removeFromSet(IN_FLIGHT, action.id);
-    const handler = this.#handlers.get(action.kind);
-    await this.#deps.incidents.record(action.incident, {
-      step: action.step,
-      kind: result.ok ? 'action.succeeded' : 'action.failed',
-      actor: SYSTEM,
-      summary: `${result.ok ? 'Done' : 'FAILED'}: ${action.summary}. ${result.summary}`,
-      data: { action: action.id, kind: action.kind, ...(result.data ?? {}) },
-      ...(action.step && result.ok
-        ? { stepState: result.stepState ?? handler?.stepOnSuccess ?? 'done' }
-        : {}),
-    });
-  }
-
-  /** Atomic state move; null when another replica or click moved it first. Records it and refreshes the card. */
-  async #transition(
-    id: string,
-    from: ActionState,
-    to: ActionState,
-    actor: Actor,
-    patch: Parameters<typeof transition>[4] = {},
-    allowed: (current: Action) => boolean = () => true,
-  ): Promise<Action | null> {
-    let moved: Action | null = null;
-    await updateJson<Action>(this.#deps.store, actionKey(id), (current) => {
-      moved = null;
-      if (!current || current.state !== from || !allowed(current)) return undefined;
-      moved = transition(current, to, actor, this.#deps.now(), patch);
-      return moved;
-    });
-    const action = moved as Action | null;
-    if (!action) return null;
-    if (to !== 'succeeded' && to !== 'failed') {
-      // Terminal results are recorded by #finish with their outcome; the rest are recorded here.
-      await this.#deps.incidents.record(action.incident, {
-        step: action.step,
-        kind: `action.${to}`,
-        actor,
-        summary: transitionSummary(action, to, actor, patch),
-        data: { action: action.id, kind: action.kind, changeHash: action.changeHash },
-      });
-    }
-    this.#refreshCard(id);
-    if (isTerminal(to)) await this.#deps.scheduler.cancel(EXPIRY_QUEUE, id);
-    return action;
-  }
-
-  #card(action: Action, view: ChangeView): Message {
-    const { policy, text } = policyOf(this.#deps.access, action);
-    return approvalCard(action, view, text, approveValue(this.#deps.keys, action), {
-      policy: policy.name,
-      quorum: policy.quorum,
-      progress: progressText(action, policy, text),
-    });
-  }
-
-  async #save(id: string, change: (a: Action) => Action): Promise<Action | null> {
-    return updateJson<Action>(this.#deps.store, actionKey(id), (current) =>
-      current ? change(current) : undefined,
-    );
-  }
-
-  #refreshCard(id: string): void {
-    this.#deps.throttle.schedule(`card:${id}`, async () => {
-      const action = await this.get(id);
-      if (!action?.card) return;
-      const handler = this.#handlers.get(action.kind);
-      const view = handler ? handler.describe(action) : { fields: [] };
-      try {
-        await this.#deps.chat.update(action.card, this.#card(action, view));
-      } catch (err) {
-        this.#deps.log.warn({ err, action: id }, 'could not update the approval card');
-      }
-    });
+    await this.#executor.recover();
   }
 }

@@ -315,6 +315,36 @@ describe('approval policies (real Redis)', () => {
       assert.match(JSON.stringify(seen[0]), /users/);
     });
 
+    it('follows an on-call hand-off mid-request once the 30 s cache lapses', async () => {
+      const seen: Record<string, unknown>[] = [];
+      const page = (user: { id: string; name: string; email: string }) => ({
+        oncalls: [oncallEntry(user, 1)],
+        limit: 100,
+        offset: 0,
+        more: false,
+        total: null,
+      });
+      oncalls(200, page({ id: 'PXPGF42', name: 'Dave', email: 'dave@example.com' }), seen);
+      oncalls(200, page({ id: 'PBOB123', name: 'Bob', email: 'bob@example.com' }), seen);
+      let now = new Date('2026-12-03T10:00:00Z');
+      const t = makeTestBot({
+        store,
+        now: () => now,
+        config: testConfig({ access: { groups: GROUPS, ...onCallPolicy } }),
+        adapters: { pagerduty: new PdjsPagerDuty({ token: PD_TOKEN, from: PD_FROM, retryTimeoutMs: 0 }) },
+      });
+      bots.push(t);
+      t.bot.deps.approvals.register(flipHandler(system));
+      const action = await request(t);
+      const before = await t.click('bob', APPROVE_ACTION, action.id);
+      assert.match(textOf(before[0]), /Only on-call of PANZZEQ can approve/);
+      now = new Date('2026-12-03T10:00:31Z');
+      assert.deepEqual(await t.click('bob', APPROVE_ACTION, action.id), []);
+      await t.bot.idle();
+      assert.equal(system.writes, 1);
+      assert.equal(seen.length, 2);
+    });
+
     it('maps an on-call user by email too', async () => {
       const seen: Record<string, unknown>[] = [];
       oncalls(
@@ -349,6 +379,17 @@ describe('approval policies (real Redis)', () => {
       assert.equal((await t.bot.deps.approvals.get(action.id))?.state, 'requested');
     });
 
+    it('a lead named through a group still approves while PagerDuty is unreachable (asked only for on-call)', async () => {
+      const t = await bot({
+        ...onCallPolicy,
+        policies: [{ kinds: ['test.flip'], approvers: ['oncall:PANZZEQ', '@sre-leads'] }],
+      });
+      const action = await request(t);
+      assert.deepEqual(await t.click('bob', APPROVE_ACTION, action.id), []);
+      await t.bot.idle();
+      assert.equal(system.writes, 1);
+    });
+
     it('fails closed when PagerDuty is not configured at all', async () => {
       const t = await bot({
         ...onCallPolicy,
@@ -363,6 +404,26 @@ describe('approval policies (real Redis)', () => {
       );
       assert.equal(system.writes, 0);
     });
+  });
+
+  it('an approver removed from a Slack group between request and click is refused once the cache lapses', async () => {
+    let now = new Date('2026-12-03T10:00:00Z');
+    const t = makeTestBot({
+      store,
+      now: () => now,
+      config: testConfig({ access: { groups: GROUPS, policies: [{ approvers: ['@payments-leads'] }] } }),
+    });
+    bots.push(t);
+    t.bot.deps.approvals.register(flipHandler(system));
+    t.chat.groups['payments-leads'] = ['U0DAVE', 'U0BOB'];
+    const action = await request(t);
+    const carol = await t.click('carol', APPROVE_ACTION, action.id); // reads the group: dave is in it
+    assert.match(textOf(carol[0]), /Only @payments-leads can approve/);
+    t.chat.groups['payments-leads'] = ['U0BOB'];
+    now = new Date('2026-12-03T10:00:31Z');
+    const dave = await t.click('dave', APPROVE_ACTION, action.id);
+    assert.match(textOf(dave[0]), /Only @payments-leads can approve test\.flip on payments/);
+    assert.equal(system.writes, 0);
   });
 
   it('validates policies with the path of the mistake', () => {
