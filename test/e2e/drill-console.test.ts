@@ -130,4 +130,25 @@ describe('drill world in the console (npm start with nothing configured)', funct
       rmSync(cwd, { recursive: true, force: true });
     }
   });
+
+  it('does not start when cloud credentials are set: the bot then talks to what they point at', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const run = await runDrill(['/breaker status payments'], cwd, {
+        AWS_ACCESS_KEY_ID: 'AKIAREALLOOKING',
+        AWS_SECRET_ACCESS_KEY: 'x',
+      });
+
+      assert.equal(run.code, 0, run.stderr);
+      assert.doesNotMatch(run.stderr, /DRILL/);
+      assert.match(run.stderr, /using cloud-safety\.example\.yml for this console session/);
+      assert.match(
+        replyTo(run.stdout, '/breaker status payments'),
+        /payments's breaker has never been armed/,
+      );
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
 });
