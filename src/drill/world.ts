@@ -83,6 +83,8 @@ function drillPods(): { spec: PodSpecInput; usage: string }[] {
 
 async function startKubernetes(): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
+  // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
+  cluster.execStartMs = 400;
   const pods = drillPods();
   // A heap dump of realistic shape: gzip-sized tens of MiB, streamed through exec like the real kubelet does.
   const block = Buffer.alloc(MiB);
@@ -217,7 +219,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     prometheusUrl: prometheus.url,
     describe: [
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
-      `Kubernetes ${kube.cluster.url} (namespace ${NAMESPACE}, 3 cloud pods leaking memory, heap dumps 48 MiB)`,
+      `Kubernetes ${kube.cluster.url} (namespace ${NAMESPACE}, 3 cloud pods leaking memory, heap dumps 48 MiB, exec starts in 400 ms)`,
       `Prometheus ${prometheus.url} (memory 97% of limit, 5xx 4.6%)`,
       !('missing' in ledger)
         ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
