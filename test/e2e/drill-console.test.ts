@@ -151,4 +151,24 @@ describe('drill world in the console (npm start with nothing configured)', funct
       rmSync(cwd, { recursive: true, force: true });
     }
   });
+
+  it('scales Route 53 propagation by CLOUD_SAFETY_DRILL_TIME_FACTOR and refuses a factor outside (0, 1]', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const slower = await runDrill([], cwd, { CLOUD_SAFETY_DRILL_TIME_FACTOR: '0.1' });
+      const wrong = await runDrill([], cwd, { CLOUD_SAFETY_DRILL_TIME_FACTOR: '2' });
+
+      assert.equal(slower.code, 0, slower.stderr);
+      assert.match(slower.stderr, /INSYNC after 6\.0 s, time factor 0\.1\)/);
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.stderr,
+        /CLOUD_SAFETY_DRILL_TIME_FACTOR=2 is not a number in \(0, 1\], e\.g\. 0\.05 or 1\.0\./,
+      );
+      assert.doesNotMatch(wrong.stderr, /=== DRILL/);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
 });
