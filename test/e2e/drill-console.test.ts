@@ -42,11 +42,12 @@ function runDrill(
   });
 }
 
-/** What the bot printed between the prompt of `command` and the next prompt. */
-function replyTo(stdout: string, command: string): string {
-  const start = stdout.indexOf(`> ${command}\n`);
+/** What the bot printed between the prompt of `command` (as `who`, when given) and the next prompt. */
+function replyTo(stdout: string, command: string, who = ''): string {
+  const prompt = who ? `${who}@#incident> ${command}\n` : `> ${command}\n`;
+  const start = stdout.indexOf(prompt);
   assert.ok(start >= 0, `the console ran ${command}`);
-  const rest = stdout.slice(start + command.length + 3);
+  const rest = stdout.slice(start + prompt.length);
   const next = rest.search(/\n\w+@#incident> /);
   return next < 0 ? rest : rest.slice(0, next);
 }
@@ -73,7 +74,13 @@ describe('drill world in the console (npm start with nothing configured)', funct
       assert.match(contain, /Route 53 weights: legacy 20 \/ cloud 80 \(20% \/ 80%\) → legacy 100 \/ cloud 0/);
       assert.match(contain, /Legacy health \(Route 53\): healthy/);
       // The requester cannot approve; bob, an approver, can, and the real SDK waits for the simulated INSYNC.
-      assert.match(replyTo(stdout, '/click 1'), /./);
+      assert.match(
+        replyTo(stdout, '/click 1', 'alice'),
+        /You requested this change, so a second person must approve it \(@sre-leads\)/,
+      );
+      const approve = replyTo(stdout, '/click 1', 'bob');
+      assert.match(approve, /EXECUTING: SHIFT PAYMENTS TO LEGACY 100% \(ROUTE 53\)/);
+      assert.match(approve, /Approved by: bob/);
       assert.match(stdout, /DNS: ✔ in sync/);
       assert.match(stdout, /change \w+ INSYNC after \d+ s; clients converge by/);
 
