@@ -147,6 +147,33 @@ async function query(url: string, sql: string): Promise<void> {
   }
 }
 
+/** Is a process with this id running on this machine? (EPERM: yes, someone else's.) */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Drops the ledger databases of drills whose process died without cleaning up (killed, crashed). */
+async function dropOrphans(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname ~ '^cs_drill_(legacy|cloud)_[0-9]+_[0-9a-z]+$'",
+    );
+    for (const { datname } of rows) {
+      const pid = Number(/^cs_drill_(?:legacy|cloud)_(\d+)_/.exec(datname)?.[1]);
+      if (pid > 0 && !alive(pid)) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 /** Two throwaway ledger databases on the machine's PostgreSQL, or why there are none. */
 async function startLedger(
   adminUrl: string,
@@ -162,6 +189,7 @@ async function startLedger(
     return url.toString();
   };
   try {
+    await dropOrphans(adminUrl);
     await query(adminUrl, `CREATE DATABASE ${names.legacy}`);
   } catch (err) {
     const where = new URL(adminUrl);

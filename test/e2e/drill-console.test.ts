@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -175,6 +176,42 @@ describe('drill world in the console (npm start with nothing configured)', funct
       );
       assert.doesNotMatch(wrong.stderr, /=== DRILL/);
     } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('drops the ledger databases a killed drill left behind, and only those', async function () {
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    try {
+      await admin.connect();
+    } catch {
+      this.skip(); // no PostgreSQL on this machine: the no-PostgreSQL test covers that path
+    }
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    // 4194304 is above Linux's pid_max: no process can have it. This test's own pid is alive.
+    const orphan = 'cs_drill_legacy_4194304_orphan1';
+    const live = `cs_drill_cloud_${process.pid}_live1`;
+    const names = async () =>
+      (
+        await admin.query<{ datname: string }>(
+          "SELECT datname FROM pg_database WHERE datname LIKE 'cs_drill_%'",
+        )
+      ).rows.map((r) => r.datname);
+    try {
+      await admin.query(`CREATE DATABASE ${orphan}`);
+      await admin.query(`CREATE DATABASE ${live}`);
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+
+      const run = await runDrill([], cwd);
+
+      assert.equal(run.code, 0, run.stderr);
+      const left = await names();
+      assert.ok(!left.includes(orphan), "the dead drill's database is dropped");
+      assert.ok(left.includes(live), "a running drill's database is kept");
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${orphan}`);
+      await admin.query(`DROP DATABASE IF EXISTS ${live}`);
+      await admin.end();
       rmSync(cwd, { recursive: true, force: true });
     }
   });
