@@ -159,6 +159,8 @@ export class FakeCluster {
   /** REST requests nock did not answer (they reached this server): a test bug or an unexpected call. */
   readonly unexpected: string[] = [];
   forbidExec = false;
+  /** How long the kubelet takes to start an exec (real ones take a few hundred ms to seconds); tests keep 0. */
+  execStartMs = 0;
   #world: ClusterWorld | undefined;
   #server: Server;
   #wss: WebSocketServer;
@@ -212,12 +214,15 @@ export class FakeCluster {
       if (this.forbidExec) return reject(403, status403('create', 'pods/exec', podName));
       const pod = this.pods.get(podName);
       if (!pod) return reject(404, status404('pods', podName));
-      this.#wss.handleUpgrade(
-        req,
-        socket,
-        head,
-        (ws) => void this.#run(ws, podName, pod, container, command),
-      );
+      const upgrade = () =>
+        this.#wss.handleUpgrade(
+          req,
+          socket,
+          head,
+          (ws) => void this.#run(ws, podName, pod, container, command),
+        );
+      if (this.execStartMs > 0) setTimeout(upgrade, this.execStartMs);
+      else upgrade();
     });
   }
 

@@ -83,6 +83,8 @@ function drillPods(): { spec: PodSpecInput; usage: string }[] {
 
 async function startKubernetes(): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
+  // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
+  cluster.execStartMs = 400;
   const pods = drillPods();
   // A heap dump of realistic shape: gzip-sized tens of MiB, streamed through exec like the real kubelet does.
   const block = Buffer.alloc(MiB);
@@ -145,6 +147,33 @@ async function query(url: string, sql: string): Promise<void> {
   }
 }
 
+/** Is a process with this id running on this machine? (EPERM: yes, someone else's.) */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Drops the ledger databases of drills whose process died without cleaning up (killed, crashed). */
+async function dropOrphans(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname ~ '^cs_drill_(legacy|cloud)_[0-9]+_[0-9a-z]+$'",
+    );
+    for (const { datname } of rows) {
+      const pid = Number(/^cs_drill_(?:legacy|cloud)_(\d+)_/.exec(datname)?.[1]);
+      if (pid > 0 && !alive(pid)) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 /** Two throwaway ledger databases on the machine's PostgreSQL, or why there are none. */
 async function startLedger(
   adminUrl: string,
@@ -160,6 +189,7 @@ async function startLedger(
     return url.toString();
   };
   try {
+    await dropOrphans(adminUrl);
     await query(adminUrl, `CREATE DATABASE ${names.legacy}`);
   } catch (err) {
     const where = new URL(adminUrl);
@@ -217,7 +247,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     prometheusUrl: prometheus.url,
     describe: [
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
-      `Kubernetes ${kube.cluster.url} (namespace ${NAMESPACE}, 3 cloud pods leaking memory, heap dumps 48 MiB)`,
+      `Kubernetes ${kube.cluster.url} (namespace ${NAMESPACE}, 3 cloud pods leaking memory, heap dumps 48 MiB, exec starts in 400 ms)`,
       `Prometheus ${prometheus.url} (memory 97% of limit, 5xx 4.6%)`,
       !('missing' in ledger)
         ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`

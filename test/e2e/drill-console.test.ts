@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -42,11 +43,12 @@ function runDrill(
   });
 }
 
-/** What the bot printed between the prompt of `command` and the next prompt. */
-function replyTo(stdout: string, command: string): string {
-  const start = stdout.indexOf(`> ${command}\n`);
+/** What the bot printed between the prompt of `command` (as `who`, when given) and the next prompt. */
+function replyTo(stdout: string, command: string, who = ''): string {
+  const prompt = who ? `${who}@#incident> ${command}\n` : `> ${command}\n`;
+  const start = stdout.indexOf(prompt);
   assert.ok(start >= 0, `the console ran ${command}`);
-  const rest = stdout.slice(start + command.length + 3);
+  const rest = stdout.slice(start + prompt.length);
   const next = rest.search(/\n\w+@#incident> /);
   return next < 0 ? rest : rest.slice(0, next);
 }
@@ -73,7 +75,13 @@ describe('drill world in the console (npm start with nothing configured)', funct
       assert.match(contain, /Route 53 weights: legacy 20 \/ cloud 80 \(20% \/ 80%\) → legacy 100 \/ cloud 0/);
       assert.match(contain, /Legacy health \(Route 53\): healthy/);
       // The requester cannot approve; bob, an approver, can, and the real SDK waits for the simulated INSYNC.
-      assert.match(replyTo(stdout, '/click 1'), /./);
+      assert.match(
+        replyTo(stdout, '/click 1', 'alice'),
+        /You requested this change, so a second person must approve it \(@sre-leads\)/,
+      );
+      const approve = replyTo(stdout, '/click 1', 'bob');
+      assert.match(approve, /EXECUTING: SHIFT PAYMENTS TO LEGACY 100% \(ROUTE 53\)/);
+      assert.match(approve, /Approved by: bob/);
       assert.match(stdout, /DNS: ✔ in sync/);
       assert.match(stdout, /change \w+ INSYNC after \d+ s; clients converge by/);
 
@@ -127,6 +135,83 @@ describe('drill world in the console (npm start with nothing configured)', funct
         /The audit FAILED: legacy and cloud databases: legacy: 127\.0\.0\.1:1\/cs_drill_legacy_\S+ as postgres is unreachable \(ECONNREFUSED\)/,
       );
     } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('does not start when cloud credentials are set: the bot then talks to what they point at', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const run = await runDrill(['/breaker status payments'], cwd, {
+        AWS_ACCESS_KEY_ID: 'AKIAREALLOOKING',
+        AWS_SECRET_ACCESS_KEY: 'x',
+      });
+
+      assert.equal(run.code, 0, run.stderr);
+      assert.doesNotMatch(run.stderr, /DRILL/);
+      assert.match(run.stderr, /using cloud-safety\.example\.yml for this console session/);
+      assert.match(
+        replyTo(run.stdout, '/breaker status payments'),
+        /payments's breaker has never been armed/,
+      );
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('scales Route 53 propagation by CLOUD_SAFETY_DRILL_TIME_FACTOR and refuses a factor outside (0, 1]', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const slower = await runDrill([], cwd, { CLOUD_SAFETY_DRILL_TIME_FACTOR: '0.1' });
+      const wrong = await runDrill([], cwd, { CLOUD_SAFETY_DRILL_TIME_FACTOR: '2' });
+
+      assert.equal(slower.code, 0, slower.stderr);
+      assert.match(slower.stderr, /INSYNC after 6\.0 s, time factor 0\.1\)/);
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.stderr,
+        /CLOUD_SAFETY_DRILL_TIME_FACTOR=2 is not a number in \(0, 1\], e\.g\. 0\.05 or 1\.0\./,
+      );
+      assert.doesNotMatch(wrong.stderr, /=== DRILL/);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('drops the ledger databases a killed drill left behind, and only those', async function () {
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    try {
+      await admin.connect();
+    } catch {
+      this.skip(); // no PostgreSQL on this machine: the no-PostgreSQL test covers that path
+    }
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    // 4194304 is above Linux's pid_max: no process can have it. This test's own pid is alive.
+    const orphan = 'cs_drill_legacy_4194304_orphan1';
+    const live = `cs_drill_cloud_${process.pid}_live1`;
+    const names = async () =>
+      (
+        await admin.query<{ datname: string }>(
+          "SELECT datname FROM pg_database WHERE datname LIKE 'cs_drill_%'",
+        )
+      ).rows.map((r) => r.datname);
+    try {
+      await admin.query(`CREATE DATABASE ${orphan}`);
+      await admin.query(`CREATE DATABASE ${live}`);
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+
+      const run = await runDrill([], cwd);
+
+      assert.equal(run.code, 0, run.stderr);
+      const left = await names();
+      assert.ok(!left.includes(orphan), "the dead drill's database is dropped");
+      assert.ok(left.includes(live), "a running drill's database is kept");
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${orphan}`);
+      await admin.query(`DROP DATABASE IF EXISTS ${live}`);
+      await admin.end();
       rmSync(cwd, { recursive: true, force: true });
     }
   });
