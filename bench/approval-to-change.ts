@@ -96,7 +96,8 @@ export async function run(opts: { iterations?: number } = {}): Promise<BenchResu
       r53.setRecords(DRILL_ZONE, drillRecords(10));
       await post(app, command(stub, '/contain', 'U0ALICE', i));
       const action = await until('the request', async () =>
-        (await bot.deps.approvals.listForIncident('INC-1')).find((a) => a.state === 'requested'),
+        // The request is stored before its card is posted: wait for the card the approver presses.
+        (await bot.deps.approvals.listForIncident('INC-1')).find((a) => a.state === 'requested' && a.card),
       );
       const before = r53.accepted.length;
       const t0 = clock();
