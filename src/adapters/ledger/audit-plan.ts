@@ -1,0 +1,83 @@
+// Shared audit types and tuning constants: cells, key and side plans, cuts and batches.
+import type { QueryResultRow } from 'pg';
+import type { TableInfo } from './schema.ts';
+import type { SideSession } from './side.ts';
+import type { ColumnInfo } from './sql.ts';
+
+/** Differing cells read back per query (their key ranges joined in, each an index range scan). */
+export const BATCH_CELLS = 64;
+/** Cells per reported bucket (a bucket is about `bucketRows` rows). */
+export const CELLS_PER_BUCKET = 64;
+export const FETCH_ROWS = 5000;
+/** Keys resolved (looked up, fetched, classified) per round trip. */
+export const FLUSH_KEYS = 500;
+/** Pages per TID range chunk at least; big tables are cut into about CHUNKS chunks. */
+export const MIN_CHUNK_PAGES = 1000;
+export const CHUNKS = 40;
+
+export interface Cell {
+  n: number;
+  s: bigint;
+  p: number;
+}
+
+/** How one side's key is read, bucketed and looked up. */
+export interface KeyPlan {
+  /** The key as SQL: the column itself, or its canonical text under COLLATE "C". */
+  expr: string;
+  /** The SQL type of `expr`. */
+  type: string;
+  /** A 64-bit hash of `expr`, the same on both sides for the same key. */
+  hash: string;
+  /** A predicate matching rows whose key is one of the (canonical) keys in the text[] parameter. */
+  lookup: (param: string) => string;
+  /** The values to pass for `lookup`: canonical keys the column can hold. */
+  lookupValues: (keys: string[]) => string[];
+  /** Distinct stored keys always have distinct canonical keys. */
+  injective: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function uuidsOnly(keys: string[]): string[] {
+  return keys.filter((k) => UUID.test(k));
+}
+
+export function allKeys(keys: string[]): string[] {
+  return keys;
+}
+
+/** What one side needs to build its SQL. */
+export interface SidePlan {
+  session: SideSession;
+  info: TableInfo;
+  key: string;
+  keyType: string;
+  keyPlan: KeyPlan;
+  updatedAt: string;
+  hash: string;
+  cell: string;
+  partial: string;
+  display: ColumnInfo[];
+  compared: ColumnInfo[];
+  tokens: string[];
+  required: ColumnInfo[];
+}
+
+export interface DrillRow extends QueryResultRow {
+  key: string;
+  h: string;
+  fresh: boolean;
+}
+
+/** How the key space is cut: thresholds, and slices per key range (1 for fine ranges). */
+export interface Cut {
+  bounds: string[];
+  slices: number;
+}
+
+/** Cells read back together: their key ranges (buckets of the cut) and the cells wanted in them. */
+export interface Batch {
+  cells: number[];
+  buckets: number[];
+}
