@@ -1,0 +1,87 @@
+// Loading the kubeconfig and handing out one KubeCluster per context.
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Metrics } from '../../metrics.ts';
+import { KubeCluster } from './cluster.ts';
+import { KubernetesError, type Kubernetes, type KubernetesClusters } from './types.ts';
+
+/** Loads the kubeconfig the way kubectl does: KUBECONFIG, in-cluster, then ~/.kube/config; undefined when none. */
+export function loadKubeConfig(env: NodeJS.ProcessEnv): KubeConfig | undefined {
+  const kc = new KubeConfig();
+  if (env.KUBECONFIG) {
+    const first = env.KUBECONFIG.split(':').find((p) => p.length > 0);
+    if (!first) return undefined;
+    kc.loadFromFile(first);
+    return kc;
+  }
+  if (env.KUBERNETES_SERVICE_HOST) {
+    kc.loadFromCluster();
+    return kc;
+  }
+  const home = env.HOME;
+  if (!home) return undefined;
+  try {
+    kc.loadFromFile(`${home}/.kube/config`);
+    return kc;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One client per context, built on first use from a kubeconfig loaded lazily (so the console starts without one). */
+export class KubeClusters implements KubernetesClusters {
+  #load: () => KubeConfig | undefined;
+  #metrics: Metrics;
+  #clusters = new Map<string, KubeCluster>();
+
+  constructor(load: KubeConfig | (() => KubeConfig | undefined), metrics: Metrics) {
+    this.#load = typeof load === 'function' ? load : () => load;
+    this.#metrics = metrics;
+  }
+
+  cluster(context?: string): Kubernetes {
+    const key = context ?? '';
+    const existing = this.#clusters.get(key);
+    if (existing) return existing;
+    let base: KubeConfig | undefined;
+    try {
+      base = this.#load();
+    } catch (err) {
+      throw new KubernetesError('other', `could not read the kubeconfig: ${(err as Error).message}`, {
+        verb: 'connect',
+        resource: 'cluster',
+        cause: err,
+      });
+    }
+    if (!base) {
+      throw new KubernetesError(
+        'other',
+        'no Kubernetes credentials: set KUBECONFIG, run in-cluster with a service account, or create ~/.kube/config.',
+        { verb: 'connect', resource: 'cluster' },
+      );
+    }
+    let kc = base;
+    if (context) {
+      if (!base.getContextObject(context)) {
+        throw new KubernetesError(
+          'other',
+          `the kubeconfig has no context "${context}" (kubernetes.context in cloud-safety.yml)`,
+          {
+            verb: 'connect',
+            resource: 'cluster',
+          },
+        );
+      }
+      // A KubeConfig of its own per context, so services on different clusters never share a current context.
+      kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: base.getClusters(),
+        users: base.getUsers(),
+        contexts: base.getContexts(),
+        currentContext: context,
+      });
+    }
+    const cluster = new KubeCluster(kc, this.#metrics);
+    this.#clusters.set(key, cluster);
+    return cluster;
+  }
+}

@@ -1,0 +1,371 @@
+// The simulated Kubernetes API server: exec over WebSocket (v4.channel.k8s.io) into pods with a tiny shell, and REST reads.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { fileSha256, fileSize, fileSlices, type FakeFile } from './kubernetes-files.ts';
+import {
+  K8S_TOKEN,
+  NAMESPACE,
+  eventList,
+  exitStatus,
+  podList,
+  podMetricsList,
+  podObject,
+  status403,
+  status404,
+  type PodSpecInput,
+} from './kubernetes-objects.ts';
+
+export interface FakePod {
+  files: Map<string, FakeFile>;
+  /** Tools on the image's PATH; anything else is "not found" (exit 127). */
+  tools: Set<string>;
+  /** What `jcmd … GC.heap_dump` writes. */
+  heap?: FakeFile;
+  /** What a thread dump prints. */
+  threads?: string;
+  /** Cut the connection after this many bytes of the next N stdout streams (a dropped stream mid-way). */
+  cutAfter?: { bytes: number; times: number };
+  /** Delete the pod when a pull reaches this byte (the pod dies mid-capture). */
+  dieAt?: number;
+  /** No shell: every exec fails to start, like a distroless image. */
+  noShell?: boolean;
+  /** After the status frame, keep the connection open (a server that never closes). */
+  holdOpen?: boolean;
+  /** Send this many stdout bytes, then go silent without closing (a stalled stream). */
+  stallAfter?: number;
+  /** Tools in ephemeral debug containers (named cs-debug-…), when they differ from `tools`. */
+  debugTools?: Set<string>;
+}
+
+export interface ExecCall {
+  pod: string;
+  container: string;
+  command: string[];
+  authorization: string | undefined;
+  protocol: string;
+}
+
+interface Outcome {
+  stdout?: FakeFile | string;
+  range?: [number, number];
+  stderr?: string;
+  exit?: number;
+  /** Status frame sent as-is (e.g. an InternalError when the binary is missing). */
+  status?: Record<string, unknown>;
+  cutAfter?: number;
+}
+
+/** What the REST side of a served cluster reads, asked afresh on every request (a drill's pods change). */
+export interface ClusterWorld {
+  pods(): PodSpecInput[];
+  /** Working-set memory per pod name, as the metrics API reports it (e.g. "1900Mi"). */
+  usage(): Record<string, string>;
+  events(): { pod: string; reason: string; message: string; count?: number; last: string }[];
+  log(pod: string): string;
+}
+
+/** Equality-based label selectors (`a=b,c=d`), the only kind the bot sends. */
+function matchesSelector(pod: PodSpecInput, selector: string | null): boolean {
+  if (!selector) return true;
+  const labels = pod.labels ?? { app: 'payments', track: 'cloud', 'pod-template-hash': '7d9f8b6c5' };
+  return selector.split(',').every((term) => {
+    const [key, value] = term.split('=');
+    return key !== undefined && labels[key.trim()] === value?.trim();
+  });
+}
+
+export class FakeCluster {
+  readonly pods = new Map<string, FakePod>();
+  readonly execs: ExecCall[] = [];
+  /** REST requests nock did not answer (they reached this server): a test bug or an unexpected call. */
+  readonly unexpected: string[] = [];
+  forbidExec = false;
+  /** How long the kubelet takes to start an exec (real ones take a few hundred ms to seconds); tests keep 0. */
+  execStartMs = 0;
+  #world: ClusterWorld | undefined;
+  #server: Server;
+  #wss: WebSocketServer;
+  port = 0;
+
+  constructor() {
+    this.#server = createServer((req, res) => {
+      if (
+        this.#answer(req.method ?? 'GET', req.url ?? '/', (code, body, type = 'application/json') => {
+          res.writeHead(code, { 'content-type': type });
+          res.end(typeof body === 'string' ? body : JSON.stringify(body));
+        })
+      )
+        return;
+      this.unexpected.push(`${req.method} ${req.url}`);
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          status: 'Failure',
+          message: `unexpected ${req.method} ${req.url}`,
+          code: 500,
+        }),
+      );
+    });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false),
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+      const reject = (code: number, body: Record<string, unknown>) => {
+        const text = JSON.stringify(body);
+        socket.end(
+          `HTTP/1.1 ${code} ${code === 403 ? 'Forbidden' : 'Not Found'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+        );
+      };
+      if (!match?.[2]) return reject(404, status404('path', url.pathname));
+      const podName = decodeURIComponent(match[2]);
+      const command = url.searchParams.getAll('command');
+      const container = url.searchParams.get('container') ?? '';
+      this.execs.push({
+        pod: podName,
+        container,
+        command,
+        authorization: req.headers.authorization,
+        protocol: String(req.headers['sec-websocket-protocol'] ?? ''),
+      });
+      if (this.forbidExec) return reject(403, status403('create', 'pods/exec', podName));
+      const pod = this.pods.get(podName);
+      if (!pod) return reject(404, status404('pods', podName));
+      const upgrade = () =>
+        this.#wss.handleUpgrade(
+          req,
+          socket,
+          head,
+          (ws) => void this.#run(ws, podName, pod, container, command),
+        );
+      if (this.execStartMs > 0) setTimeout(upgrade, this.execStartMs);
+      else upgrade();
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.#wss.clients) client.terminate();
+    this.#wss.close();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** A KubeConfig as a user would have it, pointing at this server with a bearer token. */
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'test', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'cloud-safety', token: K8S_TOKEN }],
+      contexts: [{ name: 'test', cluster: 'test', user: 'cloud-safety', namespace: NAMESPACE }],
+      currentContext: 'test',
+    });
+    return kc;
+  }
+
+  /**
+   * Serves the read side of the API itself (pods, pod metrics, events, logs) from `world`, as a drill does;
+   * tests leave it unset and answer REST with nock.
+   */
+  serve(world: ClusterWorld): void {
+    this.#world = world;
+  }
+
+  #answer(
+    method: string,
+    rawUrl: string,
+    send: (code: number, body: unknown, type?: string) => void,
+  ): boolean {
+    const world = this.#world;
+    if (!world || method !== 'GET') return false;
+    const url = new URL(rawUrl, 'http://x');
+    const path = url.pathname;
+    const ns = `/namespaces/${NAMESPACE}`;
+    if (path === `/api/v1${ns}/pods`) {
+      send(
+        200,
+        podList(world.pods().filter((p) => matchesSelector(p, url.searchParams.get('labelSelector')))),
+      );
+      return true;
+    }
+    if (path === `/apis/metrics.k8s.io/v1beta1${ns}/pods`) {
+      send(200, podMetricsList(world.usage()));
+      return true;
+    }
+    if (path === `/api/v1${ns}/events`) {
+      send(200, eventList(world.events()));
+      return true;
+    }
+    const log = new RegExp(`^/api/v1${ns}/pods/([^/]+)/log$`).exec(path);
+    if (log?.[1]) {
+      send(200, world.log(decodeURIComponent(log[1])), 'text/plain');
+      return true;
+    }
+    const one = new RegExp(`^/api/v1${ns}/pods/([^/]+)$`).exec(path);
+    if (one?.[1]) {
+      const name = decodeURIComponent(one[1]);
+      const pod = world.pods().find((p) => p.name === name);
+      send(pod ? 200 : 404, pod ? podObject(pod) : status404('pods', name));
+      return true;
+    }
+    return false;
+  }
+
+  addPod(name: string, pod: Partial<FakePod> = {}): FakePod {
+    const fake: FakePod = {
+      files: new Map(),
+      tools: new Set(['sh', 'jcmd', 'sha256sum', 'wc', 'tail', 'head', 'rm']),
+      threads: `"main" #1 prio=5 os_prio=0 tid=0x1 nid=0x1 runnable\n   java.lang.Thread.State: RUNNABLE\n`,
+      ...pod,
+    };
+    this.pods.set(name, fake);
+    return fake;
+  }
+
+  /** Interprets the few shell lines the bot sends, the way sh in the pod would. */
+  #interpret(podName: string, pod: FakePod, container: string, command: string[]): Outcome {
+    if (pod.noShell) {
+      return {
+        status: {
+          metadata: {},
+          status: 'Failure',
+          message: `Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "abc": OCI runtime exec failed: exec failed: unable to start container process: exec: "${command[0]}": executable file not found in $PATH: unknown`,
+          reason: 'InternalError',
+          details: { causes: [{ message: `exec: "${command[0]}": executable file not found in $PATH` }] },
+          code: 500,
+        },
+      };
+    }
+    if (command[0] === 'rm' && command[1] === '-f' && command[2]) {
+      pod.files.delete(command[2]);
+      return { exit: 0 };
+    }
+    if (command[0] === 'sh' && command[1] === '-c' && command[2] !== undefined) {
+      const tools = container.startsWith('cs-debug-') ? (pod.debugTools ?? pod.tools) : pod.tools;
+      return this.#shell(pod, tools, command[2]);
+    }
+    if (command[0] === 'echo-stdin') return { exit: 0 };
+    return { stderr: `${command[0]}: not found\n`, exit: 127 };
+  }
+
+  #shell(pod: FakePod, tools: Set<string>, script: string): Outcome {
+    const tool = (name: string) => tools.has(name);
+    let m = /^jcmd (\d+) Thread\.print -l > (\S+)$/.exec(script);
+    if (m?.[2]) {
+      if (!tool('jcmd')) return { stderr: 'sh: 1: jcmd: not found\n', exit: 127 };
+      pod.files.set(m[2], Buffer.from(pod.threads ?? ''));
+      return { exit: 0 };
+    }
+    m = /^jcmd (\d+) GC\.heap_dump -gz=1 (\S+)$/.exec(script);
+    if (m?.[2]) {
+      if (!tool('jcmd')) return { stderr: 'sh: 1: jcmd: not found\n', exit: 127 };
+      if (!pod.heap)
+        return {
+          stdout: '1:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file\n',
+          exit: 1,
+        };
+      pod.files.set(m[2], pod.heap);
+      return { stdout: `1:\nDumping heap to ${m[2]} ...\nHeap dump file created\n`, exit: 0 };
+    }
+    m = /^wc -c < '([^']+)' && \{ sha256sum '([^']+)' 2>\/dev\/null \|\| echo -; \}$/.exec(script);
+    if (m?.[1]) {
+      const file = pod.files.get(m[1]);
+      if (!file) return { stderr: `sh: can't open '${m[1]}': No such file or directory\n`, exit: 1 };
+      const hash = tool('sha256sum') ? `${fileSha256(file)}  ${m[1]}` : '-';
+      return { stdout: `${fileSize(file)}\n${hash}\n`, exit: 0 };
+    }
+    m = /^tail -c \+(\d+) '([^']+)' \| head -c (\d+)$/.exec(script);
+    if (m?.[1] && m[2] && m[3]) {
+      const file = pod.files.get(m[2]);
+      if (!file) return { stderr: `tail: can't open '${m[2]}': No such file or directory\n`, exit: 1 };
+      const start = Number(m[1]) - 1;
+      const end = Math.min(fileSize(file), start + Number(m[3]));
+      const out: Outcome = { stdout: file, range: [start, end], exit: 0 };
+      if (pod.cutAfter && pod.cutAfter.times > 0) {
+        pod.cutAfter.times--;
+        out.cutAfter = pod.cutAfter.bytes;
+      }
+      if (pod.dieAt !== undefined && end > pod.dieAt) out.cutAfter = Math.max(0, pod.dieAt - start);
+      return out;
+    }
+    const first = script.split(/\s+/)[0] ?? '';
+    if (!tool(first)) return { stderr: `sh: 1: ${first}: not found\n`, exit: 127 };
+    return { stderr: `sh: unexpected script in fake pod: ${script}\n`, exit: 2 };
+  }
+
+  async #run(
+    ws: WebSocket,
+    podName: string,
+    pod: FakePod,
+    container: string,
+    command: string[],
+  ): Promise<void> {
+    const send = (channel: number, data: Buffer) =>
+      new Promise<void>((resolve, reject) => {
+        const frame = Buffer.allocUnsafe(data.length + 1);
+        frame[0] = channel;
+        data.copy(frame, 1);
+        ws.send(frame, { binary: true }, (err) => (err ? reject(err) : resolve()));
+      });
+    try {
+      // The server opens stdout and stderr with an empty frame each.
+      await send(1, Buffer.alloc(0));
+      await send(2, Buffer.alloc(0));
+      if (command[0] === 'echo-stdin') {
+        const want = Number(command[1] ?? '0');
+        let got = 0;
+        await new Promise<void>((resolve) => {
+          ws.on('message', (data: Buffer) => {
+            if (data[0] !== 0) return;
+            got += data.length - 1;
+            void send(1, data.subarray(1)).then(() => {
+              if (got >= want) resolve();
+            });
+          });
+        });
+        await send(3, Buffer.from(JSON.stringify(exitStatus(0))));
+        ws.close(1000);
+        return;
+      }
+      const outcome = this.#interpret(podName, pod, container, command);
+      if (outcome.stdout !== undefined) {
+        const file = typeof outcome.stdout === 'string' ? Buffer.from(outcome.stdout) : outcome.stdout;
+        const [start, end] = outcome.range ?? [0, fileSize(file)];
+        let sent = 0;
+        for (const slice of fileSlices(file, start, end)) {
+          if (outcome.cutAfter !== undefined && sent + slice.length > outcome.cutAfter) {
+            const rest = outcome.cutAfter - sent;
+            if (rest > 0) await send(1, slice.subarray(0, rest));
+            if (pod.dieAt !== undefined && end > pod.dieAt) this.pods.delete(podName);
+            ws.terminate();
+            return;
+          }
+          if (pod.stallAfter !== undefined && sent >= pod.stallAfter) return;
+          // Like a real server: keep frames flowing, wait only when the client stops reading.
+          const written = send(1, slice);
+          if (ws.bufferedAmount > 2 * 1024 * 1024) await written;
+          else written.catch(() => {});
+          sent += slice.length;
+        }
+      }
+      if (outcome.stderr) await send(2, Buffer.from(outcome.stderr));
+      await send(3, Buffer.from(JSON.stringify(outcome.status ?? exitStatus(outcome.exit ?? 0))));
+      if (!pod.holdOpen) ws.close(1000);
+    } catch {
+      ws.terminate();
+    }
+  }
+}
