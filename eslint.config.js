@@ -16,7 +16,7 @@ import tseslint from 'typescript-eslint';
  * - domain: the rules and types of the runbook, knowing no adapter, chat, store implementation or step.
  */
 const elements = [
-  { type: 'root', pattern: 'src/{main,bot,deps,http}.ts', mode: 'file' },
+  { type: 'root', pattern: 'src/{main,bot,deps,http,startup,adapters-build}.ts', mode: 'file' },
   { type: 'transport', pattern: ['src/chat/slack/**', 'src/chat/console/**'], partialMatch: false },
   { type: 'chat', pattern: 'src/chat/**', partialMatch: false },
   { type: 'adapter', pattern: 'src/adapters/**', partialMatch: false },

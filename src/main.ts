@@ -1,31 +1,14 @@
 // Composition root: reads the environment and config, builds every concrete class, picks the transport.
 import { armCrashPoints } from './crash.ts';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { Route53Client } from '@aws-sdk/client-route-53';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { S3Client } from '@aws-sdk/client-s3';
 import { WebClient } from '@slack/web-api';
 import { registerSteps, stepParts } from '../commands/index.ts';
-import { buildLedgerAdapters } from './adapters/ledger/index.ts';
 import { Approvals } from '../flows/approval/approval.ts';
 import { breakerEvaluatorOf, type BreakerOptions } from '../flows/breaker/evaluator.ts';
 import { Incidents } from '../flows/incident/incident.ts';
 import { PagerDutyMirror, type MirrorOptions } from '../flows/pagerduty/mirror.ts';
-import { LocalEvidenceStore } from './adapters/evidence/local.ts';
-import { S3EvidenceStore } from './adapters/evidence/s3.ts';
-import { KubeClusters, loadKubeConfig } from './adapters/kubernetes/client.ts';
-import { PrometheusClient } from './adapters/prometheus.ts';
-import { SdkCloudWatchMetrics } from './adapters/cloudwatch.ts';
 import { Access } from './access.ts';
-import { ProcessLoadRunner } from './adapters/load.ts';
-import { TerraformCli } from './adapters/terraform.ts';
-import { AlbTrafficAdapter, regionOfArn } from './adapters/alb.ts';
-import { Route53TrafficAdapter } from './adapters/route53.ts';
-import type { ServiceTraffic } from './adapters/traffic.ts';
-import { PdjsPagerDuty, PdjsPagerDutyEvents } from './adapters/pagerduty.ts';
 import { Bot } from './bot.ts';
 import type { Chat } from './chat/chat.ts';
 import { ConsoleChat } from './chat/console/chat.ts';
@@ -43,13 +26,25 @@ import { createRedactor, type Redactor } from './redact.ts';
 import { deriveKeys, type Keys } from './keys.ts';
 import { Scheduler } from './scheduler.ts';
 import { MemoryStore } from './store/memory.ts';
-import { RedisStore } from './store/redis.ts';
 import type { Store } from './store/store.ts';
 import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
-import { buildIntegrationAdapters } from './adapters/integrations.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
+import { buildAdapters } from './adapters-build.ts';
+import {
+  chooseMode,
+  configPath,
+  configSecretValues,
+  drillTimeFactor,
+  parsePort,
+  pointAtDrill,
+  reachableRedis,
+  secretValues,
+} from './startup.ts';
+
+export { buildAdapters } from './adapters-build.ts';
+export { chooseMode, configSecretValues, secretValues, type Mode } from './startup.ts';
 
 export interface BuildOptions {
   config: Config;
@@ -74,146 +69,6 @@ export interface BuildOptions {
   breaker?: Partial<BreakerOptions>;
   /** Execution lease of approved actions (tests shorten it; default 15 s renewed every 5 s). */
   actionLease?: { ttlMs: number; renewMs?: number };
-}
-
-/** Static keys when the environment has them (drills, tests); otherwise the SDK's default credential chain. */
-function awsCredentials(env: NodeJS.ProcessEnv) {
-  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return {};
-  return {
-    credentials: {
-      accessKeyId: env.AWS_ACCESS_KEY_ID,
-      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-    },
-  };
-}
-
-/** Route 53 and ALB adapters per service (step C). SDK retries are off: the adapters retry with their own backoff. */
-function buildTraffic(
-  config: Config,
-  env: NodeJS.ProcessEnv,
-  metrics: Metrics,
-  log: Logger,
-): Record<string, ServiceTraffic> | undefined {
-  const traffic: Record<string, ServiceTraffic> = {};
-  let route53: Route53Client | undefined;
-  const elb = new Map<string, ElasticLoadBalancingV2Client>();
-  for (const [service, { traffic: section }] of Object.entries(config.services)) {
-    if (!section) continue;
-    const layers: ServiceTraffic = {};
-    if (section.route53) {
-      // Route 53 is global; its API lives in us-east-1. AWS_ENDPOINT_URL_ROUTE_53 points it at a local endpoint.
-      route53 ??= new Route53Client({
-        region: 'us-east-1',
-        maxAttempts: 1,
-        ...(env.AWS_ENDPOINT_URL_ROUTE_53 ? { endpoint: env.AWS_ENDPOINT_URL_ROUTE_53 } : {}),
-        ...awsCredentials(env),
-      });
-      layers.route53 = new Route53TrafficAdapter({ client: route53, config: section.route53, metrics, log });
-    }
-    if (section.alb) {
-      const region = regionOfArn(section.alb.listenerArn) ?? env.AWS_REGION ?? 'us-east-1';
-      let client = elb.get(region);
-      if (!client) {
-        client = new ElasticLoadBalancingV2Client({
-          region,
-          maxAttempts: 1,
-          ...(env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2
-            ? { endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2 }
-            : {}),
-          ...awsCredentials(env),
-        });
-        elb.set(region, client);
-      }
-      layers.alb = new AlbTrafficAdapter({ client, config: section.alb, metrics, log });
-    }
-    traffic[service] = layers;
-  }
-  return Object.keys(traffic).length > 0 ? traffic : undefined;
-}
-
-/** Builds adapters for what the config names; each runbook step adds its own here. */
-export function buildAdapters(
-  config: Config,
-  env: NodeJS.ProcessEnv,
-  metrics: Metrics,
-  log: Logger,
-): Adapters {
-  const adapters: Adapters = {};
-  if (Object.values(config.services).some((s) => s.sandbox)) {
-    adapters.terraform = new TerraformCli({
-      binary: env.TERRAFORM_BIN || 'terraform',
-      env,
-      ...(env.TERRAFORM_WORK_DIR ? { workDir: env.TERRAFORM_WORK_DIR } : {}),
-      metrics,
-      log,
-    });
-    adapters.loadRunner = new ProcessLoadRunner({ env, metrics });
-  }
-  const traffic = buildTraffic(config, env, metrics, log);
-  if (traffic) adapters.traffic = traffic;
-  if (env.PAGERDUTY_TOKEN) {
-    if (!env.PAGERDUTY_FROM) {
-      throw new ConfigError(
-        'PAGERDUTY_TOKEN is set without PAGERDUTY_FROM: set it to the email of the PagerDuty user the bot acts as (PagerDuty requires it to create incidents and add notes).',
-      );
-    }
-    adapters.pagerduty = new PdjsPagerDuty({
-      token: env.PAGERDUTY_TOKEN,
-      from: env.PAGERDUTY_FROM,
-      ...(env.PAGERDUTY_API_URL ? { apiUrl: env.PAGERDUTY_API_URL } : {}),
-      metrics,
-    });
-  }
-  if (env.PAGERDUTY_TOKEN || Object.values(config.services).some((s) => s.pagerduty?.routingKey)) {
-    adapters.pagerdutyEvents = new PdjsPagerDutyEvents({
-      ...(env.PAGERDUTY_EVENTS_URL ? { eventsUrl: env.PAGERDUTY_EVENTS_URL } : {}),
-      metrics,
-    });
-  }
-  const services = Object.values(config.services);
-  adapters.evidence =
-    'dir' in config.evidence
-      ? new LocalEvidenceStore(config.evidence.dir)
-      : new S3EvidenceStore(
-          new S3Client({
-            ...(config.evidence.s3.region ? { region: config.evidence.s3.region } : {}),
-          }),
-          { bucket: config.evidence.s3.bucket, prefix: config.evidence.s3.prefix },
-        );
-  if (services.some((s) => s.kubernetes)) {
-    // Loaded on first use: a console drill starts without a kubeconfig and says so when /telemetry needs one.
-    adapters.kubernetes = new KubeClusters(() => loadKubeConfig(env), metrics);
-  }
-  if (services.some((s) => s.kubernetes?.prometheus || (s.breaker && 'prometheus' in s.breaker.source))) {
-    adapters.prometheus = new PrometheusClient(metrics);
-  }
-  if (services.some((s) => s.breaker && 'cloudwatch' in s.breaker.source)) {
-    // One client per region; AWS_ENDPOINT_URL_CLOUDWATCH points them at a local endpoint. SDK retries are off:
-    // the breaker's next interval is the retry.
-    const clients = new Map<string, CloudWatchClient>();
-    adapters.cloudwatch = new SdkCloudWatchMetrics({
-      metrics,
-      clientFor: (region) => {
-        const name = region ?? env.AWS_REGION ?? 'us-east-1';
-        let client = clients.get(name);
-        if (!client) {
-          client = new CloudWatchClient({
-            region: name,
-            maxAttempts: 1,
-            ...(env.AWS_ENDPOINT_URL_CLOUDWATCH ? { endpoint: env.AWS_ENDPOINT_URL_CLOUDWATCH } : {}),
-            ...awsCredentials(env),
-          });
-          clients.set(name, client);
-        }
-        return client;
-      },
-    });
-  }
-  const ledger = buildLedgerAdapters(config, env, metrics, log);
-  if (ledger) adapters.ledger = ledger;
-  Object.assign(adapters, buildIntegrationAdapters(config, env, metrics));
-  return adapters;
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */
@@ -321,119 +176,6 @@ export function buildBot(opts: BuildOptions): Bot {
   registerSteps(deps, { ...(opts.breaker ? { breaker: opts.breaker } : {}) });
   registerIntegrations(deps, env);
   return new Bot(deps, stepParts());
-}
-
-export type Mode = 'socket' | 'http' | 'console';
-
-/** Picks the transport from which tokens are set, or explains what is missing. */
-export function chooseMode(env: NodeJS.ProcessEnv): Mode {
-  const bot = env.SLACK_BOT_TOKEN;
-  if (!bot) {
-    if (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET) {
-      throw new ConfigError(
-        'SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set without SLACK_BOT_TOKEN; set the bot token (xoxb-…) too, or unset both for console mode.',
-      );
-    }
-    return 'console';
-  }
-  if (env.SLACK_APP_TOKEN) return 'socket';
-  if (env.SLACK_SIGNING_SECRET) return 'http';
-  throw new ConfigError(
-    'SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode); set one of them.',
-  );
-}
-
-/** Every secret value the environment holds, so the redactor hides it wherever it appears. */
-export function secretValues(env: NodeJS.ProcessEnv): string[] {
-  const names = Object.keys(env).filter((k) =>
-    /(TOKEN|SECRET|PASSWORD|KEY|HMAC|DATABASE_URL|_DB_URL|REDIS_URL)$/i.test(k),
-  );
-  const values = names.map((k) => env[k]).filter((v): v is string => Boolean(v));
-  // Only the password part of a URL is secret; the redactor hides URL passwords by pattern too.
-  return values.filter((v) => !/^[a-z]+:\/\//i.test(v) || !/:[^@/]+@/.test(v));
-}
-
-/** The values of every environment variable the config names as a secret source. */
-export function configSecretValues(config: Config, env: NodeJS.ProcessEnv): string[] {
-  return Object.values(config.services).flatMap((service) =>
-    Object.values(service.sandbox?.terraform.secretVars ?? {}).flatMap((ref) => {
-      const value = env[ref.env];
-      return value ? [value] : [];
-    }),
-  );
-}
-
-function parsePort(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const text = env[name];
-  if (text === undefined || text === '') return undefined;
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`${name}=${text} is not a port number (0-65535).`);
-  return port;
-}
-
-/** Where REDIS_URL points, without its password. */
-function redisWhere(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '6379'}`;
-  } catch {
-    return 'REDIS_URL';
-  }
-}
-
-/** Opens the store and checks Redis answers within a few seconds; otherwise one line says so (no stack trace). */
-async function reachableRedis(url: string, prefix: string): Promise<Store> {
-  const store = new RedisStore(url, { prefix });
-  let connectError: Error | undefined;
-  const onError = (err: Error) => {
-    connectError = err;
-  };
-  store.redis.on('error', onError);
-  let last: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      await store.ping();
-      store.redis.off('error', onError);
-      return store;
-    } catch (err) {
-      last = err;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-  store.redis.disconnect();
-  const reason = connectError?.message ?? (last instanceof Error ? last.message : String(last));
-  throw new ConfigError(
-    `Redis at ${redisWhere(url)} is not reachable (${reason}). Start Redis or fix REDIS_URL; the bot keeps its state there and did not start.`,
-  );
-}
-
-function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStream): string {
-  if (env.CLOUD_SAFETY_CONFIG) return env.CLOUD_SAFETY_CONFIG;
-  if (existsSync('cloud-safety.yml') || mode !== 'console') return 'cloud-safety.yml';
-  out.write('No cloud-safety.yml here: using cloud-safety.example.yml for this console session.\n');
-  return 'cloud-safety.example.yml';
-}
-
-/** CLOUD_SAFETY_DRILL_TIME_FACTOR: 1.0 runs a drill at real speed (a game day); the console default compresses it. */
-function drillTimeFactor(env: NodeJS.ProcessEnv): number {
-  const text = env.CLOUD_SAFETY_DRILL_TIME_FACTOR;
-  if (text === undefined || text === '') return 0.05;
-  const factor = Number(text);
-  if (!(factor > 0 && factor <= 1))
-    throw new ConfigError(
-      `CLOUD_SAFETY_DRILL_TIME_FACTOR=${text} is not a number in (0, 1], e.g. 0.05 or 1.0.`,
-    );
-  return factor;
-}
-
-/** Points every Prometheus the config names at the drill's simulated query API. */
-function pointAtDrill(config: Config, prometheusUrl: string): void {
-  for (const service of Object.values(config.services)) {
-    if (service.breaker && 'prometheus' in service.breaker.source)
-      service.breaker.source.prometheus = prometheusUrl;
-    if (service.kubernetes?.prometheus) service.kubernetes.prometheus.url = prometheusUrl;
-  }
 }
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {

@@ -1,108 +1,52 @@
 // Renders line and bar charts (memory per pod, breaker metrics vs thresholds) to PNG buffers for Slack.
-import { PNG } from 'pngjs';
-import { ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, glyph, textWidth } from './font.ts';
+import type { PNG } from 'pngjs';
+import { ADVANCE, GLYPH_HEIGHT, textWidth } from './font.ts';
+import { niceScale, type Scale } from './scale.ts';
+import { canvas, drawLine, drawText, encode, fillRect } from './raster.ts';
+import { BACKGROUND, PALETTE, TEXT_COLOR, THRESHOLD_COLOR } from './spec.ts';
+import type {
+  Bar,
+  BarChartLayout,
+  BarChartSpec,
+  LegendEntry,
+  LineChartLayout,
+  LineChartSpec,
+  PlacedBar,
+  PlacedThreshold,
+  Point,
+  Rect,
+  Rgb,
+  Series,
+  Threshold,
+} from './spec.ts';
+import {
+  canvasSize,
+  extent,
+  finiteThresholds,
+  formatNumber,
+  isPresent,
+  isTime,
+  paletteColor,
+  truncate,
+} from './values.ts';
 
-export interface Point {
-  /** epoch ms */
-  t: number;
-  v: number;
-}
-export interface Series {
-  name: string;
-  points: Point[];
-}
-export interface Threshold {
-  value: number;
-  label: string;
-}
-export interface LineChartSpec {
-  title: string;
-  series: Series[];
-  yLabel?: string;
-  yMin?: number;
-  yMax?: number;
-  thresholds?: Threshold[];
-  width?: number;
-  height?: number;
-  formatY?: (v: number) => string;
-}
-export interface Bar {
-  label: string;
-  value: number;
-}
-export interface BarChartSpec {
-  title: string;
-  bars: Bar[];
-  yMax?: number;
-  thresholds?: Threshold[];
-  width?: number;
-  height?: number;
-  formatY?: (v: number) => string;
-}
+export { BACKGROUND, PALETTE, TEXT_COLOR, THRESHOLD_COLOR };
+export type {
+  Bar,
+  BarChartLayout,
+  BarChartSpec,
+  LegendEntry,
+  LineChartLayout,
+  LineChartSpec,
+  PlacedBar,
+  PlacedThreshold,
+  Point,
+  Rect,
+  Rgb,
+  Series,
+  Threshold,
+};
 
-export type Rgb = readonly [number, number, number];
-export interface Rect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-export interface LegendEntry {
-  x: number;
-  y: number;
-  text: string;
-  /** undefined for the "+N more" marker */
-  color: Rgb | undefined;
-}
-export interface PlacedThreshold {
-  value: number;
-  label: string;
-  /** row of the dashed line */
-  y: number;
-  /** top row of the label in the right gutter (nudged so labels do not overlap) */
-  labelY: number;
-}
-export interface LineChartLayout {
-  width: number;
-  height: number;
-  plot: Rect;
-  yTicks: number[];
-  xTicks: number[];
-  legend: LegendEntry[];
-  thresholds: PlacedThreshold[];
-  xOf: (t: number) => number;
-  yOf: (v: number) => number;
-}
-export interface PlacedBar extends Rect {
-  label: string;
-  value: number;
-  color: Rgb;
-}
-export interface BarChartLayout {
-  width: number;
-  height: number;
-  plot: Rect;
-  yTicks: number[];
-  bars: PlacedBar[];
-  thresholds: PlacedThreshold[];
-  yOf: (v: number) => number;
-}
-
-// Red is kept out of the palette: on every chart it means "threshold" or "over threshold".
-export const PALETTE: readonly Rgb[] = [
-  [31, 119, 180],
-  [255, 127, 14],
-  [44, 160, 44],
-  [148, 103, 189],
-  [140, 86, 75],
-  [227, 119, 194],
-  [127, 127, 127],
-  [188, 189, 34],
-  [23, 190, 207],
-];
-export const THRESHOLD_COLOR: Rgb = [214, 39, 40];
-export const BACKGROUND: Rgb = [255, 255, 255];
-export const TEXT_COLOR: Rgb = [33, 33, 33];
 const AXIS_COLOR: Rgb = [110, 110, 110];
 const GRID_COLOR: Rgb = [232, 232, 232];
 
@@ -113,8 +57,6 @@ const SWATCH = 14;
 const MAX_LEGEND_ROWS = 3;
 const MINUTE = 60_000;
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440].map((m) => m * MINUTE);
-// Date cannot represent times beyond this, and toISOString would throw.
-const MAX_TIME = 8.64e15;
 
 export function renderLineChart(spec: LineChartSpec): Buffer {
   const layout = lineChartLayout(spec);
@@ -250,49 +192,6 @@ export function barChartLayout(spec: BarChartSpec): BarChartLayout {
     thresholds: placeThresholds(limits, scale, yOf),
     yOf,
   };
-}
-
-interface Scale {
-  min: number;
-  max: number;
-  ticks: number[];
-}
-
-/** An axis range with 4-6 round ticks covering `values` (and zero), unless the caller fixed an end. */
-function niceScale(values: number[], fixedMin?: number, fixedMax?: number): Scale {
-  const lo = isFiniteNumber(fixedMin) ? fixedMin : undefined;
-  const hi = isFiniteNumber(fixedMax) ? fixedMax : undefined;
-  // Zero stays on the axis so that a small wiggle does not look like a cliff.
-  let [dMin, dMax] = extent([0, ...values]) ?? [0, 1];
-  if (lo !== undefined) [dMin, dMax] = [lo, Math.max(dMax, lo)];
-  if (hi !== undefined) [dMin, dMax] = [Math.min(dMin, hi), hi];
-  if (!(dMax > dMin)) dMax = dMin + 1;
-
-  const magnitude = 10 ** Math.floor(Math.log10((dMax - dMin) / 5));
-  let best: { scale: Scale; score: number[] } | undefined;
-  for (const m of [1, 2, 2.5, 5, 10, 20, 25, 50]) {
-    const step = m * magnitude;
-    const min = lo ?? Math.floor(dMin / step + 1e-9) * step;
-    const max = hi ?? Math.ceil(dMax / step - 1e-9) * step;
-    const ticks: number[] = [];
-    for (let k = Math.ceil(min / step - 1e-9); k <= Math.floor(max / step + 1e-9); k++) {
-      ticks.push(Number((k * step).toPrecision(12)));
-    }
-    const off = Math.abs(ticks.length - 5);
-    const inRange = ticks.length >= 4 && ticks.length <= 6;
-    // Prefer 4-6 ticks, then the tightest range, then steps of 1/2/5 over 2.5, then five ticks.
-    const score = inRange ? [0, 0, max - min, m % 2.5 === 0 && m % 5 !== 0 ? 1 : 0, off] : [1, off, 0, 0, 0];
-    if (!best || compareScores(score, best.score) < 0) best = { scale: { min, max, ticks }, score };
-  }
-  return best?.scale ?? { min: dMin, max: dMax, ticks: [dMin, dMax] };
-}
-
-function compareScores(a: number[], b: number[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }
 
 function plotRect(
@@ -465,113 +364,4 @@ function noData(img: PNG): Buffer {
   const x = Math.round((img.width - textWidth(text, 2)) / 2);
   drawText(img, text, x, Math.round((img.height - GLYPH_HEIGHT * 2) / 2), TEXT_COLOR, 2);
   return encode(img);
-}
-
-function canvas(width: number, height: number): PNG {
-  const img = new PNG({ width, height });
-  fillRect(img, 0, 0, width, height, BACKGROUND);
-  return img;
-}
-
-function encode(img: PNG): Buffer {
-  return PNG.sync.write(img, { colorType: 2 });
-}
-
-function fillRect(img: PNG, x: number, y: number, w: number, h: number, c: Rgb): void {
-  const x1 = Math.min(img.width, x + w);
-  const y1 = Math.min(img.height, y + h);
-  for (let row = Math.max(0, y); row < y1; row++) {
-    for (let col = Math.max(0, x); col < x1; col++) {
-      const i = (row * img.width + col) * 4;
-      img.data[i] = c[0];
-      img.data[i + 1] = c[1];
-      img.data[i + 2] = c[2];
-      img.data[i + 3] = 255;
-    }
-  }
-}
-
-/** Bresenham with a 2x2 brush, so lines stay visible after Slack scales the image down. */
-function drawLine(img: PNG, x0: number, y0: number, x1: number, y1: number, c: Rgb): void {
-  const dx = Math.abs(x1 - x0);
-  const dy = -Math.abs(y1 - y0);
-  const sx = x0 < x1 ? 1 : -1;
-  const sy = y0 < y1 ? 1 : -1;
-  let [x, y, err] = [x0, y0, dx + dy];
-  for (;;) {
-    fillRect(img, x, y, 2, 2, c);
-    if (x === x1 && y === y1) return;
-    const e2 = 2 * err;
-    if (e2 >= dy) [err, x] = [err + dy, x + sx];
-    if (e2 <= dx) [err, y] = [err + dx, y + sy];
-  }
-}
-
-function drawText(img: PNG, text: string, x: number, y: number, c: Rgb, scale = 1): void {
-  let left = x;
-  for (const ch of text) {
-    const rows = glyph(ch);
-    for (let r = 0; r < rows.length; r++) {
-      for (let col = 0; col < GLYPH_WIDTH; col++) {
-        if (((rows[r] ?? 0) >> (GLYPH_WIDTH - 1 - col)) & 1) {
-          fillRect(img, left + col * scale, y + r * scale, scale, scale, c);
-        }
-      }
-    }
-    left += ADVANCE * scale;
-  }
-}
-
-/** Shortens to `max` characters; 'middle' keeps both ends, where pod names carry their unique suffix. */
-function truncate(text: string, max: number, keep: 'start' | 'middle' = 'start'): string {
-  const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  if (max <= 3) return chars.slice(0, Math.max(0, max)).join('');
-  if (keep === 'start') return chars.slice(0, max - 2).join('') + '..';
-  const tail = Math.floor((max - 2) / 2);
-  return chars.slice(0, max - 2 - tail).join('') + '..' + chars.slice(chars.length - tail).join('');
-}
-
-function formatNumber(v: number): string {
-  const round = (x: number) => String(Number(x.toPrecision(4)));
-  const abs = Math.abs(v);
-  if (abs >= 1e9) return `${round(v / 1e9)}G`;
-  if (abs >= 1e6) return `${round(v / 1e6)}M`;
-  if (abs >= 1e4) return `${round(v / 1e3)}k`;
-  return round(v);
-}
-
-function canvasSize(spec: { width?: number; height?: number }): { width: number; height: number } {
-  // Bounded so a bad size neither allocates gigabytes nor leaves no room for the plot.
-  const size = (v: number | undefined, fallback: number, min: number) =>
-    isFiniteNumber(v) ? Math.min(4000, Math.max(min, Math.round(v))) : fallback;
-  return { width: size(spec.width, 800, 240), height: size(spec.height, 400, 160) };
-}
-
-function finiteThresholds(thresholds: Threshold[] | undefined): Threshold[] {
-  return (thresholds ?? []).filter((th) => isFiniteNumber(th?.value));
-}
-
-function paletteColor(i: number): Rgb {
-  // More series than colours repeat the palette; the legend still names each one.
-  return PALETTE[i % PALETTE.length] ?? TEXT_COLOR;
-}
-
-function extent(values: number[]): [number, number] | undefined {
-  if (values.length === 0) return undefined;
-  let [min, max] = [Infinity, -Infinity];
-  for (const v of values) [min, max] = [Math.min(min, v), Math.max(max, v)];
-  return [min, max];
-}
-
-function isPresent(p: Point): boolean {
-  return isTime(p?.t) && Number.isFinite(p.v);
-}
-
-function isTime(t: number | undefined): t is number {
-  return isFiniteNumber(t) && Math.abs(t) <= MAX_TIME;
-}
-
-function isFiniteNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
 }
