@@ -2,7 +2,8 @@
 import { breakerStatus, disarm, requestArm } from './evaluator.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
 import { UsageError } from '../../src/errors.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
+import { allowOnly, parseArgs } from '../../commands/args.ts';
+import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
 import type { CommandSpec } from '../../commands/command.ts';
 import { incidentService, namedOrIncidentService } from '../../commands/context.ts';
 
@@ -19,17 +20,8 @@ export const breakerCommand: CommandSpec = {
   async run(ctx) {
     const args = parseArgs(ctx.inv.text, usage);
     allowOnly(args, [], usage);
-    const [sub, serviceWord, ...extra] = args.words;
-    if (sub === undefined) throw new UsageError('Say what to do: arm, disarm or status.', usage);
-    if (sub !== 'arm' && sub !== 'disarm' && sub !== 'status') {
-      throw new UsageError(`Unknown subcommand ${quoteInput(sub)}; use arm, disarm or status.`, usage);
-    }
-    if (extra.length > 0) {
-      throw new UsageError(
-        `Unexpected ${quoteInput(extra.join(' '))}; /breaker ${sub} takes at most a service name.`,
-        usage,
-      );
-    }
+    const { sub, rest } = pickSubcommand(args, ['arm', 'disarm', 'status'], usage);
+    const serviceWord = atMostService('/breaker', sub, rest, usage);
     if (sub === 'status') {
       const service = namedOrIncidentService(ctx, serviceWord, usage);
       return ctx.inv.respond(await breakerStatus(ctx.deps, service, usage));

@@ -7,6 +7,7 @@ import { formatDuration, parseDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandContext, CommandSpec } from '../../commands/command.ts';
+import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
 import { incidentService, namedOrIncidentService } from '../../commands/context.ts';
 
 const USAGE = [
@@ -121,21 +122,10 @@ export const canaryCommand: CommandSpec = {
   examples: ['/canary start steps=1,5,25,50 bake=10m', '/canary pause', '/canary abort payments'],
   async run(ctx) {
     const args = parseArgs(ctx.inv.text, usage);
-    const [sub, serviceWord, ...extra] = args.words;
-    if (sub === undefined) throw new UsageError('Say what to do: start, pause, resume or abort.', usage);
-    if (sub !== 'start' && sub !== 'pause' && sub !== 'resume' && sub !== 'abort') {
-      throw new UsageError(
-        `Unknown subcommand ${quoteInput(sub)}; use start, pause, resume or abort.`,
-        usage,
-      );
-    }
+    const { sub, rest } = pickSubcommand(args, ['start', 'pause', 'resume', 'abort'], usage);
     allowOnly(args, sub === 'start' ? ['steps', 'bake'] : [], usage);
-    if (extra.length > 0) {
-      throw new UsageError(
-        `Unexpected ${quoteInput(extra.join(' '))}; /canary ${sub} takes at most a service name${sub === 'start' ? ', then steps= and bake=' : ''}.`,
-        usage,
-      );
-    }
+    const then = sub === 'start' ? ', then steps= and bake=' : '';
+    const serviceWord = atMostService('/canary', sub, rest, usage, then);
     if (sub === 'start') return start(ctx, serviceWord, args.options);
     const service = namedOrIncidentService(ctx, serviceWord, usage);
     const text =

@@ -11,6 +11,7 @@ import { declareForm } from './form.ts';
 import { parsePagerDutyId } from '../pagerduty/mirror.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandContext, CommandSpec } from '../../commands/command.ts';
+import { pickSubcommand } from '../../commands/subcommands.ts';
 import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
 
 const USAGE = [
@@ -33,6 +34,18 @@ export function setHelpRegistry(list: () => CommandSpec[]): void {
   registry = list;
 }
 
+const SUBCOMMANDS = [
+  'declare',
+  'status',
+  'list',
+  'role',
+  'sev',
+  'update',
+  'resolve',
+  'link',
+  'help',
+] as const;
+
 export const incidentCommand: CommandSpec = {
   name: '/incident',
   summary: 'Declare, follow and resolve an incident in this channel',
@@ -45,7 +58,15 @@ export const incidentCommand: CommandSpec = {
   ],
   async run(ctx) {
     const args = parseArgs(ctx.inv.text, usage);
-    const [sub, ...rest] = args.words;
+    if (args.words.length === 0) {
+      if (args.options.size > 0)
+        throw new UsageError(
+          'Say what to do first (declare, status, list, role, sev, update, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
+          usage,
+        );
+      return ctx.inv.respond(helpMessage(registry()));
+    }
+    const { sub, rest } = pickSubcommand(args, SUBCOMMANDS, usage, { severity: 'sev' });
     switch (sub) {
       case 'declare':
         return declare(ctx, rest, args.options);
@@ -60,13 +81,6 @@ export const incidentCommand: CommandSpec = {
       case 'resolve':
         allowOnly(args, [], usage);
         return resolve(ctx, rest.join(' '));
-      case undefined:
-        if (args.options.size > 0)
-          throw new UsageError(
-            'Say what to do first (declare, status, list, role, sev, update, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
-            usage,
-          );
-        return ctx.inv.respond(helpMessage(registry()));
       case 'help':
         return ctx.inv.respond(helpMessage(registry()));
       case 'link':
@@ -85,12 +99,9 @@ export const incidentCommand: CommandSpec = {
         return role(ctx, rest, usage);
       // Reasons and updates are free text: a key=value inside them is part of the text, not an option.
       case 'sev':
-      case 'severity':
         return severity(ctx, afterWord(ctx.inv.text), usage);
       case 'update':
         return update(ctx, afterWord(ctx.inv.text), usage);
-      default:
-        throw new UsageError(`Unknown subcommand ${quoteInput(sub)}.`, usage);
     }
   },
 };

@@ -10,8 +10,9 @@ import {
 import { notice } from '../../src/chat/blocks/common.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseSince } from '../../src/ledger.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
+import { allowOnly, parseArgs } from '../../commands/args.ts';
 import type { CommandContext, CommandSpec } from '../../commands/command.ts';
+import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
 import { incidentService } from '../../commands/context.ts';
 
 const USAGE = [
@@ -35,8 +36,14 @@ export const ledgerCommand: CommandSpec = {
   ],
   async run(ctx) {
     const args = parseArgs(ctx.inv.text, usage);
-    const [sub, serviceWord, ...extra] = args.words;
-    if (extra.length > 0) throw new UsageError(`Unexpected ${quoteInput(extra.join(' '))}.`, usage);
+    const { sub, rest } = pickSubcommand(args, ['audit', 'lock', 'unlock', 'reconcile'], usage);
+    const serviceWord = atMostService(
+      '/ledger',
+      sub,
+      rest,
+      usage,
+      sub === 'lock' || sub === 'unlock' ? '' : ', then since=',
+    );
     switch (sub) {
       case 'audit':
         allowOnly(args, ['since'], usage);
@@ -48,13 +55,6 @@ export const ledgerCommand: CommandSpec = {
       case 'unlock':
         allowOnly(args, [], usage);
         return lockOrUnlock(ctx, sub, serviceWord);
-      case undefined:
-        throw new UsageError('Say what to do: audit, lock, unlock or reconcile.', usage);
-      default:
-        throw new UsageError(
-          `Unknown subcommand ${quoteInput(sub)}; use audit, lock, unlock or reconcile.`,
-          usage,
-        );
     }
   },
 };

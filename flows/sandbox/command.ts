@@ -1,7 +1,7 @@
 // /sandbox up|down|status: the incident's offline replica from the team's Terraform (runbook step U).
-import { UsageError } from '../../src/errors.ts';
 import { Sandboxes } from './sandbox.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
+import { allowOnly, parseArgs } from '../../commands/args.ts';
+import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
 import type { CommandSpec } from '../../commands/command.ts';
 import { incidentService } from '../../commands/context.ts';
 
@@ -17,17 +17,8 @@ export const sandboxCommand: CommandSpec = {
   async run(ctx) {
     const args = parseArgs(ctx.inv.text, usage);
     allowOnly(args, [], usage);
-    const [sub, serviceWord, ...extra] = args.words;
-    if (sub === undefined) throw new UsageError('Say what to do: up, down or status.', usage);
-    if (sub !== 'up' && sub !== 'down' && sub !== 'status') {
-      throw new UsageError(`Unknown subcommand ${quoteInput(sub)}; use up, down or status.`, usage);
-    }
-    if (extra.length > 0) {
-      throw new UsageError(
-        `Unexpected ${quoteInput(extra.join(' '))}; /sandbox ${sub} takes at most a service name.`,
-        usage,
-      );
-    }
+    const { sub, rest } = pickSubcommand(args, ['up', 'down', 'status'], usage);
+    const serviceWord = atMostService('/sandbox', sub, rest, usage);
     // A sandbox outlives its incident's resolution (its TTL still runs), so down and status also work then.
     const latest = sub !== 'up' && !ctx.incident ? await ctx.deps.incidents.latest(ctx.inv.channel) : null;
     const { incident, service } = incidentService(
