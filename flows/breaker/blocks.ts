@@ -1,8 +1,9 @@
 // Step D views: the arm and canary approval cards, the trip and no-data alerts, /breaker status, the canary
 // progress card and the /preflight report.
 import type { BreakerSettings, Evaluation } from './rules.ts';
+import type { TripRecord } from './state.ts';
 import { describeEvaluation, percent } from './rules.ts';
-import { describeBreaches, describeSpec, formatValue, type ConditionJudgement } from './conditions.ts';
+import { describeBreaches, describeSpec, formatValue } from './conditions.ts';
 import { formatDuration } from '../../src/duration.ts';
 import type { Actor } from '../../src/timeline.ts';
 import type { Message } from '../../src/chat/chat.ts';
@@ -63,18 +64,11 @@ export function armView(change: ArmChangeView): ChangeView {
   };
 }
 
-/** A trip as the message shows it. */
-export interface TripView {
-  id: string;
-  at: string;
-  reason: 'breach' | 'no_data';
-  values: { memory?: number; errors?: number };
-  /** The judgements of the evaluation that tripped it (trips before named conditions have only `values`). */
-  conditions?: ConditionJudgement[];
-  breaches: number;
-  evaluations: string[];
-  outcome?: { ok: boolean; summary: string; unchanged?: boolean; reason?: string };
-}
+/** A trip as the message shows it: the stored trip's what, when and why (trips before named conditions have only `values`). */
+export type TripView = Pick<
+  TripRecord,
+  'id' | 'at' | 'reason' | 'values' | 'conditions' | 'breaches' | 'evaluations' | 'outcome'
+>;
 
 export function tripMessage(input: {
   service: string;

@@ -9,10 +9,10 @@ import { abortCanary, pauseCanary } from './controls.ts';
 import {
   type CanaryState,
   STEP_QUEUE,
-  addLog,
   canaryActor,
   getCanary,
   refreshCard,
+  moveCanary,
   saveCanary,
 } from './state.ts';
 import { applyStep } from './steps.ts';
@@ -33,52 +33,33 @@ export async function bakeDone(deps: Deps, member: string): Promise<void> {
   const at = deps.now().toISOString();
   if (breaker?.status !== 'armed' || breaker.armId !== state.armId) {
     // Normally the trip or the disarm already stopped or paused it; this is the safety net.
-    const paused = await saveCanary(deps, name, (c) =>
-      c.id === canaryId && c.status === 'baking'
-        ? {
-            ...c,
-            status: 'paused',
-            remainingMs: 0,
-            bakeEndsAt: undefined,
-            log: addLog(c, at, `Paused: the breaker is ${breaker?.status ?? 'gone'}`),
-          }
-        : undefined,
-    );
-    if (paused?.status === 'paused') {
-      await deps.incidents.record(state.incident, {
-        step: 'D',
+    await moveCanary(deps, name, {
+      at,
+      when: (c) => c.id === canaryId && c.status === 'baking',
+      to: { status: 'paused', remainingMs: 0, bakeEndsAt: undefined },
+      log: `Paused: the breaker is ${breaker?.status ?? 'gone'}`,
+      event: {
         kind: CANARY_PAUSED,
-        actor: canaryActor(name),
         summary: `Canary of ${name} paused at cloud ${state.cloudPercent}%: the breaker is ${breaker?.status ?? 'not armed'}, so no step may raise the cloud share`,
         data: { canary: canaryId, index, remainingMs: 0 },
-      });
-      refreshCard(deps, name);
-    }
+      },
+    });
     return;
   }
   if (await stepJudgedBad(deps, name, state)) return;
   if (index + 1 >= state.steps.length) {
-    const done = await saveCanary(deps, name, (c) =>
-      c.id === canaryId && c.status === 'baking' && c.index === index
-        ? {
-            ...c,
-            status: 'completed',
-            endedAt: at,
-            log: addLog(c, at, `Completed at cloud ${c.cloudPercent}%`),
-          }
-        : undefined,
-    );
-    if (done?.status === 'completed') {
-      await deps.incidents.record(state.incident, {
-        step: 'D',
+    await moveCanary(deps, name, {
+      at,
+      when: (c) => c.id === canaryId && c.status === 'baking' && c.index === index,
+      to: { status: 'completed', endedAt: at },
+      log: `Completed at cloud ${state.cloudPercent}%`,
+      event: {
         kind: CANARY_COMPLETED,
-        actor: canaryActor(name),
         summary: `Canary of ${name} completed: cloud ${state.cloudPercent}% held ${formatDuration(state.bakeMs)} with no breach. The breaker stays armed.`,
         data: { canary: canaryId, cloudPercent: state.cloudPercent },
         stepState: 'done',
-      });
-      refreshCard(deps, name);
-    }
+      },
+    });
     return;
   }
   const moved = await saveCanary(deps, name, (c) =>

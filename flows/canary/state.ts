@@ -6,6 +6,7 @@ import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
+import type { RecordInput } from '../incident/incident.ts';
 
 export const STEP_QUEUE = 'canary-step';
 export const canaryKey = (service: string) => `canary:${service}`;
@@ -72,6 +73,31 @@ export async function saveCanary(
   return updateJson<CanaryState>(deps.store, canaryKey(service), (current) =>
     current ? change(current) : undefined,
   );
+}
+
+/**
+ * One move of the canary's state machine: `to` (and a log line) is stored only when `when` holds for the stored
+ * state; when this call made the move, `event` goes on the incident's timeline (step D, as the canary) and the
+ * card is redrawn. A move that lost the race to another one records nothing. Returns the stored state.
+ */
+export async function moveCanary(
+  deps: Deps,
+  service: string,
+  move: {
+    at: string;
+    when: (c: CanaryState) => boolean;
+    to: Partial<CanaryState> & { status: CanaryState['status'] };
+    log: string;
+    event: Omit<RecordInput, 'step' | 'actor'>;
+  },
+): Promise<CanaryState | null> {
+  const moved = await saveCanary(deps, service, (c) =>
+    move.when(c) ? { ...c, ...move.to, log: addLog(c, move.at, move.log) } : undefined,
+  );
+  if (moved?.status !== move.to.status) return moved;
+  await deps.incidents.record(moved.incident, { step: 'D', actor: canaryActor(service), ...move.event });
+  refreshCard(deps, service);
+  return moved;
 }
 
 export function isActive(c: CanaryState | null): c is CanaryState {

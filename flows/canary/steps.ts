@@ -12,6 +12,7 @@ import {
   canaryActor,
   getCanary,
   refreshCard,
+  moveCanary,
   saveCanary,
   stepLeaseKey,
   stepOpId,
@@ -61,26 +62,17 @@ async function applyStepHeld(
   const at = deps.now().toISOString();
   if (outcome.stopped?.reason === 'cancelled') return; // paused, aborted or rolled back meanwhile: they record it
   if (!outcome.ok) {
-    const failed = await saveCanary(deps, service, (c) =>
-      c.id === canaryId && c.status === 'ramping'
-        ? {
-            ...c,
-            status: 'failed',
-            endedAt: at,
-            log: addLog(c, at, `Step ${index + 1} (cloud ${cloud}%) NOT written: ${outcome.summary}`),
-          }
-        : undefined,
-    );
-    if (failed?.status === 'failed') {
-      await deps.incidents.record(state.incident, {
-        step: 'D',
+    await moveCanary(deps, service, {
+      at,
+      when: (c) => c.id === canaryId && c.status === 'ramping',
+      to: { status: 'failed', endedAt: at },
+      log: `Step ${index + 1} (cloud ${cloud}%) NOT written: ${outcome.summary}`,
+      event: {
         kind: CANARY_FAILED,
-        actor: canaryActor(service),
         summary: `Canary of ${service} stopped: step ${index + 1} (cloud ${cloud}%) could not be written: ${outcome.summary}. Traffic stays at cloud ${state.cloudPercent}%.`,
         data: { canary: canaryId, index, detail: outcome.summary },
-      });
-      refreshCard(deps, service);
-    }
+      },
+    });
     return;
   }
   const bakeEndsAt = new Date(deps.now().getTime() + state.bakeMs).toISOString();

@@ -63,41 +63,31 @@ export async function requestContain(
   deps: Deps,
   req: ContainRequest,
 ): Promise<{ action: Action<ShiftChange> | null; states: TrafficState[] }> {
-  let states: TrafficState[];
-  try {
-    states = await readTraffic(deps, req.service, req.layers);
-  } catch (err) {
-    const detail = (err as Error).message;
-    await recordNotShifted(
-      deps,
-      req.incident.id,
-      req.requester,
-      `Could not read ${req.service}'s traffic: ${detail}`,
-      {
-        reason: 'error',
-        detail,
-      },
-    );
-    throw err;
-  }
-  let plan: ShiftPlan;
-  try {
-    plan = planShift(deps, req.service, states, req.legacyPercent, { direction: 'toLegacy' });
-  } catch (err) {
-    const detail = (err as Error).message;
-    await recordNotShifted(
-      deps,
-      req.incident.id,
-      req.requester,
-      `Shift of ${req.service} refused: ${detail}`,
-      {
-        reason: 'would_raise_cloud',
-        detail,
-      },
-    );
-    throw err;
-  }
-  if (plan.change.layers.length === 0) {
+  // A read or a plan that fails is on the timeline as "not shifted" before the requester hears of it.
+  const orRecord = async <T>(
+    work: () => Promise<T> | T,
+    summary: (detail: string) => string,
+    reason: 'error' | 'would_raise_cloud',
+  ): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      const detail = (err as Error).message;
+      await recordNotShifted(deps, req.incident.id, req.requester, summary(detail), { reason, detail });
+      throw err;
+    }
+  };
+  const states = await orRecord(
+    () => readTraffic(deps, req.service, req.layers),
+    (detail) => `Could not read ${req.service}'s traffic: ${detail}`,
+    'error',
+  );
+  const first = await orRecord(
+    () => planShift(deps, req.service, states, req.legacyPercent, { direction: 'toLegacy' }),
+    (detail) => `Shift of ${req.service} refused: ${detail}`,
+    'would_raise_cloud',
+  );
+  if (first.change.layers.length === 0) {
     const text = states
       .map((s) => `${LAYER_NAME[s.layer]} ${describeWeights(weightsOf(s), s.others)}`)
       .join('; ');
@@ -110,7 +100,7 @@ export async function requestContain(
     );
     return { action: null, states };
   }
-  const { health, blocked } = await checkLegacyHealth(deps, req.service, plan.basis.layers);
+  const { health, blocked } = await checkLegacyHealth(deps, req.service, first.basis.layers);
   if (blocked) {
     const message = `Legacy is not healthy on ${LAYER_NAME[blocked.layer]} (${blocked.detail}), so shifting traffic onto it could make things worse. Nothing was requested. Fix or verify the legacy stack, then run /contain again.`;
     await recordNotShifted(
@@ -126,7 +116,7 @@ export async function requestContain(
     );
     throw new ApprovalError('traffic.legacy-unhealthy', message);
   }
-  plan = planShift(deps, req.service, plan.basis.layers, req.legacyPercent, {
+  const plan = planShift(deps, req.service, first.basis.layers, req.legacyPercent, {
     direction: 'toLegacy',
     health,
   });
