@@ -2,7 +2,7 @@
 import { UsageError } from '../src/errors.ts';
 import type { Incident } from '../src/incident.ts';
 import type { CommandContext } from './command.ts';
-import { quoteInput } from './args.ts';
+import { parseArgs, quoteInput } from './args.ts';
 
 export function serviceList(ctx: CommandContext): string {
   return Object.keys(ctx.deps.config.services).join(', ');
@@ -62,4 +62,29 @@ export function namedOrIncidentService(ctx: CommandContext, word: string | undef
     `Name the service (this channel has no active incident to take it from). Configured services: ${serviceList(ctx)}.`,
     usage,
   );
+}
+
+/**
+ * For commands that read an incident after the fact (timeline, post-mortem): they take no arguments, and read this
+ * channel's incident, open or resolved. `does` says what the command does; `nothingYet` why it needs an incident.
+ */
+export async function channelIncidentOnly(
+  ctx: CommandContext,
+  spec: { name: string; usage: readonly string[] },
+  does: string,
+  nothingYet = '',
+): Promise<Incident> {
+  const usage = spec.usage.join('\n');
+  const args = parseArgs(ctx.inv.text, usage);
+  if (args.words.length > 0 || args.options.size > 0) {
+    throw new UsageError(`${spec.name} takes no arguments; it ${does}.`, usage);
+  }
+  const incident = ctx.incident ?? (await ctx.deps.incidents.latest(ctx.inv.channel));
+  if (!incident) {
+    throw new UsageError(
+      `This channel has no incident yet${nothingYet}. Declare one with \`/incident declare <service> <title>\`.`,
+      usage,
+    );
+  }
+  return incident;
 }

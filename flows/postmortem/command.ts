@@ -1,9 +1,8 @@
 // /postmortem: drafts the post-mortem of this channel's incident (open or resolved) from its timeline.
 import { postmortemMessage } from './blocks.ts';
-import { UsageError } from '../../src/errors.ts';
 import { generatePostmortem } from './postmortem.ts';
-import { parseArgs } from '../../commands/args.ts';
 import type { CommandSpec } from '../../commands/command.ts';
+import { channelIncidentOnly } from '../../commands/context.ts';
 
 const USAGE = ['/postmortem'];
 
@@ -14,20 +13,12 @@ export const postmortemCommand: CommandSpec = {
   usage: USAGE,
   examples: ['/postmortem'],
   async run(ctx) {
-    const args = parseArgs(ctx.inv.text, USAGE.join('\n'));
-    if (args.words.length > 0 || args.options.size > 0) {
-      throw new UsageError(
-        '/postmortem takes no arguments; it drafts the post-mortem of the incident in this channel (open or resolved).',
-        USAGE.join('\n'),
-      );
-    }
-    const incident = ctx.incident ?? (await ctx.deps.incidents.latest(ctx.inv.channel));
-    if (!incident) {
-      throw new UsageError(
-        'This channel has no incident yet, so there is nothing to write up. Declare one with `/incident declare <service> <title>`.',
-        USAGE.join('\n'),
-      );
-    }
+    const incident = await channelIncidentOnly(
+      ctx,
+      postmortemCommand,
+      'drafts the post-mortem of the incident in this channel (open or resolved)',
+      ', so there is nothing to write up',
+    );
     const result = await generatePostmortem(ctx.deps, incident, ctx.actor);
     await ctx.inv.respond(
       postmortemMessage({

@@ -1,8 +1,7 @@
 // /timeline: the incident's events in UTC and whether the hash chain still verifies.
 import { timelineMessage } from '../../src/chat/blocks/timeline.ts';
-import { UsageError } from '../../src/errors.ts';
-import { parseArgs } from '../../commands/args.ts';
 import type { CommandSpec } from '../../commands/command.ts';
+import { channelIncidentOnly } from '../../commands/context.ts';
 
 const USAGE = ['/timeline'];
 
@@ -14,20 +13,11 @@ export const timelineCommand: CommandSpec = {
   examples: ['/timeline'],
   readOnly: true,
   async run(ctx) {
-    const args = parseArgs(ctx.inv.text, USAGE.join('\n'));
-    if (args.words.length > 0 || args.options.size > 0) {
-      throw new UsageError(
-        '/timeline takes no arguments; it shows the timeline of the incident in this channel.',
-        USAGE.join('\n'),
-      );
-    }
-    const incident = ctx.incident ?? (await ctx.deps.incidents.latest(ctx.inv.channel));
-    if (!incident) {
-      throw new UsageError(
-        'This channel has no incident yet. Declare one with `/incident declare <service> <title>`.',
-        USAGE.join('\n'),
-      );
-    }
+    const incident = await channelIncidentOnly(
+      ctx,
+      timelineCommand,
+      'shows the timeline of the incident in this channel',
+    );
     const anchors = await ctx.deps.incidents.anchors(incident);
     const { events, verification } = await ctx.deps.timeline.verify(incident.id, anchors);
     await ctx.inv.respond(timelineMessage(incident.id, events, verification));
