@@ -9,6 +9,8 @@ export interface Policy {
   quorum: number;
   breakGlass: boolean;
   requesterTeamMayApprove: boolean;
+  /** false: the incident commander's approval alone never meets the quorum. */
+  commanderMayApproveAlone: boolean;
 }
 
 /** Why `actor` may not approve under a policy, or null when they may. */
@@ -89,6 +91,7 @@ export class Access {
         quorum: 1,
         breakGlass: this.#config.breakGlass,
         requesterTeamMayApprove: true,
+        commanderMayApproveAlone: true,
       };
     }
     return {
@@ -97,6 +100,7 @@ export class Access {
       quorum: found.quorum,
       breakGlass: found.breakGlass ?? this.#config.breakGlass,
       requesterTeamMayApprove: found.requesterTeamMayApprove,
+      commanderMayApproveAlone: found.commanderMayApproveAlone,
     };
   }
 

@@ -35,6 +35,8 @@ export const ApprovalPolicy = z.strictObject({
   breakGlass: z.boolean().optional(),
   /** false: members of an approver group the requester is also in may not approve (someone from outside the team must). */
   requesterTeamMayApprove: z.boolean().default(true),
+  /** false: the incident's commander may approve only alongside someone else (with quorum 1: someone else must). */
+  commanderMayApproveAlone: z.boolean().default(true),
 });
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicy>;
 

@@ -30,6 +30,7 @@ import type { Store } from './store/store.ts';
 import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
+import { checkPolicies } from '../flows/approval/policy-check.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
 import { buildAdapters } from './adapters-build.ts';
 import {
@@ -234,6 +235,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
     });
     const bot = buildBot({ config, store, chat, log, redactor, env, metrics });
+    checkPolicies(config, bot.deps.approvals.kinds(), path);
     routes.push(...integrationRoutes(bot.deps, env));
     await bot.start();
     try {
@@ -272,6 +274,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     retryConfig: { retries: 5, factor: 2, minTimeout: 1000, maxTimeout: 30_000 },
   });
   const bot = buildBot({ config, store, chat: new SlackChat(client), log, redactor, env, metrics });
+  checkPolicies(config, bot.deps.approvals.kinds(), path);
   routes.push(...integrationRoutes(bot.deps, env));
   // Secrets the config names by environment variable must be there before the bot answers anyone.
   bot.deps.adapters.ledger?.check();

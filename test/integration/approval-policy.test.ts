@@ -278,6 +278,57 @@ describe('approval policies (real Redis)', () => {
     assert.equal((await t.bot.deps.approvals.get(glass.id))?.state, 'succeeded');
   });
 
+  it('keeps the policy a request was made under: a config change mid-approval does not change its rule', async () => {
+    const t = await bot({ policies: [{ name: 'two leads', kinds: ['test.flip'], quorum: 2 }] });
+    const action = await request(t);
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.policy?.quorum, 2);
+    // A replica restarted with a relaxed policy serves the next click: the request still needs two.
+    const relaxed = await bot({ policies: [{ name: 'one lead', kinds: ['test.flip'], quorum: 1 }] }, 'r2', t);
+    assert.deepEqual(await relaxed.click('bob', APPROVE_ACTION, action.id), []);
+    await relaxed.bot.idle();
+    assert.equal(system.writes, 0, 'still 1 of 2 under the policy it was requested with');
+    assert.match(card(t, action), /1 of 2 approvals: ✓ <@U0BOB>.*policy: two leads/s);
+    assert.deepEqual(await relaxed.click('dave', APPROVE_ACTION, action.id), []);
+    await relaxed.bot.idle();
+    assert.equal(system.writes, 1);
+    // A new request follows the new rule.
+    const next = await request(relaxed);
+    assert.equal(next.policy?.name, 'one lead');
+    const requested = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'action.requested');
+    assert.equal(requested?.data?.policy, 'two leads');
+  });
+
+  it('refuses the incident commander as the only approver when the policy says so, and counts them with another', async () => {
+    const t = await bot({
+      policies: [{ name: 'not the IC alone', kinds: ['test.flip'], commanderMayApproveAlone: false }],
+    });
+    await t.command('alice', '/incident', 'declare payments');
+    await t.command('alice', '/incident', 'role commander <@U0BOB|bob>');
+    const action = await request(t);
+    const bob = await t.click('bob', APPROVE_ACTION, action.id);
+    assert.match(
+      textOf(bob[0]),
+      /You are the incident commander, and policy "not the IC alone" needs someone besides the commander to approve test\.flip\. Ask another of @sre-leads to press Approve\./,
+    );
+    assert.equal(system.writes, 0);
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.approvals.length, 0, 'nothing recorded');
+    assert.deepEqual(await t.click('dave', APPROVE_ACTION, action.id), []);
+    await t.bot.idle();
+    assert.equal(system.writes, 1);
+
+    // With a quorum of 2 the commander is one of two distinct approvers, which is allowed.
+    const two = await bot(
+      { policies: [{ kinds: ['test.other'], quorum: 2, commanderMayApproveAlone: false }] },
+      'r2',
+      t,
+    );
+    const other = await request(two, 'test.other');
+    assert.deepEqual(await two.click('bob', APPROVE_ACTION, other.id), []);
+    assert.deepEqual(await two.click('dave', APPROVE_ACTION, other.id), []);
+    await two.bot.idle();
+    assert.equal(system.writes, 2);
+  });
+
   describe('on-call approvers (PagerDuty /oncalls, nock)', () => {
     useNock();
     before(() => nock.disableNetConnect());
