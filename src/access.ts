@@ -20,9 +20,9 @@ export interface GroupResolver {
   (handle: string): Promise<string[] | undefined>;
 }
 
-/** Who PagerDuty has on call for an escalation policy: PagerDuty ids and emails; throws when unreachable. */
+/** Who PagerDuty has on call for an escalation policy or a schedule: PagerDuty ids and emails; throws when unreachable. */
 export interface OncallResolver {
-  (escalationPolicyId: string): Promise<{ id: string; email?: string }[]>;
+  (id: string, by: 'escalation_policy' | 'schedule'): Promise<{ id: string; email?: string }[]>;
 }
 
 /** How long the on-call set of an escalation policy is kept before PagerDuty is asked again. */
@@ -120,7 +120,13 @@ export class Access {
   describeApprovers(policy?: Policy): string {
     return (policy?.approvers ?? this.#config.approvers)
       .map((e) =>
-        e.startsWith('oncall:') ? `on-call of ${e.slice(7)}` : e.startsWith('@') || e === '*' ? e : `<@${e}>`,
+        e.startsWith('oncall:schedule:')
+          ? `on-call of schedule ${e.slice(16)}`
+          : e.startsWith('oncall:')
+            ? `on-call of ${e.slice(7)}`
+            : e.startsWith('@') || e === '*'
+              ? e
+              : `<@${e}>`,
       )
       .join(', ');
   }
@@ -158,21 +164,26 @@ export class Access {
     return false;
   }
 
-  /** Slack ids of whoever is on call for the escalation policy now (cached 30 s); throws when PagerDuty cannot say. */
-  async #oncallIds(policyId: string): Promise<Set<string>> {
-    const cached = this.#oncallCache.get(policyId);
+  /**
+   * Slack ids of whoever is on call now (cached 30 s) for `target`: an escalation policy id, or `schedule:<id>`;
+   * throws when PagerDuty cannot say.
+   */
+  async #oncallIds(target: string): Promise<Set<string>> {
+    const cached = this.#oncallCache.get(target);
     if (cached && this.#now() - cached.at < ONCALL_CACHE_MS) return cached.ids;
     if (!this.#oncall) {
       throw new OncallUnavailableError(
-        `approvers name oncall:${policyId}, but PagerDuty is not configured (PAGERDUTY_TOKEN), so nobody on call can be looked up`,
+        `approvers name oncall:${target}, but PagerDuty is not configured (PAGERDUTY_TOKEN), so nobody on call can be looked up`,
       );
     }
+    const schedule = target.startsWith('schedule:');
+    const id = schedule ? target.slice(9) : target;
     let users: { id: string; email?: string }[];
     try {
-      users = await this.#oncall(policyId);
+      users = await this.#oncall(id, schedule ? 'schedule' : 'escalation_policy');
     } catch (err) {
       throw new OncallUnavailableError(
-        `PagerDuty could not say who is on call for escalation policy ${policyId} (${(err as Error).message})`,
+        `PagerDuty could not say who is on call for ${schedule ? 'schedule' : 'escalation policy'} ${id} (${(err as Error).message})`,
       );
     }
     const map = this.#config.pagerdutyUsers;
@@ -181,8 +192,13 @@ export class Access {
       const slack = map[user.id] ?? (user.email ? map[user.email] : undefined);
       if (slack) ids.add(slack);
     }
-    this.#oncallCache.set(policyId, { ids, at: this.#now() });
+    this.#oncallCache.set(target, { ids, at: this.#now() });
     return ids;
+  }
+
+  /** Drops every cached group membership (Slack said a group changed): the next check reads it afresh. */
+  forgetGroups(): void {
+    this.#cache.clear();
   }
 
   async #members(handle: string): Promise<Set<string>> {

@@ -17,14 +17,20 @@ export const ApprovalPolicy = z.strictObject({
   kinds: z.array(z.string().min(1)).min(1).optional(),
   /** Services it covers; absent: every service. */
   services: z.array(z.string().min(1)).min(1).optional(),
-  /** Who may approve (also `oncall:<escalation policy id>`: whoever PagerDuty has on call now); absent: `access.approvers`. */
+  /**
+   * Who may approve (also `oncall:<escalation policy id>` or `oncall:schedule:<schedule id>`: whoever PagerDuty
+   * has on call there now); absent: `access.approvers`.
+   */
   approvers: z
     .array(
       z.union([
         SlackUserOrGroup,
         z
           .string()
-          .regex(/^oncall:[A-Z0-9]{5,20}$/, 'oncall:<PagerDuty escalation policy id>, like oncall:PANZZEQ'),
+          .regex(
+            /^oncall:(schedule:)?[A-Z0-9]{5,20}$/,
+            'oncall:<PagerDuty escalation policy id> or oncall:schedule:<schedule id>, like oncall:PANZZEQ or oncall:schedule:PI7DH85',
+          ),
       ]),
     )
     .min(1)

@@ -102,10 +102,10 @@ export function buildBot(opts: BuildOptions): Bot {
     redactor: opts.redactor,
   });
   // On-call approvers are looked up at click time, through the PagerDuty REST adapter built below.
-  const oncall = (policyId: string) => {
+  const oncall = (id: string, by: 'escalation_policy' | 'schedule') => {
     const rest = adapters.pagerduty;
     if (!rest?.oncallUsers) throw new Error('PagerDuty REST is not configured (PAGERDUTY_TOKEN)');
-    return rest.oncallUsers(policyId);
+    return rest.oncallUsers(id, by);
   };
   // Its caches run on the bot's clock too: a test that moves the clock sees a group change or an on-call hand-off.
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle), {

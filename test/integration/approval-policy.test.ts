@@ -396,6 +396,38 @@ describe('approval policies (real Redis)', () => {
       assert.equal(seen.length, 2);
     });
 
+    it('lets whoever is on call for a PagerDuty schedule approve (oncall:schedule:<id>)', async () => {
+      const seen: Record<string, unknown>[] = [];
+      oncalls(
+        200,
+        {
+          oncalls: [oncallEntry({ id: 'PXPGF42', name: 'Dave', email: 'dave@example.com' }, 1)],
+          limit: 100,
+          offset: 0,
+          more: false,
+          total: null,
+        },
+        seen,
+      );
+      const t = await bot(
+        {
+          ...onCallPolicy,
+          policies: [{ name: 'primary', kinds: ['test.flip'], approvers: ['oncall:schedule:PI7DH85'] }],
+        },
+        undefined,
+        undefined,
+        true,
+      );
+      const action = await request(t);
+      assert.match(card(t, action), /waiting for 1 more of on-call of schedule PI7DH85/);
+      const bob = await t.click('bob', APPROVE_ACTION, action.id);
+      assert.match(textOf(bob[0]), /Only on-call of schedule PI7DH85 can approve test\.flip on payments/);
+      assert.deepEqual(await t.click('dave', APPROVE_ACTION, action.id), []);
+      await t.bot.idle();
+      assert.equal(system.writes, 1);
+      assert.deepEqual({ ...seen[0] }, { 'schedule_ids[]': 'PI7DH85', 'include[]': 'users', limit: '100' });
+    });
+
     it('maps an on-call user by email too', async () => {
       const seen: Record<string, unknown>[] = [];
       oncalls(
