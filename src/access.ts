@@ -150,6 +150,31 @@ export class Access {
     return { ids: [...ids], anyone, unresolved };
   }
 
+  /**
+   * Everyone who may approve under `policy` now: ids named, in groups or on call. `unresolved` names what could
+   * not be listed (an unknown group, an unreachable PagerDuty) with why.
+   */
+  async eligible(policy: Policy): Promise<{ ids: string[]; anyone: boolean; unresolved: string[] }> {
+    const ids = new Set<string>();
+    const unresolved: string[] = [];
+    let anyone = false;
+    for (const entry of policy.approvers) {
+      if (entry === '*') anyone = true;
+      else if (entry.startsWith('oncall:')) {
+        try {
+          for (const id of await this.#oncallIds(entry.slice(7))) ids.add(id);
+        } catch (err) {
+          unresolved.push(`${entry} (${(err as Error).message})`);
+        }
+      } else if (entry.startsWith('@')) {
+        const members = await this.#members(entry.slice(1));
+        if (members.size === 0) unresolved.push(entry);
+        for (const id of members) ids.add(id);
+      } else ids.add(entry);
+    }
+    return { ids: [...ids], anyone, unresolved };
+  }
+
   async #matches(userId: string, entries: string[]): Promise<boolean> {
     // On-call entries last: a person named directly or through a group still approves while PagerDuty is down.
     const ordered = [

@@ -105,6 +105,7 @@ export class Approvals {
         expiresAt: action.expiresAt,
         policy: policy.name,
         quorum: policy.quorum,
+        approvers: access.describeApprovers(policy),
         ...(req.breakGlass !== undefined ? { breakGlass: req.breakGlass } : {}),
       },
       stepState: 'in_progress',

@@ -187,6 +187,26 @@ describe('approval policies (real Redis)', () => {
     assert.equal(kinds.filter((k) => k === 'action.executing').length, 1);
   });
 
+  it('the post-mortem names the policy each action was approved under and everyone who approved', async () => {
+    const t = await bot({ policies: [{ name: 'two leads', kinds: ['test.flip'], quorum: 2 }] });
+    const two = await request(t);
+    await t.click('bob', APPROVE_ACTION, two.id);
+    await t.click('dave', APPROVE_ACTION, two.id);
+    const one = await request(t, 'test.other');
+    await t.click('bob', APPROVE_ACTION, one.id);
+    await t.bot.idle();
+    await t.command('carol', '/postmortem');
+    const upload = t.chat.sent.find((s) => s.kind === 'upload' && s.file?.filename.endsWith('.md'));
+    const md = String(upload?.file?.content ?? '');
+    assert.match(md, /### 1\. Flip the value to 2 \(test\.flip\): succeeded/);
+    assert.match(md, /- Policy: two leads, 2 approval\(s\) needed from @sre-leads\n/);
+    assert.match(md, /- Approved by bob \(U0BOB\) at [^,]+, dave \(U0DAVE\) at /);
+    assert.match(
+      md,
+      /### 2\. Flip the value to 2 \(test\.other\): succeeded\n\n[^#]*- Policy: default, 1 approval\(s\) needed from @sre-leads\n/,
+    );
+  });
+
   it('quorum 2 with both approvers clicking at once on two replicas, repeatedly: exactly one execution', async () => {
     const policies = [{ kinds: ['test.flip'], quorum: 2 }];
     const t = await bot({ policies });
