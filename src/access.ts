@@ -9,6 +9,8 @@ export interface Policy {
   quorum: number;
   breakGlass: boolean;
   requesterTeamMayApprove: boolean;
+  /** false: the incident commander's approval alone never meets the quorum. */
+  commanderMayApproveAlone: boolean;
 }
 
 /** Why `actor` may not approve under a policy, or null when they may. */
@@ -18,9 +20,9 @@ export interface GroupResolver {
   (handle: string): Promise<string[] | undefined>;
 }
 
-/** Who PagerDuty has on call for an escalation policy: PagerDuty ids and emails; throws when unreachable. */
+/** Who PagerDuty has on call for an escalation policy or a schedule: PagerDuty ids and emails; throws when unreachable. */
 export interface OncallResolver {
-  (escalationPolicyId: string): Promise<{ id: string; email?: string }[]>;
+  (id: string, by: 'escalation_policy' | 'schedule'): Promise<{ id: string; email?: string }[]>;
 }
 
 /** How long the on-call set of an escalation policy is kept before PagerDuty is asked again. */
@@ -89,6 +91,7 @@ export class Access {
         quorum: 1,
         breakGlass: this.#config.breakGlass,
         requesterTeamMayApprove: true,
+        commanderMayApproveAlone: true,
       };
     }
     return {
@@ -97,6 +100,7 @@ export class Access {
       quorum: found.quorum,
       breakGlass: found.breakGlass ?? this.#config.breakGlass,
       requesterTeamMayApprove: found.requesterTeamMayApprove,
+      commanderMayApproveAlone: found.commanderMayApproveAlone,
     };
   }
 
@@ -116,7 +120,13 @@ export class Access {
   describeApprovers(policy?: Policy): string {
     return (policy?.approvers ?? this.#config.approvers)
       .map((e) =>
-        e.startsWith('oncall:') ? `on-call of ${e.slice(7)}` : e.startsWith('@') || e === '*' ? e : `<@${e}>`,
+        e.startsWith('oncall:schedule:')
+          ? `on-call of schedule ${e.slice(16)}`
+          : e.startsWith('oncall:')
+            ? `on-call of ${e.slice(7)}`
+            : e.startsWith('@') || e === '*'
+              ? e
+              : `<@${e}>`,
       )
       .join(', ');
   }
@@ -140,6 +150,31 @@ export class Access {
     return { ids: [...ids], anyone, unresolved };
   }
 
+  /**
+   * Everyone who may approve under `policy` now: ids named, in groups or on call. `unresolved` names what could
+   * not be listed (an unknown group, an unreachable PagerDuty) with why.
+   */
+  async eligible(policy: Policy): Promise<{ ids: string[]; anyone: boolean; unresolved: string[] }> {
+    const ids = new Set<string>();
+    const unresolved: string[] = [];
+    let anyone = false;
+    for (const entry of policy.approvers) {
+      if (entry === '*') anyone = true;
+      else if (entry.startsWith('oncall:')) {
+        try {
+          for (const id of await this.#oncallIds(entry.slice(7))) ids.add(id);
+        } catch (err) {
+          unresolved.push(`${entry} (${(err as Error).message})`);
+        }
+      } else if (entry.startsWith('@')) {
+        const members = await this.#members(entry.slice(1));
+        if (members.size === 0) unresolved.push(entry);
+        for (const id of members) ids.add(id);
+      } else ids.add(entry);
+    }
+    return { ids: [...ids], anyone, unresolved };
+  }
+
   async #matches(userId: string, entries: string[]): Promise<boolean> {
     // On-call entries last: a person named directly or through a group still approves while PagerDuty is down.
     const ordered = [
@@ -154,21 +189,26 @@ export class Access {
     return false;
   }
 
-  /** Slack ids of whoever is on call for the escalation policy now (cached 30 s); throws when PagerDuty cannot say. */
-  async #oncallIds(policyId: string): Promise<Set<string>> {
-    const cached = this.#oncallCache.get(policyId);
+  /**
+   * Slack ids of whoever is on call now (cached 30 s) for `target`: an escalation policy id, or `schedule:<id>`;
+   * throws when PagerDuty cannot say.
+   */
+  async #oncallIds(target: string): Promise<Set<string>> {
+    const cached = this.#oncallCache.get(target);
     if (cached && this.#now() - cached.at < ONCALL_CACHE_MS) return cached.ids;
     if (!this.#oncall) {
       throw new OncallUnavailableError(
-        `approvers name oncall:${policyId}, but PagerDuty is not configured (PAGERDUTY_TOKEN), so nobody on call can be looked up`,
+        `approvers name oncall:${target}, but PagerDuty is not configured (PAGERDUTY_TOKEN), so nobody on call can be looked up`,
       );
     }
+    const schedule = target.startsWith('schedule:');
+    const id = schedule ? target.slice(9) : target;
     let users: { id: string; email?: string }[];
     try {
-      users = await this.#oncall(policyId);
+      users = await this.#oncall(id, schedule ? 'schedule' : 'escalation_policy');
     } catch (err) {
       throw new OncallUnavailableError(
-        `PagerDuty could not say who is on call for escalation policy ${policyId} (${(err as Error).message})`,
+        `PagerDuty could not say who is on call for ${schedule ? 'schedule' : 'escalation policy'} ${id} (${(err as Error).message})`,
       );
     }
     const map = this.#config.pagerdutyUsers;
@@ -177,8 +217,13 @@ export class Access {
       const slack = map[user.id] ?? (user.email ? map[user.email] : undefined);
       if (slack) ids.add(slack);
     }
-    this.#oncallCache.set(policyId, { ids, at: this.#now() });
+    this.#oncallCache.set(target, { ids, at: this.#now() });
     return ids;
+  }
+
+  /** Drops every cached group membership (Slack said a group changed): the next check reads it afresh. */
+  forgetGroups(): void {
+    this.#cache.clear();
   }
 
   async #members(handle: string): Promise<Set<string>> {

@@ -1,4 +1,5 @@
 // Risky actions and their two-person approval (pure): states, legal transitions and who may approve.
+import type { Policy } from './access.ts';
 import type { MessageRef } from './incident.ts';
 import type { StepState } from './runbook.ts';
 import type { Actor, Step } from './timeline.ts';
@@ -57,6 +58,8 @@ export interface Action<Change = unknown> {
   history: { state: ActionState; at: string; actor: Actor; note?: string }[];
   /** The lease acquisition (fencing token) executing it: only that executor may record the outcome. */
   executor?: { token: number; owner: string };
+  /** The approval rule as it stood when requested: a policy edited mid-approval does not change this request's rule. */
+  policy?: Policy;
 }
 
 export function computeChangeHash(kind: string, service: string, basis: unknown, change: unknown): string {

@@ -136,6 +136,12 @@ export class Bot {
     await deps.incidents.home.opened(user);
   }
 
+  /** A user group's members changed (Slack's subteam_members_changed): forget cached memberships on this replica. */
+  handleGroupsChanged(): void {
+    this.deps.access.forgetGroups();
+    this.deps.chat.forgetGroups?.();
+  }
+
   async handleReaction(event: ReactionAdded): Promise<void> {
     const { deps } = this;
     if (event.eventId && !(await this.firstDelivery(event.eventId))) return;

@@ -17,14 +17,20 @@ export const ApprovalPolicy = z.strictObject({
   kinds: z.array(z.string().min(1)).min(1).optional(),
   /** Services it covers; absent: every service. */
   services: z.array(z.string().min(1)).min(1).optional(),
-  /** Who may approve (also `oncall:<escalation policy id>`: whoever PagerDuty has on call now); absent: `access.approvers`. */
+  /**
+   * Who may approve (also `oncall:<escalation policy id>` or `oncall:schedule:<schedule id>`: whoever PagerDuty
+   * has on call there now); absent: `access.approvers`.
+   */
   approvers: z
     .array(
       z.union([
         SlackUserOrGroup,
         z
           .string()
-          .regex(/^oncall:[A-Z0-9]{5,20}$/, 'oncall:<PagerDuty escalation policy id>, like oncall:PANZZEQ'),
+          .regex(
+            /^oncall:(schedule:)?[A-Z0-9]{5,20}$/,
+            'oncall:<PagerDuty escalation policy id> or oncall:schedule:<schedule id>, like oncall:PANZZEQ or oncall:schedule:PI7DH85',
+          ),
       ]),
     )
     .min(1)
@@ -35,6 +41,8 @@ export const ApprovalPolicy = z.strictObject({
   breakGlass: z.boolean().optional(),
   /** false: members of an approver group the requester is also in may not approve (someone from outside the team must). */
   requesterTeamMayApprove: z.boolean().default(true),
+  /** false: the incident's commander may approve only alongside someone else (with quorum 1: someone else must). */
+  commanderMayApproveAlone: z.boolean().default(true),
 });
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicy>;
 

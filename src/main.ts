@@ -30,6 +30,7 @@ import type { Store } from './store/store.ts';
 import { Tasks, Throttle } from './tasks.ts';
 import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
+import { checkPolicies } from '../flows/approval/policy-check.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
 import { buildAdapters } from './adapters-build.ts';
 import {
@@ -101,10 +102,10 @@ export function buildBot(opts: BuildOptions): Bot {
     redactor: opts.redactor,
   });
   // On-call approvers are looked up at click time, through the PagerDuty REST adapter built below.
-  const oncall = (policyId: string) => {
+  const oncall = (id: string, by: 'escalation_policy' | 'schedule') => {
     const rest = adapters.pagerduty;
     if (!rest?.oncallUsers) throw new Error('PagerDuty REST is not configured (PAGERDUTY_TOKEN)');
-    return rest.oncallUsers(policyId);
+    return rest.oncallUsers(id, by);
   };
   // Its caches run on the bot's clock too: a test that moves the clock sees a group change or an on-call hand-off.
   const access = new Access(opts.config.access, (handle) => chat.groupMembers(handle), {
@@ -234,6 +235,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
     });
     const bot = buildBot({ config, store, chat, log, redactor, env, metrics });
+    checkPolicies(config, bot.deps.approvals.kinds(), path);
     routes.push(...integrationRoutes(bot.deps, env));
     await bot.start();
     try {
@@ -272,6 +274,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     retryConfig: { retries: 5, factor: 2, minTimeout: 1000, maxTimeout: 30_000 },
   });
   const bot = buildBot({ config, store, chat: new SlackChat(client), log, redactor, env, metrics });
+  checkPolicies(config, bot.deps.approvals.kinds(), path);
   routes.push(...integrationRoutes(bot.deps, env));
   // Secrets the config names by environment variable must be there before the bot answers anyone.
   bot.deps.adapters.ledger?.check();

@@ -38,6 +38,11 @@ export class Approvals {
     this.#records.handlers.set(handler.kind, handler as ActionHandler<unknown>);
   }
 
+  /** The action kinds registered so far (each step registers its own). */
+  kinds(): string[] {
+    return [...this.#records.handlers.keys()];
+  }
+
   async get(id: string): Promise<Action | null> {
     return this.#records.get(id);
   }
@@ -80,6 +85,7 @@ export class Approvals {
       state: 'requested',
       approvals: [],
       ...(req.breakGlass !== undefined ? { breakGlass: { reason: req.breakGlass } } : {}),
+      policy,
       progress: [],
       history: [{ state: 'requested', at: at.toISOString(), actor: req.requester }],
     };
@@ -97,6 +103,9 @@ export class Approvals {
         change: action.change as Record<string, unknown>,
         changeHash: action.changeHash,
         expiresAt: action.expiresAt,
+        policy: policy.name,
+        quorum: policy.quorum,
+        approvers: access.describeApprovers(policy),
         ...(req.breakGlass !== undefined ? { breakGlass: req.breakGlass } : {}),
       },
       stepState: 'in_progress',
@@ -159,9 +168,13 @@ export class Approvals {
       if (err instanceof OncallUnavailableError) return oncallRefusal(err, policy, action);
       throw err;
     }
+    // Read now, not at request time: a handover mid-request makes the new commander the one who may not act alone.
+    const commanderId = policy.commanderMayApproveAlone
+      ? undefined
+      : (await this.#deps.incidents.get(action.incident))?.commander.id;
     const refusal =
       approvalRefusal(action, actor, { isApprover: true, now: now(), approversText: text }) ??
-      policyRefusal(action, actor, policy, ineligible, text);
+      policyRefusal(action, actor, policy, ineligible, text, commanderId);
     if (refusal) {
       if (refusal.code === 'approval.expired') await this.expire(actionId);
       return refusal;
@@ -192,7 +205,7 @@ export class Approvals {
       }
       return current
         ? (approvalRefusal(current, actor, { isApprover: true, now: now(), approversText: text }) ??
-            policyRefusal(current, actor, policy, null, text))
+            policyRefusal(current, actor, policy, null, text, commanderId))
         : null;
     }
     await this.#executor.execute(approved, bindingOf(this.#deps.keys, action));

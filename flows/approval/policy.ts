@@ -25,6 +25,7 @@ export function policyRefusal(
   policy: Policy,
   ineligible: Ineligible | null,
   approversText: string,
+  commanderId?: string,
 ): Refusal | null {
   if (ineligible?.reason === 'not-listed') {
     return {
@@ -39,6 +40,13 @@ export function policyRefusal(
     return {
       code: 'approval.requester-team',
       message: `You are in ${ineligible.group} with the requester, and policy "${policy.name}" needs an approver from outside the requester's team for ${action.kind}. Ask someone else among ${approversText}.`,
+    };
+  }
+  // With a quorum of 2 or more the approvers are distinct people, so the commander is never alone there.
+  if (!policy.commanderMayApproveAlone && actor.id === commanderId && policy.quorum <= 1) {
+    return {
+      code: 'approval.commander-alone',
+      message: `You are the incident commander, and policy "${policy.name}" needs someone besides the commander to approve ${action.kind}. Ask another of ${approversText} to press Approve.`,
     };
   }
   if (approverIds(action).includes(actor.id)) {
@@ -61,8 +69,11 @@ export function oncallRefusal(err: OncallUnavailableError, policy: Policy, actio
   };
 }
 
-/** The policy of `action` with the text its card and refusals show. */
+/**
+ * The policy of `action` with the text its card and refusals show: the one snapshotted when it was requested
+ * (requests stored before snapshots existed read today's config).
+ */
 export function policyOf(access: Access, action: Action): { policy: Policy; text: string } {
-  const policy = access.policyFor(action.kind, action.service);
+  const policy = action.policy ?? access.policyFor(action.kind, action.service);
   return { policy, text: access.describeApprovers(policy) };
 }

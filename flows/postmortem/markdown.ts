@@ -159,6 +159,10 @@ export function renderMarkdown(pm: Postmortem): string {
     push(
       `- Requested by ${a.requester ? `${a.requester.name} (${a.requester.id})` : '?'} at ${utc(a.requestedAt)}`,
     );
+    if (a.policy)
+      push(
+        `- Policy: ${inline(a.policy.name)}, ${a.policy.quorum} approval(s) needed${a.policy.approvers ? ` from ${inline(a.policy.approvers)}` : ''}`,
+      );
     if (a.breakGlass) push(`- **BREAK-GLASS**, no second approver. Reason: ${inline(a.breakGlass)}`);
     push(
       a.approvers.length > 0

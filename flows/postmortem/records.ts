@@ -29,6 +29,7 @@ export function buildActions(events: TimelineEvent[], traffic: TrafficRecord[]):
         requester: null,
         requestedAt: null,
         approvers: [],
+        policy: null,
         breakGlass: null,
         before: '(not recorded)',
         after: '(not recorded)',
@@ -52,8 +53,15 @@ export function buildActions(events: TimelineEvent[], traffic: TrafficRecord[]):
         record.after = compactJson(data.change);
         record.changeHash = str(data.changeHash) ?? record.changeHash;
         record.state = 'requested';
+        const policy = str(data.policy);
+        if (policy)
+          record.policy = { name: policy, quorum: num(data.quorum) ?? 1, approvers: str(data.approvers) };
         break;
       }
+      // One approval short of a quorum: they approved too, though it was the last one that let it run.
+      case 'approval-recorded':
+        record.approvers.push({ ...person(event.actor), at: event.at });
+        break;
       case 'approved':
         record.approvers.push({ ...person(event.actor), at: event.at });
         record.state = 'approved';
@@ -95,11 +103,10 @@ export function buildActions(events: TimelineEvent[], traffic: TrafficRecord[]):
       record.before = shift.before;
       record.after = shift.after;
     }
-    const firstApproval = record.approvers[0];
-    record.timeToApproveMs = firstApproval ? ms(record.requestedAt, firstApproval.at) : null;
-    record.timeToFinishMs = record.result
-      ? ms(firstApproval?.at ?? record.requestedAt, record.result.at)
-      : null;
+    // Approved when the last approval met the quorum (with one approver, the first is the last).
+    const approval = record.approvers.at(-1);
+    record.timeToApproveMs = approval ? ms(record.requestedAt, approval.at) : null;
+    record.timeToFinishMs = record.result ? ms(approval?.at ?? record.requestedAt, record.result.at) : null;
   }
   return [...byId.values()];
 }

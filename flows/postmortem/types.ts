@@ -33,6 +33,8 @@ export interface ActionRecord {
   requester: Person | null;
   requestedAt: string | null;
   approvers: (Person & { at: string })[];
+  /** The approval policy that applied when it was requested (absent on timelines from before policies). */
+  policy: { name: string; quorum: number; approvers: string | null } | null;
   breakGlass: string | null;
   /** "legacy 20% / cloud 80%" -> "legacy 100% / cloud 0%", or the recorded basis and change as JSON. */
   before: string;

@@ -9,12 +9,22 @@ import type { Actor } from '../../src/timeline.ts';
 import { getBreaker } from '../breaker/state.ts';
 import { describeSpec } from '../breaker/conditions.ts';
 import { metricsCheck } from './metrics.ts';
+import { policiesCheck } from './policy-checks.ts';
 import { healthCheckCheck, legacyHealthCheck, recordsCheck, ttlCheck } from './traffic-checks.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export interface PreflightCheck {
-  id: 'records' | 'ttl' | 'health-check' | 'legacy-healthy' | 'cdc' | 'breaker' | 'metrics' | 'approver';
+  id:
+    | 'records'
+    | 'ttl'
+    | 'health-check'
+    | 'legacy-healthy'
+    | 'cdc'
+    | 'breaker'
+    | 'metrics'
+    | 'approver'
+    | 'policies';
   title: string;
   status: CheckStatus;
   detail: string;
@@ -205,6 +215,8 @@ export async function runPreflight(
   const metrics = await metricsCheck(deps, service);
   if (metrics) checks.push(metrics);
   checks.push(await approverCheck(deps, req.requester));
+  const policies = await policiesCheck(deps, service, req.requester);
+  if (policies) checks.push(policies);
   const report: PreflightReport = {
     service,
     at: deps.now().toISOString(),

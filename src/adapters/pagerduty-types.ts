@@ -31,8 +31,8 @@ export interface PagerDuty {
   addNote(incidentId: string, content: string): Promise<{ id: string }>;
   /** Resolves; an incident that is already resolved counts as done. */
   resolveIncident(incidentId: string, resolution?: string): Promise<PagerDutyIncident | null>;
-  /** Who is on call now, at any level, for an escalation policy (GET /oncalls). */
-  oncallUsers?(escalationPolicyId: string): Promise<OncallUser[]>;
+  /** Who is on call now, at any level, for an escalation policy (or, with `by: 'schedule'`, a schedule) (GET /oncalls). */
+  oncallUsers?(id: string, by?: 'escalation_policy' | 'schedule'): Promise<OncallUser[]>;
 }
 
 /** A PagerDuty user on call now. */

@@ -128,17 +128,21 @@ export class PdjsPagerDuty implements PagerDuty {
     return toIncident(res.data);
   }
 
-  async oncallUsers(escalationPolicyId: string): Promise<OncallUser[]> {
+  async oncallUsers(
+    id: string,
+    by: 'escalation_policy' | 'schedule' = 'escalation_policy',
+  ): Promise<OncallUser[]> {
+    const what = by === 'schedule' ? 'schedule' : 'escalation policy';
     const res = await this.#call(
       'list_oncalls',
       {
         method: 'GET',
         path: '/oncalls',
-        query: { 'escalation_policy_ids[]': escalationPolicyId, 'include[]': 'users', limit: '100' },
+        query: { [`${by}_ids[]`]: id, 'include[]': 'users', limit: '100' },
       },
       {
-        operation: `list who is on call for escalation policy ${escalationPolicyId}`,
-        notFound: `PagerDuty has no escalation policy ${escalationPolicyId}; copy the id from its URL (…/escalation_policies/<id>)`,
+        operation: `list who is on call for ${what} ${id}`,
+        notFound: `PagerDuty has no ${what} ${id}; copy the id from its URL (…/${by === 'schedule' ? 'schedules' : 'escalation_policies'}/<id>)`,
       },
     );
     const list = (res.data as { oncalls?: unknown } | undefined)?.oncalls;

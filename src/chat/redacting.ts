@@ -71,5 +71,6 @@ export function redactingChat(chat: Chat, redactor: Redactor): Chat {
     openView: (triggerId, view) => chat.openView(triggerId, view),
     publishHome: (user, view) => chat.publishHome(user, view),
     groupMembers: (handle) => chat.groupMembers(handle),
+    forgetGroups: () => chat.forgetGroups?.(),
   };
 }

@@ -187,6 +187,26 @@ describe('approval policies (real Redis)', () => {
     assert.equal(kinds.filter((k) => k === 'action.executing').length, 1);
   });
 
+  it('the post-mortem names the policy each action was approved under and everyone who approved', async () => {
+    const t = await bot({ policies: [{ name: 'two leads', kinds: ['test.flip'], quorum: 2 }] });
+    const two = await request(t);
+    await t.click('bob', APPROVE_ACTION, two.id);
+    await t.click('dave', APPROVE_ACTION, two.id);
+    const one = await request(t, 'test.other');
+    await t.click('bob', APPROVE_ACTION, one.id);
+    await t.bot.idle();
+    await t.command('carol', '/postmortem');
+    const upload = t.chat.sent.find((s) => s.kind === 'upload' && s.file?.filename.endsWith('.md'));
+    const md = String(upload?.file?.content ?? '');
+    assert.match(md, /### 1\. Flip the value to 2 \(test\.flip\): succeeded/);
+    assert.match(md, /- Policy: two leads, 2 approval\(s\) needed from @sre-leads\n/);
+    assert.match(md, /- Approved by bob \(U0BOB\) at [^,]+, dave \(U0DAVE\) at /);
+    assert.match(
+      md,
+      /### 2\. Flip the value to 2 \(test\.other\): succeeded\n\n[^#]*- Policy: default, 1 approval\(s\) needed from @sre-leads\n/,
+    );
+  });
+
   it('quorum 2 with both approvers clicking at once on two replicas, repeatedly: exactly one execution', async () => {
     const policies = [{ kinds: ['test.flip'], quorum: 2 }];
     const t = await bot({ policies });
@@ -278,6 +298,57 @@ describe('approval policies (real Redis)', () => {
     assert.equal((await t.bot.deps.approvals.get(glass.id))?.state, 'succeeded');
   });
 
+  it('keeps the policy a request was made under: a config change mid-approval does not change its rule', async () => {
+    const t = await bot({ policies: [{ name: 'two leads', kinds: ['test.flip'], quorum: 2 }] });
+    const action = await request(t);
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.policy?.quorum, 2);
+    // A replica restarted with a relaxed policy serves the next click: the request still needs two.
+    const relaxed = await bot({ policies: [{ name: 'one lead', kinds: ['test.flip'], quorum: 1 }] }, 'r2', t);
+    assert.deepEqual(await relaxed.click('bob', APPROVE_ACTION, action.id), []);
+    await relaxed.bot.idle();
+    assert.equal(system.writes, 0, 'still 1 of 2 under the policy it was requested with');
+    assert.match(card(t, action), /1 of 2 approvals: ✓ <@U0BOB>.*policy: two leads/s);
+    assert.deepEqual(await relaxed.click('dave', APPROVE_ACTION, action.id), []);
+    await relaxed.bot.idle();
+    assert.equal(system.writes, 1);
+    // A new request follows the new rule.
+    const next = await request(relaxed);
+    assert.equal(next.policy?.name, 'one lead');
+    const requested = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'action.requested');
+    assert.equal(requested?.data?.policy, 'two leads');
+  });
+
+  it('refuses the incident commander as the only approver when the policy says so, and counts them with another', async () => {
+    const t = await bot({
+      policies: [{ name: 'not the IC alone', kinds: ['test.flip'], commanderMayApproveAlone: false }],
+    });
+    await t.command('alice', '/incident', 'declare payments');
+    await t.command('alice', '/incident', 'role commander <@U0BOB|bob>');
+    const action = await request(t);
+    const bob = await t.click('bob', APPROVE_ACTION, action.id);
+    assert.match(
+      textOf(bob[0]),
+      /You are the incident commander, and policy "not the IC alone" needs someone besides the commander to approve test\.flip\. Ask another of @sre-leads to press Approve\./,
+    );
+    assert.equal(system.writes, 0);
+    assert.equal((await t.bot.deps.approvals.get(action.id))?.approvals.length, 0, 'nothing recorded');
+    assert.deepEqual(await t.click('dave', APPROVE_ACTION, action.id), []);
+    await t.bot.idle();
+    assert.equal(system.writes, 1);
+
+    // With a quorum of 2 the commander is one of two distinct approvers, which is allowed.
+    const two = await bot(
+      { policies: [{ kinds: ['test.other'], quorum: 2, commanderMayApproveAlone: false }] },
+      'r2',
+      t,
+    );
+    const other = await request(two, 'test.other');
+    assert.deepEqual(await two.click('bob', APPROVE_ACTION, other.id), []);
+    assert.deepEqual(await two.click('dave', APPROVE_ACTION, other.id), []);
+    await two.bot.idle();
+    assert.equal(system.writes, 2);
+  });
+
   describe('on-call approvers (PagerDuty /oncalls, nock)', () => {
     useNock();
     before(() => nock.disableNetConnect());
@@ -343,6 +414,38 @@ describe('approval policies (real Redis)', () => {
       await t.bot.idle();
       assert.equal(system.writes, 1);
       assert.equal(seen.length, 2);
+    });
+
+    it('lets whoever is on call for a PagerDuty schedule approve (oncall:schedule:<id>)', async () => {
+      const seen: Record<string, unknown>[] = [];
+      oncalls(
+        200,
+        {
+          oncalls: [oncallEntry({ id: 'PXPGF42', name: 'Dave', email: 'dave@example.com' }, 1)],
+          limit: 100,
+          offset: 0,
+          more: false,
+          total: null,
+        },
+        seen,
+      );
+      const t = await bot(
+        {
+          ...onCallPolicy,
+          policies: [{ name: 'primary', kinds: ['test.flip'], approvers: ['oncall:schedule:PI7DH85'] }],
+        },
+        undefined,
+        undefined,
+        true,
+      );
+      const action = await request(t);
+      assert.match(card(t, action), /waiting for 1 more of on-call of schedule PI7DH85/);
+      const bob = await t.click('bob', APPROVE_ACTION, action.id);
+      assert.match(textOf(bob[0]), /Only on-call of schedule PI7DH85 can approve test\.flip on payments/);
+      assert.deepEqual(await t.click('dave', APPROVE_ACTION, action.id), []);
+      await t.bot.idle();
+      assert.equal(system.writes, 1);
+      assert.deepEqual({ ...seen[0] }, { 'schedule_ids[]': 'PI7DH85', 'include[]': 'users', limit: '100' });
     });
 
     it('maps an on-call user by email too', async () => {

@@ -106,6 +106,45 @@ describe('/preflight (real Redis, local Route 53)', () => {
     assert.ok(!r53?.server.requests.some((r) => r.method === 'POST'), 'preflight only reads');
   });
 
+  it('checks every policy of the service for quorum + 1 eligible people and says who to add', async () => {
+    const groups = { 'sre-oncall': ['U0ALICE', 'U0CAROL'], 'sre-leads': ['U0BOB', 'U0DAVE'] };
+    const t = await setup(
+      undefined,
+      breakerConfig({
+        payments: ledger,
+        access: {
+          groups: { ...groups, 'dba-leads': ['U0DAVE', 'U0CAROL'], 'ledger-owners': ['U0ALICE', 'U0DAVE'] },
+          policies: [
+            // 2 eligible for a quorum of 2: enough for alice, not for dave or carol asking.
+            {
+              name: 'ledger writes',
+              kinds: ['ledger.reconcile', 'ledger.lock'],
+              approvers: ['@dba-leads'],
+              quorum: 2,
+            },
+            // Only alice and dave: alice's own request could never get 2 approvals.
+            { name: 'unlock', kinds: ['ledger.unlock'], approvers: ['@ledger-owners'], quorum: 2 },
+            { name: 'shifts', kinds: ['traffic.shift'], services: ['payments'], approvers: ['@sre-leads'] },
+            { name: 'checkout only', services: ['checkout'], approvers: ['U0BOB'] },
+          ],
+        },
+      }),
+    );
+    connectStatus('RUNNING');
+    nockConditions();
+    const reply = textOf((await t.command('alice', '/preflight', 'payments'))[0]);
+    assert.match(reply, /Preflight payments: not_ready/);
+    assert.match(
+      reply,
+      /FAIL Each action kind has quorum \+ 1 people who may approve it: "ledger writes" \(ledger\.lock, ledger\.reconcile\): quorum 2, 2 eligible of @dba-leads, needs 3; "unlock" \(ledger\.unlock\): quorum 2, 2 eligible of @ledger-owners, needs 3; "shifts" \(traffic\.shift\): quorum 1, 2 eligible of @sre-leads/,
+    );
+    assert.match(
+      reply,
+      /fix: add 1 more person\(s\) to @dba-leads for "ledger writes" \(or lower its quorum\), so ledger\.lock, ledger\.reconcile can be approved whoever of them asks; add 1 more person\(s\) to @ledger-owners for "unlock"/,
+    );
+    assert.doesNotMatch(reply, /checkout only/, 'a policy of another service is not this preflight');
+  });
+
   it('fails TTL 300 and a missing health check, with how to fix each, and more', async () => {
     const t = await setup(
       paymentsRecords({ legacy: 100, cloud: 0, ttl: 300, healthCheck: false }),

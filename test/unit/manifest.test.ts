@@ -65,4 +65,15 @@ describe('manifest.yml', () => {
     assert.equal(manifest.features.app_home.home_tab_enabled, true);
     assert.equal(manifest.settings.interactivity.is_enabled, true);
   });
+
+  it('subscribes to every event the Slack transport listens for', () => {
+    const source = readFileSync('src/chat/slack/app.ts', 'utf8');
+    const events = [...source.matchAll(/app\.event\('([a-z_]+)'/g)].map((m) => m[1]);
+    assert.ok(events.includes('subteam_members_changed'));
+    for (const event of events)
+      assert.ok(
+        manifest.settings.event_subscriptions.bot_events.includes(event ?? ''),
+        `${event} in bot_events`,
+      );
+  });
 });

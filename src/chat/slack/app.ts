@@ -239,6 +239,11 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
     tasks.run('app-home', () => bot.handleHomeOpened(event.user));
   });
 
+  // Someone joined or left a user group: approver checks read memberships afresh instead of waiting for the caches.
+  app.event('subteam_members_changed', async () => {
+    bot.handleGroupsChanged();
+  });
+
   app.event('reaction_added', async ({ event, body }) => {
     if (event.item.type !== 'message') return;
     const item = event.item;

@@ -248,6 +248,10 @@ export class SlackChat implements Chat {
     }
   }
 
+  forgetGroups(): void {
+    this.#groups = undefined;
+  }
+
   async groupMembers(handle: string): Promise<string[] | undefined> {
     // Short, so removing someone from an approver group counts within a minute (with the Access cache).
     if (!this.#groups || this.#now() - this.#groups.at >= GROUP_CACHE_MS) {
