@@ -109,15 +109,23 @@ export function forStack(
   return { ...query, expression: fill(query.expression), metrics };
 }
 
+/** "partial data: Prometheus warned "…"": why a value read with warnings proves nothing healthy. */
+export function warned(warnings: readonly string[]): string {
+  const first = warnings[0] ?? '';
+  const shown = first.length > 200 ? `${first.slice(0, 199)}…` : first;
+  return `partial data: Prometheus warned "${shown}"${warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ''}`;
+}
+
 function unreadable(r: Reading): string {
   switch (r.kind) {
     case 'empty':
-      return 'no data (empty result)';
+      return r.warnings?.length ? `no data (empty result, ${warned(r.warnings)})` : 'no data (empty result)';
     case 'nan':
       return `NaN/Inf in all ${r.series} series`;
     case 'error':
       return `query failed: ${r.message}`;
     default:
+      if (r.warnings?.length) return warned(r.warnings);
       return `${r.series - 1} of ${r.series} series NaN`;
   }
 }
@@ -150,7 +158,8 @@ export function judgeCondition(spec: ConditionSpec, reading: Reading, guard?: Re
   let traffic: Traffic | undefined;
   const guardName = spec.name === 'errors' ? 'minRps' : 'minTraffic';
   if (guard) {
-    traffic = guard.kind !== 'value' || guard.partial ? 'unknown' : guard.value > 0 ? 'enough' : 'low';
+    const doubtful = guard.kind !== 'value' || guard.partial || (guard.warnings?.length ?? 0) > 0;
+    traffic = doubtful ? 'unknown' : guard.value > 0 ? 'enough' : 'low';
     if (traffic === 'low') {
       return {
         ...base,
@@ -166,8 +175,18 @@ export function judgeCondition(spec: ConditionSpec, reading: Reading, guard?: Re
     return { ...base, ...withTraffic, outcome: 'inconclusive', note: unreadable(reading) };
   }
   const bad = spec.op === 'above' ? reading.value > spec.threshold : reading.value < spec.threshold;
-  if (bad) return { ...base, ...withTraffic, outcome: 'breach', value: reading.value };
-  if (reading.partial) {
+  // Partial data can only hide worse values, so a breach in it is real; a pass in it is not a pass.
+  const warnings = reading.warnings ?? [];
+  if (bad) {
+    return {
+      ...base,
+      ...withTraffic,
+      outcome: 'breach',
+      value: reading.value,
+      ...(warnings.length > 0 ? { note: warned(warnings) } : {}),
+    };
+  }
+  if (reading.partial || warnings.length > 0) {
     return {
       ...base,
       ...withTraffic,

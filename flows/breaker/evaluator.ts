@@ -244,11 +244,19 @@ export class BreakerEvaluator {
       if ('prometheus' in cfg.source) {
         const prometheus = this.#deps.adapters.prometheus;
         if (!prometheus) return { kind: 'error', message: 'no Prometheus client' };
-        const samples = await prometheus.query(prometheusEndpoint(cfg, service), queryText(query, minRps));
-        return worstOf(
+        const { samples, warnings } = await prometheus.query(
+          prometheusEndpoint(cfg, service),
+          queryText(query, minRps),
+        );
+        const reading = worstOf(
           samples.map((s) => s.value),
           op,
         );
+        if (warnings.length > 0) {
+          this.#deps.log.warn({ service, warnings }, 'prometheus answered with warnings: partial data');
+          if (reading.kind === 'value' || reading.kind === 'empty') return { ...reading, warnings };
+        }
+        return reading;
       }
       const cloudwatch = this.#deps.adapters.cloudwatch;
       if (!cloudwatch) return { kind: 'error', message: 'no CloudWatch client' };

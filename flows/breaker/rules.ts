@@ -13,8 +13,15 @@ import {
 
 /** What one query gave: a value (the worst series), nothing, only NaN, or an error. */
 export type Reading =
-  | { kind: 'value'; value: number; series: number; partial: boolean }
-  | { kind: 'empty' }
+  | {
+      kind: 'value';
+      value: number;
+      series: number;
+      partial: boolean;
+      /** Prometheus answered with warnings: what came back may be only part of the data. */
+      warnings?: string[];
+    }
+  | { kind: 'empty'; warnings?: string[] }
   | { kind: 'nan'; series: number }
   | { kind: 'error'; message: string };
 

@@ -63,23 +63,29 @@ export async function windowValues(
   return (await windowSeries(deps, cfg, query, window)).flat();
 }
 
-/** The latest value of each series a (filled-in) query answers now: Prometheus instant query, CloudWatch lookback. */
+/**
+ * The latest value of each series a (filled-in) query answers now: Prometheus instant query, CloudWatch lookback.
+ * `warnings`: Prometheus answered with partial data (always empty for CloudWatch).
+ */
 export async function latestValues(
   deps: Pick<Deps, 'adapters' | 'now'>,
   cfg: Breaker,
   service: string,
   query: BreakerQuery,
-): Promise<number[]> {
+): Promise<{ values: number[]; warnings: string[] }> {
   if ('prometheus' in cfg.source) {
     const prometheus = deps.adapters.prometheus;
     if (!prometheus) throw new Error('no Prometheus client is set up');
-    const samples = await prometheus.query(prometheusEndpoint(cfg, service), queryText(query, undefined));
-    return samples.map((s) => s.value);
+    const { samples, warnings } = await prometheus.query(
+      prometheusEndpoint(cfg, service),
+      queryText(query, undefined),
+    );
+    return { values: samples.map((s) => s.value), warnings };
   }
   const end = deps.now();
   const lookback = cfg.source.cloudwatch.lookback;
   const series = await windowSeries(deps, cfg, query, { start: new Date(end.getTime() - lookback), end });
-  return series.flatMap((s) => (s.length > 0 ? [s[s.length - 1] ?? NaN] : []));
+  return { values: series.flatMap((s) => (s.length > 0 ? [s[s.length - 1] ?? NaN] : [])), warnings: [] };
 }
 
 async function windowSeries(

@@ -8,7 +8,7 @@ import { PAGERDUTY_CREATED, PAGERDUTY_LINKED } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import { getJson } from '../../src/store/store.ts';
 import { type Actor } from '../../src/timeline.ts';
-import type { MirrorState } from './state.ts';
+import type { BreakerTrigger, MirrorState } from './state.ts';
 import type { MirrorContext } from './state.ts';
 import {
   OWN_PREFIX,
@@ -93,13 +93,17 @@ export async function ensureLinked(
     await c.pace();
     found = (await rest.findByIncidentKey(key))[0];
   }
+  let missedPage: BreakerTrigger | undefined;
   if (!found) {
-    // A breaker trip may have paged through the Events API moments before this incident was declared.
-    const trigger = await getJson<{ dedupKey: string; at: string }>(store, breakerKey(incident.service));
+    // A breaker trip may have paged through the Events API moments before this incident was declared. That API is
+    // asynchronous: the page's incident may not exist yet, so it is looked for again on every pass for a while.
+    const trigger = await getJson<BreakerTrigger>(store, breakerKey(incident.service));
     if (trigger) {
       await c.pace();
       found = (await rest.findByIncidentKey(trigger.dedupKey)).find((i) => i.status !== 'resolved');
       if (found) origin = 'breaker';
+      else if (await awaitPage(c, incident, trigger)) return incident;
+      else missedPage = trigger;
     }
   }
   if (!found) {
@@ -117,11 +121,17 @@ export async function ensureLinked(
         ].join('\n'),
       });
     } catch (err) {
-      // An open incident already has our key: the earlier create went through after all.
-      if (!(err instanceof PagerDutyError && err.status === 400 && /incident.?key/i.test(err.message)))
-        throw err;
-      found = (await rest.findByIncidentKey(key))[0];
-      if (!found) throw err;
+      // PagerDuty's 400 (code 2002) "Open incident with matching dedup key already exists": the earlier create went
+      // through after all. That incident is the one; if the list does not show it yet, the next pass looks again.
+      if (!(err instanceof PagerDutyError && err.duplicateKey)) throw err;
+      await c.pace();
+      found = (await rest.findByIncidentKey(key)).find((i) => i.status !== 'resolved');
+      if (!found) {
+        throw new PagerDutyError(
+          `PagerDuty says an open incident with key ${key} exists but does not list it yet; the bot looks it up again instead of creating another.`,
+          { status: 400, retryable: true },
+        );
+      }
     }
   }
   const linked = await linkTo(c, incident, found, origin);
@@ -130,10 +140,41 @@ export async function ensureLinked(
     summary:
       origin === 'breaker'
         ? `Linked to PagerDuty ${pdLabel(found)}, opened by the breaker's page${found.url ? `: ${found.url}` : ''}`
-        : `PagerDuty incident ${pdLabel(found)} ${state.createAttempted ? 'found' : 'created'} on service ${serviceId} (${found.urgency ?? 'default'} urgency)${found.url ? `: ${found.url}` : ''}`,
-    data: { pagerduty: found.id, number: found.number, url: found.url, serviceId, incidentKey: key },
+        : `PagerDuty incident ${pdLabel(found)} ${state.createAttempted ? 'found' : 'created'} on service ${serviceId} (${found.urgency ?? 'default'} urgency)${found.url ? `: ${found.url}` : ''}${missedPage ? `; the breaker's page (dedup key ${missedPage.dedupKey}) had not become an incident ${Math.round(c.opts.pageIngestionMs / 1000)} s after it was sent` : ''}`,
+    data: {
+      pagerduty: found.id,
+      number: found.number,
+      url: found.url,
+      serviceId,
+      incidentKey: key,
+      ...(missedPage ? { breakerDedupKey: missedPage.dedupKey } : {}),
+    },
   });
   return linked;
+}
+
+/**
+ * The breaker's page is not an incident yet: within pageIngestionMs of it, note that the mirror is waiting and tell
+ * the caller to create nothing (the next pass looks again). True while waiting; false once the wait is over.
+ */
+async function awaitPage(c: MirrorContext, incident: Incident, trigger: BreakerTrigger): Promise<boolean> {
+  const now = c.deps.now().getTime();
+  const until = Date.parse(trigger.at) + c.opts.pageIngestionMs;
+  if (!(now < until)) return false;
+  const state = await updateState(c, incident.id, (current) => ({
+    ...current,
+    awaitingPage: {
+      dedupKey: trigger.dedupKey,
+      since: current.awaitingPage?.since ?? new Date(now).toISOString(),
+      until: new Date(until).toISOString(),
+      lookups: (current.awaitingPage?.lookups ?? 0) + 1,
+    },
+  }));
+  c.deps.log.info(
+    { incident: incident.id, dedupKey: trigger.dedupKey, lookups: state.awaitingPage?.lookups },
+    'breaker page not an incident yet; waiting before creating one',
+  );
+  return true;
 }
 
 export async function linkTo(
@@ -154,6 +195,7 @@ export async function linkTo(
       unconfigured: _u,
       linkRequested: _l,
       resolved: _r,
+      awaitingPage: _a,
       ...rest
     } = current;
     const superseded =
@@ -245,12 +287,15 @@ export async function describeMirror(c: MirrorContext, incident: Incident): Prom
     parts.push(`not linked: ${state.unconfigured}; \`/incident link <id>\` attaches one`);
   } else {
     const serviceId = c.deps.config.services[incident.service]?.pagerduty?.serviceId;
+    const waiting = state.awaitingPage;
     parts.push(
       state.linkRequested
         ? `linking ${state.linkRequested}…`
-        : serviceId
-          ? `creating on service ${serviceId}…`
-          : `not linked: no pagerduty.serviceId for ${incident.service}; \`/incident link <id>\` attaches one`,
+        : waiting && Date.parse(waiting.until) > c.deps.now().getTime()
+          ? `waiting for the breaker's page (dedup key ${waiting.dedupKey}) to become a PagerDuty incident, until ${utc(waiting.until)}; only then is one created`
+          : serviceId
+            ? `creating on service ${serviceId}…`
+            : `not linked: no pagerduty.serviceId for ${incident.service}; \`/incident link <id>\` attaches one`,
     );
   }
   const f = state.failure;

@@ -31,6 +31,12 @@ export interface MirrorOptions {
   leaseMs: number;
   /** How many times the breaker trigger retries a retryable Events API failure before giving up. */
   triggerAttempts: number;
+  /**
+   * The Events API is asynchronous: a page it accepted (202) becomes an incident some time later. For this long after
+   * the breaker's page, an incident declared for the service waits for that incident to appear (looked up by dedup key
+   * on every pass) instead of creating a second one and paging on-call twice.
+   */
+  pageIngestionMs: number;
 }
 
 export const DEFAULT_MIRROR_OPTIONS: MirrorOptions = {
@@ -43,6 +49,7 @@ export const DEFAULT_MIRROR_OPTIONS: MirrorOptions = {
   retryMaxMs: 10 * 60_000,
   leaseMs: 30_000,
   triggerAttempts: 3,
+  pageIngestionMs: 120_000,
 };
 
 export interface MirrorFailure {
@@ -67,6 +74,8 @@ export interface MirrorState {
   createAttempted?: boolean;
   /** Why there is nothing to mirror to (no serviceId...). */
   unconfigured?: string;
+  /** Waiting for the breaker's Events API page to become an incident before creating one (see pageIngestionMs). */
+  awaitingPage?: { dedupKey: string; since: string; until: string; lookups: number };
   /** The last timeline entry handled (mirrored or skipped): the stream id, and its hash to be sure. */
   cursor?: { id: string; hash: string };
   mirrored: number;
@@ -76,6 +85,14 @@ export interface MirrorState {
   superseded?: string[];
   failure?: MirrorFailure;
   lastSyncAt?: string;
+}
+
+/** What the breaker's page left in the store: its dedup key, and when it was sent (or accepted, once it was). */
+export interface BreakerTrigger {
+  dedupKey: string;
+  at: string;
+  /** False while the trigger is being sent: its incident may exist any moment. */
+  accepted?: boolean;
 }
 
 export interface BreakerPage {

@@ -1,16 +1,22 @@
 // /preflight: every breaker condition's query answers with data, for the cloud stack and (with {stack}) for legacy.
 import type { Deps } from '../../src/deps.ts';
-import { conditionsOf, forStack, hasStack } from '../breaker/conditions.ts';
+import { conditionsOf, forStack, hasStack, warned } from '../breaker/conditions.ts';
 import { latestValues } from '../breaker/source.ts';
 import type { PreflightCheck } from './preflight.ts';
 
 type Answer = { ok: true } | { ok: false; why: string };
 
-async function answers(deps: Deps, service: string, run: () => Promise<number[]>): Promise<Answer> {
+async function answers(
+  deps: Deps,
+  service: string,
+  run: () => Promise<{ values: number[]; warnings: string[] }>,
+): Promise<Answer> {
   try {
-    const values = await run();
+    const { values, warnings } = await run();
     if (values.length === 0) return { ok: false, why: 'no data (empty result)' };
     if (!values.some((v) => Number.isFinite(v))) return { ok: false, why: 'only NaN/Inf' };
+    // Partial data: the breaker would call every ok value of it inconclusive, so it cannot be counted on.
+    if (warnings.length > 0) return { ok: false, why: warned(warnings) };
     return { ok: true };
   } catch (err) {
     deps.log.warn({ err, service }, 'preflight: a breaker query failed');

@@ -66,14 +66,23 @@ export class PagerDutyError extends ExternalServiceError {
   pagerdutyCode: number | undefined;
   /** From ratelimit-reset on a 429. */
   retryAfterMs: number | undefined;
+  /** A create refused because an open incident already has its incident key: that incident is the answer. */
+  duplicateKey: boolean;
   constructor(
     message: string,
-    opts: { status?: number; retryable?: boolean; pagerdutyCode?: number; retryAfterMs?: number } = {},
+    opts: {
+      status?: number;
+      retryable?: boolean;
+      pagerdutyCode?: number;
+      retryAfterMs?: number;
+      duplicateKey?: boolean;
+    } = {},
   ) {
     super('PagerDuty', message, opts);
     this.name = 'PagerDutyError';
     this.pagerdutyCode = opts.pagerdutyCode;
     this.retryAfterMs = opts.retryAfterMs;
+    this.duplicateKey = opts.duplicateKey ?? false;
   }
 }
 

@@ -115,6 +115,15 @@ export function restError(res: PdResponse, ctx: ErrorContext): PagerDutyError {
       { status, retryable: true, ...pd },
     );
   }
+  // POST /incidents with the incident_key of an open incident: 400, code 2002 "Arguments Caused Error", errors
+  // ["Open incident with matching dedup key already exists on this service"]. Not a configuration problem: the
+  // incident the caller wanted exists, so it is looked up, never reported as "check the serviceId".
+  if (status === 400 && /matching dedup key already exists|open incident with .*incident.?key/i.test(said)) {
+    return new PagerDutyError(
+      `PagerDuty already has an open incident with this incident key (HTTP 400${code !== undefined ? `, code ${code}` : ''}: ${said}); the bot links that incident instead of creating another.`,
+      { status, ...pd, retryable: true, duplicateKey: true },
+    );
+  }
   const hints: string[] = [];
   if (/\bfrom\b|requester|user not found/i.test(said)) {
     hints.push('PAGERDUTY_FROM must be the email of a PagerDuty user on this account');

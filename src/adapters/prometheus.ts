@@ -13,6 +13,16 @@ export interface InstantSample {
   value: number;
 }
 
+/**
+ * An instant query's answer. `warnings` are Prometheus's own ("status":"success" with "warnings": [...]): errors that
+ * did not stop the query, such as a remote store or a Thanos/Mimir shard that did not answer, so `samples` may be
+ * only part of the data. Empty when there were none.
+ */
+export interface InstantResult {
+  samples: InstantSample[];
+  warnings: string[];
+}
+
 export interface PrometheusEndpoint {
   url: string;
   /** Sent as a Bearer token when set. */
@@ -25,14 +35,15 @@ export interface Prometheus {
     query: string,
     range: { start: Date; end: Date; stepSeconds: number },
   ): Promise<RangeSeries[]>;
-  /** Evaluates `query` now (the server's now). An empty array is "no data", not zero. */
-  query(endpoint: PrometheusEndpoint, query: string): Promise<InstantSample[]>;
+  /** Evaluates `query` now (the server's now). No samples is "no data", not zero; warnings mean partial data. */
+  query(endpoint: PrometheusEndpoint, query: string): Promise<InstantResult>;
 }
 
 interface ApiBody {
   status?: string;
   error?: string;
   errorType?: string;
+  warnings?: unknown;
   data?: {
     resultType?: string;
     result?: unknown;
@@ -63,7 +74,11 @@ export class PrometheusClient implements Prometheus {
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
-  async #post(endpoint: PrometheusEndpoint, path: string, form: URLSearchParams): Promise<ApiBody['data']> {
+  async #post(
+    endpoint: PrometheusEndpoint,
+    path: string,
+    form: URLSearchParams,
+  ): Promise<{ data: ApiBody['data']; warnings: string[] }> {
     const url = new URL(`${endpoint.url.replace(/\/+$/, '')}/api/v1/${path}`);
     let res: Response;
     try {
@@ -98,7 +113,11 @@ export class PrometheusClient implements Prometheus {
         { status: res.status, retryable: res.status === 429 || res.status >= 500 },
       );
     }
-    return body.data;
+    // Only the warnings: "infos" are info-level annotations that "may or may not be false positives".
+    const warnings = Array.isArray(body.warnings)
+      ? body.warnings.filter((w): w is string => typeof w === 'string' && w !== '')
+      : [];
+    return { data: body.data, warnings };
   }
 
   async queryRange(
@@ -107,7 +126,7 @@ export class PrometheusClient implements Prometheus {
     range: { start: Date; end: Date; stepSeconds: number },
   ): Promise<RangeSeries[]> {
     return this.#metrics.timed('prometheus', 'queryRange', async () => {
-      const data = await this.#post(
+      const { data } = await this.#post(
         endpoint,
         'query_range',
         new URLSearchParams({
@@ -125,13 +144,13 @@ export class PrometheusClient implements Prometheus {
     });
   }
 
-  async query(endpoint: PrometheusEndpoint, query: string): Promise<InstantSample[]> {
+  async query(endpoint: PrometheusEndpoint, query: string): Promise<InstantResult> {
     return this.#metrics.timed('prometheus', 'query', async () => {
-      const data = await this.#post(endpoint, 'query', new URLSearchParams({ query }));
+      const { data, warnings } = await this.#post(endpoint, 'query', new URLSearchParams({ query }));
       const type = data?.resultType;
       if (type === 'scalar') {
         const pair = data?.result as [number, string] | undefined;
-        return [{ labels: {}, value: sampleValue(pair?.[1]) }];
+        return { samples: [{ labels: {}, value: sampleValue(pair?.[1]) }], warnings };
       }
       if (type !== 'vector') {
         throw new ExternalServiceError(
@@ -140,7 +159,10 @@ export class PrometheusClient implements Prometheus {
         );
       }
       const result = Array.isArray(data?.result) ? (data.result as VectorElement[]) : [];
-      return result.map((e) => ({ labels: e.metric ?? {}, value: sampleValue(e.value?.[1]) }));
+      return {
+        samples: result.map((e) => ({ labels: e.metric ?? {}, value: sampleValue(e.value?.[1]) })),
+        warnings,
+      };
     });
   }
 }

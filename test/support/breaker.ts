@@ -157,10 +157,18 @@ export async function startRoute53(
   };
 }
 
-/** A Prometheus instant-vector sample as the HTTP API sends it (value as a string). */
-export function vector(values: (string | number)[], at = 1795687200.123): Record<string, unknown> {
+/**
+ * A Prometheus instant-vector answer as the HTTP API sends it (value as a string). With `warnings`, the answer real
+ * Prometheus gives when part of the data could not be read: still "success", the data it has, and the warnings.
+ */
+export function vector(
+  values: (string | number)[],
+  at = 1795687200.123,
+  opts: { warnings?: string[] } = {},
+): Record<string, unknown> {
   return {
     status: 'success',
+    ...(opts.warnings ? { warnings: opts.warnings } : {}),
     data: {
       resultType: 'vector',
       result: values.map((v, i) => ({

@@ -29,8 +29,9 @@ describe('Prometheus client: instant queries', () => {
 
   it('posts the query form-encoded and parses string values, NaN and +Inf per series', async () => {
     const seen = expectQuery(200, vector(['0.912', 'NaN', '+Inf']));
-    const samples = await client.query(endpoint, MEMORY_QUERY);
+    const { samples, warnings } = await client.query(endpoint, MEMORY_QUERY);
     assert.equal(new URLSearchParams(seen.body).get('query'), MEMORY_QUERY);
+    assert.deepEqual(warnings, []);
     assert.deepEqual(
       samples.map((s) => s.value),
       [0.912, NaN, Infinity],
@@ -40,9 +41,29 @@ describe('Prometheus client: instant queries', () => {
 
   it('returns an empty result as no samples (no data, not zero) and a scalar as one sample', async () => {
     expectQuery(200, { status: 'success', data: { resultType: 'vector', result: [] } });
-    assert.deepEqual(await client.query(endpoint, 'absent_metric'), []);
+    assert.deepEqual(await client.query(endpoint, 'absent_metric'), { samples: [], warnings: [] });
     expectQuery(200, { status: 'success', data: { resultType: 'scalar', result: [1795687200.5, '0.25'] } });
-    assert.deepEqual(await client.query(endpoint, 'scalar(x)'), [{ labels: {}, value: 0.25 }]);
+    assert.deepEqual(await client.query(endpoint, 'scalar(x)'), {
+      samples: [{ labels: {}, value: 0.25 }],
+      warnings: [],
+    });
+  });
+
+  it('keeps the warnings of a successful answer: partial data (prometheus.io/docs/prometheus/latest/querying/api, "Format overview": warnings are returned for errors that do not inhibit the request; all data successfully collected is in data), ignoring infos', async () => {
+    const warning = 'error reading from remote storage "thanos-store-2": context deadline exceeded';
+    expectQuery(200, {
+      ...vector(['0.41'], 1795687200.123, { warnings: [warning] }),
+      infos: ['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket'],
+    });
+    assert.deepEqual(await client.query(endpoint, MEMORY_QUERY), {
+      samples: [
+        {
+          labels: { namespace: 'payments', pod: 'payments-cloud-7d9f8-a0', container: 'app' },
+          value: 0.41,
+        },
+      ],
+      warnings: [warning],
+    });
   });
 
   it('refuses a range vector with a message saying how to write the query', async () => {
