@@ -2,7 +2,6 @@
 import { armCrashPoints } from './crash.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { WebClient } from '@slack/web-api';
 import { registerSteps, stepParts } from '../commands/index.ts';
 import { Approvals } from '../flows/approval/approval.ts';
 import { breakerEvaluatorOf, type BreakerOptions } from '../flows/breaker/evaluator.ts';
@@ -14,7 +13,7 @@ import type { Chat } from './chat/chat.ts';
 import { ConsoleChat } from './chat/console/chat.ts';
 import { ConsoleSession } from './chat/console/repl.ts';
 import { redactingChat } from './chat/redacting.ts';
-import { SlackChat } from './chat/slack/chat.ts';
+import { SlackChat, slackWebClient } from './chat/slack/chat.ts';
 import { startSlack } from './chat/slack/app.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { Adapters, Deps } from './deps.ts';
@@ -269,11 +268,19 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   }
 
   const botToken = env.SLACK_BOT_TOKEN ?? '';
-  const client = new WebClient(botToken, {
-    ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
-    retryConfig: { retries: 5, factor: 2, minTimeout: 1000, maxTimeout: 30_000 },
+  const client = slackWebClient(botToken, {
+    ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}),
+    retry: { retries: 5, factor: 2, minTimeout: 1000, maxTimeout: 30_000 },
   });
-  const bot = buildBot({ config, store, chat: new SlackChat(client), log, redactor, env, metrics });
+  // A 429 is waited out for its method only, up to 5 times per call (about what the client's retries allowed).
+  const slackChat = new SlackChat(client, {
+    budget: {
+      retries: 5,
+      onRateLimited: (method, retryAfterSec) =>
+        log.warn({ method, retryAfterSec }, 'slack rate limited a method'),
+    },
+  });
+  const bot = buildBot({ config, store, chat: slackChat, log, redactor, env, metrics });
   checkPolicies(config, bot.deps.approvals.kinds(), path);
   routes.push(...integrationRoutes(bot.deps, env));
   // Secrets the config names by environment variable must be there before the bot answers anyone.

@@ -1,5 +1,6 @@
 // Background work the bot starts after acking: tracked so shutdown (and tests, and piped console scripts) can wait for it.
 import type { Logger } from './log.ts';
+import { asProgressEdit } from './send-lane.ts';
 
 export class Tasks {
   #running = new Set<Promise<unknown>>();
@@ -40,11 +41,13 @@ export class Tasks {
  * Coalesces bursts per key: the first call runs now, calls within `intervalMs` collapse into one trailing run.
  * Runs of one key never overlap: a call made while a run is in flight runs after it, so edits of a message reach
  * Slack in order and the last one shows the latest state (a slow or retried edit cannot overwrite a newer one).
- * Used for message edits (Slack allows about one chat.update per second per message).
+ * Used for message edits (Slack allows about one chat.update per second per message). Runs are progress edits
+ * (`asProgressEdit`) unless scheduled with `{ progress: false }` (an approval card's state): under a rate budget,
+ * posts, replies and those edits go first.
  */
 export class Throttle {
   #last = new Map<string, number>();
-  #pending = new Map<string, () => Promise<void>>();
+  #pending = new Map<string, { fn: () => Promise<void>; progress: boolean }>();
   #timers = new Map<string, Promise<void>>();
   #intervalMs: number;
   #tasks: Tasks;
@@ -54,8 +57,8 @@ export class Throttle {
     this.#intervalMs = intervalMs;
   }
 
-  schedule(key: string, fn: () => Promise<void>): void {
-    this.#pending.set(key, fn);
+  schedule(key: string, fn: () => Promise<void>, opts: { progress?: boolean } = {}): void {
+    this.#pending.set(key, { fn, progress: opts.progress ?? true });
     if (this.#timers.has(key)) return;
     const wait = Math.max(0, (this.#last.get(key) ?? 0) + this.#intervalMs - Date.now());
     const timer = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
@@ -63,12 +66,12 @@ export class Throttle {
       this.#pending.delete(key);
       this.#last.set(key, Date.now());
       try {
-        if (next) await next();
+        if (next) await (next.progress ? asProgressEdit(next.fn) : next.fn());
       } finally {
         // Calls made during the run waited for it; the latest of them runs next, after the interval.
         this.#timers.delete(key);
         const again = this.#pending.get(key);
-        if (again) this.schedule(key, again);
+        if (again) this.schedule(key, again.fn, { progress: again.progress });
       }
     });
     this.#timers.set(key, timer);

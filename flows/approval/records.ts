@@ -92,16 +92,21 @@ export class ActionRecords {
   }
 
   refreshCard(id: string): void {
-    this.#deps.throttle.schedule(`card:${id}`, async () => {
-      const action = await this.get(id);
-      if (!action?.card) return;
-      const handler = this.handlers.get(action.kind);
-      const view = handler ? handler.describe(action) : { fields: [] };
-      try {
-        await this.#deps.chat.update(action.card, this.card(action, view));
-      } catch (err) {
-        this.#deps.log.warn({ err, action: id }, 'could not update the approval card');
-      }
-    });
+    this.#deps.throttle.schedule(
+      `card:${id}`,
+      async () => {
+        const action = await this.get(id);
+        if (!action?.card) return;
+        const handler = this.handlers.get(action.kind);
+        const view = handler ? handler.describe(action) : { fields: [] };
+        try {
+          await this.#deps.chat.update(action.card, this.card(action, view));
+        } catch (err) {
+          this.#deps.log.warn({ err, action: id }, 'could not update the approval card');
+        }
+        // An approval card's state is what people act on: it is not a progress edit.
+      },
+      { progress: false },
+    );
   }
 }

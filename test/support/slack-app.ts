@@ -1,9 +1,10 @@
 // Drives the real Bolt HTTP receiver with signed requests. No nock here: benchmarks use it too, and importing
 // nock patches every HTTP client in the process.
 import { createHmac } from 'node:crypto';
-import { LogLevel, WebClient, type RetryOptions } from '@slack/web-api';
+import { LogLevel, type RetryOptions } from '@slack/web-api';
 import type { Bot } from '../../src/bot.ts';
-import { SlackChat } from '../../src/chat/slack/chat.ts';
+import { SlackChat, slackWebClient } from '../../src/chat/slack/chat.ts';
+import type { BudgetOptions } from '../../src/chat/slack/budget.ts';
 import { startSlack, type SlackTransport } from '../../src/chat/slack/app.ts';
 import type { Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
@@ -184,6 +185,8 @@ export function reactionBody(args: {
 
 export interface HttpBot {
   bot: Bot;
+  /** The Chat the bot was built on (its budget's backlog). */
+  slackChat: SlackChat;
   port: number;
   url: string;
   metrics: Metrics;
@@ -205,6 +208,8 @@ export interface HttpBotOptions {
   apiUrl?: string;
   /** The Web API client's retry policy (default none, so a nock'd failure shows at once). */
   retry?: RetryOptions;
+  /** The per-method rate budget (a scaled minute, in step with the local Slack's tiers). */
+  budget?: BudgetOptions;
   editIntervalMs?: number;
   schedulerTickMs?: number;
   /** More values the logger must hide. */
@@ -221,16 +226,19 @@ export async function startHttpBot(opts: HttpBotOptions): Promise<HttpBot> {
   );
   const metrics = createMetrics({ defaults: false });
   const apiUrl = opts.apiUrl ?? SLACK_API_URL;
-  const client = new WebClient(BOT_TOKEN, {
-    slackApiUrl: apiUrl,
-    retryConfig: opts.retry ?? { retries: 0 },
+  const retry = opts.retry ?? { retries: 0 };
+  const client = slackWebClient(BOT_TOKEN, {
+    apiUrl,
+    retry,
     // The client's own console lines ("Will retry in 1 seconds") would drown the test output.
     logLevel: LogLevel.ERROR,
   });
+  // As in production, a 429 is waited out as often as the retry policy allows other failures to be.
+  const chat = new SlackChat(client, { budget: { retries: retry.retries ?? 0, ...opts.budget } });
   const bot = buildBot({
     config: opts.config,
     store: opts.store,
-    chat: new SlackChat(client),
+    chat,
     log,
     redactor,
     metrics,
@@ -259,6 +267,7 @@ export async function startHttpBot(opts: HttpBotOptions): Promise<HttpBot> {
   const port = transport.port;
   return {
     bot,
+    slackChat: chat,
     port,
     url: `http://127.0.0.1:${port}`,
     metrics,

@@ -1,5 +1,6 @@
 // Throttle: bursts collapse into one trailing run, and runs of one key never overlap (edits land in order).
 import assert from 'node:assert/strict';
+import { isProgressEdit } from '../../src/send-lane.ts';
 import { Tasks, Throttle } from '../../src/tasks.ts';
 import { memoryLogger } from '../support/bot.ts';
 import { eventually } from '../support/slack-app.ts';
@@ -62,5 +63,17 @@ describe('Throttle', () => {
     await tasks.idle();
     assert.deepEqual(ran, ['after']);
     assert.ok(lines.some((l) => /background task failed/.test(l) && /ratelimited/.test(l)));
+  });
+  it('runs its work as a progress edit (the Slack budget sends those last), unless told it is not one', async () => {
+    const tasks = new Tasks(memoryLogger().log);
+    const throttle = new Throttle(tasks, 0);
+    const seen: Record<string, boolean> = {};
+    throttle.schedule('progress-card', async () => void (seen.progress = isProgressEdit()));
+    throttle.schedule('approval-card', async () => void (seen.approval = isProgressEdit()), {
+      progress: false,
+    });
+    await tasks.idle();
+    assert.deepEqual(seen, { progress: true, approval: false });
+    assert.equal(isProgressEdit(), false, 'only inside the run');
   });
 });

@@ -7,6 +7,7 @@ import type { Bot } from '../../bot.ts';
 import type { Logger } from '../../log.ts';
 import type { Route } from '../../http.ts';
 import type { Message } from '../chat.ts';
+import { reply, ResponseUrls } from './replies.ts';
 
 const { App, HTTPReceiver } = bolt;
 
@@ -120,6 +121,9 @@ function refuseFutureTimestamps(receiver: InstanceType<typeof HTTPReceiver>, log
 
 export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise<SlackTransport> {
   const { metrics, tasks } = bot.deps;
+  // response_url's five uses in thirty minutes are counted on the bot's clock (tests move it).
+  const urls = new ResponseUrls(() => bot.deps.now().getTime());
+  const replyDeps = { urls, chat: bot.deps.chat, log: opts.log };
   const logger = boltLogger(opts.log);
   const clientOptions = {
     ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
@@ -170,6 +174,8 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
     app.command(name, async ({ ack, command, respond, context }) => {
       await ack();
       ackTimer(context, 'command');
+      if (command.response_url) urls.issue(command.response_url);
+      const target = { url: command.response_url, channel: command.channel_id, user: command.user_id };
       tasks.run(
         `command:${name}`,
         () =>
@@ -179,9 +185,8 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
             user: { id: command.user_id, name: command.user_name },
             channel: command.channel_id,
             ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
-            respond: async (message) => {
-              await respond(ephemeral(message));
-            },
+            respond: (message) =>
+              reply(replyDeps, target, message, (m) => respond(ephemeral(m)).then(() => {})),
           }),
         { afterPendingIo: true },
       );
@@ -194,6 +199,10 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
     if (action.type !== 'button') return;
     const channel = body.channel?.id ?? body.container?.channel_id ?? '';
     const messageTs = body.message?.ts ?? body.container?.message_ts;
+    const responseUrl =
+      'response_url' in body && typeof body.response_url === 'string' ? body.response_url : undefined;
+    if (responseUrl) urls.issue(responseUrl);
+    const target = { url: responseUrl, channel, user: body.user.id };
     tasks.run(
       `button:${action.action_id}`,
       () =>
@@ -203,9 +212,8 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           user: { id: body.user.id, name: body.user.username ?? body.user.name ?? body.user.id },
           channel,
           ...(messageTs ? { message: { channel, ts: messageTs } } : {}),
-          respond: async (message) => {
-            await respond(ephemeral(message));
-          },
+          respond: (message) =>
+            reply(replyDeps, target, message, (m) => respond(ephemeral(m)).then(() => {})),
         }),
       { afterPendingIo: true },
     );

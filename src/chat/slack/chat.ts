@@ -1,9 +1,11 @@
 // The Chat port over Slack's Web API.
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import type { WebClient } from '@slack/web-api';
+import { WebClient, type LogLevel, type RetryOptions } from '@slack/web-api';
 import { GROUP_CACHE_MS } from '../../access.ts';
 import { ExternalServiceError } from '../../errors.ts';
+import { isProgressEdit } from '../../send-lane.ts';
+import { SlackBudget, type BudgetOptions, type Call, type Lane } from './budget.ts';
 import type {
   Chat,
   ChatChannel,
@@ -60,15 +62,49 @@ function slackView(view: View): Record<string, unknown> {
   };
 }
 
+/**
+ * The Web API client the bot uses: a 429 is handed back at once (`rejectRateLimitedCalls`) instead of pausing the
+ * client's whole queue for Retry-After; SlackChat's budget waits it out for that method only and sends again.
+ * `retry` covers the rest (connection failures, 5xx).
+ */
+export function slackWebClient(
+  token: string,
+  opts: { apiUrl?: string; retry?: RetryOptions; logLevel?: LogLevel } = {},
+): WebClient {
+  return new WebClient(token, {
+    ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
+    ...(opts.retry ? { retryConfig: opts.retry } : {}),
+    ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    rejectRateLimitedCalls: true,
+  });
+}
+
+export interface SlackChatOptions {
+  /** For tests: the group list is cached GROUP_CACHE_MS on that clock. */
+  now?: () => number;
+  /** The per-method rate budget (tests scale Slack's minute down, in step with the local Slack). */
+  budget?: BudgetOptions;
+}
+
 export class SlackChat implements Chat {
   #client: WebClient;
   #groups: { at: number; byHandle: Map<string, string[]> } | undefined;
   #now: () => number;
+  #budget: SlackBudget;
 
-  /** `now` is for tests: the group list is cached GROUP_CACHE_MS on that clock. */
-  constructor(client: WebClient, opts: { now?: () => number } = {}) {
+  constructor(client: WebClient, opts: SlackChatOptions = {}) {
     this.#now = opts.now ?? Date.now;
     this.#client = client;
+    this.#budget = new SlackBudget(opts.budget);
+  }
+
+  /** Calls waiting for their method's budget. */
+  get backlog(): number {
+    return this.#budget.waiting;
+  }
+
+  #send<T>(method: string, lane: Lane, send: () => Promise<T>, extra: Omit<Call, 'method' | 'lane'> = {}) {
+    return this.#budget.run({ method, lane, ...extra }, send);
   }
 
   async post(channel: string, message: Message, opts: { threadTs?: string } = {}): Promise<MessageRef> {
@@ -78,20 +114,23 @@ export class SlackChat implements Chat {
       ...(message.blocks ? { blocks: message.blocks } : {}),
       ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
     };
-    try {
-      const res = await this.#client.chat.postMessage(
-        args as Parameters<WebClient['chat']['postMessage']>[0],
+    const postMessage = () =>
+      this.#send(
+        'chat.postMessage',
+        'post',
+        () => this.#client.chat.postMessage(args as Parameters<WebClient['chat']['postMessage']>[0]),
+        { channel },
       );
+    try {
+      const res = await postMessage();
       return { channel: res.channel ?? channel, ts: String(res.ts) };
     } catch (err) {
       if ((err as SlackError).data?.error !== 'not_in_channel') throw slackError('chat.postMessage', err);
     }
     // Public channels can be joined without an invite; then post again once.
     try {
-      await this.#client.conversations.join({ channel });
-      const res = await this.#client.chat.postMessage(
-        args as Parameters<WebClient['chat']['postMessage']>[0],
-      );
+      await this.#send('conversations.join', 'post', () => this.#client.conversations.join({ channel }));
+      const res = await postMessage();
       return { channel: res.channel ?? channel, ts: String(res.ts) };
     } catch (err) {
       throw slackError('chat.postMessage', err);
@@ -100,12 +139,19 @@ export class SlackChat implements Chat {
 
   async update(ref: MessageRef, message: Message): Promise<void> {
     try {
-      await this.#client.chat.update({
+      const args = {
         channel: ref.channel,
         ts: ref.ts,
         text: message.text,
         ...(message.blocks ? { blocks: message.blocks } : {}),
-      } as Parameters<WebClient['chat']['update']>[0]);
+      } as Parameters<WebClient['chat']['update']>[0];
+      await this.#send(
+        'chat.update',
+        isProgressEdit() ? 'progress' : 'edit',
+        () => this.#client.chat.update(args),
+        // A newer state of the same message replaces one still waiting: only the latest is sent.
+        { coalesce: `${ref.channel}:${ref.ts}` },
+      );
     } catch (err) {
       throw slackError('chat.update', err);
     }
@@ -113,12 +159,13 @@ export class SlackChat implements Chat {
 
   async postEphemeral(channel: string, user: string, message: Message): Promise<void> {
     try {
-      await this.#client.chat.postEphemeral({
+      const args = {
         channel,
         user,
         text: message.text,
         ...(message.blocks ? { blocks: message.blocks } : {}),
-      } as Parameters<WebClient['chat']['postEphemeral']>[0]);
+      } as Parameters<WebClient['chat']['postEphemeral']>[0];
+      await this.#send('chat.postEphemeral', 'reply', () => this.#client.chat.postEphemeral(args));
     } catch (err) {
       throw slackError('chat.postEphemeral', err);
     }
@@ -126,7 +173,9 @@ export class SlackChat implements Chat {
 
   async pin(ref: MessageRef): Promise<void> {
     try {
-      await this.#client.pins.add({ channel: ref.channel, timestamp: ref.ts });
+      await this.#send('pins.add', 'post', () =>
+        this.#client.pins.add({ channel: ref.channel, timestamp: ref.ts }),
+      );
     } catch (err) {
       if ((err as SlackError).data?.error === 'already_pinned') return;
       throw slackError('pins.add', err);
@@ -135,7 +184,9 @@ export class SlackChat implements Chat {
 
   async permalink(ref: MessageRef): Promise<string | undefined> {
     try {
-      const res = await this.#client.chat.getPermalink({ channel: ref.channel, message_ts: ref.ts });
+      const res = await this.#send('chat.getPermalink', 'post', () =>
+        this.#client.chat.getPermalink({ channel: ref.channel, message_ts: ref.ts }),
+      );
       return res.permalink;
     } catch (err) {
       throw slackError('chat.getPermalink', err);
@@ -144,20 +195,20 @@ export class SlackChat implements Chat {
 
   async fetchMessage(ref: MessageRef): Promise<ChatMessage | null> {
     try {
-      const history = await this.#client.conversations.history({
-        channel: ref.channel,
-        latest: ref.ts,
-        inclusive: true,
-        limit: 1,
-      });
+      const history = await this.#send('conversations.history', 'post', () =>
+        this.#client.conversations.history({
+          channel: ref.channel,
+          latest: ref.ts,
+          inclusive: true,
+          limit: 1,
+        }),
+      );
       let found = history.messages?.find((m) => m.ts === ref.ts);
       if (!found) {
         // Thread replies are not in the channel history; conversations.replies finds them by their own ts.
-        const replies = await this.#client.conversations.replies({
-          channel: ref.channel,
-          ts: ref.ts,
-          limit: 200,
-        });
+        const replies = await this.#send('conversations.replies', 'post', () =>
+          this.#client.conversations.replies({ channel: ref.channel, ts: ref.ts, limit: 200 }),
+        );
         found = replies.messages?.find((m) => m.ts === ref.ts);
       }
       if (!found?.ts) return null;
@@ -174,14 +225,17 @@ export class SlackChat implements Chat {
 
   async upload(channel: string, file: FileUpload, opts: { threadTs?: string } = {}): Promise<UploadedFile> {
     try {
-      const res = await this.#client.filesUploadV2({
-        channel_id: channel,
-        filename: file.filename || (typeof file.content === 'string' ? basename(file.content) : 'file'),
-        title: file.title ?? file.filename,
-        file: typeof file.content === 'string' ? createReadStream(file.content) : file.content,
-        ...(file.comment ? { initial_comment: file.comment } : {}),
-        ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
-      } as Parameters<WebClient['filesUploadV2']>[0]);
+      // One upload is files.getUploadURLExternal then files.completeUploadExternal, both Tier 4.
+      const res = await this.#send('files.getUploadURLExternal', 'post', () =>
+        this.#client.filesUploadV2({
+          channel_id: channel,
+          filename: file.filename || (typeof file.content === 'string' ? basename(file.content) : 'file'),
+          title: file.title ?? file.filename,
+          file: typeof file.content === 'string' ? createReadStream(file.content) : file.content,
+          ...(file.comment ? { initial_comment: file.comment } : {}),
+          ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
+        } as Parameters<WebClient['filesUploadV2']>[0]),
+      );
       const uploaded = res.files?.[0]?.files?.[0];
       return uploaded?.permalink ? { permalink: uploaded.permalink } : {};
     } catch (err) {
@@ -195,7 +249,7 @@ export class SlackChat implements Chat {
     const id = match?.[1];
     if (!id) return null;
     try {
-      const res = await this.#client.users.info({ user: id });
+      const res = await this.#send('users.info', 'reply', () => this.#client.users.info({ user: id }));
       const user = res.user;
       if (!user?.id || user.deleted) return null;
       return { id: user.id, name: user.name ?? user.id };
@@ -207,7 +261,9 @@ export class SlackChat implements Chat {
 
   async createChannel(name: string, opts: { private: boolean }): Promise<ChatChannel | 'name_taken'> {
     try {
-      const res = await this.#client.conversations.create({ name, is_private: opts.private });
+      const res = await this.#send('conversations.create', 'post', () =>
+        this.#client.conversations.create({ name, is_private: opts.private }),
+      );
       if (!res.channel?.id) throw new Error('conversations.create answered without a channel');
       return { id: res.channel.id, name: res.channel.name ?? name };
     } catch (err) {
@@ -219,7 +275,9 @@ export class SlackChat implements Chat {
   async invite(channel: string, users: string[]): Promise<void> {
     if (users.length === 0) return;
     try {
-      await this.#client.conversations.invite({ channel, users: users.join(',') });
+      await this.#send('conversations.invite', 'post', () =>
+        this.#client.conversations.invite({ channel, users: users.join(',') }),
+      );
     } catch (err) {
       // Slack refuses the whole call when one person is already there (or is the bot itself); the rest retry alone.
       const code = (err as SlackError).data?.error;
@@ -234,7 +292,10 @@ export class SlackChat implements Chat {
 
   async openView(triggerId: string, view: View): Promise<void> {
     try {
-      await this.#client.views.open({ trigger_id: triggerId, view: slackView(view) as never });
+      // trigger_id lapses three seconds after the command: first in line.
+      await this.#send('views.open', 'reply', () =>
+        this.#client.views.open({ trigger_id: triggerId, view: slackView(view) as never }),
+      );
     } catch (err) {
       throw slackError('views.open', err);
     }
@@ -242,7 +303,9 @@ export class SlackChat implements Chat {
 
   async publishHome(user: string, view: View): Promise<void> {
     try {
-      await this.#client.views.publish({ user_id: user, view: slackView(view) as never });
+      await this.#send('views.publish', 'edit', () =>
+        this.#client.views.publish({ user_id: user, view: slackView(view) as never }),
+      );
     } catch (err) {
       throw slackError('views.publish', err);
     }
@@ -256,7 +319,9 @@ export class SlackChat implements Chat {
     // Short, so removing someone from an approver group counts within a minute (with the Access cache).
     if (!this.#groups || this.#now() - this.#groups.at >= GROUP_CACHE_MS) {
       try {
-        const res = await this.#client.usergroups.list({ include_users: true });
+        const res = await this.#send('usergroups.list', 'reply', () =>
+          this.#client.usergroups.list({ include_users: true }),
+        );
         const byHandle = new Map<string, string[]>();
         for (const group of res.usergroups ?? []) {
           if (group.handle) byHandle.set(group.handle, group.users ?? []);

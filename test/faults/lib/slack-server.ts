@@ -1,6 +1,7 @@
 // A local Slack for fault tests: the Web API methods the bot calls and response_url, with rate-limit storms on demand.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ResponseUrlLedger, TierLimits, type TierOptions } from './slack-limits.ts';
 
 export interface SlackCall {
   method: string;
@@ -14,6 +15,9 @@ export interface SlackCall {
 export interface SlackReply {
   /** The path id after /respond/ (one per command or click). */
   id: string;
+  /** 200, or 404 when Slack no longer took the url (`error`), or 429 in a storm. */
+  status: number;
+  error?: string;
   body: { text?: string; response_type?: string; replace_original?: boolean; blocks?: unknown };
 }
 
@@ -38,10 +42,12 @@ export interface LocalSlack {
   responseUrl(id: string): string;
   repliesTo(id: string): SlackReply[];
   /**
-   * Every Web API call (auth.test included) answers HTTP 429 with Retry-After until `stop()` or `ms` elapsed;
-   * response_url is a separate Slack endpoint and keeps answering unless `responses` is set.
+   * Every Web API call (auth.test included), or only those of `methods`, answers HTTP 429 with Retry-After until
+   * `stop()` or `ms` elapsed; response_url is a separate Slack endpoint and keeps answering unless `responses` is set.
    */
-  rateLimit(opts: { retryAfterSec: number; ms?: number; responses?: boolean }): { stop(): void };
+  rateLimit(opts: { retryAfterSec: number; ms?: number; responses?: boolean; methods?: string[] }): {
+    stop(): void;
+  };
   /** Calls that are not auth.test (the fuzz suite asserts there are none). */
   writes(): SlackCall[];
   close(): Promise<void>;
@@ -61,16 +67,27 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   return body;
 }
 
-export async function startLocalSlack(opts: { channel?: string } = {}): Promise<LocalSlack> {
+export interface LocalSlackOptions {
+  channel?: string;
+  /** Enforce Slack's per-method tiers (off by default: replicas share one Slack and older tests burst freely). */
+  tiers?: TierOptions;
+  /** The clock response_url's thirty minutes run on (the bot's injected clock in flow tests). */
+  now?: () => number;
+}
+
+export async function startLocalSlack(opts: LocalSlackOptions = {}): Promise<LocalSlack> {
   const calls: SlackCall[] = [];
   const replies: SlackReply[] = [];
   const messages = new Map<string, Posted>();
+  const tiers = opts.tiers ? new TierLimits(opts.tiers) : undefined;
+  const urls = new ResponseUrlLedger(opts.now ?? Date.now);
   let seq = 100;
-  let storm: { until: number; retryAfterSec: number; responses: boolean } | undefined;
+  let storm: { until: number; retryAfterSec: number; responses: boolean; methods?: string[] } | undefined;
 
-  function stormy(isResponse: boolean): number | undefined {
+  function stormy(isResponse: boolean, method?: string): number | undefined {
     if (!storm || Date.now() >= storm.until) return undefined;
     if (isResponse && !storm.responses) return undefined;
+    if (!isResponse && storm.methods && !storm.methods.includes(method ?? '')) return undefined;
     return storm.retryAfterSec;
   }
 
@@ -83,14 +100,22 @@ export async function startLocalSlack(opts: { channel?: string } = {}): Promise<
         res.end(JSON.stringify(payload));
       };
       if (path.startsWith('/respond/')) {
+        const id = path.slice('/respond/'.length);
         const retryAfter = stormy(true);
         if (retryAfter !== undefined)
           return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfter) });
-        replies.push({ id: path.slice('/respond/'.length), body: body as SlackReply['body'] });
+        const refused = urls.use(id);
+        if (refused) {
+          replies.push({ id, status: 404, error: refused, body: body as SlackReply['body'] });
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          return res.end(refused);
+        }
+        replies.push({ id, status: 200, body: body as SlackReply['body'] });
         return json(200, { ok: true });
       }
       const method = path.replace(/^\/api\//, '');
-      const retryAfter = stormy(false);
+      const retryAfter =
+        stormy(false, method) ?? tiers?.admit(method, String(body.channel ?? opts.channel ?? 'C0FAULTS'));
       if (retryAfter !== undefined) {
         calls.push({ method, body, status: 429, at: Date.now() });
         // Slack's answer to a rate-limited Web API call: HTTP 429, Retry-After in seconds.
@@ -162,10 +187,18 @@ export async function startLocalSlack(opts: { channel?: string } = {}): Promise<
     calls,
     replies,
     messages,
-    responseUrl: (id) => `${url}/respond/${id}`,
-    repliesTo: (id) => replies.filter((r) => r.id === id),
-    rateLimit({ retryAfterSec, ms, responses = false }) {
-      storm = { until: ms === undefined ? Infinity : Date.now() + ms, retryAfterSec, responses };
+    responseUrl: (id) => {
+      urls.issue(id);
+      return `${url}/respond/${id}`;
+    },
+    repliesTo: (id) => replies.filter((r) => r.id === id && r.status === 200),
+    rateLimit({ retryAfterSec, ms, responses = false, methods }) {
+      storm = {
+        until: ms === undefined ? Infinity : Date.now() + ms,
+        retryAfterSec,
+        responses,
+        ...(methods ? { methods } : {}),
+      };
       return {
         stop: () => {
           storm = undefined;
