@@ -24,8 +24,6 @@ export function connectRedis(target: RedisConnection): Redis | Cluster {
       name: target.name,
       ...(target.password ? { password: target.password } : {}),
       ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
-      // Listen for +switch-master on the sentinels instead of waiting for the old master's connection to drop.
-      failoverDetector: true,
       sentinelRetryStrategy: (times) => Math.min(times * 100, 2000),
     });
   }

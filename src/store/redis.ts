@@ -65,6 +65,8 @@ return 1`;
 const FENCE_KEY = 'leases:fence';
 /** How long an acknowledged write waits for its replicas (REDIS_WAIT_REPLICAS) before it answers anyway. */
 const WAIT_TIMEOUT_MS = 1000;
+/** After a WAIT found too few replicas, writes skip it this long before one tries again. */
+const WAIT_PROBE_MS = 5000;
 
 export interface RedisStoreOptions {
   /** Namespace for every key, so replicas (and other apps) can share one Redis. */
@@ -81,6 +83,7 @@ export class RedisStore implements Store {
   readonly cluster: boolean;
   #pingTimeoutMs: number;
   #waitReplicas: number;
+  #replicasShortUntil = 0;
 
   /** `connection`: a redis:// URL, or where a Sentinel-watched master or a Cluster is (src/config-redis.ts). */
   constructor(connection: string | RedisConnection, opts: RedisStoreOptions = {}) {
@@ -114,10 +117,12 @@ export class RedisStore implements Store {
    * before it is acknowledged, bounded by WAIT_TIMEOUT_MS: a failover then promotes a replica that has it.
    */
   async #durable<T>(write: Promise<T>): Promise<T> {
-    if (this.#waitReplicas === 0) return write;
+    // With too few replicas (one died, or the failover left none) every write would stall a full timeout: stop
+    // waiting for a while and probe again later. The writes still land on the master.
+    if (this.#waitReplicas === 0 || performance.now() < this.#replicasShortUntil) return write;
     const replicated = (this.redis as Redis).wait(this.#waitReplicas, WAIT_TIMEOUT_MS).catch(() => 0);
     const result = await write;
-    await replicated;
+    if ((await replicated) < this.#waitReplicas) this.#replicasShortUntil = performance.now() + WAIT_PROBE_MS;
     return result;
   }
 
