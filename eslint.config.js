@@ -20,7 +20,7 @@ const elements = [
   { type: 'transport', pattern: ['src/chat/slack/**', 'src/chat/console/**'], partialMatch: false },
   { type: 'chat', pattern: 'src/chat/**', partialMatch: false },
   { type: 'adapter', pattern: 'src/adapters/**', partialMatch: false },
-  { type: 'store', pattern: 'src/store/{redis,memory}.ts', mode: 'file' },
+  { type: 'store', pattern: 'src/store/{redis,memory,connect,slots}.ts', mode: 'file' },
   { type: 'drill', pattern: 'src/drill/**', partialMatch: false },
   { type: 'step', pattern: ['flows/**', 'commands/**'], partialMatch: false },
   { type: 'domain', pattern: ['src/*.ts', 'src/store/store.ts'], mode: 'file' },

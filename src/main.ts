@@ -16,6 +16,7 @@ import { redactingChat } from './chat/redacting.ts';
 import { SlackChat, slackWebClient } from './chat/slack/chat.ts';
 import { startSlack } from './chat/slack/app.ts';
 import { loadConfig, type Config } from './config.ts';
+import { redisConnectionFromEnv } from './config-redis.ts';
 import type { Adapters, Deps } from './deps.ts';
 import { ConfigError } from './errors.ts';
 import { healthRoutes, startHealthServer } from './http.ts';
@@ -201,8 +202,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     );
   }
   let store: Store;
-  if (env.REDIS_URL) {
-    store = await reachableRedis(env.REDIS_URL, env.REDIS_PREFIX ?? 'cloud-safety:');
+  const redis = redisConnectionFromEnv(env);
+  if (redis) {
+    store = await reachableRedis(redis, env.REDIS_PREFIX ?? 'cloud-safety:');
   } else if (mode === 'console') {
     banner.write(
       'REDIS_URL is not set: using an in-process store. Nothing survives a restart of this console.\n',
@@ -210,7 +212,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     store = new MemoryStore();
   } else {
     throw new ConfigError(
-      'REDIS_URL is required in Slack modes (state, approvals and the timeline live there), e.g. REDIS_URL=redis://127.0.0.1:6379',
+      'REDIS_URL (or REDIS_SENTINELS + REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES) is required in Slack modes (state, approvals and the timeline live there), e.g. REDIS_URL=redis://127.0.0.1:6379',
     );
   }
   const port = Number(env.PORT ?? 3000);

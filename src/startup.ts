@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { type Config } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { describeRedis, type RedisConnection } from './config-redis.ts';
 import { RedisStore } from './store/redis.ts';
 import type { Store } from './store/store.ts';
 
@@ -54,19 +55,11 @@ export function parsePort(env: NodeJS.ProcessEnv, name: string): number | undefi
   return port;
 }
 
-/** Where REDIS_URL points, without its password. */
-function redisWhere(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '6379'}`;
-  } catch {
-    return 'REDIS_URL';
-  }
-}
-
 /** Opens the store and checks Redis answers within a few seconds; otherwise one line says so (no stack trace). */
-export async function reachableRedis(url: string, prefix: string): Promise<Store> {
-  const store = new RedisStore(url, { prefix });
+export async function reachableRedis(connection: string | RedisConnection, prefix: string): Promise<Store> {
+  const target: RedisConnection =
+    typeof connection === 'string' ? { kind: 'url', url: connection, waitReplicas: 0 } : connection;
+  const store = new RedisStore(target, { prefix });
   let connectError: Error | undefined;
   const onError = (err: Error) => {
     connectError = err;
@@ -86,8 +79,13 @@ export async function reachableRedis(url: string, prefix: string): Promise<Store
   store.redis.disconnect();
   const reason = connectError?.message ?? (last instanceof Error ? last.message : String(last));
   throw new ConfigError(
-    `Redis at ${redisWhere(url)} is not reachable (${reason}). Start Redis or fix REDIS_URL; the bot keeps its state there and did not start.`,
+    `Redis at ${describeRedis(target)} is not reachable (${reason}). Start Redis or fix ${settingOf(target)}; the bot keeps its state there and did not start.`,
   );
+}
+
+function settingOf(target: RedisConnection): string {
+  if (target.kind === 'sentinel') return 'REDIS_SENTINELS / REDIS_SENTINEL_NAME';
+  return target.kind === 'cluster' ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL';
 }
 
 export function configPath(env: NodeJS.ProcessEnv, mode: Mode, out: NodeJS.WritableStream): string {

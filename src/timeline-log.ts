@@ -1,6 +1,6 @@
 // The timeline's storage: one append-only stream per incident, hash-chained, never trimmed.
 import type { Redactor } from './redact.ts';
-import type { Store } from './store/store.ts';
+import { keyBeside, type Store } from './store/store.ts';
 import { checkAnchors, type Anchor } from './anchors.ts';
 import {
   sealEvent,
@@ -41,8 +41,9 @@ export class TimelineLog {
     return `timeline:${incident}`;
   }
 
+  /** Beside the stream (one Cluster slot for the append script); `timeline:<id>:head` on one server, as before. */
   static headKey(incident: string): string {
-    return `timeline:${incident}:head`;
+    return keyBeside(TimelineLog.streamKey(incident), ':head');
   }
 
   /** Called after every append (the PagerDuty mirror subscribes here). */

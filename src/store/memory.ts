@@ -1,5 +1,5 @@
 // In-process Store for console mode and drills: same contract as Redis, nothing survives a restart.
-import { leaseToken, type SetOptions, type Store, type StreamEntry } from './store.ts';
+import { assertBeside, leaseToken, type SetOptions, type Store, type StreamEntry } from './store.ts';
 
 interface Entry {
   value: string;
@@ -115,6 +115,7 @@ export class MemoryStore implements Store {
     newHead: string,
     fields: Record<string, string>,
   ): Promise<string | null> {
+    assertBeside(headKey, stream);
     if (this.#read(headKey) !== expectedHead) return null;
     const ms = Math.max(this.#now(), this.#lastStreamMs);
     this.#streamSeq = ms === this.#lastStreamMs ? this.#streamSeq + 1 : 0;

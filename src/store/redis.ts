@@ -1,6 +1,10 @@
-// Redis implementation of the Store port (ioredis). Multi-key changes are Lua scripts, so they are atomic.
-import { Redis } from 'ioredis';
-import { leaseToken, type SetOptions, type Store, type StreamEntry } from './store.ts';
+// Redis implementation of the Store port (ioredis). Multi-key changes are Lua scripts, so they are atomic; every
+// script's keys share one hash slot (src/store/slots.ts), so the same scripts run on one server, Sentinel or Cluster.
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisConnection } from '../config-redis.ts';
+import { assertBeside, leaseToken, type SetOptions, type Store, type StreamEntry } from './store.ts';
+import { physicalBeside, physicalKey } from './slots.ts';
+import { connectRedis } from './connect.ts';
 
 // KEYS[1]=key; ARGV[1]=expected ('' + ARGV[3]=='0' means absent), ARGV[2]=next, ARGV[4]=delete?, ARGV[5]=ttl ms
 const CAS = `
@@ -33,7 +37,8 @@ local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 redis.call('SET', KEYS[2], ARGV[3])
 return id`;
 
-// A lease's value is "<token>|<owner>"; the token comes from one counter, so it only ever grows.
+// A lease's value is "<token>|<owner>"; the token comes from a counter that only ever grows: one for every lease on a
+// single server (the layout it always had), one beside each lease on a Cluster (a script may not cross slots).
 // KEYS[1]=lease KEYS[2]=fence counter; ARGV[1]=owner ARGV[2]=ttl
 const ACQUIRE_LEASE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -58,6 +63,10 @@ redis.call('DEL', KEYS[1])
 return 1`;
 
 const FENCE_KEY = 'leases:fence';
+/** How long an acknowledged write waits for its replicas (REDIS_WAIT_REPLICAS) before it answers anyway. */
+const WAIT_TIMEOUT_MS = 1000;
+/** After a WAIT found too few replicas, writes skip it this long before one tries again. */
+const WAIT_PROBE_MS = 5000;
 
 export interface RedisStoreOptions {
   /** Namespace for every key, so replicas (and other apps) can share one Redis. */
@@ -68,20 +77,28 @@ export interface RedisStoreOptions {
 
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
-  readonly redis: Redis;
-  /** Every key this store writes starts with this. */
+  readonly redis: Redis | Cluster;
+  /** Every key this store writes starts with this (inside the hash tag on a Cluster). */
   readonly prefix: string;
+  readonly cluster: boolean;
   #pingTimeoutMs: number;
+  #waitReplicas: number;
+  #replicasShortUntil = 0;
 
-  constructor(url: string, opts: RedisStoreOptions = {}) {
+  /** `connection`: a redis:// URL, or where a Sentinel-watched master or a Cluster is (src/config-redis.ts). */
+  constructor(connection: string | RedisConnection, opts: RedisStoreOptions = {}) {
+    const target: RedisConnection =
+      typeof connection === 'string' ? { kind: 'url', url: connection, waitReplicas: 0 } : connection;
     this.prefix = opts.prefix ?? 'cloud-safety:';
     this.#pingTimeoutMs = opts.pingTimeoutMs ?? 1000;
-    this.redis = new Redis(url, {
-      // Keep commands queued across a restart of Redis, then fail rather than hang forever.
-      maxRetriesPerRequest: 20,
-      retryStrategy: (times) => Math.min(times * 100, 2000),
-      lazyConnect: false,
-    });
+    this.cluster = target.kind === 'cluster';
+    if (this.cluster && (this.prefix.includes('{') || this.prefix.includes('}')))
+      throw new Error(
+        `REDIS_PREFIX "${this.prefix}" has braces; on a Cluster they would pick the slot. Drop them.`,
+      );
+    // WAIT answers for the connection it is sent on; a Cluster client has one per node, so it is not offered there.
+    this.#waitReplicas = target.kind === 'cluster' ? 0 : target.waitReplicas;
+    this.redis = connectRedis(target);
     // Connection errors are reported by /readyz and by the commands that fail; don't crash on them.
     this.redis.on('error', () => {});
     this.redis.defineCommand('csCas', { numberOfKeys: 1, lua: CAS });
@@ -92,7 +109,21 @@ export class RedisStore implements Store {
   }
 
   #k(key: string): string {
-    return this.prefix + key;
+    return physicalKey(this.prefix, key, this.cluster);
+  }
+
+  /**
+   * Sends WAIT right behind the write on the same connection (one round trip), so the write is on the replicas
+   * before it is acknowledged, bounded by WAIT_TIMEOUT_MS: a failover then promotes a replica that has it.
+   */
+  async #durable<T>(write: Promise<T>): Promise<T> {
+    // With too few replicas (one died, or the failover left none) every write would stall a full timeout: stop
+    // waiting for a while and probe again later. The writes still land on the master.
+    if (this.#waitReplicas === 0 || performance.now() < this.#replicasShortUntil) return write;
+    const replicated = (this.redis as Redis).wait(this.#waitReplicas, WAIT_TIMEOUT_MS).catch(() => 0);
+    const result = await write;
+    if ((await replicated) < this.#waitReplicas) this.#replicasShortUntil = performance.now() + WAIT_PROBE_MS;
+    return result;
   }
 
   #script(name: string, ...args: (string | number)[]): Promise<unknown> {
@@ -111,10 +142,11 @@ export class RedisStore implements Store {
     const k = this.#k(key);
     let result: string | null;
     if (opts.ttlMs !== undefined && opts.ifAbsent)
-      result = await this.redis.set(k, value, 'PX', opts.ttlMs, 'NX');
-    else if (opts.ttlMs !== undefined) result = await this.redis.set(k, value, 'PX', opts.ttlMs);
-    else if (opts.ifAbsent) result = await this.redis.set(k, value, 'NX');
-    else result = await this.redis.set(k, value);
+      result = await this.#durable(this.redis.set(k, value, 'PX', opts.ttlMs, 'NX'));
+    else if (opts.ttlMs !== undefined)
+      result = await this.#durable(this.redis.set(k, value, 'PX', opts.ttlMs));
+    else if (opts.ifAbsent) result = await this.#durable(this.redis.set(k, value, 'NX'));
+    else result = await this.#durable(this.redis.set(k, value));
     return result === 'OK';
   }
 
@@ -124,32 +156,34 @@ export class RedisStore implements Store {
     next: string | null,
     opts: { ttlMs?: number } = {},
   ) {
-    const result = await this.#script(
-      'csCas',
-      this.#k(key),
-      expected ?? '',
-      next ?? '',
-      expected === null ? '0' : '1',
-      next === null ? '1' : '0',
-      opts.ttlMs ?? 0,
+    const result = await this.#durable(
+      this.#script(
+        'csCas',
+        this.#k(key),
+        expected ?? '',
+        next ?? '',
+        expected === null ? '0' : '1',
+        next === null ? '1' : '0',
+        opts.ttlMs ?? 0,
+      ),
     );
     return result === 1;
   }
 
   async del(key: string): Promise<void> {
-    await this.redis.del(this.#k(key));
+    await this.#durable(this.redis.del(this.#k(key)));
   }
 
   async incr(key: string): Promise<number> {
-    return this.redis.incr(this.#k(key));
+    return this.#durable(this.redis.incr(this.#k(key)));
   }
 
   async addToSet(key: string, member: string): Promise<boolean> {
-    return (await this.redis.sadd(this.#k(key), member)) === 1;
+    return (await this.#durable(this.redis.sadd(this.#k(key), member))) === 1;
   }
 
   async removeFromSet(key: string, member: string): Promise<boolean> {
-    return (await this.redis.srem(this.#k(key), member)) === 1;
+    return (await this.#durable(this.redis.srem(this.#k(key), member))) === 1;
   }
 
   async members(key: string): Promise<string[]> {
@@ -157,7 +191,7 @@ export class RedisStore implements Store {
   }
 
   async schedule(key: string, member: string, at: number): Promise<void> {
-    await this.redis.zadd(this.#k(key), at, member);
+    await this.#durable(this.redis.zadd(this.#k(key), at, member));
   }
 
   async due(key: string, now: number, limit = 100): Promise<string[]> {
@@ -165,7 +199,7 @@ export class RedisStore implements Store {
   }
 
   async unschedule(key: string, member: string): Promise<boolean> {
-    return (await this.redis.zrem(this.#k(key), member)) === 1;
+    return (await this.#durable(this.redis.zrem(this.#k(key), member))) === 1;
   }
 
   async appendChained(
@@ -175,15 +209,18 @@ export class RedisStore implements Store {
     newHead: string,
     fields: Record<string, string>,
   ): Promise<string | null> {
+    assertBeside(headKey, stream);
     const flat = Object.entries(fields).flat();
-    const id = await this.#script(
-      'csAppendChained',
-      this.#k(stream),
-      this.#k(headKey),
-      expectedHead === null ? '0' : '1',
-      expectedHead ?? '',
-      newHead,
-      ...flat,
+    const id = await this.#durable(
+      this.#script(
+        'csAppendChained',
+        this.#k(stream),
+        this.#k(headKey),
+        expectedHead === null ? '0' : '1',
+        expectedHead ?? '',
+        newHead,
+        ...flat,
+      ),
     );
     return typeof id === 'string' ? id : null;
   }
@@ -204,16 +241,18 @@ export class RedisStore implements Store {
   }
 
   async acquireLease(key: string, owner: string, ttlMs: number): Promise<number | null> {
-    const token = await this.#script('csAcquireLease', this.#k(key), this.#k(FENCE_KEY), owner, ttlMs);
+    const lease = this.#k(key);
+    const fence = this.cluster ? physicalBeside(lease, ':fence') : this.#k(FENCE_KEY);
+    const token = await this.#durable(this.#script('csAcquireLease', lease, fence, owner, ttlMs));
     return typeof token === 'number' && token > 0 ? token : null;
   }
 
   async renewLease(key: string, token: number, ttlMs: number): Promise<boolean> {
-    return (await this.#script('csRenewLease', this.#k(key), token, ttlMs)) === 1;
+    return (await this.#durable(this.#script('csRenewLease', this.#k(key), token, ttlMs))) === 1;
   }
 
   async releaseLease(key: string, token: number): Promise<boolean> {
-    return (await this.#script('csReleaseLease', this.#k(key), token)) === 1;
+    return (await this.#durable(this.#script('csReleaseLease', this.#k(key), token))) === 1;
   }
 
   async leaseHolder(key: string): Promise<number | null> {

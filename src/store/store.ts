@@ -40,7 +40,8 @@ export interface Store {
 
   /**
    * Appends to a stream only if `headKey` still holds `expectedHead` (null: absent), then sets it to `newHead`.
-   * Returns the new entry id, or null when another writer moved the head first.
+   * Returns the new entry id, or null when another writer moved the head first. `headKey` must be written beside
+   * the stream (`keyBeside(stream, ':head')`), so both land in one Redis Cluster slot; anything else throws.
    */
   appendChained(
     stream: string,
@@ -66,6 +67,31 @@ export interface Store {
   /** Resolves when the store answers; rejects otherwise (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A key that lives beside `owner`: `{owner}suffix`. A Redis Cluster keeps it in owner's slot, so one script may touch
+ * both; a single server stores it as `<owner><suffix>`. Every key a multi-key operation touches is built this way.
+ */
+export function keyBeside(owner: string, suffix: string): string {
+  if (owner.includes('{') || owner.includes('}'))
+    throw new Error(`keyBeside: "${owner}" already names a slot; build keys without braces`);
+  return `{${owner}}${suffix}`;
+}
+
+/** The owner of a key built by keyBeside, or undefined for a plain key. */
+export function ownerOf(key: string): string | undefined {
+  if (!key.startsWith('{')) return undefined;
+  const close = key.indexOf('}');
+  return close > 1 ? key.slice(1, close) : undefined;
+}
+
+/** Throws unless `key` was built beside `owner`: a script over both would fail on a Redis Cluster (CROSSSLOT). */
+export function assertBeside(key: string, owner: string): void {
+  if (ownerOf(key) !== owner)
+    throw new Error(
+      `"${key}" is not beside "${owner}": build it with keyBeside("${owner}", "…") so both share a Redis Cluster slot`,
+    );
 }
 
 /** Read-modify-write of a JSON value with compare-and-set, retried when another writer got there first. */

@@ -1,16 +1,52 @@
 // One contract, two stores: the in-process store must behave exactly like Redis for every primitive.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { MemoryStore } from '../../src/store/memory.ts';
-import { updateJson, type Store } from '../../src/store/store.ts';
+import { RedisStore } from '../../src/store/redis.ts';
+import { keyBeside, updateJson, type Store } from '../../src/store/store.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
+import {
+  startCluster,
+  startSentinels,
+  type RedisCluster,
+  type RedisSentinelSetup,
+} from '../support/redis-topologies.ts';
 
-const implementations: [string, () => Promise<Store>][] = [
-  ['memory', async () => new MemoryStore()],
-  ['redis', isolatedRedisStore],
+let cluster: RedisCluster | undefined;
+let sentinel: RedisSentinelSetup | undefined;
+const prefix = () => `test:${randomUUID().slice(0, 8)}:`;
+
+const implementations: [string, () => Promise<Store>, () => Promise<void>][] = [
+  ['memory', async () => new MemoryStore(), async () => {}],
+  ['redis', isolatedRedisStore, async () => {}],
+  [
+    'redis sentinel (master, replica, three sentinels)',
+    async () => {
+      sentinel ??= await startSentinels();
+      const { nodes: sentinels, name } = sentinel;
+      return new RedisStore({ kind: 'sentinel', sentinels, name, waitReplicas: 1 }, { prefix: prefix() });
+    },
+    async () => {
+      await sentinel?.stop();
+      sentinel = undefined;
+    },
+  ],
+  [
+    'redis cluster (three masters)',
+    async () => {
+      cluster ??= await startCluster();
+      return new RedisStore({ kind: 'cluster', nodes: cluster.nodes, waitReplicas: 0 }, { prefix: prefix() });
+    },
+    async () => {
+      await cluster?.stop();
+      cluster = undefined;
+    },
+  ],
 ];
 
-for (const [name, make] of implementations) {
-  describe(`Store contract: ${name}`, () => {
+for (const [name, make, teardown] of implementations) {
+  describe(`Store contract: ${name}`, function () {
+    this.timeout(30_000);
     let store: Store;
     beforeEach(async () => {
       store = await make();
@@ -18,6 +54,7 @@ for (const [name, make] of implementations) {
     afterEach(async () => {
       await store.close();
     });
+    after(teardown);
 
     it('gets, sets, sets only if absent, deletes', async () => {
       assert.equal(await store.get('k'), null);
@@ -87,10 +124,11 @@ for (const [name, make] of implementations) {
     });
 
     it('appends to a stream only while the head is the expected one', async () => {
-      const first = await store.appendChained('st', 'st:head', null, 'h1', { event: 'one' });
+      const head = keyBeside('st', ':head');
+      const first = await store.appendChained('st', head, null, 'h1', { event: 'one' });
       assert.ok(first);
-      assert.equal(await store.appendChained('st', 'st:head', null, 'h2', { event: 'stale' }), null);
-      const second = await store.appendChained('st', 'st:head', 'h1', 'h2', { event: 'two' });
+      assert.equal(await store.appendChained('st', head, null, 'h2', { event: 'stale' }), null);
+      const second = await store.appendChained('st', head, 'h1', 'h2', { event: 'two' });
       assert.ok(second);
       const entries = await store.readStream('st');
       assert.deepEqual(
@@ -98,13 +136,21 @@ for (const [name, make] of implementations) {
         ['one', 'two'],
       );
       assert.equal(entries[0]?.id, first);
-      assert.equal(await store.get('st:head'), 'h2');
+      assert.equal(await store.get(head), 'h2');
+    });
+
+    it('refuses a head key that is not built beside its stream, and appends nothing', async () => {
+      await assert.rejects(
+        store.appendChained('st', 'st:head', null, 'h1', { event: 'one' }),
+        /"st:head" is not beside "st": build it with keyBeside\("st", "…"\)/,
+      );
+      assert.deepEqual(await store.readStream('st'), []);
     });
 
     it('reads long streams completely, in order', async () => {
       let head: string | null = null;
       for (let i = 0; i < 1203; i++) {
-        await store.appendChained('long', 'long:head', head, `h${i}`, { i: String(i) });
+        await store.appendChained('long', keyBeside('long', ':head'), head, `h${i}`, { i: String(i) });
         head = `h${i}`;
       }
       const entries = await store.readStream('long');

@@ -50,8 +50,10 @@ async function waitForPing(url: string, timeoutMs = 10_000): Promise<void> {
 }
 
 /** Starts redis-server from the local binary; `appendonly` for tests that restart it and expect the data back. */
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
-  const port = await freePort();
+export async function startRedis(
+  opts: { appendonly?: boolean; args?: string[]; port?: number } = {},
+): Promise<RedisServer> {
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'cs-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   const args = [
@@ -65,6 +67,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
     '',
     '--appendonly',
     opts.appendonly ? 'yes' : 'no',
+    ...(opts.args ?? []),
   ];
   const server: RedisServer = {
     url,
