@@ -4,6 +4,7 @@ import { takeLease, type Lease } from '../../src/lease.ts';
 import { ExecError } from '../../src/adapters/kubernetes/types.ts';
 import { renderCommand, toolOf, type ProfileStep } from './profiles.ts';
 import { formatBytes, type PodRow } from '../../src/workload.ts';
+import { formatDuration } from '../../src/duration.ts';
 import { keepArtifact, markSkipped } from './artifacts.ts';
 import type { Item } from './capture-state.ts';
 import {
@@ -114,13 +115,26 @@ export async function captureDump(
     produce: async (sink) => {
       setItem(cr, item, { detail: `running \`${firstLine(script, 60)}\`` });
       const output = boundedCollector();
+      const silence = silenceAllowance(step, pod);
       let result;
       try {
         result = await cluster.exec({
           ...target,
           command,
           stdout: output.stream,
-          timeoutMs: cfg.capture.timeout,
+          timeoutMs: Math.max(cfg.capture.timeout, silence.ms + 60_000),
+          idleTimeoutMs: silence.ms,
+          ...(silence.heap
+            ? {
+                onSilence: {
+                  everyMs: SILENCE_NOTICE_MS,
+                  notify: (silentMs: number, allowanceMs: number) =>
+                    setItem(cr, item, {
+                      detail: `writing the heap dump in the pod (${silence.heap}): no output for ${formatDuration(silentMs)}, which is normal until the file is complete; waiting up to ${formatDuration(allowanceMs)}`,
+                    }),
+                },
+              }
+            : {}),
         });
       } catch (err) {
         if (err instanceof ExecError && err.failure === 'missing-tool')
@@ -150,6 +164,28 @@ export async function captureDump(
       await cluster.exec({ ...target, command: ['rm', '-f', file], timeoutMs: 30_000 });
     },
   });
+}
+
+/** Bytes per second a JVM writes a gzipped heap dump at, at the least (gzip level 1 on one core, a busy node). */
+export const HEAP_DUMP_BYTES_PER_SECOND = 20 * 1024 * 1024;
+/** Silence allowed to any dump step, and to a heap dump on top of its size-based share. */
+export const BASE_SILENCE_MS = 60_000;
+/** A heap dump of a pod whose memory limit is unknown may stay silent this long. */
+export const UNKNOWN_HEAP_SILENCE_MS = 10 * 60_000;
+export const SILENCE_NOTICE_MS = 15_000;
+
+/**
+ * How long a step may go without a byte of output. `jcmd GC.heap_dump` (and a V8 heap snapshot written to a file)
+ * says nothing until the whole heap is on disk, so the allowance grows with the heap, bounded by the memory limit.
+ */
+export function silenceAllowance(step: ProfileStep, pod: PodRow): { ms: number; heap?: string } {
+  if (!/^heap-(dump|snapshot)$/.test(step.kind)) return { ms: BASE_SILENCE_MS };
+  if (pod.limitBytes === undefined || pod.limitBytes <= 0)
+    return { ms: UNKNOWN_HEAP_SILENCE_MS, heap: 'memory limit unknown' };
+  return {
+    ms: BASE_SILENCE_MS + Math.ceil((pod.limitBytes / HEAP_DUMP_BYTES_PER_SECOND) * 1000),
+    heap: `up to ${formatBytes(pod.limitBytes)}, the container's memory limit`,
+  };
 }
 
 export function missingTool(cr: CaptureState, pod: PodRow, step: ProfileStep, detail: string): Error {

@@ -22,7 +22,9 @@ import { kubeEndpoint, rawFailure, rawGet } from './raw.ts';
 import {
   ExecError,
   KubernetesError,
+  REAL_TIMERS,
   type ExecParams,
+  type ExecTimers,
   type ExecResult,
   type Kubernetes,
   type PulledFile,
@@ -55,8 +57,10 @@ export class KubeCluster implements Kubernetes {
   #apps: AppsV1Api;
   #net: NetworkingV1Api;
   #metrics: Metrics;
+  #timers: ExecTimers;
 
-  constructor(kc: KubeConfig, metrics: Metrics) {
+  constructor(kc: KubeConfig, metrics: Metrics, opts: { timers?: ExecTimers } = {}) {
+    this.#timers = opts.timers ?? REAL_TIMERS;
     this.#kc = kc;
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#apps = kc.makeApiClient(AppsV1Api);
@@ -210,7 +214,7 @@ export class KubeCluster implements Kubernetes {
     const endpoint = await kubeEndpoint(this.#kc);
     return this.#metrics.timed('kubernetes', 'exec', async () => {
       try {
-        return await execInPod(endpoint, params);
+        return await execInPod(endpoint, params, this.#timers);
       } catch (err) {
         if (err instanceof ExecError && err.failure === 'forbidden') {
           const mapped = kubernetesError(

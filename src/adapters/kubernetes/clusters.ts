@@ -2,7 +2,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../../metrics.ts';
 import { KubeCluster } from './cluster.ts';
-import { KubernetesError, type Kubernetes, type KubernetesClusters } from './types.ts';
+import { KubernetesError, type ExecTimers, type Kubernetes, type KubernetesClusters } from './types.ts';
 
 /** Loads the kubeconfig the way kubectl does: KUBECONFIG, in-cluster, then ~/.kube/config; undefined when none. */
 export function loadKubeConfig(env: NodeJS.ProcessEnv): KubeConfig | undefined {
@@ -33,9 +33,16 @@ export class KubeClusters implements KubernetesClusters {
   #metrics: Metrics;
   #clusters = new Map<string, KubeCluster>();
 
-  constructor(load: KubeConfig | (() => KubeConfig | undefined), metrics: Metrics) {
+  #opts: { timers?: ExecTimers };
+
+  constructor(
+    load: KubeConfig | (() => KubeConfig | undefined),
+    metrics: Metrics,
+    opts: { timers?: ExecTimers } = {},
+  ) {
     this.#load = typeof load === 'function' ? load : () => load;
     this.#metrics = metrics;
+    this.#opts = opts;
   }
 
   cluster(context?: string): Kubernetes {
@@ -80,7 +87,7 @@ export class KubeClusters implements KubernetesClusters {
         currentContext: context,
       });
     }
-    const cluster = new KubeCluster(kc, this.#metrics);
+    const cluster = new KubeCluster(kc, this.#metrics, this.#opts);
     this.#clusters.set(key, cluster);
     return cluster;
   }

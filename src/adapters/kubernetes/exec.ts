@@ -2,7 +2,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import WebSocket, { type ClientOptions } from 'ws';
-import { ExecError, type ExecFailure, type ExecParams, type ExecResult, type ExecStatus } from './types.ts';
+import {
+  ExecError,
+  REAL_TIMERS,
+  type ExecFailure,
+  type ExecParams,
+  type ExecResult,
+  type ExecStatus,
+  type ExecTimers,
+} from './types.ts';
 
 export const EXEC_PROTOCOL = 'v4.channel.k8s.io';
 
@@ -92,8 +100,12 @@ function handshakeFailure(httpStatus: number): ExecFailure {
  * Runs one command in a container and resolves with its exit code once the status frame and the close have both
  * arrived. Rejects with ExecError when there is no exit code: refused, cut mid-way, timed out, or the sink failed.
  */
-export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<ExecResult> {
-  const started = Date.now();
+export function execInPod(
+  endpoint: ExecEndpoint,
+  params: ExecParams,
+  timers: ExecTimers = REAL_TIMERS,
+): Promise<ExecResult> {
+  const started = timers.now();
   const stderrLimit = params.stderrLimit ?? 64 * 1024;
   const url = execUrl(endpoint.server, { ...params, stdin: params.stdin !== undefined });
   return new Promise<ExecResult>((resolve, reject) => {
@@ -101,7 +113,7 @@ export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<E
       ...endpoint.options,
       perMessageDeflate: false,
       maxPayload: 16 * 1024 * 1024,
-      handshakeTimeout: params.idleTimeoutMs ?? 60_000,
+      handshakeTimeout: Math.min(params.idleTimeoutMs ?? 60_000, 60_000),
     });
     let stdoutBytes = 0;
     const stderr: Buffer[] = [];
@@ -109,16 +121,15 @@ export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<E
     let status: ExecStatus | undefined;
     let closed = false;
     let settled = false;
-    let idleTimer: NodeJS.Timeout | undefined;
-    let closeTimer: NodeJS.Timeout | undefined;
+    let watch: { cancel(): void } | undefined;
+    let closeTimer: { cancel(): void } | undefined;
     let waitingForDrain = false;
     const sink = params.stdout;
-
     const stderrText = () => Buffer.concat(stderr).toString('utf8');
     const cleanup = () => {
-      clearTimeout(overall);
-      clearTimeout(idleTimer);
-      clearTimeout(closeTimer);
+      overall.cancel();
+      watch?.cancel();
+      closeTimer?.cancel();
       sink?.off('error', onSinkError);
       sink?.off('drain', onDrain);
     };
@@ -144,28 +155,43 @@ export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<E
         );
         return;
       }
-      resolve({ exitCode, status, stdoutBytes, stderr: stderrText(), durationMs: Date.now() - started });
+      resolve({ exitCode, status, stdoutBytes, stderr: stderrText(), durationMs: timers.now() - started });
     };
     const detail = () => ({ stdoutBytes, stderr: stderrText() });
 
-    const overall = setTimeout(
-      () =>
-        fail(
-          new ExecError(
-            'timeout',
-            `the command did not finish within ${span(params.timeoutMs ?? 600_000)}`,
-            detail(),
-          ),
-        ),
-      params.timeoutMs ?? 600_000,
+    const overallMs = params.timeoutMs ?? 600_000;
+    const overall = timers.set(
+      () => fail(new ExecError('timeout', `the command did not finish within ${span(overallMs)}`, detail())),
+      overallMs,
     );
+    // Silence is watched by one timer that looks at when the last frame came, so a frame costs a clock read,
+    // not a timer: a 1 GiB pull is 32,768 frames.
+    const idleMs = params.idleTimeoutMs ?? 60_000;
+    const notice = params.onSilence;
+    let lastFrame = timers.now();
+    let notices = 0;
+    const armWatch = () => {
+      const silent = timers.now() - lastFrame;
+      let wait = idleMs - silent;
+      if (notice) wait = Math.min(wait, notice.everyMs * (notices + 1) - silent);
+      watch = timers.set(onWatch, Math.max(1, wait));
+    };
+    function onWatch(): void {
+      if (settled) return;
+      const silent = timers.now() - lastFrame;
+      if (silent >= idleMs) {
+        fail(new ExecError('timeout', `no data from the pod for ${span(idleMs)}`, detail()));
+        return;
+      }
+      if (notice && silent >= notice.everyMs * (notices + 1)) {
+        notices = Math.floor(silent / notice.everyMs);
+        notice.notify(silent, idleMs);
+      }
+      armWatch();
+    }
     const touch = () => {
-      clearTimeout(idleTimer);
-      const idleMs = params.idleTimeoutMs ?? 60_000;
-      idleTimer = setTimeout(
-        () => fail(new ExecError('timeout', `no data from the pod for ${span(idleMs)}`, detail())),
-        idleMs,
-      );
+      lastFrame = timers.now();
+      notices = 0;
     };
     function onSinkError(err: Error): void {
       fail(new ExecError('sink', `could not store the output: ${err.message}`, { ...detail(), cause: err }));
@@ -175,7 +201,7 @@ export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<E
       if (!settled) ws.resume();
     }
     sink?.on('error', onSinkError);
-    touch();
+    armWatch();
 
     ws.on('unexpected-response', (_req, res) => {
       void readBody(res).then(
@@ -248,7 +274,7 @@ export function execInPod(endpoint: ExecEndpoint, params: ExecParams): Promise<E
         }
         status = parsed;
         // The server closes right after the status; if it does not, we close after a grace period.
-        closeTimer = setTimeout(() => {
+        closeTimer = timers.set(() => {
           closed = true;
           ws.terminate();
           finish();

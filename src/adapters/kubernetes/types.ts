@@ -25,11 +25,27 @@ export interface ExecParams {
   timeoutMs?: number;
   /** No frame for this long fails the call, default 60 s. */
   idleTimeoutMs?: number;
+  /** Called every `everyMs` of silence (no frame), with how long it has lasted and the allowance. */
+  onSilence?: { everyMs: number; notify(silentMs: number, allowanceMs: number): void };
   /** After the status frame, how long to wait for the server's close before closing ourselves, default 5 s. */
   closeTimeoutMs?: number;
   /** Stderr kept for messages, default 64 KiB (the rest is counted, not kept). */
   stderrLimit?: number;
 }
+
+/** The timers an exec arms (overall limit, silence allowance, close grace); tests inject a virtual clock. */
+export interface ExecTimers {
+  now(): number;
+  set(fn: () => void, ms: number): { cancel(): void };
+}
+
+export const REAL_TIMERS: ExecTimers = {
+  now: Date.now,
+  set(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
 
 export interface ExecResult {
   exitCode: number;
