@@ -85,6 +85,44 @@ export async function partials(
   }
 }
 
+/** Most group ranges read again by their bounds (an OR of index ranges); more than that, the whole window. */
+export const MAX_RANGES = 256;
+
+/**
+ * Which group ranges to read again: `thresholds` cut the group column (range r covers [thresholds[r-1],
+ * thresholds[r])), `ranges` are the ones the scan found unbalanced. Undefined: the whole window.
+ */
+export interface GroupRanges {
+  thresholds: string[];
+  ranges: number[];
+}
+
+/** WHERE text (and its values, from parameter $at on) that keeps only rows of the given group ranges. */
+export function rangeFilter(
+  column: string,
+  type: string,
+  restrict: GroupRanges | undefined,
+  at: number,
+): { where: string; values: string[] } {
+  if (!restrict || restrict.thresholds.length === 0 || restrict.ranges.length > MAX_RANGES)
+    return { where: '', values: [] };
+  const values: string[] = [];
+  const param = (v: string) => {
+    values.push(v);
+    return `$${at + values.length - 1}::text::${type}`;
+  };
+  const parts = restrict.ranges.map((r) => {
+    const lo = r > 0 ? restrict.thresholds[r - 1] : undefined;
+    const hi = r < restrict.thresholds.length ? restrict.thresholds[r] : undefined;
+    const clauses = [
+      ...(lo !== undefined ? [`${column} >= ${param(lo)}`] : []),
+      ...(hi !== undefined ? [`${column} < ${param(hi)}`] : []),
+    ];
+    return clauses.length > 0 ? `(${clauses.join(' AND ')})` : 'true';
+  });
+  return { where: parts.length > 0 ? `AND (${parts.join(' OR ')})` : 'AND false', values };
+}
+
 export async function invariants(
   side: SidePlan,
   name: LedgerSide,
@@ -92,6 +130,7 @@ export async function invariants(
   config: LedgerConfig,
   since: string,
   findings: Findings,
+  restrict?: GroupRanges,
 ): Promise<void> {
   const g = ident(entry.group);
   const a = ident(entry.amount);
@@ -99,16 +138,17 @@ export async function invariants(
   const groupType = side.info.columns.get(entry.group)?.type ?? 'text';
   const signed = `CASE WHEN ${s}::text = $2 THEN ${a} WHEN ${s}::text = $3 THEN -${a} END`;
   const bad = `(${s} IS NULL OR ${s}::text NOT IN ($2, $3) OR ${a} IS NULL)`;
-  // Groups touched in the window that don't balance there; a group that started before the window is
-  // then summed whole before it is reported.
+  const only = rangeFilter(g, groupType, restrict, 5);
+  // Groups touched in the window that don't balance there (only in the ranges the scan found unbalanced); a
+  // group that started before the window is then summed whole before it is reported.
   const candidates = await side.session.query<{ grp: string }>(
     'invariant',
     `SELECT ${g}::text AS grp FROM ${side.info.sql}
-      WHERE ${side.updatedAt} >= $1 AND ${g} IS NOT NULL
+      WHERE ${side.updatedAt} >= $1 AND ${g} IS NOT NULL ${only.where}
       GROUP BY ${g}
      HAVING coalesce(sum(${signed}), 0) <> 0 OR bool_or(${bad})
       LIMIT $4`,
-    [since, entry.debit, entry.credit, findings.remaining],
+    [since, entry.debit, entry.credit, findings.remaining, ...only.values],
   );
   for (let i = 0; i < candidates.length && !findings.full; i += FLUSH_KEYS) {
     const batch = candidates.slice(i, i + FLUSH_KEYS).map((r) => r.grp);

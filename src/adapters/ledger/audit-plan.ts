@@ -13,7 +13,7 @@ export const FETCH_ROWS = 5000;
 export const FLUSH_KEYS = 500;
 /** Pages per TID range chunk at least; big tables are cut into about CHUNKS chunks. */
 export const MIN_CHUNK_PAGES = 1000;
-export const CHUNKS = 40;
+export const CHUNKS = 10;
 
 export interface Cell {
   n: number;
@@ -58,6 +58,8 @@ export interface SidePlan {
   hash: string;
   cell: string;
   partial: string;
+  /** The scan's window filter: `updatedAt >= $2`, or a constant when every row of the table is in the window. */
+  window: string;
   display: ColumnInfo[];
   compared: ColumnInfo[];
   tokens: string[];

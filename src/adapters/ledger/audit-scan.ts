@@ -86,7 +86,74 @@ function dedupe(keys: string[]): string[] {
   return keys.filter((k, i) => i === 0 || k !== keys[i - 1]);
 }
 
-/** One pass over the window: count, hash sum and partial count per cell. */
+/** What the one pass adds for the double-entry check: SQL over the side's columns, params $3 to $5. */
+export interface EntryScan {
+  /** The group range of a row ($3: thresholds), NULL when the group is NULL (such rows are not in a group). */
+  range: string;
+  /** amount times a per-group weight (a hash of the group). */
+  weighted: string;
+  /** The leg is a debit ($4), a credit ($5). */
+  isDebit: string;
+  isCredit: string;
+  /** A leg with no amount or a side other than debit/credit. */
+  bad: string;
+  values: [string[], string, string];
+}
+
+/** Per group range: weighted debits and credits (exact decimal text) and bad legs, summed over every cell. */
+export interface RangeSums {
+  debit: Decimal;
+  credit: Decimal;
+  bad: number;
+}
+
+/** An exact decimal as PostgreSQL prints numeric: digits scaled by 10^scale ("NaN" makes it `nan`). */
+export interface Decimal {
+  units: bigint;
+  scale: number;
+  nan?: boolean;
+}
+
+export function decimal(text: string | null): Decimal {
+  if (text === null) return { units: 0n, scale: 0 };
+  if (!/^-?\d+(\.\d+)?$/.test(text)) return { units: 0n, scale: 0, nan: true };
+  const [whole = '0', fraction = ''] = text.split('.');
+  return {
+    units: BigInt(`${whole.startsWith('-') ? '-' : ''}${whole.replace('-', '')}${fraction}`),
+    scale: fraction.length,
+  };
+}
+
+export function addDecimal(a: Decimal, b: Decimal): Decimal {
+  const scale = Math.max(a.scale, b.scale);
+  const units = a.units * 10n ** BigInt(scale - a.scale) + b.units * 10n ** BigInt(scale - b.scale);
+  return { units, scale, ...(a.nan || b.nan ? { nan: true } : {}) };
+}
+
+export function sameDecimal(a: Decimal, b: Decimal): boolean {
+  if (a.nan || b.nan) return false;
+  const scale = Math.max(a.scale, b.scale);
+  return a.units * 10n ** BigInt(scale - a.scale) === b.units * 10n ** BigInt(scale - b.scale);
+}
+
+/** Group ranges whose weighted debits and credits differ, or that hold a bad leg: the only ones read again. */
+export function unbalancedRanges(ranges: Map<number, RangeSums>): number[] {
+  return [...ranges.entries()]
+    .filter(([, r]) => r.bad > 0 || !sameDecimal(r.debit, r.credit))
+    .map(([id]) => id)
+    .sort((x, y) => x - y);
+}
+
+export interface ScanResult {
+  cells: Map<number, Cell>;
+  /** Undefined when the double-entry check is off. */
+  ranges: Map<number, RangeSums> | undefined;
+}
+
+/**
+ * One pass over the window: count, hash sum and partial count per cell and, in the same pass, the double-entry
+ * sums per group range. Rows are grouped by (cell, group range); the sums per cell and per range are added here.
+ */
 export async function scan(
   side: SidePlan,
   name: LedgerSide,
@@ -94,12 +161,31 @@ export async function scan(
   since: string,
   est: Estimate,
   progress: Progress,
-): Promise<Map<number, Cell>> {
+  entry: EntryScan | undefined,
+): Promise<ScanResult> {
   const cells = new Map<number, Cell>();
+  const ranges = entry ? new Map<number, RangeSums>() : undefined;
+  const entryCols = entry
+    ? `, ${entry.range} AS g, sum(${entry.weighted}) FILTER (WHERE ${entry.isDebit}) AS dw,
+         sum(${entry.weighted}) FILTER (WHERE ${entry.isCredit}) AS cw, count(*) FILTER (WHERE ${entry.bad}) AS b`
+    : '';
   const select = `SELECT ${side.cell} AS cell, count(*) AS n, sum(${side.hash}) AS s,
-                         count(*) FILTER (WHERE ${side.partial}) AS p
-                    FROM ${side.info.sql} WHERE ${side.updatedAt} >= $2`;
-  const add = (rows: { cell: string; n: string; s: string | null; p: string }[]) => {
+                         count(*) FILTER (WHERE ${side.partial}) AS p${entryCols}
+                    FROM ${side.info.sql} WHERE ${side.window}`;
+  const group = entry ? 'GROUP BY 1, 5' : 'GROUP BY 1';
+  const values = [bounds, since, ...(entry ? entry.values : [])];
+  const add = (
+    rows: {
+      cell: string;
+      n: string;
+      s: string | null;
+      p: string;
+      g?: string | null;
+      dw?: string | null;
+      cw?: string | null;
+      b?: string;
+    }[],
+  ) => {
     let n = 0;
     for (const row of rows) {
       const id = Number(row.cell);
@@ -109,6 +195,14 @@ export async function scan(
       cell.p += Number(row.p);
       cells.set(id, cell);
       n += Number(row.n);
+      if (ranges && row.g !== null && row.g !== undefined) {
+        const g = Number(row.g);
+        const r = ranges.get(g) ?? { debit: decimal(null), credit: decimal(null), bad: 0 };
+        r.debit = addDecimal(r.debit, decimal(row.dw ?? null));
+        r.credit = addDecimal(r.credit, decimal(row.cw ?? null));
+        r.bad += Number(row.b ?? 0);
+        ranges.set(g, r);
+      }
     }
     return n;
   };
@@ -118,9 +212,9 @@ export async function scan(
     est.pages >= 2 * MIN_CHUNK_PAGES &&
     est.window / Math.max(est.total, 1) > 0.2;
   if (!chunked) {
-    const n = add(await side.session.query('scan', `${select} GROUP BY 1`, [bounds, since]));
+    const n = add(await side.session.query('scan', `${select} ${group}`, values));
     progress.scanned(name, est.pages, n);
-    return cells;
+    return { cells, ranges };
   }
   const step = Math.max(MIN_CHUNK_PAGES, Math.ceil(est.pages / CHUNKS));
   for (let from = 0; from < est.pages; from += step) {
@@ -128,8 +222,8 @@ export async function scan(
     const range = last
       ? `AND ctid >= '(${from},0)'::tid`
       : `AND ctid >= '(${from},0)'::tid AND ctid < '(${from + step},0)'::tid`;
-    const n = add(await side.session.query('scan', `${select} ${range} GROUP BY 1`, [bounds, since]));
+    const n = add(await side.session.query('scan', `${select} ${range} ${group}`, values));
     progress.scanned(name, Math.min(from + step, est.pages), n);
   }
-  return cells;
+  return { cells, ranges };
 }

@@ -159,11 +159,14 @@ function timestampPrecision(base: string, typmod: number): number {
 
 /** Whether `hash_record_extended` can hash every one of these columns on this server. */
 export async function canHashRecords(session: SideSession, columns: ColumnInfo[]): Promise<boolean> {
-  for (const type of new Set(columns.map((c) => c.type))) {
-    const ok = await session.attempt(() =>
-      session.query('inspect', `SELECT hash_record_extended(ROW(NULL::${type}), 0)`),
-    );
-    if (ok === undefined) return false;
-  }
-  return true;
+  // One try for every type at once: a single type that cannot be hashed fails the whole row.
+  const types = [...new Set(columns.map((c) => c.type))];
+  if (types.length === 0) return true;
+  const ok = await session.attempt(() =>
+    session.query(
+      'inspect',
+      `SELECT hash_record_extended(ROW(${types.map((t) => `NULL::${t}`).join(', ')}), 0)`,
+    ),
+  );
+  return ok !== undefined;
 }
