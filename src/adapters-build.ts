@@ -1,6 +1,7 @@
 // Builds the adapters the config names (clouds, traffic, metrics, PagerDuty, evidence, ledger, integrations).
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { Route53RecoveryClusterClient } from '@aws-sdk/client-route53-recovery-cluster';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { buildLedgerAdapters } from './adapters/ledger/index.ts';
@@ -13,6 +14,7 @@ import { ProcessLoadRunner } from './adapters/load.ts';
 import { TerraformCli } from './adapters/terraform.ts';
 import { AlbTrafficAdapter, regionOfArn } from './adapters/alb.ts';
 import { Route53TrafficAdapter } from './adapters/route53.ts';
+import { ArcTrafficAdapter, type ArcEndpoint } from './adapters/arc-adapter.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
 import { PdjsPagerDuty, PdjsPagerDutyEvents } from './adapters/pagerduty.ts';
 import { type Config } from './config.ts';
@@ -44,6 +46,7 @@ function buildTraffic(
   const traffic: Record<string, ServiceTraffic> = {};
   let route53: Route53Client | undefined;
   const elb = new Map<string, ElasticLoadBalancingV2Client>();
+  const arc = new Map<string, Route53RecoveryClusterClient>();
   for (const [service, { traffic: section }] of Object.entries(config.services)) {
     if (!section) continue;
     const layers: ServiceTraffic = {};
@@ -56,6 +59,29 @@ function buildTraffic(
         ...awsCredentials(env),
       });
       layers.route53 = new Route53TrafficAdapter({ client: route53, config: section.route53, metrics, log });
+    }
+    if (section.arc) {
+      // One client per Regional cluster endpoint; a short timeout so a hung endpoint hands over to the next one.
+      layers.arc = new ArcTrafficAdapter({
+        config: section.arc,
+        metrics,
+        log,
+        clientFor: (ep: ArcEndpoint) => {
+          const key = `${ep.region} ${ep.endpoint}`;
+          let client = arc.get(key);
+          if (!client) {
+            client = new Route53RecoveryClusterClient({
+              region: ep.region,
+              endpoint: ep.endpoint,
+              maxAttempts: 1,
+              requestHandler: { requestTimeout: 5000, connectionTimeout: 3000 },
+              ...awsCredentials(env),
+            });
+            arc.set(key, client);
+          }
+          return client;
+        },
+      });
     }
     if (section.alb) {
       const region = regionOfArn(section.alb.listenerArn) ?? env.AWS_REGION ?? 'us-east-1';

@@ -1,5 +1,8 @@
-// Config section services.*.traffic: Route 53 weighted records and ALB target groups.
+// Config section services.*.traffic: Route 53 weighted records and ALB target groups (other layers: config-traffic-layers.ts).
 import { z } from 'zod';
+import { ArcTraffic, GatewayTraffic, IstioTraffic } from './config-traffic-layers.ts';
+
+export * from './config-traffic-layers.ts';
 
 /** A DNS name as Route 53 stores it: lower-case, with the trailing dot. */
 function dnsName(name: string): string {
@@ -54,8 +57,15 @@ export const AlbTraffic = z
 export type AlbTraffic = z.infer<typeof AlbTraffic>;
 
 export const Traffic = z
-  .strictObject({ route53: Route53Traffic.optional(), alb: AlbTraffic.optional() })
-  .refine((t) => t.route53 !== undefined || t.alb !== undefined, {
-    message: 'configure traffic.route53, traffic.alb or both',
+  .strictObject({
+    arc: ArcTraffic.optional(),
+    route53: Route53Traffic.optional(),
+    alb: AlbTraffic.optional(),
+    gateway: GatewayTraffic.optional(),
+    istio: IstioTraffic.optional(),
+  })
+  .refine((t) => Object.values(t).some((layer) => layer !== undefined), {
+    message:
+      'configure at least one of traffic.route53, traffic.alb, traffic.arc, traffic.gateway, traffic.istio',
   });
 export type Traffic = z.infer<typeof Traffic>;

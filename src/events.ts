@@ -38,7 +38,7 @@ export interface TrafficEventData {
   action?: string;
   /** The shift operation id: the action id for /contain, the caller's key for automation. */
   op?: string;
-  layer: 'route53' | 'alb';
+  layer: 'arc' | 'route53' | 'alb' | 'gateway' | 'istio';
   /** Legacy share before and after, 0-100. */
   before: { legacy: number; cloud: number };
   after: { legacy: number; cloud: number };
@@ -69,7 +69,7 @@ export type NotShiftedReason =
 export interface TrafficNotShiftedData {
   op?: string;
   action?: string;
-  layer?: 'route53' | 'alb';
+  layer?: 'arc' | 'route53' | 'alb' | 'gateway' | 'istio';
   reason: NotShiftedReason;
   detail: string;
 }

@@ -3,8 +3,9 @@ import type { ActionState } from '../../src/actions.ts';
 import type { Message } from '../../src/chat/chat.ts';
 import type { ChangeView } from '../../src/chat/blocks/approval.ts';
 import { context, section, utc } from '../../src/chat/blocks/kit.ts';
+import { LAYER_NAME, type TrafficLayer } from '../../src/adapters/traffic.ts';
 
-type Layer = 'route53' | 'alb';
+type Layer = TrafficLayer;
 
 interface ViewWeights {
   legacy: number;
@@ -34,9 +35,22 @@ interface MilestoneView {
   convergeAt?: string;
 }
 
-const NAME: Record<Layer, string> = { route53: 'Route 53', alb: 'ALB' };
+const NAME = LAYER_NAME;
 
-function weightsLine(w: ViewWeights, split: ViewWeights): string {
+/** What the card calls the shifted thing, per layer. */
+const RESOURCE_LABEL: Record<Layer, string> = {
+  arc: 'Routing controls',
+  route53: 'Record',
+  alb: 'Load balancer',
+  gateway: 'HTTPRoute',
+  istio: 'VirtualService',
+};
+
+function weightsLine(w: ViewWeights, split: ViewWeights, layer?: Layer): string {
+  if (layer === 'arc') {
+    const onOff = (n: number) => (n > 0 ? 'On' : 'Off');
+    return `legacy ${onOff(w.legacy)} / cloud ${onOff(w.cloud)} (${split.legacy}% / ${split.cloud}%)`;
+  }
   return `legacy ${w.legacy} / cloud ${w.cloud} (${split.legacy}% / ${split.cloud}%)`;
 }
 
@@ -97,10 +111,10 @@ export function shiftView(
   const lines: string[] = [];
   for (const plan of change.layers) {
     const name = NAME[plan.layer];
-    fields.push([plan.layer === 'route53' ? 'Record' : 'Load balancer', plan.resource]);
+    fields.push([RESOURCE_LABEL[plan.layer], plan.resource]);
     fields.push([
-      `${name} weights`,
-      `${weightsLine(plan.from, plan.fromSplit)}\n→ *${weightsLine(plan.to, plan.toSplit)}*`,
+      plan.layer === 'arc' ? `${name} states` : `${name} weights`,
+      `${weightsLine(plan.from, plan.fromSplit, plan.layer)}\n→ *${weightsLine(plan.to, plan.toSplit, plan.layer)}*`,
     ]);
     if (plan.layer === 'route53') {
       fields.push([
@@ -111,7 +125,7 @@ export function shiftView(
       ]);
       fields.push(['DNS', layerState(plan, milestones, state)]);
     } else {
-      fields.push(['ALB', layerState(plan, milestones, state)]);
+      fields.push([name, layerState(plan, milestones, state)]);
     }
     fields.push([`Clients (${name})`, clientsState(plan, milestones)]);
     lines.push(`Legacy health (${name}): ${plan.health.status} — ${plan.health.detail}`);

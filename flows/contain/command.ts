@@ -14,7 +14,7 @@ import type { CommandSpec } from '../../commands/command.ts';
 import { incidentService } from '../../commands/context.ts';
 
 const USAGE = [
-  '/contain [service] [legacy=<1-100, default 100>] [layer=route53|alb|both] [break-glass="<reason>"]',
+  '/contain [service] [legacy=<1-100, default 100>] [layer=route53|arc|alb|gateway|istio|all] [break-glass="<reason>"]',
 ];
 const usage = USAGE.join('\n');
 
@@ -46,13 +46,22 @@ export function parseLegacyPercent(text: string | undefined): number {
   return percent;
 }
 
-function parseLayers(text: string | undefined): TrafficLayer[] | undefined {
-  if (text === undefined || text === 'both') return undefined;
-  if (text === 'route53' || text === 'alb') return [text];
-  throw new UsageError(
-    `layer=${quoteInput(text)} is not a layer; write layer=route53 (DNS), layer=alb (load balancer) or layer=both (the default).`,
-    usage,
-  );
+/** layer=<name>[,<name>…]: the layers to shift; `both` or `all` (the default) is every configured one. */
+export function parseLayers(text: string | undefined, usageText = usage): TrafficLayer[] | undefined {
+  if (text === undefined || text === 'both' || text === 'all') return undefined;
+  const names = text.split(',').map((n) => n.trim());
+  const layers: TrafficLayer[] = [];
+  for (const name of names) {
+    const layer = LAYER_ORDER.find((l) => l === name);
+    if (!layer) {
+      throw new UsageError(
+        `layer=${quoteInput(text)} is not a layer; write layer=route53 (weighted DNS), arc (ARC routing controls), alb (load balancer), gateway (Gateway API HTTPRoute), istio (Istio VirtualService), several with commas (layer=arc,istio), or leave it out for every configured layer.`,
+        usageText,
+      );
+    }
+    if (!layers.includes(layer)) layers.push(layer);
+  }
+  return layers;
 }
 
 function parseBreakGlass(text: string | undefined, allowed: boolean): string | undefined {
@@ -77,7 +86,8 @@ function parseBreakGlass(text: string | undefined, allowed: boolean): string | u
 export const containCommand: CommandSpec = {
   name: '/contain',
   summary: "Shift the service's weighted traffic back to legacy (two-person approval)",
-  usageHint: '[service] [legacy=<percent, default 100>] [layer=route53|alb|both] [break-glass="<reason>"]',
+  usageHint:
+    '[service] [legacy=<percent, default 100>] [layer=route53|arc|alb|gateway|istio|all] [break-glass="<reason>"]',
   usage: USAGE,
   examples: [
     '/contain',

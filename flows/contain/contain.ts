@@ -304,6 +304,7 @@ export function trafficShiftHandler(deps: Deps): ActionHandler<ShiftChange> {
         change: action.change,
         comment: `cloud-safety ${action.incident} ${action.id}: ${action.change.service} legacy ${action.change.legacyPercent}% ${by}`,
         ...(action.card ? { card: action.card } : {}),
+        ...(action.breakGlass ? { breakGlass: action.breakGlass.reason } : {}),
         signal: ctx.signal,
       });
       return { ok: outcome.ok, summary: outcome.summary, data: outcome.data };

@@ -66,6 +66,8 @@ export interface ExecuteShiftInput {
   guard?: () => Promise<string | undefined>;
   /** The caller's lease: once it is lost nothing more is written. */
   signal?: AbortSignal;
+  /** The break-glass reason of an approval executed without a second approver (ARC may then override rules). */
+  breakGlass?: string;
 }
 export async function recordNotShifted(
   deps: Deps,
@@ -151,7 +153,10 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
         input.signal?.throwIfAborted();
         lock.check();
         crashPoint('contain.before-write');
-        return port.shift(expected, plan.to, { comment: input.comment });
+        return port.shift(expected, plan.to, {
+          comment: input.comment,
+          ...(input.breakGlass !== undefined ? { breakGlass: input.breakGlass } : {}),
+        });
       });
       crashPoint('contain.written');
       if (!receipt) break;
@@ -165,7 +170,7 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
         ? `${LAYER_NAME[plan.layer]} shifted (${move}), seen by reading back: ${receipt.observed}`
         : plan.layer === 'route53'
           ? `Route 53 accepted change ${receipt.changeId ?? '?'} (${receipt.status}): ${move}${receipt.attempts > 1 ? ` after ${receipt.attempts} tries` : ''}`
-          : `ALB forward updated: ${move}`;
+          : `${LAYER_NAME[plan.layer]} updated: ${move}${receipt.endpoint && receipt.endpoint.failed.length > 0 ? ` (through ${receipt.endpoint.used} after ${receipt.endpoint.failed.join('; ')})` : ''}${receipt.overrode ? `; BREAK-GLASS overrode safety rules ${receipt.overrode.join(', ')}` : ''}`;
       await deps.incidents.record(op.incident, {
         step: 'C',
         kind: TRAFFIC_SUBMITTED,
@@ -286,7 +291,7 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
       lines.push(
         receipt.layer === 'route53'
           ? `Route 53: ${describeWeights(plan.from)} -> ${describeWeights(plan.to)}; change ${receipt.changeId ?? '?'} INSYNC after ${Math.round(result.elapsedMs / 1000)} s; clients converge by ${convergeAt?.slice(11, 19) ?? '?'}Z (${plan.convergence.basis}).`
-          : `ALB: ${describeWeights(plan.from)} -> ${describeWeights(plan.to)}, effective now${plan.convergence.seconds > 0 ? `; sticky clients follow by ${convergeAt?.slice(11, 19) ?? '?'}Z` : ''}.`,
+          : `${LAYER_NAME[receipt.layer]}: ${describeWeights(plan.from)} -> ${describeWeights(plan.to)}, effective now${plan.convergence.seconds > 0 ? `; clients follow by ${convergeAt?.slice(11, 19) ?? '?'}Z (${plan.convergence.basis})` : ''}.`,
       );
     } else {
       await deps.scheduler.at(

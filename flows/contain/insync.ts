@@ -41,7 +41,7 @@ export async function markInSync(
   const text =
     layer === 'route53'
       ? `DNS in sync: Route 53 change ${receipt?.changeId ?? '(id unknown)'} is INSYNC${sync.elapsedMs !== undefined ? ` after ${after}` : ''}`
-      : `ALB weights applied: legacy ${plan.to.legacy} / cloud ${plan.to.cloud}`;
+      : `${LAYER_NAME[layer]} ${layer === 'arc' ? 'states' : 'weights'} applied: legacy ${plan.to.legacy} / cloud ${plan.to.cloud}`;
   await deps.incidents.record(op.incident, {
     step: 'C',
     kind: TRAFFIC_IN_SYNC,

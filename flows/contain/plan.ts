@@ -3,6 +3,7 @@ import {
   LAYER_NAME,
   LAYER_ORDER,
   splitOf,
+  switchWeights,
   weightsForPercent,
   weightsOf,
   type HealthReport,
@@ -56,7 +57,7 @@ export function trafficOf(deps: Deps, service: string, usage?: string): ServiceT
   const traffic = deps.adapters.traffic?.[service];
   if (!traffic || LAYER_ORDER.every((l) => traffic[l] === undefined)) {
     throw new UsageError(
-      `${service} has no traffic configured, so there is nothing to shift. Add services.${service}.traffic.route53 (or .alb) to cloud-safety.yml; docs/contain.md has an example.`,
+      `${service} has no traffic configured, so there is nothing to shift. Add services.${service}.traffic.route53 (or .alb, .arc, .gateway, .istio) to cloud-safety.yml; docs/contain.md has an example.`,
       usage,
     );
   }
@@ -117,7 +118,13 @@ export function planShift(
   for (const state of states) {
     const from = weightsOf(state);
     const fromSplit = splitOf(from, state.others);
-    const toSplit = splitOf(to, state.others);
+    const layerTo = state.maxWeight === 1 ? switchWeights(legacyPercent) : to;
+    if (!layerTo) {
+      throw new UsageError(
+        `${LAYER_NAME[state.layer]} routing controls are On or Off: they can send legacy all of the traffic or none of it, not ${legacyPercent}%. Use legacy=100, or name a weighted layer (layer=route53, alb, gateway or istio).`,
+      );
+    }
+    const toSplit = splitOf(layerTo, state.others);
     if (fromSplit.legacy === toSplit.legacy && fromSplit.cloud === toSplit.cloud) {
       unchanged.push(state);
       continue;
@@ -151,7 +158,7 @@ export function planShift(
       layer: state.layer,
       resource: state.resource,
       from,
-      to,
+      to: layerTo,
       fromSplit,
       toSplit,
       ...(state.ttl !== undefined ? { ttl: state.ttl } : {}),

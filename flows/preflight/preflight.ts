@@ -1,5 +1,11 @@
 // /preflight: the pre-migration checklist (records, TTL, health checks, CDC, breaker, a second approver), with fixes.
-import { LAYER_NAME, LAYER_ORDER, type TrafficLayer, type TrafficState } from '../../src/adapters/traffic.ts';
+import {
+  LAYER_NAME,
+  LAYER_ORDER,
+  type LayerCheck,
+  type TrafficLayer,
+  type TrafficState,
+} from '../../src/adapters/traffic.ts';
 import { percent, sameSettings, settingsOf } from '../breaker/rules.ts';
 import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
@@ -10,7 +16,13 @@ import { getBreaker } from '../breaker/state.ts';
 import { describeSpec } from '../breaker/conditions.ts';
 import { metricsCheck } from './metrics.ts';
 import { policiesCheck } from './policy-checks.ts';
-import { healthCheckCheck, legacyHealthCheck, recordsCheck, ttlCheck } from './traffic-checks.ts';
+import {
+  healthCheckCheck,
+  layerChecks,
+  legacyHealthCheck,
+  recordsCheck,
+  ttlCheck,
+} from './traffic-checks.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -24,7 +36,8 @@ export interface PreflightCheck {
     | 'breaker'
     | 'metrics'
     | 'approver'
-    | 'policies';
+    | 'policies'
+    | LayerCheck['id'];
   title: string;
   status: CheckStatus;
   detail: string;
@@ -209,6 +222,7 @@ export async function runPreflight(
     const hc = healthCheckCheck(states, service);
     if (hc) checks.push(hc);
     checks.push(await legacyHealthCheck(deps, service, states));
+    checks.push(...(await layerChecks(deps, service, states)));
   }
   checks.push(await cdcCheck(deps, service));
   checks.push(await breakerCheck(deps, service));

@@ -3,6 +3,7 @@ import {
   LAYER_NAME,
   describeWeights,
   weightsOf,
+  type LayerCheck,
   type Route53Snapshot,
   type TrafficState,
 } from '../../src/adapters/traffic.ts';
@@ -175,4 +176,24 @@ export async function legacyHealthCheck(
           }
         : {}),
   };
+}
+
+/** What each layer adds of its own (ARC control states, endpoints and safety rules; route backends and endpoints). */
+export async function layerChecks(
+  deps: Deps,
+  service: string,
+  states: TrafficState[],
+): Promise<LayerCheck[]> {
+  const traffic = deps.adapters.traffic?.[service];
+  const out: LayerCheck[] = [];
+  for (const state of states) {
+    const port = traffic?.[state.layer];
+    if (!port?.checks) continue;
+    try {
+      out.push(...(await port.checks(state)));
+    } catch (err) {
+      deps.log.warn({ err, service, layer: state.layer }, 'layer preflight checks failed');
+    }
+  }
+  return out;
 }

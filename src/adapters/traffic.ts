@@ -1,12 +1,21 @@
 // The traffic port: read a weighted legacy/cloud split, check legacy health, shift it with compare-and-swap, follow it live.
 import { canonicalJson, sha256 } from '../timeline.ts';
 
-export type TrafficLayer = 'route53' | 'alb';
+export type TrafficLayer = 'arc' | 'route53' | 'alb' | 'gateway' | 'istio';
 
-/** The order layers are shifted in when several are configured: DNS first, then the load balancer. */
-export const LAYER_ORDER: readonly TrafficLayer[] = ['route53', 'alb'];
+/**
+ * The order layers are shifted in when several are configured: DNS first (ARC routing controls, then weighted
+ * records), then the load balancer, then the mesh or gateway inside the cluster.
+ */
+export const LAYER_ORDER: readonly TrafficLayer[] = ['arc', 'route53', 'alb', 'gateway', 'istio'];
 
-export const LAYER_NAME: Record<TrafficLayer, string> = { route53: 'Route 53', alb: 'ALB' };
+export const LAYER_NAME: Record<TrafficLayer, string> = {
+  arc: 'Route 53 ARC',
+  route53: 'Route 53',
+  alb: 'ALB',
+  gateway: 'Gateway API',
+  istio: 'Istio',
+};
 
 /** Weights as the provider stores them (Route 53 0-255, ALB 0-999). */
 export interface Weights {
@@ -58,6 +67,35 @@ export interface AlbSnapshot {
   actions: Record<string, unknown>[];
 }
 
+/** Two ARC routing controls as read: weight 1 is On, 0 is Off. */
+export interface ArcSnapshot {
+  kind: 'arc';
+  controlPanelArn: string;
+  states: { arn: string; name?: string; state: 'On' | 'Off' }[];
+}
+
+/** One rule of an HTTPRoute or one http route of a VirtualService, at the resourceVersion it was read at. */
+export interface KubeRouteSnapshot {
+  kind: 'gateway' | 'istio';
+  namespace: string;
+  name: string;
+  /** The compare-and-swap token: the write carries it, and the API server refuses it (409) once the object moved. */
+  resourceVersion: string;
+  /** Which rule / http route: its name or index. */
+  route: string;
+  /** Every weighted destination of that rule, as read. */
+  destinations: { id: string; weight: number }[];
+}
+
+/** A preflight finding of one layer (ARC control states and safety rules, route endpoints...). */
+export interface LayerCheck {
+  id: 'arc-controls' | 'arc-endpoints' | 'arc-safety-rules' | 'route-backends';
+  title: string;
+  status: 'pass' | 'warn' | 'fail';
+  detail: string;
+  fix?: string;
+}
+
 export interface TrafficState {
   layer: TrafficLayer;
   /** What is shifted, as a person names it: "api.payments.example.com. A (zone Z0…)". */
@@ -76,7 +114,7 @@ export interface TrafficState {
   healthChecks: boolean;
   /** SHA-256 over exactly what was read: the same fingerprint means nothing moved. */
   fingerprint: string;
-  snapshot: Route53Snapshot | AlbSnapshot;
+  snapshot: Route53Snapshot | AlbSnapshot | ArcSnapshot | KubeRouteSnapshot;
 }
 
 export interface HealthReport {
@@ -104,6 +142,10 @@ export interface ShiftReceipt {
    * what went wrong and what the read showed, for the card and the timeline.
    */
   observed?: string;
+  /** ARC break-glass: the safety rules overridden, as "name (arn)". */
+  overrode?: string[];
+  /** Which endpoint answered, when the layer has several (ARC cluster endpoints), and the ones that failed first. */
+  endpoint?: { used: string; failed: string[] };
 }
 
 export interface SyncProgress {
@@ -143,7 +185,7 @@ export interface TrafficPort {
    * Writes `to` only if the entries are still exactly `expected`; otherwise throws TrafficDriftError and writes
    * nothing. Never writes all-zero weights.
    */
-  shift(expected: TrafficState, to: Weights, opts: { comment: string }): Promise<ShiftReceipt>;
+  shift(expected: TrafficState, to: Weights, opts: ShiftOptions): Promise<ShiftReceipt>;
   /** Polls until the change is live everywhere (INSYNC), reporting each poll. */
   waitInSync(
     receipt: ShiftReceipt,
@@ -153,6 +195,17 @@ export interface TrafficPort {
   syncStatus(receipt: Pick<ShiftReceipt, 'changeId'>): Promise<'PENDING' | 'INSYNC'>;
   /** After a restart: reads reality for a shift that may or may not have been sent. Never writes. */
   recheck(receipt: Pick<ShiftReceipt, 'changeId' | 'before' | 'after'>): Promise<RecheckReport>;
+  /** What /preflight should also know about this layer (ARC states and safety rules, route endpoints). Reads only. */
+  checks?(state: TrafficState): Promise<LayerCheck[]>;
+}
+
+export interface ShiftOptions {
+  comment: string;
+  /**
+   * The break-glass reason when the change was executed without a second approver. Only ARC uses it: a refusal by
+   * a safety rule named in traffic.arc.safetyRules is then overridden, and the receipt says which rules.
+   */
+  breakGlass?: string;
 }
 
 /** The layers configured for one service. */
@@ -183,6 +236,16 @@ export class TrafficRejectedError extends Error {
     this.layer = layer;
     this.providerCode = providerCode;
   }
+}
+
+/**
+ * A layer whose largest weight is 1 is a switch (ARC routing controls: On or Off): it can only give legacy all of
+ * the traffic or none of it. Returns the switch weights for a legacy share, or undefined for a share in between.
+ */
+export function switchWeights(legacyPercent: number): Weights | undefined {
+  if (legacyPercent === 100) return { legacy: 1, cloud: 0 };
+  if (legacyPercent === 0) return { legacy: 0, cloud: 1 };
+  return undefined;
 }
 
 /** The scale /contain writes on: weights equal percentages (legacy=p, cloud=100-p), valid for Route 53 and ALB. */

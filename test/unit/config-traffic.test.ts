@@ -55,7 +55,7 @@ describe('config: services.<name>.traffic', () => {
     );
     assert.throws(
       () => withTraffic({}),
-      /services\.payments\.traffic: configure traffic\.route53, traffic\.alb or both/,
+      /services\.payments\.traffic: configure at least one of traffic\.route53, traffic\.alb, traffic\.arc, traffic\.gateway, traffic\.istio/,
     );
     assert.throws(
       () =>

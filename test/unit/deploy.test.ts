@@ -127,6 +127,7 @@ describe('deploy/', () => {
 
 const IAM_PREFIX: Record<string, string> = {
   'client-route-53': 'route53',
+  'client-route53-recovery-cluster': 'route53-recovery-cluster',
   'client-elastic-load-balancing-v2': 'elasticloadbalancing',
   'client-s3': 's3',
   'client-cloudwatch': 'cloudwatch',
