@@ -1,24 +1,32 @@
-// The embedded drill world: simulated Route 53, Kubernetes, Prometheus and two ledger databases, started in the
-// bot's own process; the production adapters reach them through the same endpoint overrides a user would set.
+// The embedded drill world: simulated Route 53, Kubernetes, Prometheus and two ledger databases playing a scenario,
+// started in the bot's own process; the production adapters reach them through the same endpoint overrides a user would set.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { FakeCluster, NAMESPACE, type PodSpecInput } from './kubernetes.ts';
-import { startPrometheusServer } from './prometheus.ts';
+import { startLedger } from './ledger.ts';
+import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
   DRILL_HEALTH_CHECK,
   DRILL_ZONE,
-  REAL_SYNC_DELAY_MS,
+  FAIL_AFTER_COMMIT,
   drillRecords,
   startRoute53Server,
+  type Route53Server,
 } from './route53.ts';
+import type { RecordSet } from './route53-xml.ts';
+import { FAULTS, loadScenario, type FaultName, type Scenario } from './scenario.ts';
+import { Story } from './story.ts';
 
 export interface DrillWorldOptions {
   /** Compresses the story: 1.0 runs Route 53's real 60 s propagation, 0.05 a 3 s one (the console default). */
   timeFactor: number;
   /** Where the machine's PostgreSQL is (default postgres://postgres@127.0.0.1:5432/postgres). */
   postgresUrl?: string;
+  /** The story (default: the seed scenario). */
+  scenario?: Scenario;
+  /** The clock the story, Route 53's propagation and the faults run on (default Date.now). */
+  now?: () => number;
 }
 
 export interface DrillWorld {
@@ -28,6 +36,18 @@ export interface DrillWorld {
   prometheusUrl: string;
   /** One line per service, for the banner. */
   describe: string[];
+  scenario: Scenario;
+  story: Story;
+  route53: Route53Server;
+  cluster: FakeCluster;
+  /** The two ledger databases, or why there are none. */
+  ledger: { legacy: string; cloud: string; missing?: string };
+  /** Faults added so far (scheduled by the scenario or injected live), in order. */
+  injected: { at: number; fault: FaultName }[];
+  /** Adds a fault now; returns what happened, for the channel. */
+  inject(fault: FaultName): string;
+  /** The cloud stack's share of traffic by the simulated Route 53's weights now (0..1). */
+  cloudShare(): number;
   stop(): Promise<void>;
 }
 
@@ -46,67 +66,60 @@ export function hasCloudCredentials(env: NodeJS.ProcessEnv): boolean {
 }
 
 const MiB = 1024 * 1024;
-const LIMIT = '2Gi';
 
-/** The seed's story: three cloud pods leaking memory, two of them already OOMKilled once. */
-function drillPods(): { spec: PodSpecInput; usage: string }[] {
-  const oom = (minutesAgo: number) => ({
-    reason: 'OOMKilled',
-    exitCode: 137,
-    finishedAt: new Date(Date.now() - minutesAgo * 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-  });
-  return [
-    {
-      spec: {
-        name: 'payments-cloud-7d9f8b6c5-x2k4q',
-        restarts: 3,
-        lastTermination: oom(4),
-        memoryLimit: LIMIT,
-      },
-      usage: '1990Mi',
-    },
-    {
-      spec: {
-        name: 'payments-cloud-7d9f8b6c5-m8n3v',
-        restarts: 2,
-        lastTermination: oom(9),
-        memoryLimit: LIMIT,
-      },
-      usage: '1905Mi',
-    },
-    { spec: { name: 'payments-cloud-7d9f8b6c5-p5r7t', restarts: 0, memoryLimit: LIMIT }, usage: '1310Mi' },
-  ].map(({ spec, usage }) => ({
-    spec: { ...spec, labels: { app: 'payments', track: 'cloud', 'pod-template-hash': '7d9f8b6c5' } },
-    usage,
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** The story's pods as the API server shows them: restarts and the last OOMKill move as the story runs. */
+function podSpecs(story: Story, scenario: Scenario): PodSpecInput[] {
+  story.advance();
+  return story.pods.map((pod) => ({
+    name: pod.name,
+    restarts: pod.restarts,
+    ...(pod.lastOomAt !== undefined
+      ? { lastTermination: { reason: 'OOMKilled', exitCode: 137, finishedAt: iso(pod.lastOomAt) } }
+      : {}),
+    memoryLimit: `${scenario.pods.limitMiB}Mi`,
+    labels: { app: scenario.service, track: 'cloud', 'pod-template-hash': '7d9f8b6c5' },
   }));
 }
 
-async function startKubernetes(): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
+async function startKubernetes(
+  story: Story,
+  scenario: Scenario,
+  now: () => number,
+): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
   // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
   cluster.execStartMs = 400;
-  const pods = drillPods();
   // A heap dump of realistic shape: gzip-sized tens of MiB, streamed through exec like the real kubelet does.
   const block = Buffer.alloc(MiB);
   for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
-  for (const { spec } of pods) cluster.addPod(spec.name, { heap: { size: 48 * MiB, block } });
+  for (const pod of story.pods)
+    cluster.addPod(pod.name, { heap: { size: scenario.pods.heapDumpMiB * MiB, block } });
   cluster.serve({
-    pods: () => pods.map((p) => p.spec),
-    usage: () => Object.fromEntries(pods.map((p) => [p.spec.name, p.usage])),
-    events: () =>
-      pods
-        .filter((p) => p.spec.lastTermination)
+    pods: () => podSpecs(story, scenario),
+    usage: () => {
+      story.advance();
+      return Object.fromEntries(story.pods.map((p) => [p.name, `${Math.round(p.memoryMiB)}Mi`]));
+    },
+    events: () => {
+      story.advance();
+      return story.pods
+        .filter((p) => p.lastOomAt !== undefined)
         .map((p) => ({
-          pod: p.spec.name,
+          pod: p.name,
           reason: 'BackOff',
           message: 'Back-off restarting failed container app in pod after OOMKilled',
-          count: p.spec.restarts ?? 1,
-          last: p.spec.lastTermination?.finishedAt ?? new Date().toISOString(),
-        })),
+          count: Math.max(1, p.restarts),
+          last: iso(p.lastOomAt ?? now()),
+        }));
+    },
     log: (pod) =>
-      `${new Date().toISOString()} WARN  [${pod}] GC overhead limit approaching: heap 97% after full GC\n` +
-      `${new Date().toISOString()} ERROR [${pod}] java.lang.OutOfMemoryError: Java heap space\n` +
-      `\tat com.example.payments.SettlementCache.put(SettlementCache.java:88)\n`,
+      `${iso(now())} WARN  [${pod}] GC overhead limit approaching: heap 97% after full GC\n` +
+      `${iso(now())} ERROR [${pod}] java.lang.OutOfMemoryError: Java heap space\n` +
+      `\tat com.example.${scenario.service.replace(/-/g, '')}.SettlementCache.put(SettlementCache.java:88)\n`,
   });
   await cluster.start();
   const dir = mkdtempSync(join(tmpdir(), 'cs-drill-'));
@@ -115,122 +128,101 @@ async function startKubernetes(): Promise<{ cluster: FakeCluster; kubeconfig: st
   return { cluster, kubeconfig, dir };
 }
 
-const LEDGER_DDL = `
-CREATE TABLE public.ledger_entries (
-  id bigint PRIMARY KEY, txn_id bigint NOT NULL, account text, side text NOT NULL,
-  amount numeric(14,2) NOT NULL, currency char(3) NOT NULL, payload jsonb, updated_at timestamptz NOT NULL);
-INSERT INTO public.ledger_entries
-  SELECT g, (g + 1) / 2, 'acct-' || (g % 97), CASE WHEN g % 2 = 1 THEN 'debit' ELSE 'credit' END,
-         ((g + 1) / 2 % 500) + 0.99, 'EUR', jsonb_build_object('ref', 'txn' || ((g + 1) / 2)),
-         now() - ((2000 - g) * interval '3 seconds')
-  FROM generate_series(1, 2000) g;`;
-
-/** Diverges the cloud copy the way the seed's story has it: rows legacy never got, a mismatch, a half-write, an unbalanced pair. */
-const CLOUD_DIVERGENCE = `
-INSERT INTO public.ledger_entries VALUES
-  (2001, 1001, 'acct-7', 'debit', 49.90, 'EUR', '{"ref":"txn1001"}', now() - interval '2 minutes'),
-  (2002, 1001, 'acct-8', 'credit', 49.90, 'EUR', '{"ref":"txn1001"}', now() - interval '2 minutes'),
-  (2003, 1002, 'acct-9', 'debit', 12.00, 'EUR', '{"ref":"txn1002"}', now() - interval '1 minute'),
-  (2004, 1002, 'acct-10', 'credit', 12.00, 'EUR', '{"ref":"txn1002"}', now() - interval '1 minute');
-UPDATE public.ledger_entries SET amount = amount + 10 WHERE id IN (1501, 1502);
-UPDATE public.ledger_entries SET payload = '{"ref":"txn-rewritten"}' WHERE id = 1700;
-UPDATE public.ledger_entries SET payload = NULL WHERE id = 1801;
-UPDATE public.ledger_entries SET amount = amount + 1 WHERE id = 1901;`;
-
-async function query(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Is a process with this id running on this machine? (EPERM: yes, someone else's.) */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Drops the ledger databases of drills whose process died without cleaning up (killed, crashed). */
-async function dropOrphans(adminUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ datname: string }>(
-      "SELECT datname FROM pg_database WHERE datname ~ '^cs_drill_(legacy|cloud)_[0-9]+_[0-9a-z]+$'",
-    );
-    for (const { datname } of rows) {
-      const pid = Number(/^cs_drill_(?:legacy|cloud)_(\d+)_/.exec(datname)?.[1]);
-      if (pid > 0 && !alive(pid)) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+/** The Prometheus answers of the story: each stack's memory, 5xx, traffic and latency, read at query time. */
+function prometheusAnswer(
+  story: Story,
+  cloudShare: () => number,
+  legacyErrors: number,
+): (query: string) => string {
+  return (query) => {
+    const key = drillKey(query);
+    const legacy = /legacy/.test(query);
+    const share = legacy ? 1 - cloudShare() : cloudShare();
+    if (key === 'traffic') return share > 0 ? '1' : '0';
+    if (legacy) {
+      if (key === 'memory') return '0.45';
+      if (key === 'errors') return String(legacyErrors);
+      return '0.2';
     }
-  } finally {
-    await client.end();
-  }
+    if (key === 'memory') return story.worstFraction().toFixed(4);
+    if (key === 'errors') return story.cloudErrorRatio().toFixed(5);
+    // Latency climbs with memory pressure, as GC pauses lengthen.
+    return (0.2 + 1.5 * Math.max(0, story.worstFraction() - 0.75)).toFixed(3);
+  };
 }
 
-/** Two throwaway ledger databases on the machine's PostgreSQL, or why there are none. */
-async function startLedger(
-  adminUrl: string,
-): Promise<
-  | { legacy: string; cloud: string; stop: () => Promise<void> }
-  | { legacy: string; cloud: string; missing: string }
-> {
-  const suffix = `${process.pid}_${Date.now().toString(36)}`;
-  const names = { legacy: `cs_drill_legacy_${suffix}`, cloud: `cs_drill_cloud_${suffix}` };
-  const at = (db: string) => {
-    const url = new URL(adminUrl);
-    url.pathname = `/${db}`;
-    return url.toString();
-  };
-  try {
-    await dropOrphans(adminUrl);
-    await query(adminUrl, `CREATE DATABASE ${names.legacy}`);
-  } catch (err) {
-    const where = new URL(adminUrl);
-    return {
-      legacy: at(names.legacy),
-      cloud: at(names.cloud),
-      missing: `no PostgreSQL the drill can use at ${where.hostname}:${where.port || '5432'} as ${where.username || 'postgres'} (${(err as Error).message}); start one there, or set PAYMENTS_LEGACY_DB_URL and PAYMENTS_CLOUD_DB_URL`,
-    };
-  }
-  await query(at(names.legacy), LEDGER_DDL);
-  await query(adminUrl, `CREATE DATABASE ${names.cloud} TEMPLATE ${names.legacy}`);
-  await query(at(names.cloud), CLOUD_DIVERGENCE);
-  await query(
-    at(names.cloud),
-    `DO $$ BEGIN CREATE ROLE payments_cloud_writer; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
-     GRANT INSERT, UPDATE, DELETE ON public.ledger_entries TO payments_cloud_writer;`,
+/** The scenario's weighted pair on the drill zone, with its weights and TTL. */
+function scenarioRecords(scenario: Scenario): RecordSet[] {
+  const { legacy, cloud, ttl } = scenario.traffic;
+  return drillRecords(ttl).map((r) =>
+    r.setIdentifier === 'legacy'
+      ? { ...r, weight: legacy }
+      : r.setIdentifier === 'cloud'
+        ? { ...r, weight: cloud }
+        : r,
   );
-  return {
-    legacy: at(names.legacy),
-    cloud: at(names.cloud),
-    stop: async () => {
-      for (const db of [names.legacy, names.cloud]) {
-        await query(adminUrl, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
-      }
-    },
-  };
 }
 
 export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWorld> {
-  const syncDelayMs = Math.max(250, Math.round(REAL_SYNC_DELAY_MS * opts.timeFactor));
+  const scenario = opts.scenario ?? loadScenario('seed');
+  const now = opts.now ?? Date.now;
+  const syncDelayMs = Math.max(250, Math.round(scenario.traffic.propagation * opts.timeFactor));
   const route53 = await startRoute53Server({
-    zones: { [DRILL_ZONE]: drillRecords(10) },
-    healthChecks: { [DRILL_HEALTH_CHECK]: 8 },
+    zones: { [DRILL_ZONE]: scenarioRecords(scenario) },
+    healthChecks: { [DRILL_HEALTH_CHECK]: scenario.traffic.legacyHealthyCheckers },
     syncDelayMs,
+    now,
   });
-  const kube = await startKubernetes();
-  // The story's metrics: the cloud pods near their limit and 5xx following the leak.
+  const cloudShare = () => {
+    const pair = route53.records(DRILL_ZONE).filter((r) => r.setIdentifier !== undefined && r.type === 'A');
+    const total = pair.reduce((sum, r) => sum + (r.weight ?? 0), 0);
+    const cloud = pair.find((r) => r.setIdentifier === 'cloud')?.weight ?? 0;
+    // All weights 0: Route 53 spreads traffic evenly.
+    return total === 0 ? 0.5 : cloud / total;
+  };
+  const injected: { at: number; fault: FaultName }[] = [];
+  const started: { cluster?: FakeCluster } = {};
+  const story: Story = new Story({
+    scenario,
+    timeFactor: opts.timeFactor,
+    now,
+    cloudShare,
+    onFault: (fault) => inject(fault),
+  });
+  function inject(fault: FaultName): string {
+    injected.push({ at: now(), fault });
+    switch (fault) {
+      case 'route53-throttling':
+        route53.throttleNext(5);
+        return FAULTS[fault];
+      case 'fail-after-commit':
+        route53.failNext('ChangeResourceRecordSets', 1, FAIL_AFTER_COMMIT);
+        return FAULTS[fault];
+      case 'oom': {
+        const pod = story.oomNow();
+        return pod ? `${pod.name} OOMKilled (restart ${pod.restarts})` : FAULTS[fault];
+      }
+      case 'legacy-unhealthy':
+        route53.setHealth(DRILL_HEALTH_CHECK, 2);
+        return FAULTS[fault];
+      case 'legacy-healthy':
+        route53.setHealth(DRILL_HEALTH_CHECK, 8);
+        return FAULTS[fault];
+      case 'exec-slow':
+        if (started.cluster) started.cluster.execStartMs = 3000;
+        return FAULTS[fault];
+    }
+  }
+  const kube = await startKubernetes(story, scenario, now);
+  started.cluster = kube.cluster;
+  // The story's metrics: the cloud pods' memory and 5xx follow the leak, and recover once traffic leaves them.
   const prometheus = await startPrometheusServer({
-    values: { memory: '0.97', errors: '0.046', traffic: '1', latency: '0.82' },
+    answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
   });
-  const ledger = await startLedger(opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  const ledger = await startLedger(
+    opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    scenario,
+  );
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL_ROUTE_53: route53.url,
     AWS_ACCESS_KEY_ID: 'drill',
@@ -242,23 +234,39 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
   // names the address and the reason instead of a missing variable.
   env.PAYMENTS_LEGACY_DB_URL = ledger.legacy;
   env.PAYMENTS_CLOUD_DB_URL = ledger.cloud;
+  const cluster = kube.cluster;
+  const dir = kube.dir;
+  const worst = Math.max(...scenario.pods.list.map((p) => p.memoryMiB)) / scenario.pods.limitMiB;
   return {
+    scenario,
+    story,
+    route53,
+    cluster,
     env,
     prometheusUrl: prometheus.url,
+    ledger: {
+      legacy: ledger.legacy,
+      cloud: ledger.cloud,
+      ...('missing' in ledger ? { missing: ledger.missing } : {}),
+    },
+    injected,
+    inject,
+    cloudShare,
     describe: [
+      `scenario ${scenario.name}: ${scenario.title}`,
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
-      `Kubernetes ${kube.cluster.url} (namespace ${NAMESPACE}, 3 cloud pods leaking memory, heap dumps 48 MiB, exec starts in 400 ms)`,
-      `Prometheus ${prometheus.url} (memory 97% of limit, 5xx 4.6%)`,
+      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms)`,
+      `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
       !('missing' in ledger)
         ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
         : `ledger: ${ledger.missing}`,
     ],
     stop: async () => {
       await route53.stop();
-      await kube.cluster.stop();
+      await cluster.stop();
       await prometheus.stop();
       if ('stop' in ledger) await ledger.stop();
-      rmSync(kube.dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
