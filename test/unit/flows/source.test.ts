@@ -92,8 +92,9 @@ describe('breaker sources: CloudWatch', () => {
       { id: 'result', label: 'c', status: 'PartialData', points: [point(2, 0.7)], messages: [] },
     ];
     const cfg = breaker();
-    const values = await latestValues({ adapters: { cloudwatch }, now: () => NOW }, cfg, 'payments', 'm1');
-    assert.deepEqual(values, [0.2, 0.7]);
+    const read = await latestValues({ adapters: { cloudwatch }, now: () => NOW }, cfg, 'payments', 'm1');
+    // CloudWatch's PartialData means "more pages", not data that could not be read: no warning.
+    assert.deepEqual(read, { values: [0.2, 0.7], warnings: [] });
     assert.equal(cloudwatch.calls[0]?.range.start.getTime(), NOW.getTime() - 5 * 60_000);
   });
 
