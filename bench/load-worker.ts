@@ -1,17 +1,19 @@
 // Load generator, run as its own process so its CPU does not count against the server it measures.
-// Usage: node bench/load-worker.ts <port> <stubUrl> <total> <concurrency> <secret>; prints JSON latencies (ms).
+// Usage: node bench/load-worker.ts <port> <stubUrl> <total> <concurrency> <secret> [channels]; prints JSON latencies
+// (ms). With `channels`, request i is sent from channel C0BENCH<i mod channels> (each with an open incident).
 import { createHmac } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-const [port, stubUrl, totalText, concurrencyText, secret] = process.argv.slice(2);
+const [port, stubUrl, totalText, concurrencyText, secret, channelsText] = process.argv.slice(2);
+const channels = Number(channelsText ?? 0);
 const total = Number(totalText);
 const concurrency = Number(concurrencyText);
 
 function commandBody(i: number): string {
   return new URLSearchParams({
     team_id: 'T0TEAM',
-    channel_id: 'C0BENCH',
+    channel_id: channels > 0 ? `C0BENCH${i % channels}` : 'C0BENCH',
     user_id: i % 2 === 0 ? 'U0ALICE' : 'U0CAROL',
     user_name: i % 2 === 0 ? 'alice' : 'carol',
     command: '/incident',

@@ -42,6 +42,7 @@ const BENCHES: Bench[] = [
   { name: 'ack-latency', run: async () => (await import('./ack-latency.ts')).run() },
   { name: 'approval-to-change', run: async () => (await import('./approval-to-change.ts')).run() },
   { name: 'breaker-detection', run: async () => (await import('./breaker-detection.ts')).run() },
+  { name: 'timeline-scale', run: async () => (await import('./timeline-scale.ts')).run() },
   {
     name: 'evidence-stream',
     async run() {

@@ -69,4 +69,15 @@ describe('redaction', () => {
     });
     assert.deepEqual(values.sort(), ['pdtok', 'sig', 'xoxb-1']);
   });
+
+  it('hides known secrets with regex characters, added later too, and leaves text without secrets as it was', () => {
+    const r = createRedactor(['pa$$(w0rd)*']);
+    assert.equal(r.text('login with pa$$(w0rd)* now'), 'login with [redacted] now');
+    assert.equal(r.text('PA$$(W0RD)* differs in case'), 'PA$$(W0RD)* differs in case');
+    r.add(['later.secret+1']);
+    assert.equal(r.text('x later.secret+1 y'), 'x [redacted] y');
+    assert.equal(r.text('laterXsecret+1'), 'laterXsecret+1', 'a dot in a secret is not a wildcard');
+    const plain = 'Incident INC-7 payments: open, step C contain';
+    assert.equal(r.text(plain), plain);
+  });
 });
