@@ -125,6 +125,9 @@ export interface QuarantineEventData {
   pods: { name: string; uid: string; node?: string; removedLabels: Record<string, string> }[];
   expiresAt: string;
   warnings: string[];
+  /** Whether a probe from a peer pod showed the fence holds (a 201 for the policy is not isolation). */
+  isolation?: 'confirmed' | 'not-enforced' | 'unconfirmed';
+  isolationDetail?: string;
 }
 
 /** Step O: a ledger audit's counts per class. */

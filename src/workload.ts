@@ -6,6 +6,8 @@ export interface PodInfo {
   uid: string;
   namespace: string;
   node?: string;
+  /** status.podIP, once the pod has one. */
+  ip?: string;
   phase: string;
   ready: boolean;
   /** Set when the pod is being deleted. */
@@ -29,6 +31,8 @@ export interface ContainerInfo {
   restarts: number;
   lastTermination?: { reason: string; exitCode: number; finishedAt?: string };
   memoryLimitBytes?: number;
+  /** The container's declared TCP containerPorts. */
+  ports?: number[];
 }
 
 export interface MemoryUsage {

@@ -17,6 +17,7 @@ import {
   type WorkloadSnapshot,
 } from '../../src/workload.ts';
 import { CaptureRun } from './capture.ts';
+import { baselineProbe, confirmIsolation, planIsolationProbe } from './isolation.ts';
 import type { TelemetryRequest } from './snapshot.ts';
 import type { QuarantineBasis, QuarantineChange, Workload } from './workload.ts';
 import {
@@ -228,6 +229,9 @@ export async function executeQuarantine(
   }
   const incident = await deps.incidents.get(action.incident);
   if (!incident) return { ok: false, summary: `Incident ${action.incident} is gone; nothing was changed.` };
+  // A 201 for the policy is not isolation: a probe from a peer must reach each pod now and fail once fenced.
+  const probePlan = planIsolationProbe(all, current, change.namespace, cfg.container);
+  const baselineProblem = await baselineProbe(cluster, probePlan);
 
   const created = await cluster.createQuarantinePolicy(change.namespace, {
     name: change.policy,
@@ -281,6 +285,12 @@ export async function executeQuarantine(
     );
   }
   await deps.scheduler.at(EXPIRY_QUEUE, expiryMember(incident.id, change.service), Date.parse(expiresAt));
+  const isolation = await confirmIsolation(
+    cluster,
+    { ...probePlan, targets: probePlan.targets.filter((t) => done.some((d) => d.name === t.pod)) },
+    baselineProblem,
+  );
+  await ctx.progress(isolation.text, { isolation: isolation.verdict });
   const data: QuarantineEventData = {
     action: action.id,
     namespace: change.namespace,
@@ -289,12 +299,14 @@ export async function executeQuarantine(
     pods: done,
     expiresAt,
     warnings: basis.warnings ?? [],
+    isolation: isolation.verdict,
+    isolationDetail: isolation.text,
   };
   await deps.incidents.record(incident.id, {
     step: 'L',
     kind: PODS_QUARANTINED,
     actor: action.requester,
-    summary: `Quarantined ${done.map((d) => d.name).join(', ')} in ${change.namespace} until ${expiresAt} (then ${change.onExpiry === 'delete' ? 'deleted' : 'returned'})`,
+    summary: `Quarantined ${done.map((d) => d.name).join(', ')} in ${change.namespace} until ${expiresAt} (then ${change.onExpiry === 'delete' ? 'deleted' : 'returned'}). ${isolation.text}`,
     data: { ...data },
   });
   if (change.captureAfter) {
@@ -321,7 +333,7 @@ export async function executeQuarantine(
   }
   return {
     ok: true,
-    summary: `${done.length} pod${done.length === 1 ? '' : 's'} isolated behind ${change.policy}; they expire at ${expiresAt}. \`/telemetry release\` undoes it.${change.captureAfter ? ' Dumps are being taken from them now.' : ''}`,
+    summary: `${isolation.verdict === 'not-enforced' ? `${isolation.text} ` : ''}${done.length} pod${done.length === 1 ? '' : 's'} ${isolation.verdict === 'confirmed' ? 'isolated' : 'taken out of the Service and fenced'} behind ${change.policy}; they expire at ${expiresAt}.${isolation.verdict === 'confirmed' ? ` ${isolation.text}` : isolation.verdict === 'unconfirmed' ? ` ${isolation.text}` : ''} \`/telemetry release\` undoes it.${change.captureAfter ? ' Dumps are being taken from them now.' : ''}`,
     data: { pods: done.map((d) => d.name), policy: change.policy, expiresAt },
   };
 }

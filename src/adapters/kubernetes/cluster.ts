@@ -16,6 +16,7 @@ import { parseQuantity, selectorMatches } from '../../workload.ts';
 import { kubernetesError, mayHaveApplied } from './errors.ts';
 import { execInPod } from './exec.ts';
 import { iso, toPodInfo } from './pod-info.ts';
+import { probeTcp } from './probe.ts';
 import { pullFile } from './pull.ts';
 import { createQuarantinePolicy } from './quarantine.ts';
 import { kubeEndpoint, rawFailure, rawGet } from './raw.ts';
@@ -30,6 +31,7 @@ import {
   type PulledFile,
   type PullOptions,
   type QuarantinePolicySpec,
+  type TcpProbe,
 } from './types.ts';
 
 interface PodMetricsList {
@@ -226,6 +228,15 @@ export class KubeCluster implements Kubernetes {
         throw err;
       }
     });
+  }
+
+  probeTcp(
+    from: { namespace: string; pod: string; container: string },
+    ip: string,
+    port: number,
+    opts: { waitFirstS?: number } = {},
+  ): Promise<TcpProbe> {
+    return probeTcp((params) => this.exec(params), from, ip, port, opts);
   }
 
   pullFile(

@@ -38,11 +38,15 @@ export function toPodInfo(pod: V1Pod, container: string | undefined): PodInfo {
   const deleting = iso(meta.deletionTimestamp);
   const finishedAt = iso(terminated?.finishedAt);
   const digest = imageDigest(cs?.imageID);
+  const tcpPorts = (specContainer?.ports ?? [])
+    .filter((p) => (p.protocol ?? 'TCP') === 'TCP')
+    .map((p) => p.containerPort);
   return {
     name: meta.name ?? '',
     uid: meta.uid ?? '',
     namespace: meta.namespace ?? '',
     ...(spec?.nodeName ? { node: spec.nodeName } : {}),
+    ...(status.podIP ? { ip: status.podIP } : {}),
     phase: status.phase ?? 'Unknown',
     ready: status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     ...(deleting ? { deletingSince: deleting } : {}),
@@ -77,6 +81,7 @@ export function toPodInfo(pod: V1Pod, container: string | undefined): PodInfo {
                 }
               : {}),
             ...(limit !== undefined ? { memoryLimitBytes: limit } : {}),
+            ...(tcpPorts.length > 0 ? { ports: tcpPorts } : {}),
           },
         }
       : {}),

@@ -138,6 +138,10 @@ export interface PullOptions {
   onProgress?: (received: number, size: number) => void;
 }
 
+/** What a TCP probe from one pod to another found. */
+export type TcpProbe =
+  { result: 'reached' } | { result: 'blocked' } | { result: 'unavailable'; reason: string };
+
 export interface QuarantinePolicySpec {
   name: string;
   /** The label the quarantined pods carry; the policy selects exactly them. */
@@ -187,6 +191,13 @@ export interface Kubernetes {
     name: string,
     patch: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
   ): Promise<PodInfo>;
+  /** Connects from a container of `from` to ip:port (nc or bash in its image); `waitFirstS` sleeps in the pod first. */
+  probeTcp(
+    from: { namespace: string; pod: string; container: string },
+    ip: string,
+    port: number,
+    opts?: { waitFirstS?: number },
+  ): Promise<TcpProbe>;
   /** Deletes the pod only if it still has this uid; 'gone' when it already was. */
   deletePod(namespace: string, name: string, uid: string): Promise<'deleted' | 'gone'>;
   createQuarantinePolicy(namespace: string, spec: QuarantinePolicySpec): Promise<'created' | 'exists'>;
