@@ -8,6 +8,10 @@ import { buildLedgerAdapters } from './adapters/ledger/index.ts';
 import { LocalEvidenceStore } from './adapters/evidence/local.ts';
 import { S3EvidenceStore } from './adapters/evidence/s3.ts';
 import { KubeClusters, loadKubeConfig } from './adapters/kubernetes/client.ts';
+import { kubeConfigFor } from './adapters/kubernetes/clusters.ts';
+import { gatewayKind, istioKind } from './adapters/kubernetes-route-kinds.ts';
+import { KubeRouteTrafficAdapter } from './adapters/kubernetes-routes.ts';
+import { clientRouteApi } from './adapters/kubernetes-routes-api.ts';
 import { PrometheusClient } from './adapters/prometheus.ts';
 import { SdkCloudWatchMetrics } from './adapters/cloudwatch.ts';
 import { ProcessLoadRunner } from './adapters/load.ts';
@@ -82,6 +86,23 @@ function buildTraffic(
           return client;
         },
       });
+    }
+    for (const [layer, kind, context] of [
+      ['gateway', section.gateway ? gatewayKind(section.gateway) : undefined, section.gateway?.context],
+      ['istio', section.istio ? istioKind(section.istio) : undefined, section.istio?.context],
+    ] as const) {
+      if (!kind) continue;
+      // The kubeconfig is read on first use: a console drill starts without one and says so when it is needed.
+      const api = clientRouteApi(() => {
+        const base = loadKubeConfig(env);
+        if (!base) {
+          throw new ConfigError(
+            `traffic.${layer} needs Kubernetes credentials: set KUBECONFIG, run in-cluster with a service account, or create ~/.kube/config.`,
+          );
+        }
+        return kubeConfigFor(base, context);
+      }, metrics);
+      layers[layer] = new KubeRouteTrafficAdapter({ kind, api, ...(context ? { context } : {}), log });
     }
     if (section.alb) {
       const region = regionOfArn(section.alb.listenerArn) ?? env.AWS_REGION ?? 'us-east-1';

@@ -84,6 +84,14 @@ export async function requestCanary(
     };
   }
   const states = report.states ?? (await readTraffic(deps, req.service));
+  // A switch layer (ARC routing controls) is On or Off: it cannot carry a 5% step.
+  const switches = states.filter((s) => s.maxWeight === 1);
+  if (switches.length > 0 && req.steps.some((p) => p !== 100)) {
+    throw new UsageError(
+      `${switches.map((s) => LAYER_NAME[s.layer]).join(', ')} can only send the cloud stack all of the traffic or none of it, so a canary cannot ramp through steps=${req.steps.join(',')}. Ramp on a weighted layer (route53, alb, gateway, istio) of a service without routing controls, or use steps=100 to fail back in one move.`,
+      req.usage,
+    );
+  }
   const from = cloudShareOf(states);
   const problem = scheduleProblem(req.steps, req.bakeMs, breaker.settings.intervalMs, from.cloud);
   if (problem) throw new UsageError(problem, req.usage);

@@ -321,6 +321,10 @@ export function describeDrift(before: TrafficState, after: TrafficState): string
       changes.push(`${id} weight ${othersBefore.get(id)} -> ${weight}`);
   }
   for (const id of othersBefore.keys()) if (!othersAfter.has(id)) changes.push(`entry ${id} removed`);
+  const version = (s: TrafficState) =>
+    'resourceVersion' in s.snapshot ? s.snapshot.resourceVersion : undefined;
+  if (version(before) !== version(after))
+    changes.push(`resourceVersion ${version(before)} -> ${version(after)} (the route was edited)`);
   if (changes.length === 0 && before.fingerprint !== after.fingerprint)
     changes.push('other fields of the entries changed');
   return changes;

@@ -281,7 +281,7 @@ export interface BreakerBot extends TestBot {
 export function breakerBot(opts: {
   store: Store;
   config: Config;
-  r53: Route53Kit;
+  r53: Pick<Route53Kit, 'traffic'>;
   clock?: FakeClock;
   instanceId?: string;
   breaker?: Partial<BreakerOptions>;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { loadConfig, parseConfig } from '../../src/config.ts';
+import { gatewayKind, istioKind } from '../../src/adapters/kubernetes-route-kinds.ts';
+import { GatewayTraffic, IstioTraffic, loadConfig, parseConfig } from '../../src/config.ts';
 import { validate, validateManifest } from '../support/k8s-schema.ts';
 
 const DIR = 'deploy/kubernetes';
@@ -67,7 +68,8 @@ describe('deploy/', () => {
     // The Secret is a template; the Role goes into each workload namespace, outside the bot's own.
     const files = readdirSync(DIR).filter(
       (f) =>
-        f.endsWith('.yaml') && !['kustomization.yaml', 'secret.example.yaml', 'rbac-target.yaml'].includes(f),
+        f.endsWith('.yaml') &&
+        !['kustomization.yaml', 'secret.example.yaml', 'rbac-target.yaml', 'rbac-traffic.yaml'].includes(f),
     );
     assert.deepEqual([...kustomization.resources].sort(), files.sort());
   });
@@ -187,5 +189,67 @@ describe('deploy/aws/iam-policy.json', () => {
     assert.deepEqual([...granted].filter((a) => !called.has(a)).sort(), []);
     assert.ok([...granted].every((a) => !a.includes('*')));
     for (const statement of policy.Statement) assert.equal(statement.Effect, 'Allow');
+  });
+});
+
+/** The client-node calls of the traffic layers and the RBAC verb each needs. */
+const K8S_VERB: Record<string, string> = {
+  getNamespacedCustomObject: 'get',
+  replaceNamespacedCustomObject: 'update',
+  listNamespacedEndpointSlice: 'list',
+};
+
+describe('deploy/kubernetes/rbac-traffic.yaml', () => {
+  /** "group/resource:verb" for every call the route layers can make, on every kind of route they shift. */
+  function needed(): Set<string> {
+    const kinds = [
+      gatewayKind(
+        GatewayTraffic.parse({
+          namespace: 'n',
+          httpRoute: 'r',
+          legacy: { service: 'a' },
+          cloud: { service: 'b' },
+        }),
+      ),
+      istioKind(
+        IstioTraffic.parse({
+          namespace: 'n',
+          virtualService: 'v',
+          legacy: { host: 'a' },
+          cloud: { host: 'b' },
+        }),
+      ),
+    ];
+    const out = new Set<string>();
+    for (const file of sourceFiles('src')) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/\.(\w+)\(\{/g)) {
+        const method = m[1] ?? '';
+        if (/CustomObject$/.test(method) || /EndpointSlice$/.test(method)) {
+          const verb = K8S_VERB[method];
+          assert.ok(verb, `${file}: ${method} has an RBAC verb in this test`);
+          if (method.endsWith('EndpointSlice')) out.add(`discovery.k8s.io/endpointslices:${verb}`);
+          else for (const k of kinds) out.add(`${k.group}/${k.plural}:${verb}`);
+        }
+      }
+    }
+    return out;
+  }
+
+  it('grants exactly the verbs the Gateway API and Istio layers call, and nothing else', () => {
+    const docs = parseAllDocuments(readFileSync(join(DIR, 'rbac-traffic.yaml'), 'utf8')).map(
+      (d) =>
+        d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] },
+    );
+    const role = docs.find((d) => d.kind === 'Role');
+    assert.ok(role?.rules);
+    const granted = new Set(
+      role.rules.flatMap((r) =>
+        r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`))),
+      ),
+    );
+    const calls = needed();
+    assert.ok(calls.has('gateway.networking.k8s.io/httproutes:update'), 'found the calls');
+    assert.deepEqual([...granted].sort(), [...calls].sort());
   });
 });

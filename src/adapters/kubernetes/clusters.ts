@@ -27,6 +27,26 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv): KubeConfig | undefined {
   }
 }
 
+/** The kubeconfig narrowed to `context` (its own object, so services on different clusters never share one). */
+export function kubeConfigFor(base: KubeConfig, context?: string): KubeConfig {
+  if (!context) return base;
+  if (!base.getContextObject(context)) {
+    throw new KubernetesError(
+      'other',
+      `the kubeconfig has no context "${context}" (the context named in cloud-safety.yml)`,
+      { verb: 'connect', resource: 'cluster' },
+    );
+  }
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: base.getClusters(),
+    users: base.getUsers(),
+    contexts: base.getContexts(),
+    currentContext: context,
+  });
+  return kc;
+}
+
 /** One client per context, built on first use from a kubeconfig loaded lazily (so the console starts without one). */
 export class KubeClusters implements KubernetesClusters {
   #load: () => KubeConfig | undefined;
@@ -66,28 +86,7 @@ export class KubeClusters implements KubernetesClusters {
         { verb: 'connect', resource: 'cluster' },
       );
     }
-    let kc = base;
-    if (context) {
-      if (!base.getContextObject(context)) {
-        throw new KubernetesError(
-          'other',
-          `the kubeconfig has no context "${context}" (kubernetes.context in cloud-safety.yml)`,
-          {
-            verb: 'connect',
-            resource: 'cluster',
-          },
-        );
-      }
-      // A KubeConfig of its own per context, so services on different clusters never share a current context.
-      kc = new KubeConfig();
-      kc.loadFromOptions({
-        clusters: base.getClusters(),
-        users: base.getUsers(),
-        contexts: base.getContexts(),
-        currentContext: context,
-      });
-    }
-    const cluster = new KubeCluster(kc, this.#metrics, this.#opts);
+    const cluster = new KubeCluster(kubeConfigFor(base, context), this.#metrics, this.#opts);
     this.#clusters.set(key, cluster);
     return cluster;
   }
