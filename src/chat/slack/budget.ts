@@ -129,8 +129,8 @@ export class SlackBudget {
 
   /**
    * Token buckets that stay under Slack's limit over any window of its length, with room to spare: a burst of a
-   * tenth of the limit plus 65% refilled over the window is 75% of it. The spare quarter absorbs network jitter
-   * (calls sent evenly can arrive bunched) and Slack's own clock.
+   * fifth of the limit (a card's few edits after an approval go out at once) plus 55% refilled over the window is
+   * 75% of it. The spare quarter absorbs network jitter (calls sent evenly can arrive bunched) and Slack's clock.
    */
   #bucketsOf(call: Call): Bucket[] {
     const minute = 60_000 * this.#scale;
@@ -147,7 +147,7 @@ export class SlackBudget {
       return buckets;
     }
     const limit = TIER_PER_MINUTE[METHOD_TIER[call.method] ?? 2];
-    buckets.push(this.#bucket(call.method, Math.max(1, Math.floor(limit / 10)), (0.65 * limit) / minute));
+    buckets.push(this.#bucket(call.method, Math.max(1, Math.floor(limit / 5)), (0.55 * limit) / minute));
     return buckets;
   }
 
