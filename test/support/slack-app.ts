@@ -208,7 +208,7 @@ export interface HttpBotOptions {
   apiUrl?: string;
   /** The Web API client's retry policy (default none, so a nock'd failure shows at once). */
   retry?: RetryOptions;
-  /** The per-method rate budget (a scaled minute, in step with the local Slack's tiers). */
+  /** The per-method rate budget (default: a minute of 600 ms; tests of the tiers set the local Slack's scale). */
   budget?: BudgetOptions;
   editIntervalMs?: number;
   schedulerTickMs?: number;
@@ -233,8 +233,11 @@ export async function startHttpBot(opts: HttpBotOptions): Promise<HttpBot> {
     // The client's own console lines ("Will retry in 1 seconds") would drown the test output.
     logLevel: LogLevel.ERROR,
   });
-  // As in production, a 429 is waited out as often as the retry policy allows other failures to be.
-  const chat = new SlackChat(client, { budget: { retries: retry.retries ?? 0, ...opts.budget } });
+  // As in production, a 429 is waited out as often as the retry policy allows other failures to be. The nock'd
+  // Web API and the bench stub model no tiers, so Slack's minute lasts 600 ms here unless a test sets its own.
+  const chat = new SlackChat(client, {
+    budget: { retries: retry.retries ?? 0, timeScale: 0.01, ...opts.budget },
+  });
   const bot = buildBot({
     config: opts.config,
     store: opts.store,

@@ -53,7 +53,7 @@ describe('SlackBudget (https://docs.slack.dev/apis/web-api/rate-limits)', () => 
   });
 
   it('starts no more than a tier allows at once: chat.update (Tier 3, 50/min) bursts 10, then refills', async () => {
-    // A minute of 600 ms: the burst is a fifth of the tier, the rest refills at four fifths of it.
+    // A minute of 600 ms: the burst is a fifth of the tier, the rest refills at 55% of it.
     const budget = new SlackBudget({ timeScale: 0.01, maxInFlight: 100 });
     const sent: number[] = [];
     const all = Array.from({ length: 20 }, (_, i) =>
