@@ -7,7 +7,10 @@ export const ROUTE53_REQUESTS_PER_SECOND = 5;
 export interface Route53AccountOptions {
   /** Requests per second for the whole account (default 5, Route 53's quota); `Infinity` turns the budget off. */
   perSecond?: number;
-  /** Tokens the bucket holds (default: one second's worth). */
+  /**
+   * Tokens the bucket holds (default 1: requests evenly spaced, no bursts). Route 53's own bucket holds a second's
+   * worth; keeping ours smaller leaves that slack for requests that arrive bunched up and for other callers.
+   */
   burst?: number;
   now?: () => number;
   sleep?: Sleep;
@@ -40,7 +43,7 @@ export class Route53Account {
 
   constructor(opts: Route53AccountOptions = {}) {
     this.perSecond = opts.perSecond ?? ROUTE53_REQUESTS_PER_SECOND;
-    this.#burst = opts.burst ?? Math.max(1, this.perSecond);
+    this.#burst = opts.burst ?? 1;
     this.#tokens = this.#burst;
     this.#now = opts.now ?? Date.now;
     this.#refilledAt = this.#now();

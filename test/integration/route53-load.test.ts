@@ -155,3 +155,55 @@ describe('Route 53 under load: five incidents, one zone, one account (real Redis
     },
   );
 });
+
+describe('Route 53: a change from another replica still PENDING in the zone (local Route 53)', () => {
+  let r53: Route53Server;
+  let clock: FakeClock;
+
+  afterEach(async () => {
+    await r53.stop();
+  });
+
+  it(
+    'waits it out with growing back-off instead of failing after five tries (Route 53 API reference, ' +
+      'PriorRequestNotComplete: "wait, in intervals of increasing duration, before you try the request again")',
+    async () => {
+      clock = fakeClock();
+      r53 = await startRoute53Server({
+        zones: { [ZONE]: SERVICES.flatMap(pair) },
+        healthChecks: { [HEALTH]: 8 },
+        syncDelayMs: REAL_SYNC_DELAY_MS,
+        priorRequestMs: REAL_SYNC_DELAY_MS,
+        now: () => clock.now().getTime(),
+      });
+      const { log } = memoryLogger();
+      // Two replicas: each has its own process, so neither knows of the other's change.
+      const replica = (service: string) =>
+        new Route53TrafficAdapter({
+          client: route53Client(r53.url),
+          config: {
+            hostedZoneId: ZONE,
+            recordName: `api.${service}.example.com.`,
+            recordType: 'A',
+            legacy: 'legacy',
+            cloud: 'cloud',
+            maxTtl: 60,
+          },
+          metrics: createMetrics({ defaults: false }),
+          log,
+          sleep: clock.sleep,
+          now: clock.now,
+          random: () => 0.5,
+        });
+      const a = replica('payments');
+      const b = replica('checkout');
+      await a.shift(await a.read(), { legacy: 100, cloud: 0 }, { comment: 'replica a' });
+      const receipt = await b.shift(await b.read(), { legacy: 100, cloud: 0 }, { comment: 'replica b' });
+
+      assert.equal(r53.accepted.length, 2);
+      assert.ok(receipt.attempts > 5, `went through on try ${receipt.attempts}`);
+      assert.equal(r53.refused.PriorRequestNotComplete, receipt.attempts - 1);
+      assert.ok((r53.accepted[1]?.at ?? 0) - (r53.accepted[0]?.at ?? 0) >= REAL_SYNC_DELAY_MS);
+    },
+  );
+});
