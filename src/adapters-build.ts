@@ -19,6 +19,7 @@ import { TerraformCli } from './adapters/terraform.ts';
 import { AlbTrafficAdapter, regionOfArn } from './adapters/alb.ts';
 import { Route53TrafficAdapter } from './adapters/route53.ts';
 import { ArcTrafficAdapter, type ArcEndpoint } from './adapters/arc-adapter.ts';
+import { Route53Account } from './adapters/route53-account.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
 import { PdjsPagerDuty, PdjsPagerDutyEvents } from './adapters/pagerduty.ts';
 import { type Config } from './config.ts';
@@ -49,6 +50,8 @@ function buildTraffic(
 ): Record<string, ServiceTraffic> | undefined {
   const traffic: Record<string, ServiceTraffic> = {};
   let route53: Route53Client | undefined;
+  // One for the account: every service's reads, polls and changes share Route 53's 5 requests/s and zone queues.
+  const route53Account = new Route53Account();
   const elb = new Map<string, ElasticLoadBalancingV2Client>();
   const arc = new Map<string, Route53RecoveryClusterClient>();
   for (const [service, { traffic: section }] of Object.entries(config.services)) {
@@ -62,7 +65,13 @@ function buildTraffic(
         ...(env.AWS_ENDPOINT_URL_ROUTE_53 ? { endpoint: env.AWS_ENDPOINT_URL_ROUTE_53 } : {}),
         ...awsCredentials(env),
       });
-      layers.route53 = new Route53TrafficAdapter({ client: route53, config: section.route53, metrics, log });
+      layers.route53 = new Route53TrafficAdapter({
+        client: route53,
+        config: section.route53,
+        metrics,
+        log,
+        account: route53Account,
+      });
     }
     if (section.arc) {
       // One client per Regional cluster endpoint; a short timeout so a hung endpoint hands over to the next one.

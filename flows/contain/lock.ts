@@ -4,8 +4,9 @@ import { ExternalServiceError } from '../../src/errors.ts';
 import { withLease, type Lease } from '../../src/lease.ts';
 
 const LOCK_TTL_MS = 60_000;
-const LOCK_WAIT_MS = 30_000;
-/** Runs `fn` holding the traffic lease for `key` (one writer per zone or listener); waits up to 30 s for it. */
+// Long enough for the changes queued ahead in the zone: each waits for the previous one to be INSYNC (~60 s).
+const LOCK_WAIT_MS = 5 * 60_000;
+/** Runs `fn` holding the traffic lease for `key` (one writer per zone or listener); waits up to 5 min for it. */
 export async function withLock<T>(
   deps: Deps,
   key: string,

@@ -64,12 +64,19 @@ export interface RetryPolicy {
   sleep: Sleep;
   /** 0 <= random() < 1; injectable so tests know the delays. */
   random: () => number;
+  /**
+   * Tries for PriorRequestNotComplete (default: `attempts`): Route 53 is still processing the previous change to the
+   * zone (another replica's or tool's), which takes longer than a throttle lasts, so the backoff runs longer.
+   */
+  busyAttempts?: number;
 }
 
 export const DEFAULT_RETRY: Omit<RetryPolicy, 'sleep' | 'random'> = {
   attempts: 5,
   baseMs: 1000,
   capMs: 20_000,
+  // About 90 s of backoff in all: longer than Route 53 usually takes to get a change INSYNC (60 s).
+  busyAttempts: 10,
 };
 
 /** Delay before try n+1 (n from 1): half the doubled base plus up to the other half at random ("equal jitter"). */
@@ -110,7 +117,9 @@ export async function callAws<T>(opts: CallOptions, fn: () => Promise<T>): Promi
     } catch (err) {
       const info = awsError(err);
       const retryable = isThrottle(err) || (!opts.write && isTransient(err));
-      if (retryable && tryNumber < policy.attempts) {
+      const busy = info.code === 'PriorRequestNotComplete';
+      const limit = busy ? Math.max(policy.attempts, policy.busyAttempts ?? 0) : policy.attempts;
+      if (retryable && tryNumber < limit) {
         const delayMs = backoffMs(policy, tryNumber);
         log.warn(
           { service: opts.service, operation: opts.operation, code: info.code, try: tryNumber, delayMs },
@@ -120,6 +129,13 @@ export async function callAws<T>(opts: CallOptions, fn: () => Promise<T>): Promi
         continue;
       }
       opts.onAttempts?.(tryNumber);
+      if (busy) {
+        throw new ExternalServiceError(
+          opts.service,
+          `${opts.operation} was refused ${tryNumber} times because an earlier change to the same zone is still being processed (${info.code}); nothing was changed by this call. Run it again once that change is INSYNC.`,
+          { status: info.status, retryable: true, cause: err },
+        );
+      }
       if (isThrottle(err)) {
         throw new ExternalServiceError(
           opts.service,

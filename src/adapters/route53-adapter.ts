@@ -3,10 +3,8 @@ import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
   GetHealthCheckStatusCommand,
-  ListResourceRecordSetsCommand,
   type Change,
   type Route53Client,
-  type RRType,
 } from '@aws-sdk/client-route-53';
 import type { Route53Traffic } from '../config.ts';
 import { ExternalServiceError } from '../errors.ts';
@@ -21,20 +19,13 @@ import {
   unexpectedAwsError,
   type RetryPolicy,
 } from './aws-retry.ts';
-import { mapReadError, mapWriteError } from './route53-errors.ts';
+import { unlimitedAccount, type Route53Account } from './route53-account.ts';
+import { mapWriteError } from './route53-errors.ts';
+import { listWeighted } from './route53-list.ts';
 import { defaultPollInterval, type Route53Options } from './route53-options.ts';
 import { healthOf } from './route53-health.ts';
 import { syncMarker } from './route53-marker.ts';
-import {
-  COMMENT_MAX,
-  MAX_PAGES,
-  normalizeName,
-  ROUTE53_MAX_WEIGHT,
-  stateOf,
-  stripChangeId,
-  toRecordSet,
-  toWeighted,
-} from './route53-records.ts';
+import { COMMENT_MAX, ROUTE53_MAX_WEIGHT, stateOf, stripChangeId, toRecordSet } from './route53-records.ts';
 import {
   assertWritable,
   fingerprintOf,
@@ -65,6 +56,8 @@ export class Route53TrafficAdapter implements TrafficPort {
   #now: () => Date;
   #pollInterval: (poll: number) => number;
   #syncTimeoutMs: number;
+  #account: Route53Account;
+  #zoneWaitMs: number;
 
   constructor(opts: Route53Options) {
     this.#client = opts.client;
@@ -79,6 +72,8 @@ export class Route53TrafficAdapter implements TrafficPort {
     this.#now = opts.now ?? (() => new Date());
     this.#pollInterval = opts.pollIntervalMs ?? defaultPollInterval;
     this.#syncTimeoutMs = opts.syncTimeoutMs ?? 15 * 60_000;
+    this.#account = opts.account ?? unlimitedAccount();
+    this.#zoneWaitMs = opts.zoneWaitMs ?? 3 * 60_000;
     this.resource = `${opts.config.recordName} ${opts.config.recordType} (zone ${opts.config.hostedZoneId})`;
     this.lockKey = `route53:${opts.config.hostedZoneId}`;
   }
@@ -95,50 +90,18 @@ export class Route53TrafficAdapter implements TrafficPort {
         log: this.#log,
         ...(onAttempts ? { onAttempts } : {}),
       },
-      fn,
+      // Every try, retries included, spends the account's budget: Route 53 counts them all.
+      async () => {
+        await this.#account.take();
+        return fn();
+      },
     );
   }
 
   /** Every weighted record of the configured name and type, following ListResourceRecordSets' pages. */
-  async #listWeighted(): Promise<WeightedRecord[]> {
-    const { hostedZoneId, recordName, recordType } = this.#config;
-    const found: WeightedRecord[] = [];
-    let start: { name: string; type: string; identifier?: string } = { name: recordName, type: recordType };
-    for (let page = 0; page < MAX_PAGES; page++) {
-      let out;
-      try {
-        out = await this.#call('ListResourceRecordSets', false, () =>
-          this.#client.send(
-            new ListResourceRecordSetsCommand({
-              HostedZoneId: hostedZoneId,
-              StartRecordName: start.name,
-              StartRecordType: start.type as RRType,
-              ...(start.identifier ? { StartRecordIdentifier: start.identifier } : {}),
-            }),
-          ),
-        );
-      } catch (err) {
-        throw mapReadError(this.#config.hostedZoneId, 'ListResourceRecordSets', err);
-      }
-      let past = false;
-      for (const set of out.ResourceRecordSets ?? []) {
-        // Results are sorted by name then type, starting at ours: the first other name/type ends our group.
-        if (normalizeName(set.Name ?? '') !== recordName || set.Type !== recordType) {
-          past = true;
-          break;
-        }
-        if (set.SetIdentifier !== undefined && set.Weight !== undefined) found.push(toWeighted(set));
-      }
-      if (past || !out.IsTruncated || !out.NextRecordName) return found;
-      start = {
-        name: out.NextRecordName,
-        type: out.NextRecordType ?? recordType,
-        ...(out.NextRecordIdentifier ? { identifier: out.NextRecordIdentifier } : {}),
-      };
-    }
-    throw new ExternalServiceError(
-      'Route 53',
-      `ListResourceRecordSets returned more than ${MAX_PAGES} pages for ${this.resource}; something is wrong with the zone listing.`,
+  #listWeighted(): Promise<WeightedRecord[]> {
+    return listWeighted(this.#config, this.resource, (fn) =>
+      this.#call('ListResourceRecordSets', false, () => this.#client.send(fn())),
     );
   }
 
@@ -226,17 +189,25 @@ export class Route53TrafficAdapter implements TrafficPort {
     let attempts = 0;
     let out;
     try {
-      out = await this.#call(
-        'ChangeResourceRecordSets',
-        true,
-        () =>
-          this.#client.send(
-            new ChangeResourceRecordSetsCommand({
-              HostedZoneId: this.#config.hostedZoneId,
-              ChangeBatch: { Comment: opts.comment.slice(0, COMMENT_MAX), Changes: changes },
-            }),
-          ),
-        (n) => (attempts = n),
+      // One change to the zone at a time, each after the previous one is INSYNC (see Route53Account).
+      out = await this.#account.change(
+        this.#config.hostedZoneId,
+        (previous) => this.#waitPrevious(previous),
+        async () => {
+          const sent = await this.#call(
+            'ChangeResourceRecordSets',
+            true,
+            () =>
+              this.#client.send(
+                new ChangeResourceRecordSetsCommand({
+                  HostedZoneId: this.#config.hostedZoneId,
+                  ChangeBatch: { Comment: opts.comment.slice(0, COMMENT_MAX), Changes: changes },
+                }),
+              ),
+            (n) => (attempts = n),
+          );
+          return { result: sent, changeId: stripChangeId(sent.ChangeInfo?.Id) };
+        },
       );
     } catch (err) {
       if (!mayHaveCommitted(err)) throw mapWriteError(this.#config.hostedZoneId, err);
@@ -338,14 +309,27 @@ export class Route53TrafficAdapter implements TrafficPort {
       const out = await this.#call('GetChange', false, () =>
         this.#client.send(new GetChangeCommand({ Id: id })),
       );
-      return out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
+      const status = out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
+      if (status === 'INSYNC') this.#account.inSync(id);
+      return status;
     } catch (err) {
       throw unexpectedAwsError('Route 53', 'GetChange', err);
     }
   }
 
+  /** Follows the zone's previous change to INSYNC (up to zoneWaitMs) so the next one is not refused. */
+  async #waitPrevious(changeId: string): Promise<void> {
+    const seen = await this.waitInSync({ changeId, status: 'PENDING' }, { timeoutMs: this.#zoneWaitMs });
+    if (seen.status !== 'INSYNC') {
+      this.#log.warn(
+        { resource: this.resource, changeId, waitedMs: seen.elapsedMs },
+        'previous change still PENDING',
+      );
+    }
+  }
+
   async waitInSync(
-    receipt: ShiftReceipt,
+    receipt: Pick<ShiftReceipt, 'changeId' | 'status'>,
     opts: { timeoutMs?: number; onProgress?: (p: SyncProgress) => Promise<void> | void } = {},
   ): Promise<SyncResult> {
     const started = this.#now().getTime();
