@@ -6,6 +6,7 @@ import { approvalStep } from '../flows/approval/step.ts';
 import { breakerStep } from '../flows/breaker/step.ts';
 import { canaryStep } from '../flows/canary/step.ts';
 import { containStep } from '../flows/contain/step.ts';
+import { drillStep } from '../flows/drill/step.ts';
 import { setHelpRegistry } from '../flows/incident/command.ts';
 import { incidentStep } from '../flows/incident/step.ts';
 import { ledgerStep } from '../flows/ledger/step.ts';
@@ -29,6 +30,7 @@ export const STEPS: Step[] = [
   timelineStep,
   postmortemStep,
   approvalStep,
+  drillStep,
 ];
 
 export const COMMANDS: CommandSpec[] = STEPS.flatMap((step) => step.commands ?? []);

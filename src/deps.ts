@@ -24,6 +24,7 @@ import type { Approvals } from '../flows/approval/approval.ts';
 import type { Keys } from './keys.ts';
 import type { Incidents } from '../flows/incident/incident.ts';
 import type { PagerDutyMirror } from '../flows/pagerduty/mirror.ts';
+import type { Drills } from '../flows/drill/routing.ts';
 
 /**
  * Outside systems, each behind a small port returning our own types. Each runbook step adds its own field;
@@ -54,6 +55,8 @@ export interface Adapters {
   trackers?: IssueTracker[];
   /** Where the post-mortem is published (integrations.publish: Confluence, Notion). */
   pages?: PageTarget[];
+  /** Drills running in this bot: a drill incident's service resolves to the drill's own adapters (/drill). */
+  drills?: Drills;
 }
 
 export interface Deps {

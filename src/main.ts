@@ -33,6 +33,7 @@ import { integrationRoutes, registerIntegrations } from '../flows/integrations/i
 import { checkPolicies } from '../flows/approval/policy-check.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
 import { buildAdapters } from './adapters-build.ts';
+import { Drills } from '../flows/drill/routing.ts';
 import {
   chooseMode,
   configPath,
@@ -70,6 +71,8 @@ export interface BuildOptions {
   breaker?: Partial<BreakerOptions>;
   /** Execution lease of approved actions (tests shorten it; default 15 s renewed every 5 s). */
   actionLease?: { ttlMs: number; renewMs?: number };
+  /** The console's drill world is running: every message says DRILL. */
+  drillWorld?: boolean;
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */
@@ -77,7 +80,13 @@ export function buildBot(opts: BuildOptions): Bot {
   const now = opts.now ?? (() => new Date());
   const metrics = opts.metrics ?? createMetrics();
   const instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
-  const chat = redactingChat(opts.chat, opts.redactor);
+  const env = opts.env ?? process.env;
+  // Drills run against their own adapters; their channels' messages say DRILL (flows/drill/routing.ts).
+  const drills = new Drills({
+    everywhere: opts.drillWorld ?? false,
+    ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
+  });
+  const chat = drills.markChat(redactingChat(opts.chat, opts.redactor));
   const tasks = new Tasks(opts.log);
   const throttle = new Throttle(tasks, opts.editIntervalMs ?? 1000);
   const scheduler = new Scheduler({
@@ -88,15 +97,15 @@ export function buildBot(opts: BuildOptions): Bot {
     // Durable timers run on the bot's clock, so a test (or a drill) that moves the clock moves them too.
     now: () => now().getTime(),
   });
-  const env = opts.env ?? process.env;
   // Values the config names by environment variable (a sandbox's secretVars) are secrets whatever the variable
   // is called: the one redactor behind the log, chat and the timeline must know them before anything runs.
   opts.redactor.add(configSecretValues(opts.config, env));
   const keys = opts.keys ?? deriveKeys(env);
-  const adapters = {
+  const adapters = drills.routeEvidence({
     ...buildAdapters(opts.config, env, metrics, opts.log),
     ...opts.adapters,
-  };
+    drills,
+  });
   const timeline = new TimelineLog(opts.store, now, {
     hasher: (text) => keys.mac('timeline', text),
     redactor: opts.redactor,
@@ -235,7 +244,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       out: process.stdout,
       filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
     });
-    const bot = buildBot({ config, store, chat, log, redactor, env, metrics });
+    const bot = buildBot({ config, store, chat, log, redactor, env, metrics, drillWorld: Boolean(drill) });
     checkPolicies(config, bot.deps.approvals.kinds(), path);
     routes.push(...integrationRoutes(bot.deps, env));
     await bot.start();

@@ -115,3 +115,16 @@ export function pointAtDrill(config: Config, prometheusUrl: string): void {
     if (service.kubernetes?.prometheus) service.kubernetes.prometheus.url = prometheusUrl;
   }
 }
+
+// The drill world, for /drill (flows/drill): steps reach the simulators only through the composition root.
+export { NAMESPACE as DRILL_NAMESPACE } from './drill/kubernetes.ts';
+export { DRILL_ZONE } from './drill/route53.ts';
+export {
+  FAULTS,
+  loadScenario,
+  ScenarioError,
+  scenarioNames,
+  type FaultName,
+  type Scenario,
+} from './drill/scenario.ts';
+export { startDrillWorld, type DrillWorld } from './drill/world.ts';

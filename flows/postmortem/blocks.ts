@@ -1,6 +1,7 @@
 // The reply to /postmortem: the numbers that matter, where the files are, what is left for people.
 import { formatDuration } from '../../src/duration.ts';
 import type { Postmortem } from './model.ts';
+import { scoreLines } from '../drill/score.ts';
 import type { Message } from '../../src/chat/chat.ts';
 import { context, escapeText, fields, header, section } from '../../src/chat/blocks/kit.ts';
 
@@ -36,6 +37,14 @@ export function postmortemMessage(v: PostmortemView): Message {
       ['Evidence', `${doc.evidence.captured.length} artifact(s)`],
     ]),
   ];
+  if (doc.drill)
+    blocks.push(
+      section(
+        `*Drill score*\n${scoreLines(doc.drill)
+          .map((l) => `• ${l}`)
+          .join('\n')}`,
+      ),
+    );
   if (doc.followUps.length > 0) {
     blocks.push(
       section(

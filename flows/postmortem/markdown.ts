@@ -1,6 +1,7 @@
 // The post-mortem as Markdown (pure): what the team reads and edits; human sections are marked, never filled in.
 import { formatDuration } from '../../src/duration.ts';
 import type { KeyTime, Postmortem } from './model.ts';
+import { scoreLines } from '../drill/score.ts';
 
 const STATE_WORD: Record<string, string> = {
   not_started: '**not done**',
@@ -142,6 +143,8 @@ export function renderMarkdown(pm: Postmortem): string {
       : '**Time to approve: no containment approval on this timeline.**',
     '',
   );
+
+  if (pm.drill) push('## Drill score', '', ...scoreLines(pm.drill).map((line) => `- ${line}`), '');
 
   push('## Runbook steps', '');
   push(

@@ -24,6 +24,7 @@ import { STEPS } from '../../src/runbook.ts';
 import { deriveFollowUps } from './follow-ups.ts';
 import { first, happening, keyTime, ms, num, numbers, obj, pinnedOf, str, when, who } from './read.ts';
 import { buildActions, buildAudits, buildEvidence, buildTraffic } from './records.ts';
+import { drillScore } from '../drill/score.ts';
 import type { BuildInput, Postmortem } from './types.ts';
 import { POSTMORTEM_SCHEMA } from './types.ts';
 
@@ -181,9 +182,11 @@ export function buildPostmortem(input: BuildInput): Postmortem {
           reason: verification.reason,
         },
   };
+  const drill = drillScore(events);
   return {
     ...base,
     followUps: deriveFollowUps(base, events),
+    ...(drill ? { drill } : {}),
     humanSections: HUMAN_SECTIONS.map((s) => ({ ...s, content: null })),
   };
 }

@@ -1,5 +1,6 @@
 // The post-mortem as data: its schema, the records it holds, and the limits its wording refers to.
 import type { Incident } from '../../src/incident.ts';
+import type { DrillScore } from '../drill/score.ts';
 import { type StepState } from '../../src/runbook.ts';
 import type { Step, TimelineEvent, Verification } from '../../src/timeline.ts';
 
@@ -195,6 +196,8 @@ export interface Postmortem {
     | { ok: true; events: number; head: string | null }
     | { ok: false; events: number; brokenAt: number; entry: string; reason: string };
   followUps: FollowUp[];
+  /** A drill incident's score (flows/drill/score.ts); absent for a real incident. */
+  drill?: DrillScore;
   humanSections: { title: string; prompt: string; content: null }[];
 }
 

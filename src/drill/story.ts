@@ -26,6 +26,8 @@ export interface StoryOptions {
   cloudShare: () => number;
   /** Called once per scheduled fault when its story time comes. */
   onFault?: (fault: FaultName) => void;
+  /** Called on every OOMKill, with the wall-clock time it happened (the story advances lazily, on reads). */
+  onOom?: (pod: StoryPod, at: number) => void;
 }
 
 /** A story event the simulated cluster reports (OOMKills, back-offs). */
@@ -142,6 +144,7 @@ export class Story {
     pod.lastOomAt = at;
     pod.memoryMiB = this.#opts.scenario.pods.baselineMiB;
     this.ooms.push({ pod: pod.name, at });
+    this.#opts.onOom?.(pod, at);
   }
 
   #fireFaults(storyMs: number): void {

@@ -27,6 +27,10 @@ export interface DrillWorldOptions {
   scenario?: Scenario;
   /** The clock the story, Route 53's propagation and the faults run on (default Date.now). */
   now?: () => number;
+  /** Told of every OOMKill in the story (the drill step puts it on the incident's timeline). */
+  onOom?: (pod: string, restarts: number, at: number) => void;
+  /** Told of every fault, scheduled or injected. */
+  onFault?: (fault: FaultName, what: string) => void;
 }
 
 export interface DrillWorld {
@@ -188,9 +192,15 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     now,
     cloudShare,
     onFault: (fault) => inject(fault),
+    onOom: (pod, at) => opts.onOom?.(pod.name, pod.restarts, at),
   });
   function inject(fault: FaultName): string {
     injected.push({ at: now(), fault });
+    const what = apply(fault);
+    opts.onFault?.(fault, what);
+    return what;
+  }
+  function apply(fault: FaultName): string {
     switch (fault) {
       case 'route53-throttling':
         route53.throttleNext(5);
