@@ -76,6 +76,8 @@ export interface MirrorState {
   superseded?: string[];
   failure?: MirrorFailure;
   lastSyncAt?: string;
+  /** The commander and severity PagerDuty was last brought in line with (first seen at link: nothing sent). */
+  fields?: { commander: string; severity: Severity };
 }
 
 export interface BreakerPage {
