@@ -95,4 +95,11 @@ export const PagerDuty = z.strictObject({
   routingKey: SecretRef.optional(),
   /** Overrides the urgency taken from the severity (SEV1-2 high, SEV3-4 low). */
   urgency: z.enum(['high', 'low']).optional(),
+  /** PagerDuty priority id per severity (from GET /priorities, like P53ZZH5): set on the incident when the severity changes. */
+  priorities: z
+    .partialRecord(
+      z.enum(['SEV1', 'SEV2', 'SEV3', 'SEV4', 'SEV5']),
+      z.string().regex(/^[A-Z0-9]{5,20}$/, 'a PagerDuty priority id, like P53ZZH5'),
+    )
+    .optional(),
 });

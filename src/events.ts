@@ -289,6 +289,8 @@ export const PAGERDUTY_LINKED = 'pagerduty.linked';
 export const PAGERDUTY_RESOLVED = 'pagerduty.resolved';
 export const PAGERDUTY_UNAVAILABLE = 'pagerduty.unavailable';
 export const PAGERDUTY_RECOVERED = 'pagerduty.recovered';
+/** The PagerDuty incident's assignee, priority or urgency now follows the commander and severity. */
+export const PAGERDUTY_UPDATED = 'pagerduty.updated';
 
 /** `/postmortem` (flows/postmortem/postmortem.ts): where the draft went, with the SHA-256 of each file. */
 export const POSTMORTEM_GENERATED = 'postmortem.generated';

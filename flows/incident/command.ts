@@ -1,5 +1,6 @@
 // /incident: declare, status, resolve, link and help; the lifecycle every runbook step hangs on.
 import { helpMessage, notice } from '../../src/chat/blocks/common.ts';
+import { incidentInvitees } from './oncall-invite.ts';
 import { headlineMessage, listMessage } from './blocks.ts';
 import { role, severity, update } from './lifecycle-command.ts';
 import { UsageError } from '../../src/errors.ts';
@@ -192,6 +193,7 @@ export async function runDeclare(
   // Asked before declaring, so the mirror's first pass links this one instead of paging with a new incident.
   let linkChannel: string | undefined;
   let incident;
+  const invitees = request.ownChannel ? await incidentInvitees(deps, service) : { ids: [], missed: [] };
   try {
     incident = await deps.incidents.declare({
       service,
@@ -204,7 +206,7 @@ export async function runDeclare(
         ? {
             ownChannel: {
               private: isPrivate,
-              invite: deps.config.services[service]?.responders ?? [],
+              invite: invitees.ids,
             },
           }
         : {}),
@@ -232,7 +234,7 @@ export async function runDeclare(
         : ` PagerDuty: ${service} has no pagerduty.serviceId, so nothing is paged; \`/incident link <id>\` attaches an existing incident.`;
   await respond(
     notice(
-      `Declared *${incident.id}* for *${service}*${incident.channel !== origin ? ` in its own channel <#${incident.channel}>` : ''}. The pinned headline tracks the CLOUD-SAFETY checklist.${pd} Next: \`/contain\` ${incident.channel !== origin ? 'there ' : ''}to move traffic back to legacy.`,
+      `Declared *${incident.id}* for *${service}*${incident.channel !== origin ? ` in its own channel <#${incident.channel}>` : ''}. The pinned headline tracks the CLOUD-SAFETY checklist.${pd}${invitees.missed.length > 0 ? ` Not invited (invite them by hand): ${invitees.missed.join('; ')}.` : ''} Next: \`/contain\` ${incident.channel !== origin ? 'there ' : ''}to move traffic back to legacy.`,
     ),
   );
 }

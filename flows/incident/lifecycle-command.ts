@@ -44,7 +44,7 @@ export async function role(ctx: CommandContext, words: string[], usage: string):
   await ctx.inv.respond(
     notice(
       name === 'commander'
-        ? `${mention(person.id)} is now commander of *${incident.id}* (was ${previous ? mention(previous.id) : 'nobody'}). The headline and the timeline show the handover.${pd}`
+        ? `${mention(person.id)} is now commander of *${incident.id}* (was ${previous ? mention(previous.id) : 'nobody'}). The headline and the timeline show the handover.${incident.pagerduty ? ' PagerDuty gets a note and is assigned to them.' : ''}`
         : `${mention(person.id)} is now ${name} of *${incident.id}*${previous ? ` (was ${mention(previous.id)})` : ''}.${pd}`,
     ),
   );
@@ -75,7 +75,7 @@ export async function severity(ctx: CommandContext, text: string, usage: string)
   const reminded = Number(updated.severity.slice(3)) <= 2;
   await ctx.inv.respond(
     notice(
-      `*${incident.id}* is now ${level} (was ${incident.severity}).${reminded ? ' Status updates are due every ' + ctx.deps.config.incident.updateEvery / 60_000 + ' min; the commander is reminded when one is late.' : ''}${incident.pagerduty ? ' PagerDuty gets a note.' : ''}`,
+      `*${incident.id}* is now ${level} (was ${incident.severity}).${reminded ? ' Status updates are due every ' + ctx.deps.config.incident.updateEvery / 60_000 + ' min; the commander is reminded when one is late.' : ''}${incident.pagerduty ? ' PagerDuty gets a note, and its urgency and priority follow.' : ''}`,
     ),
   );
 }

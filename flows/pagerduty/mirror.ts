@@ -8,6 +8,7 @@ import type { Incident } from '../../src/incident.ts';
 import { TimelineLog } from '../../src/timeline-log.ts';
 import { type Actor, type TimelineEvent } from '../../src/timeline.ts';
 import { ensureLinked, describeMirror, linkIncident } from './link.ts';
+import { fieldsInLine, syncFields } from './fields.ts';
 import { flushNotes, recordFailure, resolveIncident, supersede } from './notes.ts';
 import { triggerBreakerPage } from './breaker-page.ts';
 import {
@@ -144,7 +145,8 @@ export class PagerDutyMirror {
     const caughtUp = () =>
       state.cursor?.hash === head &&
       (incident?.status !== 'resolved' || state.resolved === true) &&
-      (state.superseded ?? []).length === 0;
+      (state.superseded ?? []).length === 0 &&
+      (incident === null || fieldsInLine(incident, state));
     if (incident.pagerduty && state.pagerdutyId === incident.pagerduty.id && caughtUp() && !state.failure) {
       await this.#settle(incidentId, head);
       return;
@@ -165,6 +167,8 @@ export class PagerDutyMirror {
       during = 'note';
       const flushed = await flushNotes(this.#ctx, incident, pd.id);
       state = flushed.state;
+      during = 'update';
+      await syncFields(this.#ctx, incident, pd.id, state);
       // Incidents.resolve records its event before it flips the status: either one means resolved.
       if ((incident.status === 'resolved' || flushed.resolution !== undefined) && !state.resolved) {
         during = 'resolve';

@@ -85,6 +85,8 @@ export interface MirrorState {
   superseded?: string[];
   failure?: MirrorFailure;
   lastSyncAt?: string;
+  /** The commander and severity PagerDuty was last brought in line with (first seen at link: nothing sent). */
+  fields?: { commander: string; severity: Severity };
 }
 
 /** What the breaker's page left in the store: its dedup key, and when it was sent (or accepted, once it was). */

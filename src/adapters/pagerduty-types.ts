@@ -31,8 +31,17 @@ export interface PagerDuty {
   addNote(incidentId: string, content: string): Promise<{ id: string }>;
   /** Resolves; an incident that is already resolved counts as done. */
   resolveIncident(incidentId: string, resolution?: string): Promise<PagerDutyIncident | null>;
+  /** Reassigns and re-prioritises (PUT /incidents/{id}); only the fields given change. */
+  updateIncident?(incidentId: string, fields: IncidentFields): Promise<PagerDutyIncident>;
   /** Who is on call now, at any level, for an escalation policy (or, with `by: 'schedule'`, a schedule) (GET /oncalls). */
   oncallUsers?(id: string, by?: 'escalation_policy' | 'schedule'): Promise<OncallUser[]>;
+}
+
+/** What `updateIncident` may change: the assignee (a PagerDuty user id), the priority id, the urgency. */
+export interface IncidentFields {
+  assignee?: string;
+  priority?: string;
+  urgency?: 'high' | 'low';
 }
 
 /** A PagerDuty user on call now. */

@@ -4,12 +4,19 @@ import { ConfigError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PdResponse, ErrorContext } from './pagerduty-wire.ts';
 import { text, toIncident, restError, transportError, hostOf } from './pagerduty-wire.ts';
-import type { PagerDutyIncident, CreateIncidentInput, PagerDuty, OncallUser } from './pagerduty-types.ts';
+import type {
+  PagerDutyIncident,
+  CreateIncidentInput,
+  IncidentFields,
+  PagerDuty,
+  OncallUser,
+} from './pagerduty-types.ts';
 import { PagerDutyError } from './pagerduty-types.ts';
 
 export { PagerDutyError, PAGERDUTY_ID } from './pagerduty-types.ts';
 export type {
   CreateIncidentInput,
+  IncidentFields,
   OncallUser,
   PagerDuty,
   PagerDutyEvents,
@@ -217,5 +224,30 @@ export class PdjsPagerDuty implements PagerDuty {
       }
       throw err;
     }
+  }
+
+  async updateIncident(incidentId: string, fields: IncidentFields): Promise<PagerDutyIncident> {
+    const res = await this.#call(
+      'update_incident',
+      {
+        method: 'PUT',
+        path: `/incidents/${encodeURIComponent(incidentId)}`,
+        data: {
+          incident: {
+            type: 'incident_reference',
+            ...(fields.urgency ? { urgency: fields.urgency } : {}),
+            ...(fields.priority ? { priority: { id: fields.priority, type: 'priority_reference' } } : {}),
+            ...(fields.assignee
+              ? { assignments: [{ assignee: { id: fields.assignee, type: 'user_reference' } }] }
+              : {}),
+          },
+        },
+      },
+      {
+        operation: `update incident ${incidentId}`,
+        notFound: `PagerDuty has no incident ${incidentId} any more (merged or deleted?); link another with /incident link <id>`,
+      },
+    );
+    return toIncident(res.data);
   }
 }

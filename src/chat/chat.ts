@@ -91,6 +91,8 @@ export interface Chat {
   publishHome(user: string, view: View): Promise<void>;
   /** Members of a user group by handle (without @); undefined when the workspace has no such group. */
   groupMembers(handle: string): Promise<string[] | undefined>;
+  /** The workspace member with this email (Slack users.lookupByEmail); null when there is none. */
+  findUserByEmail?(email: string): Promise<ChatUser | null>;
   /** Drops cached group memberships (a group changed), where the transport keeps any. */
   forgetGroups?(): void;
 }

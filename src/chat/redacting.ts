@@ -72,5 +72,8 @@ export function redactingChat(chat: Chat, redactor: Redactor): Chat {
     publishHome: (user, view) => chat.publishHome(user, view),
     groupMembers: (handle) => chat.groupMembers(handle),
     forgetGroups: () => chat.forgetGroups?.(),
+    ...(chat.findUserByEmail
+      ? { findUserByEmail: (email: string) => chat.findUserByEmail?.(email) ?? Promise.resolve(null) }
+      : {}),
   };
 }

@@ -29,6 +29,7 @@ const SCOPE_OF: Record<string, string | null> = {
   'conversations.replies': 'channels:history',
   'usergroups.list': 'usergroups:read',
   'users.info': 'users:read',
+  'users.lookupByEmail': 'users:read.email',
   'conversations.create': 'channels:manage',
   'conversations.invite': 'channels:manage',
   filesUploadV2: 'files:write',

@@ -259,6 +259,18 @@ export class SlackChat implements Chat {
     }
   }
 
+  async findUserByEmail(email: string): Promise<ChatUser | null> {
+    try {
+      const res = await this.#client.users.lookupByEmail({ email });
+      const user = res.user;
+      if (!user?.id || user.deleted) return null;
+      return { id: user.id, name: user.name ?? user.id };
+    } catch (err) {
+      if ((err as SlackError).data?.error === 'users_not_found') return null;
+      throw slackError('users.lookupByEmail', err);
+    }
+  }
+
   async createChannel(name: string, opts: { private: boolean }): Promise<ChatChannel | 'name_taken'> {
     try {
       const res = await this.#send('conversations.create', 'post', () =>
