@@ -28,7 +28,7 @@ function runConsole(script: string[], env: Record<string, string> = {}): Promise
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000); // a safety net only: startup alone can take 10 s on a loaded 2-core machine
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -38,7 +38,8 @@ function runConsole(script: string[], env: Record<string, string> = {}): Promise
   });
 }
 
-describe('console mode (piped stdin)', () => {
+describe('console mode (piped stdin)', function () {
+  this.timeout(90_000);
   it('runs a whole incident: declare, pin, timeline, resolve', async () => {
     const run = await runConsole([
       '# a drill',

@@ -27,7 +27,7 @@ function start(
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000); // a safety net only: startup alone can take 10 s on a loaded 2-core machine
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -49,7 +49,8 @@ const SERVICES = `services:
   payments: {}
 `;
 
-describe('approval policies at startup (node src/main.ts)', () => {
+describe('approval policies at startup (node src/main.ts)', function () {
+  this.timeout(90_000);
   it('refuses to start when a policy names an unknown service or kind, and says which and what exists', async () => {
     const run = await start(
       `${BASE}  policies:
