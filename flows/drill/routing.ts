@@ -2,7 +2,7 @@
 // kube context, Prometheus URL, ledger and evidence resolve to the drill's OWN adapter set (built against the
 // simulators), never to the real one; and every message posted in a drill's channel says DRILL.
 import type { Adapters } from '../../src/deps.ts';
-import type { Chat, Message } from '../../src/chat/chat.ts';
+import { wrapChat, type Chat, type Message } from '../../src/chat/chat.ts';
 import type { EvidenceStore } from '../../src/adapters/evidence/store.ts';
 import { KubernetesError, type KubernetesClusters } from '../../src/adapters/kubernetes/types.ts';
 import type { Prometheus, PrometheusEndpoint } from '../../src/adapters/prometheus.ts';
@@ -188,7 +188,7 @@ export class Drills {
   markChat(chat: Chat): Chat {
     const mark = async (channel: string, message: Message): Promise<Message> =>
       (await this.isDrillChannel(channel)) ? marked(message) : message;
-    return {
+    return wrapChat(chat, {
       post: async (channel, message, opts) => chat.post(channel, await mark(channel, message), opts),
       update: async (ref, message) => chat.update(ref, await mark(ref.channel, message)),
       postEphemeral: async (channel, user, message) =>
@@ -201,16 +201,7 @@ export class Drills {
             : file,
           opts,
         ),
-      pin: (ref) => chat.pin(ref),
-      permalink: (ref) => chat.permalink(ref),
-      fetchMessage: (ref) => chat.fetchMessage(ref),
-      findUser: (mention) => chat.findUser(mention),
-      createChannel: (name, opts) => chat.createChannel(name, opts),
-      invite: (channel, users) => chat.invite(channel, users),
-      openView: (triggerId, view) => chat.openView(triggerId, view),
-      publishHome: (user, view) => chat.publishHome(user, view),
-      groupMembers: (handle) => chat.groupMembers(handle),
-    };
+    });
   }
 }
 

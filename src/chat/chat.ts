@@ -127,3 +127,28 @@ export interface ReactionAdded {
   /** Slack's event_id, used to drop retried deliveries. */
   eventId?: string;
 }
+
+/**
+ * A Chat that is `chat` except for `overrides`: the one way to wrap a transport (redaction, DRILL marks), so a
+ * method added to the port is forwarded by every wrapper, optional ones included, instead of silently dropped.
+ */
+export function wrapChat(chat: Chat, overrides: Partial<Chat>): Chat {
+  const forwarded: Chat = {
+    post: (channel, message, opts) => chat.post(channel, message, opts),
+    update: (ref, message) => chat.update(ref, message),
+    postEphemeral: (channel, user, message) => chat.postEphemeral(channel, user, message),
+    pin: (ref) => chat.pin(ref),
+    permalink: (ref) => chat.permalink(ref),
+    fetchMessage: (ref) => chat.fetchMessage(ref),
+    upload: (channel, file, opts) => chat.upload(channel, file, opts),
+    findUser: (mention) => chat.findUser(mention),
+    createChannel: (name, opts) => chat.createChannel(name, opts),
+    invite: (channel, users) => chat.invite(channel, users),
+    openView: (triggerId, view) => chat.openView(triggerId, view),
+    publishHome: (user, view) => chat.publishHome(user, view),
+    groupMembers: (handle) => chat.groupMembers(handle),
+    ...(chat.findUserByEmail ? { findUserByEmail: (email: string) => chat.findUserByEmail!(email) } : {}),
+    ...(chat.forgetGroups ? { forgetGroups: () => chat.forgetGroups!() } : {}),
+  };
+  return { ...forwarded, ...overrides };
+}

@@ -1,7 +1,7 @@
 // Everything that leaves the process for chat passes here: secrets scrubbed, invisible controls stripped, the
 // plain-text fallback escaped like blocks are.
 import type { Redactor } from '../redact.ts';
-import type { Chat, Message } from './chat.ts';
+import { wrapChat, type Chat, type Message } from './chat.ts';
 
 /**
  * Bidi overrides and isolates (a "Trojan Source" line reads differently than it is) and zero-width characters
@@ -48,13 +48,10 @@ export function outgoingMessage(redactor: Redactor, message: Message): Message {
 
 export function redactingChat(chat: Chat, redactor: Redactor): Chat {
   const out = (message: Message) => outgoingMessage(redactor, message);
-  return {
+  return wrapChat(chat, {
     post: (channel, message, opts) => chat.post(channel, out(message), opts),
     update: (ref, message) => chat.update(ref, out(message)),
     postEphemeral: (channel, user, message) => chat.postEphemeral(channel, user, out(message)),
-    pin: (ref) => chat.pin(ref),
-    permalink: (ref) => chat.permalink(ref),
-    fetchMessage: (ref) => chat.fetchMessage(ref),
     upload: (channel, file, opts) =>
       chat.upload(
         channel,
@@ -65,15 +62,5 @@ export function redactingChat(chat: Chat, redactor: Redactor): Chat {
         },
         opts,
       ),
-    findUser: (mention) => chat.findUser(mention),
-    createChannel: (name, opts) => chat.createChannel(name, opts),
-    invite: (channel, users) => chat.invite(channel, users),
-    openView: (triggerId, view) => chat.openView(triggerId, view),
-    publishHome: (user, view) => chat.publishHome(user, view),
-    groupMembers: (handle) => chat.groupMembers(handle),
-    forgetGroups: () => chat.forgetGroups?.(),
-    ...(chat.findUserByEmail
-      ? { findUserByEmail: (email: string) => chat.findUserByEmail?.(email) ?? Promise.resolve(null) }
-      : {}),
-  };
+  });
 }
