@@ -1,6 +1,7 @@
 // Slash-command ack latency in HTTP mode with real Redis, against a bare Bolt app that only acks (same run), with
 // 100 open incidents on that Redis and each /incident status sent from one of their channels.
 import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import bolt from '@slack/bolt';
 import { RedisStore } from '../src/store/redis.ts';
@@ -127,6 +128,7 @@ export async function run(
         bare: { ...bareStats, seconds: round(bareRun.seconds), errors: bareRun.errors },
         bot: { ...botStats, seconds: round(botRun.seconds), errors: botRun.errors },
         openIncidents: open,
+        loadAverage: loadavg(),
         p99Ratio: ratio,
         p50Ratio,
         throughputRatio,
