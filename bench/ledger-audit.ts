@@ -113,8 +113,9 @@ async function botAudit(
     const audited = events.find((e) => e.kind === 'ledger.audited');
     if (!audited) throw new Error('the audit did not finish with a ledger.audited event');
     const data = audited.data as { counts: DifferenceCounts; rowsCompared: number };
-    const summary = JSON.stringify(t.chat.sent.filter((m) => m.kind === 'update').at(-1)?.message ?? {});
-    const buckets = /([\d,]+) of ([\d,]+) differ/.exec(summary);
+    // The summary's "Buckets" field, as the last message that has one shows it.
+    const summary = JSON.stringify(t.chat.sent);
+    const buckets = [...summary.matchAll(/([\d,]+) of ([\d,]+) differ/g)].at(-1);
     const count = (text: string | undefined) => Number((text ?? '-1').replace(/,/g, ''));
     return {
       seconds,
