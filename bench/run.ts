@@ -70,13 +70,13 @@ const BENCHES: Bench[] = [
   {
     name: 'ledger-audit',
     async run() {
-      const { run } = await import('./ledger-audit.ts');
+      const { run, targetText } = await import('./ledger-audit.ts');
       const r = await run({ write: false });
       const headline: Record<string, string> = {};
       for (const s of r.sizes) {
         const n = s.rowsPerSide.toLocaleString('en-US');
         headline[`${n} rows`] =
-          `audit ${s.audit.seconds} s (${s.audit.rowsPerSecond.toLocaleString('en-US')} rows/s), floor ${s.floor.seconds} s, ` +
+          `/ledger audit (checks on) ${s.audit.seconds.join('/')} s, floor ${s.floor.seconds.join('/')} s, ` +
           `audit/floor ${s.ratios.auditOverFloor}x` +
           (s.ratios.naiveOverAudit !== undefined ? `, naive/audit ${s.ratios.naiveOverAudit}x` : '') +
           `, peak RSS ${s.audit.peakRssMiB} MiB`;
@@ -84,10 +84,11 @@ const BENCHES: Bench[] = [
       return {
         name: 'ledger-audit',
         title:
-          'In-database bucketed audit of legacy vs cloud ledgers (100 scattered differences) vs one hash scan (floor) and a naive row-by-row diff',
+          '`/ledger audit` command to final reply, partial and double-entry checks on (100 scattered differences), vs one hash scan of both sides at once (floor) and a naive row-by-row diff',
         when: r.at,
         machine: machine(),
         headline,
+        target: targetText(r),
         details: { ...r },
       };
     },

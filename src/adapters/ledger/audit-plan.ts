@@ -35,6 +35,16 @@ export interface KeyPlan {
   lookupValues: (keys: string[]) => string[];
   /** Distinct stored keys always have distinct canonical keys. */
   injective: boolean;
+  /** How the drill orders keys (SQL), and the same order for their text here: integers as numbers, else bytewise. */
+  orderBy: string;
+  compare: (a: string, b: string) => number;
+}
+
+/** Integer keys ordered as numbers: the index order, so no sort of key text is needed. */
+export function compareIntegers(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -15,7 +15,15 @@ import { zeroCounts, type AuditOptions, type AuditResult, type DifferenceClass }
 import { duplicates, invariants, partials } from './audit-checks.ts';
 import { drill } from './audit-drill.ts';
 import { Findings, Progress, ROW_CLASSES } from './audit-findings.ts';
-import { allKeys, CELLS_PER_BUCKET, uuidsOnly, type Cut, type KeyPlan, type SidePlan } from './audit-plan.ts';
+import {
+  allKeys,
+  CELLS_PER_BUCKET,
+  compareIntegers,
+  uuidsOnly,
+  type Cut,
+  type KeyPlan,
+  type SidePlan,
+} from './audit-plan.ts';
 import {
   cutThresholds,
   estimate,
@@ -36,7 +44,7 @@ import {
   STATS_MIN_WINDOW_ROWS,
   windowCoversTable,
 } from './audit-stats.ts';
-import { both, failure } from './audit-sides.ts';
+import { both, compareC, failure } from './audit-sides.ts';
 import { canHashRecords, inspectTable, neededColumns, type TableInfo } from './schema.ts';
 import type { LedgerSideDb, SideSession } from './side.ts';
 import {
@@ -56,6 +64,8 @@ import {
 } from './sql.ts';
 
 export { both, compareC } from './audit-sides.ts';
+
+const INTEGER_KEYS = new Set(['int2', 'int4', 'int8']);
 
 export interface AuditInput {
   legacy: LedgerSideDb;
@@ -150,6 +160,9 @@ async function audit(
         lookup: (param) => `${ident(config.key)} = ANY(${param}::text[]::${type}[])`,
         lookupValues: (keys) => keys,
         injective: true,
+        ...(INTEGER_KEYS.has(mine.baseName)
+          ? { orderBy: ident(config.key), compare: compareIntegers }
+          : { orderBy: `${ident(config.key)}::text COLLATE "C"`, compare: compareC }),
       };
     }
     const canonical = canonicalValue(mine, theirs, info.serverVersion);
@@ -171,6 +184,8 @@ async function audit(
       lookupValues: lookup.values,
       // Lower-casing or trimming can fold two stored keys into one canonical key.
       injective: identity || family === 'uuid',
+      orderBy: `${expr}::text COLLATE "C"`,
+      compare: compareC,
     };
   };
   const lKey = keyOf(lInfo, lKeyCol, cKeyCol);
@@ -217,9 +232,12 @@ async function audit(
   const entry = config.doubleEntry;
   const groupCol = entry ? cutter.info.columns.get(entry.group) : undefined;
   const stats = await readStats(cutter, [config.key, ...(entry ? [entry.group] : [])]);
+  // Cut from statistics, cells cost nothing to make, so they are 4x finer: a differing cell is read back with
+  // a quarter of the rows (at 1 M rows and 100 scattered differences the drill otherwise reads 8% of the table).
+  const statsCellRows = Math.max(16, Math.floor(cellRows / 4));
   const fromStats =
     fine && windowRows >= STATS_MIN_WINDOW_ROWS && rowsNow(stats) <= 4 * windowRows
-      ? interpolate(stats, lKeyCol, cellRows, await indexedMax(cutter, config.key))
+      ? interpolate(stats, lKeyCol, statsCellRows, await indexedMax(cutter, config.key))
       : undefined;
   const thresholds = fromStats
     ? { keys: fromStats, sampled: false }
@@ -233,7 +251,8 @@ async function audit(
   if (thresholds.sampled) notes.push('bucket thresholds were cut from a page sample of the window.');
   const cut: Cut = { bounds: thresholds.keys, slices };
   const bounds = cut.bounds;
-  const totalBuckets = Math.ceil(((bounds.length + 1) * slices) / CELLS_PER_BUCKET);
+  const cellsPerBucket = fromStats ? CELLS_PER_BUCKET * 4 : CELLS_PER_BUCKET;
+  const totalBuckets = Math.ceil(((bounds.length + 1) * slices) / cellsPerBucket);
 
   // The double-entry sums ride on the same pass, per range of the group column.
   const ranges =
@@ -301,7 +320,7 @@ async function audit(
   }
   differing.sort((x, y) => x - y);
   const partialRows = sumPartial(lCells) + sumPartial(cCells);
-  const differingBuckets = new Set(differing.map((id) => Math.floor(id / CELLS_PER_BUCKET))).size;
+  const differingBuckets = new Set(differing.map((id) => Math.floor(id / cellsPerBucket))).size;
   const findings = new Findings(config.maxDifferences, opts.onDifference);
 
   const base = {

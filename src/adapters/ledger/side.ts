@@ -200,8 +200,6 @@ const SNAPSHOT_SETTINGS = [
   'SET LOCAL jit = off',
   // The audit shares the server with production traffic: one core per side, never a parallel gang.
   'SET LOCAL max_parallel_workers_per_gather = 0',
-  // Bucket counts aggregate in a small hash table; the planner's estimate of groups is always far too high.
-  'SET LOCAL enable_sort = off',
   "SET LOCAL work_mem = '64MB'",
 ];
 
