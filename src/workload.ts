@@ -6,6 +6,8 @@ export interface PodInfo {
   uid: string;
   namespace: string;
   node?: string;
+  /** metadata.creationTimestamp (ISO). */
+  createdAt?: string;
   /** status.podIP, once the pod has one. */
   ip?: string;
   phase: string;

@@ -1,5 +1,6 @@
 // /telemetry: snapshot the failing workload, keep evidence from its worst pods, quarantine some (approved), release.
 import { releaseQuarantine } from './release.ts';
+import { requestReturn } from './release-plan.ts';
 import { runTelemetry } from './snapshot.ts';
 import { kubernetesSection } from './workload.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
@@ -8,7 +9,10 @@ import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandSpec } from '../../commands/command.ts';
 import { incidentService } from '../../commands/context.ts';
 
-const USAGE = ['/telemetry [service] [pods=<n>] [quarantine=<n>]', '/telemetry release [service]'];
+const USAGE = [
+  '/telemetry [service] [pods=<n>] [quarantine=<n>]',
+  '/telemetry release [service] [mode=return|delete]',
+];
 const usage = USAGE.join('\n');
 const MAX_PODS = 10;
 
@@ -25,7 +29,7 @@ function count(key: string, text: string, max: number, hint: string): number {
 export const telemetryCommand: CommandSpec = {
   name: '/telemetry',
   summary: 'Snapshot the failing pods, keep heap dumps and thread traces as evidence, quarantine pods',
-  usageHint: '[service] [pods=<n>] [quarantine=<n>] | release',
+  usageHint: '[service] [pods=<n>] [quarantine=<n>] | release [mode=return|delete]',
   usage: USAGE,
   examples: ['/telemetry', '/telemetry pods=3', '/telemetry quarantine=1', '/telemetry release'],
   async run(ctx) {
@@ -41,13 +45,27 @@ export const telemetryCommand: CommandSpec = {
     }
     const { incident, service } = incidentService(ctx, words[0], usage);
     if (release) {
-      allowOnly(args, [], usage);
+      allowOnly(args, ['mode'], usage);
       const cfg = kubernetesSection(ctx.deps, service);
+      const modeText = args.options.get('mode');
+      if (modeText !== undefined && modeText !== 'return' && modeText !== 'delete') {
+        throw new UsageError(
+          `mode=${quoteInput(modeText)} is not a release mode: mode=return gives the pods back to their ReplicaSet (a card first when it would then delete a pod), mode=delete deletes them.`,
+          usage,
+        );
+      }
+      const mode = modeText ?? cfg.release;
+      if (mode === 'return') {
+        // The ReplicaSet re-adopts a returned pod and may then delete one: a card says so before anything happens.
+        const result = await requestReturn(ctx.deps, { incident, service, actor: ctx.actor });
+        await ctx.inv.respond(notice(`${result.summary}${result.card ? '' : '.'}`));
+        return;
+      }
       const result = await releaseQuarantine(ctx.deps, {
         incident,
         service,
         actor: ctx.actor,
-        mode: cfg.release,
+        mode,
         reason: 'command',
       });
       await ctx.inv.respond(notice(`${result.summary}.`));

@@ -109,7 +109,7 @@ export async function confirmIsolation(
     const list = open.map((t) => `${t.pod} (${t.ip}:${t.port})`).join(', ');
     return {
       verdict: 'not-enforced',
-      text: `NOT ISOLATED: from ${from.pod}, ${list} still answer${open.length === 1 ? 's' : ''} after the deny-all NetworkPolicy (${ATTEMPTS} probes over ${(ATTEMPTS - 1) * WAIT_BETWEEN_S} s). The cluster's network plugin does not enforce NetworkPolicy: the pods are out of the Service, but other pods can still reach them and they can still reach the network. Fence them another way (a node firewall or the cloud's security groups), or \`/telemetry release\` with release: delete once the evidence is kept.`,
+      text: `NOT ISOLATED: from ${from.pod}, ${list} still answer${open.length === 1 ? 's' : ''} after the deny-all NetworkPolicy (${ATTEMPTS} probes over ${(ATTEMPTS - 1) * WAIT_BETWEEN_S} s). The cluster's network plugin does not enforce NetworkPolicy: the pods are out of the Service, but other pods can still reach them and they can still reach the network. Fence them another way (a node firewall or the cloud's security groups), or \`/telemetry release mode=delete\` once the evidence is kept.`,
     };
   }
   return {

@@ -5,6 +5,13 @@ import { SYSTEM } from '../../src/timeline.ts';
 import type { StoredBasis } from './quarantine.ts';
 import { executeQuarantine, recheckQuarantine } from './quarantine.ts';
 import { releaseQuarantine } from './release.ts';
+import {
+  RELEASE_KIND,
+  executeReturn,
+  recheckReturn,
+  releaseView,
+  type ReleaseChange,
+} from './release-plan.ts';
 import type { QuarantineChange } from './workload.ts';
 import { EXPIRY_QUEUE, QUARANTINE_KIND } from './workload.ts';
 
@@ -39,6 +46,13 @@ export function registerTelemetry(deps: Deps): void {
     },
     execute: (action, ctx) => executeQuarantine(deps, action, ctx),
     recheck: (action) => recheckQuarantine(deps, action),
+  });
+  deps.approvals.register<ReleaseChange>({
+    kind: RELEASE_KIND,
+    stepOnSuccess: 'in_progress',
+    describe: (action) => releaseView(action.change),
+    execute: (action) => executeReturn(deps, action),
+    recheck: (action) => recheckReturn(deps, action),
   });
   deps.scheduler.handle(EXPIRY_QUEUE, async (member) => {
     const [incidentId = '', service = ''] = member.split('|');

@@ -302,7 +302,8 @@ describe('/telemetry (Kubernetes via nock and a local exec server)', () => {
       ['checkout', /This channel's incident INC-1 is about payments, not checkout/],
       ['billing', /Unknown service "billing"/],
       ['payments extra', /Too many words/],
-      ['release pods=2', /This command takes no options/],
+      ['release pods=2', /Unknown option pods=. Known options: mode=/],
+      ['release mode=keep', /mode="keep" is not a release mode: mode=return gives the pods back/],
       ['', /This channel has no active incident/, 'C0QUIET'],
     ];
     for (const [text, expected, channel] of cases) {
@@ -724,7 +725,39 @@ describe('/telemetry (Kubernetes via nock and a local exec server)', () => {
     assert.equal(heapEvent?.data.sha256, sha(heap));
 
     // Release: fence lifted first, then the labels go back, so the pod never rejoins the Service while fenced.
+    // The ReplicaSet (3 replicas) runs 2 pods, so re-adopting this one deletes nothing: no card needed.
     const calls: string[] = [];
+    const quarantinedWithLabels = {
+      ...quarantined,
+      annotations: {
+        'cloud-safety.io/incident': 'INC-1',
+        'cloud-safety.io/original-labels':
+          '{"app":"payments","pod-template-hash":"7d9f8b6c5","track":"cloud"}',
+      },
+    };
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/pods`)
+      .query({ labelSelector: 'cloud-safety.io/quarantine=INC-1' })
+      .reply(200, () => podList([quarantinedWithLabels]));
+    api.get(`/apis/apps/v1/namespaces/${NAMESPACE}/replicasets`).reply(200, {
+      kind: 'ReplicaSetList',
+      apiVersion: 'apps/v1',
+      metadata: {},
+      items: [
+        {
+          metadata: { name: 'payments-7d9f8b6c5', namespace: NAMESPACE },
+          spec: {
+            replicas: 3,
+            selector: { matchLabels: { app: 'payments', 'pod-template-hash': '7d9f8b6c5' } },
+            template: {},
+          },
+        },
+      ],
+    });
+    api
+      .get(`/api/v1/namespaces/${NAMESPACE}/pods`)
+      .query({ labelSelector: SELECTOR })
+      .reply(200, podList(PODS.slice(1)));
     api
       .get(`/api/v1/namespaces/${NAMESPACE}/pods`)
       .query({ labelSelector: 'cloud-safety.io/quarantine=INC-1' })

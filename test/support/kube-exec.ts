@@ -43,6 +43,13 @@ export class ExecFront {
     perMessageDeflate: false,
     handleProtocols: (p) => (p.has(PROTOCOL) ? PROTOCOL : false),
   });
+  /** Answers REST requests itself when it returns a response (a controller model); others reach the drill server. */
+  rest?: (req: {
+    method: string;
+    path: string;
+    query: URLSearchParams;
+    body: unknown;
+  }) => { status: number; body: unknown } | undefined;
   #silent: (() => void)[] = [];
   #lagLeft = new Map<string, number>();
 
@@ -51,6 +58,40 @@ export class ExecFront {
     this.timers = timers;
     // REST goes straight through (tests nock it on this front's URL; what is not nocked reaches the drill server).
     this.#server = createServer((req, res) => {
+      if (this.rest) {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const url = new URL(req.url ?? '/', 'http://x');
+          const text = Buffer.concat(chunks).toString('utf8');
+          const answer = this.rest?.({
+            method: req.method ?? 'GET',
+            path: url.pathname,
+            query: url.searchParams,
+            body: text ? (JSON.parse(text) as unknown) : undefined,
+          });
+          if (answer) {
+            res.writeHead(answer.status, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(answer.body));
+            return;
+          }
+          const out = request(
+            {
+              host: '127.0.0.1',
+              port: upstream.port,
+              path: req.url,
+              method: req.method,
+              headers: req.headers,
+            },
+            (up) => {
+              res.writeHead(up.statusCode ?? 500, up.headers);
+              up.pipe(res);
+            },
+          );
+          out.end(text);
+        });
+        return;
+      }
       const out = request(
         { host: '127.0.0.1', port: upstream.port, path: req.url, method: req.method, headers: req.headers },
         (up) => {

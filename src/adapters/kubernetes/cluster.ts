@@ -31,6 +31,7 @@ import {
   type PulledFile,
   type PullOptions,
   type QuarantinePolicySpec,
+  type ReplicaSetInfo,
   type TcpProbe,
 } from './types.ts';
 
@@ -278,6 +279,21 @@ export class KubeCluster implements Kubernetes {
       if (err instanceof KubernetesError && err.reason === 'not-found') return null;
       throw err;
     }
+  }
+
+  replicaSets(namespace: string): Promise<ReplicaSetInfo[]> {
+    return this.#call(
+      'listReplicaSets',
+      { verb: 'list', resource: 'replicasets.apps', namespace },
+      async () => {
+        const list = await this.#apps.listNamespacedReplicaSet({ namespace });
+        return list.items.map((rs) => ({
+          name: rs.metadata?.name ?? '',
+          replicas: rs.spec?.replicas ?? 1,
+          selector: JSON.parse(JSON.stringify(rs.spec?.selector ?? {})) as LabelSelector,
+        }));
+      },
+    );
   }
 
   networkPolicies(namespace: string): Promise<{ name: string; podSelector: LabelSelector }[]> {

@@ -47,6 +47,7 @@ export function toPodInfo(pod: V1Pod, container: string | undefined): PodInfo {
     namespace: meta.namespace ?? '',
     ...(spec?.nodeName ? { node: spec.nodeName } : {}),
     ...(status.podIP ? { ip: status.podIP } : {}),
+    ...(iso(meta.creationTimestamp) ? { createdAt: iso(meta.creationTimestamp) } : {}),
     phase: status.phase ?? 'Unknown',
     ready: status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     ...(deleting ? { deletingSince: deleting } : {}),

@@ -138,6 +138,13 @@ export interface PullOptions {
   onProgress?: (received: number, size: number) => void;
 }
 
+export interface ReplicaSetInfo {
+  name: string;
+  /** spec.replicas: the count the controller scales to, adopting or deleting pods. */
+  replicas: number;
+  selector: LabelSelector;
+}
+
 /** What a TCP probe from one pod to another found. */
 export type TcpProbe =
   { result: 'reached' } | { result: 'blocked' } | { result: 'unavailable'; reason: string };
@@ -184,6 +191,8 @@ export interface Kubernetes {
     labels: Record<string, string>,
   ): Promise<{ name: string; selector: Record<string, string> }[]>;
   replicaSetSelector(namespace: string, name: string): Promise<LabelSelector | null>;
+  /** The namespace's ReplicaSets: desired replicas and selector. */
+  replicaSets(namespace: string): Promise<ReplicaSetInfo[]>;
   networkPolicies(namespace: string): Promise<{ name: string; podSelector: LabelSelector }[]>;
   /** Merge-patches labels and annotations (null removes a key). */
   patchPodMetadata(
