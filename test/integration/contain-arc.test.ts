@@ -124,6 +124,22 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     assert.equal((await timeline()).at(-1)?.kind, 'traffic.converged');
   });
 
+  it('/preflight reads the controls on the panel, asks every endpoint, and lists the overridable rules', async () => {
+    await setup();
+    cluster.mode[2] = 'unavailable';
+    const text = (await t.command('alice', '/preflight')).map(textOf).join('\n');
+    assert.match(text, /ARC routing controls on the control panel/);
+    assert.match(text, /legacy payments-legacy On, cloud payments-cloud On/);
+    assert.match(text, /4 of 5 configured endpoints answered \(eu-west-1: /);
+    assert.match(text, /keep-cloud-on \(f60718293a4b5c6d\): overridden only by break-glass/);
+    const checked = (await timeline()).find((e) => e.kind === 'preflight.checked');
+    const ids = (checked?.data.checks as { id: string }[] | undefined)?.map((c) => c.id) ?? [];
+    assert.ok(
+      ['arc-controls', 'arc-endpoints', 'arc-safety-rules'].every((id) => ids.includes(id)),
+      ids.join(),
+    );
+  });
+
   it('refuses a share routing controls cannot express, before anything is requested', async () => {
     await setup();
     const replies = await t.command('alice', '/contain', 'legacy=90');
