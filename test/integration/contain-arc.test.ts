@@ -102,7 +102,7 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     assert.equal(done.state, 'succeeded');
     assert.match(
       done.result?.summary ?? '',
-      /^Route 53 ARC: legacy 1 \/ cloud 1 \(50% \/ 50%\) -> legacy 1 \/ cloud 0 \(100% \/ 0%\), effective now; clients follow by 10:01:00Z \(TTL 60 s of the DNS records the routing controls' health checks gate\)\.$/,
+      /^Route 53 ARC: legacy On \/ cloud On \(50% \/ 50%\) -> legacy On \/ cloud Off \(100% \/ 0%\), effective now; clients follow by 10:01:00Z \(TTL 60 s of the DNS records the routing controls' health checks gate\)\.$/,
     );
     const kinds = (await timeline()).map((e) => e.kind);
     assert.deepEqual(kinds.slice(-4), [
@@ -115,7 +115,7 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     assert.equal(submitted?.data.layer, 'arc');
     assert.match(
       submitted?.summary ?? '',
-      /^Route 53 ARC updated: legacy 1 \/ cloud 1 -> legacy 1 \/ cloud 0$/,
+      /^Route 53 ARC updated: legacy On \/ cloud On -> legacy On \/ cloud Off$/,
     );
 
     clock.advance(60_000);
