@@ -1,6 +1,7 @@
 // Step C, execution: a planned shift written exactly once per op, layer by layer, with compare-and-swap.
 import {
   describeDrift,
+  describeLayerWeights,
   describeWeights,
   LAYER_NAME,
   TrafficDriftError,
@@ -165,7 +166,7 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
         ...o,
         layers: { ...o.layers, [plan.layer]: { plan, receipt } },
       }));
-      const move = `legacy ${plan.from.legacy} / cloud ${plan.from.cloud} -> legacy ${plan.to.legacy} / cloud ${plan.to.cloud}`;
+      const move = `${describeLayerWeights(plan.layer, plan.from)} -> ${describeLayerWeights(plan.layer, plan.to)}`;
       const text = receipt.observed
         ? `${LAYER_NAME[plan.layer]} shifted (${move}), seen by reading back: ${receipt.observed}`
         : plan.layer === 'route53'
@@ -291,7 +292,7 @@ export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promis
       lines.push(
         receipt.layer === 'route53'
           ? `Route 53: ${describeWeights(plan.from)} -> ${describeWeights(plan.to)}; change ${receipt.changeId ?? '?'} INSYNC after ${Math.round(result.elapsedMs / 1000)} s; clients converge by ${convergeAt?.slice(11, 19) ?? '?'}Z (${plan.convergence.basis}).`
-          : `${LAYER_NAME[receipt.layer]}: ${describeWeights(plan.from)} -> ${describeWeights(plan.to)}, effective now${plan.convergence.seconds > 0 ? `; clients follow by ${convergeAt?.slice(11, 19) ?? '?'}Z (${plan.convergence.basis})` : ''}.`,
+          : `${LAYER_NAME[receipt.layer]}: ${describeLayerWeights(plan.layer, plan.from, true)} -> ${describeLayerWeights(plan.layer, plan.to, true)}, effective now${plan.convergence.seconds > 0 ? `; clients follow by ${convergeAt?.slice(11, 19) ?? '?'}Z (${plan.convergence.basis})` : ''}.`,
       );
     } else {
       await deps.scheduler.at(

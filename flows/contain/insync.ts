@@ -1,5 +1,10 @@
 // Step C, after the write: INSYNC, convergence and unknown-outcome follow-ups (durable timers) and their wording.
-import { LAYER_NAME, type TrafficLayer, type TrafficState } from '../../src/adapters/traffic.ts';
+import {
+  describeLayerWeights,
+  LAYER_NAME,
+  type TrafficLayer,
+  type TrafficState,
+} from '../../src/adapters/traffic.ts';
 import { slowSyncMessage } from './blocks.ts';
 import type { Deps } from '../../src/deps.ts';
 import {
@@ -41,7 +46,7 @@ export async function markInSync(
   const text =
     layer === 'route53'
       ? `DNS in sync: Route 53 change ${receipt?.changeId ?? '(id unknown)'} is INSYNC${sync.elapsedMs !== undefined ? ` after ${after}` : ''}`
-      : `${LAYER_NAME[layer]} ${layer === 'arc' ? 'states' : 'weights'} applied: legacy ${plan.to.legacy} / cloud ${plan.to.cloud}`;
+      : `${LAYER_NAME[layer]} ${layer === 'arc' ? 'states' : 'weights'} applied: ${describeLayerWeights(layer, plan.to)}`;
   await deps.incidents.record(op.incident, {
     step: 'C',
     kind: TRAFFIC_IN_SYNC,

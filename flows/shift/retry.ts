@@ -42,8 +42,15 @@ function failedLayer(deps: Deps, req: RetriedShiftRequest, err: unknown): Traffi
     (l) => trafficOf(deps, req.service)[l] !== undefined && (!req.layers || req.layers.includes(l)),
   );
   if (err instanceof ExternalServiceError) {
-    const named = err.service === 'Route 53' ? 'route53' : err.service === 'ELB' ? 'alb' : undefined;
-    if (named && configured.includes(named)) return named;
+    const byService: Record<string, TrafficLayer[]> = {
+      'Route 53': ['route53'],
+      ELB: ['alb'],
+      'Route 53 ARC': ['arc'],
+      Kubernetes: ['gateway', 'istio'],
+      kubernetes: ['gateway', 'istio'],
+    };
+    const named = (byService[err.service] ?? []).find((l) => configured.includes(l));
+    if (named) return named;
   }
   return configured[0] ?? 'route53';
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { observeAfterFailure } from '../outcome.ts';
 import { awsError, isThrottle, realSleep, unexpectedAwsError } from './aws-retry.ts';
-import { arcChecks, type ArcControl } from './arc-checks.ts';
+import { arcChecks, safetyRefusal, tail, type ArcControl } from './arc-checks.ts';
 import {
   assertWritable,
   fingerprintOf,
@@ -60,11 +60,6 @@ function endpointTrouble(err: unknown): boolean {
     isThrottle(err) ||
     code === 'EndpointTemporarilyUnavailableException'
   );
-}
-
-/** "arn:…/routingcontrol/abc" -> "abc" */
-function tail(arn: string): string {
-  return arn.split('/').pop() ?? arn;
 }
 
 function onOff(weight: number): OnOff {
@@ -333,18 +328,10 @@ export class ArcTrafficAdapter implements TrafficPort {
 
   /** A safety rule's refusal, in plain words: what was refused, what ARC said, and what a person can do. */
   #refusal(arcMessage: string, opts: ShiftOptions, override: string[] | undefined): string {
-    const ask = `legacy ${tail(this.#config.legacyRoutingControlArn)} On and cloud ${tail(this.#config.cloudRoutingControlArn)} Off`;
-    const rules = this.#config.safetyRules.map((r) => r.name).join(', ');
-    if (override) {
-      return `a safety rule still refuses ${ask} even with break-glass overriding ${this.#ruleNames(override).join(', ')} (ARC said: ${arcMessage}). Nothing was changed. Another rule of the control panel blocks it: look at the panel's safety rules in the ARC console.`;
-    }
-    const next =
-      opts.breakGlass !== undefined
-        ? 'Break-glass cannot override it: traffic.arc.safetyRules names no rule that may be overridden.'
-        : rules
-          ? `If this is an emergency, /contain break-glass="<reason>" overrides ${rules} (listed in traffic.arc.safetyRules) and says so on the timeline.`
-          : 'Fix the routing control states the rule asserts (for example turn another control On first), or list the rule under traffic.arc.safetyRules so break-glass may override it.';
-    return `a safety rule of control panel ${tail(this.#config.controlPanelArn)} does not allow ${ask} (ARC said: ${arcMessage}). Nothing was changed. ${next}`;
+    return safetyRefusal(this.#config, arcMessage, {
+      breakGlass: opts.breakGlass !== undefined,
+      ...(override ? { overrode: this.#ruleNames(override) } : {}),
+    });
   }
 
   async syncStatus(): Promise<'PENDING' | 'INSYNC'> {

@@ -1,4 +1,4 @@
-// /preflight for ARC: the routing controls' states on the panel, which cluster endpoints answer, the safety rules.
+// ARC in words: /preflight's checks (controls on the panel, endpoints that answer, safety rules) and refusals.
 import type { ArcTraffic } from '../config.ts';
 import type { LayerCheck, TrafficState } from './traffic.ts';
 
@@ -92,4 +92,28 @@ export async function arcChecks(input: ArcCheckInput): Promise<LayerCheck[]> {
         }),
   });
   return checks;
+}
+
+/** "arn:…/routingcontrol/abc" -> "abc" */
+export function tail(arn: string): string {
+  return arn.split('/').pop() ?? arn;
+}
+
+/** A safety rule's refusal in plain words: what was refused, ARC's own message, that nothing changed, what to do. */
+export function safetyRefusal(
+  config: ArcTraffic,
+  arcMessage: string,
+  opts: { breakGlass: boolean; overrode?: string[] },
+): string {
+  const ask = `legacy ${tail(config.legacyRoutingControlArn)} On and cloud ${tail(config.cloudRoutingControlArn)} Off`;
+  if (opts.overrode) {
+    return `a safety rule still refuses ${ask} even with break-glass overriding ${opts.overrode.join(', ')} (ARC said: ${arcMessage}). Nothing was changed. Another rule of the control panel blocks it: look at the panel's safety rules in the ARC console.`;
+  }
+  const rules = config.safetyRules.map((r) => r.name).join(', ');
+  const next = opts.breakGlass
+    ? 'Break-glass cannot override it: traffic.arc.safetyRules names no rule that may be overridden.'
+    : rules
+      ? `If this is an emergency, /contain break-glass="<reason>" overrides ${rules} (listed in traffic.arc.safetyRules) and says so on the timeline.`
+      : 'Fix the routing control states the rule asserts (for example turn another control On first), or list the rule under traffic.arc.safetyRules so break-glass may override it.';
+  return `a safety rule of control panel ${tail(config.controlPanelArn)} does not allow ${ask} (ARC said: ${arcMessage}). Nothing was changed. ${next}`;
 }

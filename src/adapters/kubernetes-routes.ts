@@ -83,7 +83,8 @@ export class KubeRouteTrafficAdapter implements TrafficPort {
     const side = (d: { id: string; weight: number }) => ({ id: d.id, weight: d.weight, target: d.id });
     return {
       layer: kind.layer,
-      resource: `${this.resource}, rule ${route}`,
+      // The card shows the version it is bound to: the approval hash covers it, and execution refuses any other.
+      resource: `${this.resource}, rule ${route} at resourceVersion ${resourceVersion}`,
       legacy: side(legacy),
       cloud: side(cloud),
       others: destinations.filter((d) => d !== legacy && d !== cloud).map(side),
@@ -250,7 +251,7 @@ export class KubeRouteTrafficAdapter implements TrafficPort {
         id: 'route-backends',
         title: `${LAYER_NAME[this.layer]} backends have ready endpoints`,
         status,
-        detail: `${state.resource} at resourceVersion ${'resourceVersion' in state.snapshot ? state.snapshot.resourceVersion : '?'}: ${lines.join('; ')}`,
+        detail: `${state.resource}: ${lines.join('; ')}`,
         ...(status === 'pass'
           ? {}
           : {

@@ -301,6 +301,15 @@ export function describeWeights(weights: Weights, others: readonly { weight: num
   return `legacy ${weights.legacy} / cloud ${weights.cloud} (${split.legacy}% / ${split.cloud}%)`;
 }
 
+/** "legacy On / cloud Off" for a switch layer (ARC), "legacy 100 / cloud 0" for weights; `split` adds the shares. */
+export function describeLayerWeights(layer: TrafficLayer, weights: Weights, split = false): string {
+  if (layer !== 'arc')
+    return split ? describeWeights(weights) : `legacy ${weights.legacy} / cloud ${weights.cloud}`;
+  const onOff = (w: number) => (w > 0 ? 'On' : 'Off');
+  const shares = splitOf(weights);
+  return `legacy ${onOff(weights.legacy)} / cloud ${onOff(weights.cloud)}${split ? ` (${shares.legacy}% / ${shares.cloud}%)` : ''}`;
+}
+
 /** What differs between two reads of the same group, for "the records changed since the request" messages. */
 export function describeDrift(before: TrafficState, after: TrafficState): string[] {
   const changes: string[] = [];

@@ -102,7 +102,7 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     assert.equal(done.state, 'succeeded');
     assert.match(
       done.result?.summary ?? '',
-      /^Route 53 ARC: legacy 1 \/ cloud 1 \(50% \/ 50%\) -> legacy 1 \/ cloud 0 \(100% \/ 0%\), effective now; clients follow by 10:01:00Z \(TTL 60 s of the DNS records the routing controls' health checks gate\)\.$/,
+      /^Route 53 ARC: legacy On \/ cloud On \(50% \/ 50%\) -> legacy On \/ cloud Off \(100% \/ 0%\), effective now; clients follow by 10:01:00Z \(TTL 60 s of the DNS records the routing controls' health checks gate\)\.$/,
     );
     const kinds = (await timeline()).map((e) => e.kind);
     assert.deepEqual(kinds.slice(-4), [
@@ -115,13 +115,29 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     assert.equal(submitted?.data.layer, 'arc');
     assert.match(
       submitted?.summary ?? '',
-      /^Route 53 ARC updated: legacy 1 \/ cloud 1 -> legacy 1 \/ cloud 0$/,
+      /^Route 53 ARC updated: legacy On \/ cloud On -> legacy On \/ cloud Off$/,
     );
 
     clock.advance(60_000);
     await t.bot.deps.scheduler.tick();
     await t.bot.idle();
     assert.equal((await timeline()).at(-1)?.kind, 'traffic.converged');
+  });
+
+  it('/preflight reads the controls on the panel, asks every endpoint, and lists the overridable rules', async () => {
+    await setup();
+    cluster.mode[2] = 'unavailable';
+    const text = (await t.command('alice', '/preflight')).map(textOf).join('\n');
+    assert.match(text, /ARC routing controls on the control panel/);
+    assert.match(text, /legacy payments-legacy On, cloud payments-cloud On/);
+    assert.match(text, /4 of 5 configured endpoints answered \(eu-west-1: /);
+    assert.match(text, /keep-cloud-on \(f60718293a4b5c6d\): overridden only by break-glass/);
+    const checked = (await timeline()).find((e) => e.kind === 'preflight.checked');
+    const ids = (checked?.data.checks as { id: string }[] | undefined)?.map((c) => c.id) ?? [];
+    assert.ok(
+      ['arc-controls', 'arc-endpoints', 'arc-safety-rules'].every((id) => ids.includes(id)),
+      ids.join(),
+    );
   });
 
   it('refuses a share routing controls cannot express, before anything is requested', async () => {

@@ -58,8 +58,8 @@ describe('/contain on Gateway API and Istio weights (real Redis, local Kubernete
     await t.command('alice', '/contain', 'layer=gateway,istio');
     const requested = await onlyAction();
     const shown = card(requested);
-    assert.match(shown, /HTTPRoute payments\/payments, rule split/);
-    assert.match(shown, /VirtualService payments\/payments, rule primary/);
+    assert.match(shown, /HTTPRoute payments\/payments, rule split at resourceVersion 1001/);
+    assert.match(shown, /VirtualService payments\/payments, rule primary at resourceVersion 2001/);
     assert.match(shown, /Gateway API weights/);
     assert.match(shown, /legacy 20 \/ cloud 80 \(20% \/ 80%\)\\n→ \*legacy 100 \/ cloud 0 \(100% \/ 0%\)\*/);
     assert.match(

@@ -38,7 +38,7 @@ describe('Gateway API and Istio traffic adapters (local Kubernetes API)', () => 
 
   it('reads the rule that holds both backends, with the resourceVersion in the fingerprint', async () => {
     const state = await gateway.read();
-    assert.equal(state.resource, 'HTTPRoute payments/payments, rule split');
+    assert.equal(state.resource, 'HTTPRoute payments/payments, rule split at resourceVersion 1001');
     assert.deepEqual(
       [state.legacy.id, state.legacy.weight, state.cloud.id, state.cloud.weight],
       ['payments/payments-legacy', 20, 'payments/payments-cloud', 80],
@@ -156,7 +156,7 @@ describe('Gateway API and Istio traffic adapters (local Kubernetes API)', () => 
 
   it('shifts Istio route weights (adding up to 100) with the same compare-and-swap', async () => {
     const state = await istio.read();
-    assert.equal(state.resource, 'VirtualService payments/payments, rule primary');
+    assert.equal(state.resource, 'VirtualService payments/payments, rule primary at resourceVersion 2001');
     assert.deepEqual([state.legacy.weight, state.cloud.weight, state.maxWeight], [20, 80, 100]);
     await istio.shift(state, { legacy: 90, cloud: 10 }, { comment: 'test' });
     assert.equal(server.weights('virtualservices'), 'legacy=90 cloud=10');
