@@ -155,6 +155,10 @@ describe('faults: storms (Slack 429, Route 53 throttling, PagerDuty down)', func
     await approve('bob', fresh.id, fresh.card.ts);
     await until(async () => assert.equal((await bot().bot.deps.approvals.get(fresh.id))?.state, 'succeeded'));
     assert.equal(r53.accepted.length, 1);
+    // The state moves before its event is appended (executor.ts): wait for the event, not only the state.
+    await until(async () =>
+      assert.equal(countKinds(await bot().bot.deps.timeline.read('INC-1'))['action.succeeded'], 1),
+    );
     const kinds = countKinds(await bot().bot.deps.timeline.read('INC-1'));
     assert.equal(kinds['action.requested'], 2);
     assert.equal(kinds['action.cancelled'], 1, 'the cancelled request is on the timeline');
