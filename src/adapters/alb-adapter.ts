@@ -321,8 +321,19 @@ export class AlbTrafficAdapter implements TrafficPort {
   }
 
   async recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
-    const current = await this.read();
-    const same = (w: Weights) => current.legacy.weight === w.legacy && current.cloud.weight === w.cloud;
-    return { status: 'INSYNC', applied: same(receipt.after), untouched: same(receipt.before), current };
+    const same = (s: TrafficState, w: Weights) => s.legacy.weight === w.legacy && s.cloud.weight === w.cloud;
+    // Eventually consistent reads: a modify made just before a restart can still read as the old weights, which is
+    // not "never applied" until a few reads agree (the same 3 reads, 1 s apart, as after a write).
+    let current = await this.read();
+    for (let read = 2; read <= 3 && !same(current, receipt.after); read++) {
+      await this.#policy.sleep(1000);
+      current = await this.read();
+    }
+    return {
+      status: 'INSYNC',
+      applied: same(current, receipt.after),
+      untouched: same(current, receipt.before),
+      current,
+    };
   }
 }

@@ -193,6 +193,18 @@ describe('ALB traffic adapter (nock, real Query XML)', () => {
     assert.equal(receipt.observed, undefined);
   });
 
+  it('a recheck after a restart reads again before calling a fresh modify "never applied" (ALB User Guide, "Edit a listener rule": rule updates do not take effect immediately)', async () => {
+    nockDescribeRule(rule(20, 80)); // the modify went through just before the restart; this read is stale
+    nockDescribeRule(rule(100, 0));
+    const report = await alb.recheck({
+      before: { legacy: 20, cloud: 80 },
+      after: { legacy: 100, cloud: 0 },
+    });
+    assert.equal(report.applied, true);
+    assert.equal(report.untouched, false);
+    assert.deepEqual(kit.clock.sleeps, [1000]);
+  });
+
   it('shifts the listener default action when no rule is configured (ModifyListener)', async () => {
     const config = trafficConfig({ alb: true, route53: false });
     const section = config.services.payments?.traffic?.alb;
