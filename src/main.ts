@@ -37,6 +37,7 @@ import {
   chooseMode,
   configPath,
   configSecretValues,
+  drillScenario,
   drillTimeFactor,
   parsePort,
   pointAtDrill,
@@ -201,6 +202,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // No config and no cloud: a newcomer. Every adapter is the production one, pointed at simulated services.
     drill = await startDrillWorld({
       timeFactor: drillTimeFactor(env),
+      scenario: drillScenario(env),
       ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
     });
     env = { ...env, ...drill.env };
@@ -269,6 +271,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     });
     await session.run();
     await bot.stop();
+    await bot.deps.adapters.drills?.stopAll();
     for (const stop of stops) await stop();
     await store.close();
     await drill?.stop();
@@ -311,6 +314,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       .catch(() => {});
     await transport.stop();
     await bot.stop();
+    await bot.deps.adapters.drills?.stopAll();
     for (const stop of stops) await stop();
     await store.close();
     process.exit(0);
