@@ -318,6 +318,19 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
     for (const m of real2) assert.doesNotMatch(m.text, /DRILL/);
   });
 
+  it('plays the ledger-half-shift scenario: the audit in its own databases finds exactly the divergence it describes', async () => {
+    await command('/drill', 'start ledger-half-shift factor=0.05');
+    await command('/ledger', 'audit');
+    await eventually(async () => assert.ok((await kinds('INC-1')).includes('ledger.audited')), 30_000);
+    const audit = (await app.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'ledger.audited');
+    // The audit's mismatched count includes the half-written and unbalanced rows (their values differ too).
+    assert.match(
+      audit?.summary ?? '',
+      /missing_in_legacy 80, missing_in_cloud 6, mismatched 21, partial 5, invariant 4, in flight 0 over 8074 rows/,
+    );
+    assert.deepEqual(real.hits, []);
+  });
+
   it('refuses bad input with a message that says how, and starts nothing', async () => {
     await command('/drill', '');
     assert.match(ephemeral.at(-1) ?? '', /Say what to do: start, inject, status or stop/);
