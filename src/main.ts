@@ -38,6 +38,7 @@ import {
   chooseMode,
   configPath,
   configSecretValues,
+  drillScenario,
   drillTimeFactor,
   parsePort,
   pointAtDrill,
@@ -202,6 +203,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // No config and no cloud: a newcomer. Every adapter is the production one, pointed at simulated services.
     drill = await startDrillWorld({
       timeFactor: drillTimeFactor(env),
+      scenario: drillScenario(env),
       ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
     });
     env = { ...env, ...drill.env };
@@ -272,6 +274,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     });
     await session.run();
     await bot.stop();
+    await bot.deps.adapters.drills?.stopAll();
     for (const stop of stops) await stop();
     await store.close();
     await drill?.stop();
@@ -323,6 +326,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       .catch(() => {});
     await transport.stop();
     await bot.stop();
+    await bot.deps.adapters.drills?.stopAll();
     for (const stop of stops) await stop();
     await store.close();
     process.exit(0);

@@ -4,6 +4,7 @@ import { type Config } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { describeRedis, type RedisConnection } from './config-redis.ts';
 import { RedisStore } from './store/redis.ts';
+import { loadScenario, ScenarioError, type Scenario } from './drill/scenario.ts';
 import type { Store } from './store/store.ts';
 
 export type Mode = 'socket' | 'http' | 'console';
@@ -105,6 +106,18 @@ export function drillTimeFactor(env: NodeJS.ProcessEnv): number {
       `CLOUD_SAFETY_DRILL_TIME_FACTOR=${text} is not a number in (0, 1], e.g. 0.05 or 1.0.`,
     );
   return factor;
+}
+
+/** CLOUD_SAFETY_DRILL_SCENARIO: the story the console's drill world plays (default seed). */
+export function drillScenario(env: NodeJS.ProcessEnv): Scenario {
+  const name = env.CLOUD_SAFETY_DRILL_SCENARIO || 'seed';
+  try {
+    return loadScenario(name);
+  } catch (err) {
+    if (err instanceof ScenarioError)
+      throw new ConfigError(`CLOUD_SAFETY_DRILL_SCENARIO=${name}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Points every Prometheus the config names at the drill's simulated query API. */

@@ -72,6 +72,14 @@ export class Drills {
     this.#services.set(drill.service, drill);
   }
 
+  /** Stops every running drill's world (shutdown): its servers close and its ledger databases are dropped. */
+  async stopAll(): Promise<void> {
+    for (const drill of this.all()) {
+      this.end(drill);
+      await drill.world.stop().catch(() => {});
+    }
+  }
+
   /** The drill no longer runs in its channel; its service stays routed to its (stopped) adapters. */
   end(drill: ActiveDrill): void {
     this.#active.delete(drill.channel);

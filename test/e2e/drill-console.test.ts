@@ -70,7 +70,11 @@ describe('drill world in the console (npm start with nothing configured)', funct
       assert.match(stderr, /Kubernetes http:\/\/127\.0\.0\.1:\d+ \(namespace payments/);
       assert.match(stderr, /Prometheus http:\/\/127\.0\.0\.1:\d+/);
 
+      assert.match(stderr, /scenario seed: Cloud pods leaking memory, payments failing, ledger diverged/);
       assert.match(replyTo(stdout, script[0] ?? ''), /▌ INCIDENT INC-1 · PAYMENTS · SEV1/);
+      // Every card of the drill world says so.
+      assert.match(replyTo(stdout, script[0] ?? ''), /🧪 DRILL: a rehearsal against a simulated cloud/);
+      assert.match(replyTo(stdout, '/contain'), /🧪 DRILL/);
       const contain = replyTo(stdout, '/contain');
       assert.match(contain, /Route 53 weights: legacy 20 \/ cloud 80 \(20% \/ 80%\) → legacy 100 \/ cloud 0/);
       assert.match(contain, /Legacy health \(Route 53\): healthy/);

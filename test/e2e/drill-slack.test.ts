@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
@@ -85,6 +85,7 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
   let updates: Posted[];
   let ephemeral: string[];
   let uploads: number;
+  let evidenceDir: string;
   const clock = fakeClock('2026-12-03T03:00:00.000Z');
 
   beforeEach(async () => {
@@ -187,6 +188,7 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
         },
       },
     });
+    evidenceDir = 'dir' in config.evidence ? config.evidence.dir : '';
     app = await startHttpBot({
       config,
       store,
@@ -292,7 +294,40 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
     for (const m of [...posted, ...updates].filter((p) => p.channel === CHANNEL && 'text' in p)) {
       assert.match(m.text, /🧪 DRILL/, `message says DRILL: ${JSON.stringify(m).slice(0, 300)}`);
     }
-    // And the real payments endpoints never heard a thing.
+    // And the real payments endpoints never heard a thing; the real evidence store holds nothing of the drill.
+    assert.deepEqual(real.hits, []);
+    // (The ledger CSV and the post-mortem files are written to the local evidence directory by their steps, on disk.)
+    const inReal = readdirSync(evidenceDir, { recursive: true }).map(String);
+    assert.deepEqual(
+      inReal.filter(
+        (f) => f !== 'INC-1' && !/^INC-1\/(ledger-audit-.*\.csv|postmortem-INC-1\.(md|json))$/.test(f),
+      ),
+      [],
+      'no heap dump, thread dump or timeline anchor of the drill in the real evidence store',
+    );
+    assert.ok(
+      readdirSync(drill.evidenceDir).includes('INC-1'),
+      "the drill's heap dumps went to its own directory",
+    );
+
+    // A real incident declared in the channel after the drill is not marked DRILL.
+    const before = posted.length;
+    await command('/incident', 'declare payments sev=2 channel=here real trouble after the drill');
+    const real2 = posted.slice(before).filter((p) => 'text' in p);
+    assert.ok(real2.length > 0);
+    for (const m of real2) assert.doesNotMatch(m.text, /DRILL/);
+  });
+
+  it('plays the ledger-half-shift scenario: the audit in its own databases finds exactly the divergence it describes', async () => {
+    await command('/drill', 'start ledger-half-shift factor=0.05');
+    await command('/ledger', 'audit');
+    await eventually(async () => assert.ok((await kinds('INC-1')).includes('ledger.audited')), 30_000);
+    const audit = (await app.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'ledger.audited');
+    // The audit's mismatched count includes the half-written and unbalanced rows (their values differ too).
+    assert.match(
+      audit?.summary ?? '',
+      /missing_in_legacy 80, missing_in_cloud 6, mismatched 21, partial 5, invariant 4, in flight 0 over 8074 rows/,
+    );
     assert.deepEqual(real.hits, []);
   });
 

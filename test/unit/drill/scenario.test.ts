@@ -101,3 +101,15 @@ describe('drill scenarios', () => {
     assert.throws(() => loadScenario('broken', dir), /broken.yaml is not valid YAML at line \d+/);
   });
 });
+
+describe('CLOUD_SAFETY_DRILL_SCENARIO (the console drill world)', () => {
+  it('plays the seed by default, the named scenario when set, and refuses an unknown one with the list', async () => {
+    const { drillScenario } = await import('../../../src/startup.ts');
+    assert.equal(drillScenario({}).name, 'seed');
+    assert.equal(drillScenario({ CLOUD_SAFETY_DRILL_SCENARIO: 'payments-leak' }).name, 'payments-leak');
+    assert.throws(
+      () => drillScenario({ CLOUD_SAFETY_DRILL_SCENARIO: 'nope' }),
+      /CLOUD_SAFETY_DRILL_SCENARIO=nope: There is no drill scenario "nope"; the scenarios are: ledger-half-shift, payments-leak, seed/,
+    );
+  });
+});
