@@ -14,8 +14,10 @@ import { TerraformCli } from './adapters/terraform.ts';
 import { AlbTrafficAdapter, regionOfArn } from './adapters/alb.ts';
 import { Route53TrafficAdapter } from './adapters/route53.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
+import { StatuspageClient } from './adapters/statuspage.ts';
 import { PdjsPagerDuty, PdjsPagerDutyEvents } from './adapters/pagerduty.ts';
 import { type Config } from './config.ts';
+import { resolveSecret } from './config-common.ts';
 import type { Adapters } from './deps.ts';
 import { ConfigError } from './errors.ts';
 import { type Logger } from './log.ts';
@@ -108,6 +110,14 @@ export function buildAdapters(
       token: env.PAGERDUTY_TOKEN,
       from: env.PAGERDUTY_FROM,
       ...(env.PAGERDUTY_API_URL ? { apiUrl: env.PAGERDUTY_API_URL } : {}),
+      metrics,
+    });
+  }
+  const statuspage = config.incident.statuspage;
+  if (statuspage) {
+    adapters.statuspage = new StatuspageClient({
+      apiKey: resolveSecret(statuspage.apiKey, 'incident.statuspage.apiKey', env),
+      ...(env.STATUSPAGE_API_URL ? { apiUrl: env.STATUSPAGE_API_URL } : {}),
       metrics,
     });
   }

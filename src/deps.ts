@@ -1,4 +1,5 @@
 // The dependencies every command and flow receives; only main.ts (and tests) build it.
+import type { StatusPage } from './adapters/statuspage.ts';
 import type { Access } from './access.ts';
 import type { LoadRunner } from './adapters/load.ts';
 import type { Terraform } from './adapters/terraform.ts';
@@ -54,6 +55,8 @@ export interface Adapters {
   trackers?: IssueTracker[];
   /** Where the post-mortem is published (integrations.publish: Confluence, Notion). */
   pages?: PageTarget[];
+  /** Stakeholder status page (incident.statuspage). */
+  statuspage?: StatusPage;
 }
 
 export interface Deps {
