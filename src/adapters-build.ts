@@ -21,8 +21,10 @@ import { Route53TrafficAdapter } from './adapters/route53.ts';
 import { ArcTrafficAdapter, type ArcEndpoint } from './adapters/arc-adapter.ts';
 import { Route53Account } from './adapters/route53-account.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
+import { StatuspageClient } from './adapters/statuspage.ts';
 import { PdjsPagerDuty, PdjsPagerDutyEvents } from './adapters/pagerduty.ts';
 import { type Config } from './config.ts';
+import { resolveSecret } from './config-common.ts';
 import type { Adapters } from './deps.ts';
 import { ConfigError } from './errors.ts';
 import { type Logger } from './log.ts';
@@ -164,6 +166,14 @@ export function buildAdapters(
       token: env.PAGERDUTY_TOKEN,
       from: env.PAGERDUTY_FROM,
       ...(env.PAGERDUTY_API_URL ? { apiUrl: env.PAGERDUTY_API_URL } : {}),
+      metrics,
+    });
+  }
+  const statuspage = config.incident.statuspage;
+  if (statuspage) {
+    adapters.statuspage = new StatuspageClient({
+      apiKey: resolveSecret(statuspage.apiKey, 'incident.statuspage.apiKey', env),
+      ...(env.STATUSPAGE_API_URL ? { apiUrl: env.STATUSPAGE_API_URL } : {}),
       metrics,
     });
   }

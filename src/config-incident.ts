@@ -1,6 +1,6 @@
 // Config section incident: the roles, update cadence, reminders and channel per incident.
 import { z } from 'zod';
-import { Duration } from './config-common.ts';
+import { Duration, SecretRef } from './config-common.ts';
 
 const RoleName = z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, 'a role name in lower case, like comms');
 
@@ -30,5 +30,18 @@ export const IncidentSettings = z.strictObject({
       private: z.boolean().default(false),
     })
     .default({ create: false, prefix: 'inc', private: false }),
+  /** `/incident update` also opens and updates an incident on a Statuspage page, with the service's component. */
+  statuspage: z
+    .strictObject({
+      /** The page id (Statuspage: your page > API info). */
+      pageId: z.string().regex(/^[a-z0-9]{6,20}$/, 'a Statuspage page id, like kctbh9vrtdwd'),
+      apiKey: SecretRef,
+      /** Service -> component id; a service not listed gets no Statuspage incident. */
+      components: z.record(
+        z.string(),
+        z.string().regex(/^[a-z0-9]{6,20}$/, 'a component id, like 8kbf7d35c070'),
+      ),
+    })
+    .optional(),
 });
 export type IncidentSettings = z.infer<typeof IncidentSettings>;

@@ -1,4 +1,5 @@
 // The dependencies every command and flow receives; only main.ts (and tests) build it.
+import type { StatusPage } from './adapters/statuspage.ts';
 import type { Access } from './access.ts';
 import type { LoadRunner } from './adapters/load.ts';
 import type { Terraform } from './adapters/terraform.ts';
@@ -57,6 +58,8 @@ export interface Adapters {
   pages?: PageTarget[];
   /** Drills running in this bot: a drill incident's service resolves to the drill's own adapters (/drill). */
   drills?: Drills;
+  /** Stakeholder status page (incident.statuspage). */
+  statuspage?: StatusPage;
 }
 
 export interface Deps {

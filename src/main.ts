@@ -132,6 +132,7 @@ export function buildBot(opts: BuildOptions): Bot {
     scheduler,
     config: opts.config,
     evidence: adapters.evidence,
+    isResponder: (user) => access.isResponder(user),
   });
   const approvals = new Approvals({
     store: opts.store,

@@ -8,6 +8,12 @@ import type { Throttle } from '../../src/tasks.ts';
 import { incidentLines } from './blocks.ts';
 
 const VIEWERS = 'app-home:viewers';
+/** When each viewer last opened the tab (a schedule: member = user, score = time). */
+const SEEN = 'app-home:seen';
+/** A viewer who has not opened the tab for this long is no longer republished to. */
+export const HOME_VIEWER_TTL_MS = 30 * 24 * 60 * 60_000;
+/** Slack's answers for a person who is gone: nothing to publish to any more. */
+const GONE = /: (user_not_found|account_inactive|invalid_user|user_disabled)\b/;
 
 export function homeView(incidents: Incident[], at: string): View {
   const sorted = [...incidents].sort(
@@ -36,6 +42,8 @@ export interface HomeDeps {
   log: Logger;
   now: () => Date;
   open: () => Promise<Incident[]>;
+  /** Whether the person may still see incidents; someone who left the responders stops getting the tab. */
+  isResponder?: (user: string) => Promise<boolean>;
 }
 
 export class Home {
@@ -47,25 +55,48 @@ export class Home {
 
   async opened(user: string): Promise<void> {
     await this.#deps.store.addToSet(VIEWERS, user);
+    await this.#deps.store.schedule(SEEN, user, this.#deps.now().getTime());
     await this.#publish([user]);
   }
 
-  /** Coalesced: a burst of changes republishes once. */
+  /** Coalesced: a burst of changes republishes once, to the viewers still worth publishing to. */
   refresh(): void {
     this.#deps.throttle.schedule('app-home', async () => {
+      await this.#pruneUnseen();
       await this.#publish(await this.#deps.store.members(VIEWERS));
     });
   }
 
+  async #forget(user: string, why: string): Promise<void> {
+    await this.#deps.store.removeFromSet(VIEWERS, user);
+    await this.#deps.store.unschedule(SEEN, user);
+    this.#deps.log.info({ user, why }, 'App Home viewer dropped');
+  }
+
+  /** Viewers who have not opened the tab for HOME_VIEWER_TTL_MS; they are added back when they open it again. */
+  async #pruneUnseen(): Promise<void> {
+    const { store, now } = this.#deps;
+    for (;;) {
+      const stale = await store.due(SEEN, now().getTime() - HOME_VIEWER_TTL_MS, 100);
+      for (const user of stale) await this.#forget(user, 'not opened for 30 days');
+      if (stale.length < 100) return;
+    }
+  }
+
   async #publish(users: string[]): Promise<void> {
     if (users.length === 0) return;
-    const { chat, log, now, open } = this.#deps;
+    const { chat, log, now, open, isResponder } = this.#deps;
     const view = homeView(await open(), now().toISOString());
     for (const user of users) {
       try {
+        if (isResponder && !(await isResponder(user))) {
+          await this.#forget(user, 'no longer a responder');
+          continue;
+        }
         await chat.publishHome(user, view);
       } catch (err) {
-        log.warn({ err, user }, 'could not publish the App Home');
+        if (GONE.test((err as Error).message)) await this.#forget(user, (err as Error).message);
+        else log.warn({ err, user }, 'could not publish the App Home');
       }
     }
   }

@@ -34,6 +34,8 @@ export interface IncidentDeps {
   config: Config;
   /** Where the chain's head is also anchored (the evidence directory or bucket), outside Redis. */
   evidence?: EvidenceStore | undefined;
+  /** Whether someone may still see incidents (the App Home drops those who left the responders). */
+  isResponder?: (user: string) => Promise<boolean>;
 }
 
 export interface RecordInput {

@@ -1,4 +1,5 @@
 // /incident role, sev and update: parse and check every argument before anything is recorded.
+import { updateStatuspage } from './statuspage.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
 import { mention } from '../../src/chat/blocks/kit.ts';
 import { UsageError } from '../../src/errors.ts';
@@ -90,9 +91,10 @@ export async function update(ctx: CommandContext, text: string, usage: string): 
   if (text.length > MAX_UPDATE)
     throw new UsageError(`That update is ${text.length} characters; keep it under ${MAX_UPDATE}.`, usage);
   const result = await ctx.deps.incidents.lifecycle.postUpdate(incident, text, ctx.actor);
+  const statuspage = await updateStatuspage(ctx.deps, result.incident, text);
   await ctx.inv.respond(
     notice(
-      `Update posted in <#${incident.channel}>${result.stakeholders ? ` and to stakeholders in <#${result.stakeholders}>` : ' (no stakeholder channel: set services.' + incident.service + '.announce)'}, and recorded on the timeline.`,
+      `Update posted in <#${incident.channel}>${result.stakeholders ? ` and to stakeholders in <#${result.stakeholders}>` : ' (no stakeholder channel: set services.' + incident.service + '.announce)'}, and recorded on the timeline.${statuspage}`,
     ),
   );
 }
