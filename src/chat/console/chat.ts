@@ -167,9 +167,11 @@ export class ConsoleChat implements Chat {
     if (users.length > 0) this.#print(`# invited ${users.join(', ')} to ${channel}`);
   }
 
-  /** The console has no modals: commands take their arguments inline (the declare command says so). */
-  async openView(): Promise<void> {
-    this.#print('(forms are not shown in the console; give the arguments inline)');
+  /** A modal the console session asks as prompts, one field a line (taken by the session after the command). */
+  pendingForm: View | undefined;
+
+  async openView(_triggerId: string, view: View): Promise<void> {
+    this.pendingForm = view;
   }
 
   /** The App Home tab, printed when it changes. */
@@ -185,8 +187,10 @@ export class ConsoleChat implements Chat {
 
   /** Console people are plain names (`/as bob`), so any well-formed @name is someone. */
   async findUser(mention: string): Promise<ChatUser | null> {
-    const match = /^@?([a-z0-9._-]{1,40})$/i.exec(mention.trim());
-    return match?.[1] ? { id: match[1], name: match[1] } : null;
+    // `@bob` as typed, or `<@bob>` as a form's selected user is written for the Slack mention format.
+    const match = /^(?:<@([a-z0-9._-]{1,40})>|@?([a-z0-9._-]{1,40}))$/i.exec(mention.trim());
+    const name = match?.[1] ?? match?.[2];
+    return name ? { id: name, name } : null;
   }
 
   async groupMembers(): Promise<string[] | undefined> {

@@ -5,6 +5,7 @@ import type { Bot } from '../../bot.ts';
 import { parseDuration } from '../../duration.ts';
 import type { Message } from '../chat.ts';
 import type { ConsoleChat } from './chat.ts';
+import { ConsoleForm } from './form.ts';
 import { plain } from './render.ts';
 
 export interface ConsoleOptions {
@@ -33,6 +34,8 @@ export class ConsoleSession {
   #opts: ConsoleOptions;
   user: string;
   channel: string;
+  /** A form being asked (the declare modal): the next lines answer its fields. */
+  #form: ConsoleForm | undefined;
 
   constructor(bot: Bot, opts: ConsoleOptions) {
     this.#bot = bot;
@@ -53,6 +56,7 @@ export class ConsoleSession {
   /** Handles one line to completion, background work included, so a piped script is deterministic. */
   async handleLine(raw: string): Promise<'quit' | void> {
     const line = raw.trim();
+    if (this.#form) return this.#answer(line);
     if (line === '' || line.startsWith('#')) return;
     if (!this.#opts.interactive) this.#print(`\n${this.user}@${this.channel}> ${line}`);
     const [word = '', ...rest] = line.split(/\s+/);
@@ -133,10 +137,56 @@ export class ConsoleSession {
             user: { id: this.user, name: this.user },
             channel: this.channel,
             respond: (m) => this.#respond(m),
+            // Lets a command open a form, which the console then asks as prompts.
+            triggerId: 'console',
           });
+          const view = this.#opts.chat.pendingForm;
+          this.#opts.chat.pendingForm = undefined;
+          if (view) {
+            this.#form = new ConsoleForm(view);
+            this.#print(
+              `(a form: answer each field on its own line; /cancel drops it)\n${this.#form.prompt()}`,
+            );
+          }
         } else {
           this.#opts.chat.say(this.channel, this.user, plain(line));
         }
+    }
+    await this.#bot.idle();
+  }
+
+  /** One answer to the open form; submits it once every field has one, like Slack's view_submission. */
+  async #answer(line: string): Promise<void> {
+    const form = this.#form;
+    if (!form) return;
+    if (!this.#opts.interactive) this.#print(`\n${this.user}@${this.channel}> ${line}`);
+    if (line === '/cancel') {
+      this.#form = undefined;
+      this.#print('Form dropped; nothing was done.');
+      return;
+    }
+    const problem = form.answer(line);
+    if (problem) {
+      this.#print(`${problem}\n${form.prompt()}`);
+      return;
+    }
+    if (!form.done) {
+      this.#print(form.prompt());
+      return;
+    }
+    this.#form = undefined;
+    const errors = await this.#bot.handleForm({
+      callbackId: form.view.callbackId ?? '',
+      values: form.values,
+      user: { id: this.user, name: this.user },
+      privateMetadata: form.view.privateMetadata ?? '',
+    });
+    if (errors) {
+      this.#print(
+        `${Object.entries(errors)
+          .map(([field, message]) => `${field}: ${message}`)
+          .join('\n')}\nNothing was done; run the command again.`,
+      );
     }
     await this.#bot.idle();
   }
