@@ -1,6 +1,5 @@
 // KubeCluster: the Kubernetes port for one cluster on @kubernetes/client-node.
 import type { Writable } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -12,11 +11,12 @@ import {
 import type { Metrics } from '../../metrics.ts';
 import { NotWrittenError, observeAfterFailure } from '../../outcome.ts';
 import type { LabelSelector, MemoryMetrics, PodEvent, PodInfo } from '../../workload.ts';
-import { parseQuantity, selectorMatches } from '../../workload.ts';
+import { selectorMatches } from '../../workload.ts';
 import { kubernetesError, mayHaveApplied } from './errors.ts';
 import { execInPod } from './exec.ts';
 import { iso, toPodInfo } from './pod-info.ts';
 import { probeTcp } from './probe.ts';
+import { readPodMemory } from './metrics-api.ts';
 import { pullFile } from './pull.ts';
 import { createQuarantinePolicy } from './quarantine.ts';
 import { kubeEndpoint, rawFailure, rawGet } from './raw.ts';
@@ -34,14 +34,6 @@ import {
   type ReplicaSetInfo,
   type TcpProbe,
 } from './types.ts';
-
-interface PodMetricsList {
-  items?: {
-    metadata?: { name?: string };
-    timestamp?: string;
-    containers?: { name?: string; usage?: { memory?: string } }[];
-  }[];
-}
 
 /** Whether `have` carries a merge patch's keys: a value set, a null removed. */
 function carries(
@@ -117,42 +109,10 @@ export class KubeCluster implements Kubernetes {
     }
   }
 
-  async podMemory(namespace: string, selector: string, container: string): Promise<MemoryMetrics> {
-    const op = { verb: 'list', resource: 'pods.metrics.k8s.io', namespace };
-    return this.#metrics.timed('kubernetes', 'podMetrics', async () => {
-      let res: IncomingMessage;
-      try {
-        res = await rawGet(
-          this.#kc,
-          `/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/pods`,
-          {
-            labelSelector: selector,
-          },
-        );
-      } catch (err) {
-        return { available: false, reason: `the metrics API did not answer (${(err as Error).message})` };
-      }
-      if (res.statusCode !== 200) {
-        const failure = await rawFailure(res);
-        if (failure.code === 404 || failure.code === 503) {
-          return {
-            available: false,
-            reason: `metrics.k8s.io is not served (HTTP ${failure.code}): no metrics-server in this cluster, so memory use is not shown (not guessed)`,
-          };
-        }
-        throw kubernetesError(failure, op);
-      }
-      let body = '';
-      for await (const chunk of res) body += String(chunk);
-      const list = JSON.parse(body) as PodMetricsList;
-      const usage = (list.items ?? []).flatMap((item) => {
-        const c = item.containers?.find((x) => x.name === container);
-        const bytes = parseQuantity(c?.usage?.memory);
-        const pod = item.metadata?.name;
-        return pod && bytes !== undefined ? [{ pod, bytes, at: item.timestamp ?? '' }] : [];
-      });
-      return { available: true, usage };
-    });
+  podMemory(namespace: string, selector: string, container: string): Promise<MemoryMetrics> {
+    return this.#metrics.timed('kubernetes', 'podMetrics', () =>
+      readPodMemory(this.#kc, namespace, selector, container),
+    );
   }
 
   warningEvents(namespace: string, since: Date): Promise<PodEvent[]> {
