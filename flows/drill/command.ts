@@ -3,6 +3,7 @@ import { UsageError } from '../../src/errors.ts';
 import { scenarioNames } from '../../src/startup.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandSpec } from '../../commands/command.ts';
+import { pickSubcommand } from '../../commands/subcommands.ts';
 import { drillStatus, injectFault, startDrill, stopDrill } from './drill.ts';
 
 const USAGE = [
@@ -35,9 +36,9 @@ export const drillCommand: CommandSpec = {
   examples: ['/drill start', '/drill start payments-leak factor=0.1', '/drill inject oom', '/drill stop'],
   async run(ctx) {
     const args = parseArgs(ctx.inv.text, usage);
-    const [sub, word, ...extra] = args.words;
+    const { sub, rest } = pickSubcommand(args, ['start', 'inject', 'status', 'stop'], usage);
+    const [word, ...extra] = rest;
     const channel = ctx.inv.channel;
-    if (sub === undefined) throw new UsageError('Say what to do: start, inject, status or stop.', usage);
     if (sub === 'start') {
       allowOnly(args, ['factor'], usage);
       if (extra.length > 0)
@@ -69,12 +70,6 @@ export const drillCommand: CommandSpec = {
         throw new UsageError('Name one fault: `/drill inject <fault>`, e.g. `/drill inject oom`.', usage);
       const said = await injectFault(ctx.deps, { channel, actor: ctx.actor, fault: word, usage });
       return ctx.inv.respond({ text: said });
-    }
-    if (sub !== 'status' && sub !== 'stop') {
-      throw new UsageError(
-        `Unknown subcommand ${quoteInput(sub)}; use start, inject, status or stop.`,
-        usage,
-      );
     }
     if (word !== undefined)
       throw new UsageError(

@@ -349,6 +349,18 @@ export const COMMAND_GENERATORS: Record<string, TextGen[]> = {
     (g) => any('preflight:service', poisonService(g)),
     (g) => any('preflight:option', unknownOption(g)),
   ],
+  '/drill': [
+    (g) => any('drill:subcommand', poisonService(g)),
+    (g) => any('drill:scenario', `start ${poisonService(g)}`),
+    (g) =>
+      any('drill:factor', `start factor=${val(g.pick(['0', '-1', '2', 'fast', 'NaN', '1e9', ...EVIL]))}`),
+    (g) => any('drill:start-extra', `start seed ${poisonService(g)}`),
+    (g) => any('drill:start-option', `start ${unknownOption(g).replace(/^factor=/, 'speed=')}`),
+    () => any('drill:inject-none', 'inject'),
+    (g) => any('drill:inject-two', `inject oom ${poisonService(g)}`),
+    (g) => any('drill:status-extra', `${g.pick(['status', 'stop'])} ${poisonService(g)}`),
+    (g) => any('drill:option', `${g.pick(['status', 'stop', 'inject oom'])} ${unknownOption(g)}`),
+  ],
 };
 
 /** Generic garbage for every command: floods, texts over the limit, unclosed quotes, pure noise with a bad option. */
