@@ -52,7 +52,9 @@ const SERVICES = `services:
 describe('approval policies at startup (node src/main.ts)', () => {
   it('refuses to start when a policy names an unknown service or kind, and says which and what exists', async () => {
     const run = await start(
-      `${BASE}  policies:
+      `${BASE}  risk:
+    canary.strat: high
+  policies:
     - name: ledger
       kinds: [ledger.reconcile, traffic.shfit]
       services: [paymnets]
@@ -71,6 +73,10 @@ ${SERVICES}`,
       /access\.policies\.0\.kinds\.1: "traffic\.shfit" is not an action kind of this bot \(kinds: .*traffic\.shift/,
     );
     assert.doesNotMatch(run.stderr, /kinds\.0:/, 'ledger.reconcile exists');
+    assert.match(
+      run.stderr,
+      /access\.risk\.canary\.strat: "canary\.strat" is not an action kind of this bot/,
+    );
     assert.doesNotMatch(run.stdout, /Open incidents|No open incidents/);
   });
 
