@@ -80,8 +80,12 @@ export class Access {
 
   /** The first `access.policies` entry matching the kind and service, else today's rule: one of `approvers`. */
   policyFor(kind: string, service: string): Policy {
+    const risk = this.#config.risk[kind] ?? 'medium';
     const index = this.#config.policies.findIndex(
-      (p) => (p.kinds?.includes(kind) ?? true) && (p.services?.includes(service) ?? true),
+      (p) =>
+        (p.kinds?.includes(kind) ?? true) &&
+        (p.services?.includes(service) ?? true) &&
+        (p.risks?.includes(risk) ?? true),
     );
     const found = this.#config.policies[index];
     if (!found) {

@@ -17,6 +17,11 @@ export const ApprovalPolicy = z.strictObject({
   kinds: z.array(z.string().min(1)).min(1).optional(),
   /** Services it covers; absent: every service. */
   services: z.array(z.string().min(1)).min(1).optional(),
+  /** Risk levels it covers (`access.risk` gives each kind one; unlisted kinds are medium); absent: every level. */
+  risks: z
+    .array(z.enum(['low', 'medium', 'high']))
+    .min(1)
+    .optional(),
   /**
    * Who may approve (also `oncall:<escalation policy id>` or `oncall:schedule:<schedule id>`: whoever PagerDuty
    * has on call there now); absent: `access.approvers`.
@@ -53,6 +58,8 @@ export const Access = z.strictObject({
   breakGlass: z.boolean().default(false),
   /** Local definitions of user groups; they win over Slack's (and are the only ones in console mode). */
   groups: z.record(z.string(), z.array(z.string())).default({}),
+  /** Risk level per action kind (traffic.shift: high), for policies that select by `risks`; unlisted: medium. */
+  risk: z.record(z.string().min(1), z.enum(['low', 'medium', 'high'])).default({}),
   /** Per kind and service approval rules, first match wins; none matching: the rule above (one of `approvers`). */
   policies: z.array(ApprovalPolicy).default([]),
   /** PagerDuty user id or email -> Slack user id, for `oncall:` approvers. */

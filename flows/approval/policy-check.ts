@@ -23,6 +23,12 @@ export function policyProblems(config: Config, kinds: readonly string[]): string
         );
     });
   });
+  for (const kind of Object.keys(config.access.risk)) {
+    if (!kinds.includes(kind))
+      problems.push(
+        `access.risk.${kind}: "${kind}" is not an action kind of this bot (kinds: ${[...kinds].sort().join(', ')})`,
+      );
+  }
   return problems;
 }
 

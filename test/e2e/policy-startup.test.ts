@@ -53,7 +53,9 @@ describe('approval policies at startup (node src/main.ts)', function () {
   this.timeout(90_000);
   it('refuses to start when a policy names an unknown service or kind, and says which and what exists', async () => {
     const run = await start(
-      `${BASE}  policies:
+      `${BASE}  risk:
+    canary.strat: high
+  policies:
     - name: ledger
       kinds: [ledger.reconcile, traffic.shfit]
       services: [paymnets]
@@ -72,6 +74,10 @@ ${SERVICES}`,
       /access\.policies\.0\.kinds\.1: "traffic\.shfit" is not an action kind of this bot \(kinds: .*traffic\.shift/,
     );
     assert.doesNotMatch(run.stderr, /kinds\.0:/, 'ledger.reconcile exists');
+    assert.match(
+      run.stderr,
+      /access\.risk\.canary\.strat: "canary\.strat" is not an action kind of this bot/,
+    );
     assert.doesNotMatch(run.stdout, /Open incidents|No open incidents/);
   });
 

@@ -298,6 +298,25 @@ describe('approval policies (real Redis)', () => {
     assert.equal((await t.bot.deps.approvals.get(glass.id))?.state, 'succeeded');
   });
 
+  it('selects a policy by the risk level of the kind (access.risk), unlisted kinds being medium', async () => {
+    const t = await bot({
+      risk: { 'test.other': 'high' },
+      policies: [{ name: 'high risk', risks: ['high'], quorum: 2 }],
+    });
+    const high = await request(t, 'test.other');
+    assert.equal(high.policy?.name, 'high risk');
+    assert.match(card(t, high), /0 of 2 approvals/);
+    const medium = await request(t, 'test.flip');
+    assert.equal(medium.policy?.name, 'default');
+    assert.deepEqual(await t.click('bob', APPROVE_ACTION, medium.id), []);
+    await t.bot.idle();
+    assert.equal(system.writes, 1);
+    assert.throws(
+      () => testConfig({ access: { risk: { 'traffic.shift': 'severe' } } }),
+      /access\.risk\.traffic\.shift: Invalid option: expected one of "low"\|"medium"\|"high"/,
+    );
+  });
+
   it('keeps the policy a request was made under: a config change mid-approval does not change its rule', async () => {
     const t = await bot({ policies: [{ name: 'two leads', kinds: ['test.flip'], quorum: 2 }] });
     const action = await request(t);
