@@ -77,7 +77,7 @@ export async function rangeSeries(
       const prometheus = ctx.deps.adapters.prometheus;
       if (!prometheus) continue;
       const stepSeconds = Math.max(15, Math.round(settings.intervalMs / 1000));
-      const range = await prometheus.queryRange(
+      const { series: range } = await prometheus.queryRange(
         prometheusEndpoint(cfg, service),
         queryText(query, undefined),
         {

@@ -42,6 +42,7 @@ export function cloudWatchQueries(
 /**
  * Every value a (filled-in) query had over a window, all series together: a Prometheus range query at `stepSeconds`,
  * or CloudWatch datapoints at the source's period. Failures throw (ExternalServiceError from the adapters).
+ * `warnings`: Prometheus answered with partial data (always empty for CloudWatch).
  */
 export async function windowValues(
   deps: Pick<Deps, 'adapters'>,
@@ -49,18 +50,18 @@ export async function windowValues(
   service: string,
   query: BreakerQuery,
   window: { start: Date; end: Date; stepSeconds: number },
-): Promise<number[]> {
+): Promise<{ values: number[]; warnings: string[] }> {
   if ('prometheus' in cfg.source) {
     const prometheus = deps.adapters.prometheus;
     if (!prometheus) throw new Error('no Prometheus client is set up');
-    const series = await prometheus.queryRange(
+    const { series, warnings } = await prometheus.queryRange(
       prometheusEndpoint(cfg, service),
       queryText(query, undefined),
       window,
     );
-    return series.flatMap((s) => s.points.map((p) => p.v));
+    return { values: series.flatMap((s) => s.points.map((p) => p.v)), warnings };
   }
-  return (await windowSeries(deps, cfg, query, window)).flat();
+  return { values: (await windowSeries(deps, cfg, query, window)).flat(), warnings: [] };
 }
 
 /**

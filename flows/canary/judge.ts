@@ -79,9 +79,21 @@ export async function judgeBake(
             windowValues(deps, cfg, canary.service, forStack(spec.query, stack, cfg, spec.minRps), window),
           ),
         );
+        const compared = compareStacks(
+          legacy?.values ?? [],
+          cloud?.values ?? [],
+          spec.op === 'above' ? 'higher' : 'lower',
+          settings,
+        );
+        // Partial data never clears a step: "no difference" on what came back is not enough data. "Worse" stands:
+        // the missing series can only hide more, and it aborts back to legacy, the safe side.
+        const warning = [...(legacy?.warnings ?? []), ...(cloud?.warnings ?? [])][0];
+        if (warning === undefined || compared.decision === 'worse') return { ...names, ...compared };
         return {
           ...names,
-          ...compareStacks(legacy ?? [], cloud ?? [], spec.op === 'above' ? 'higher' : 'lower', settings),
+          ...compared,
+          decision: 'not_enough_data',
+          error: `partial data: Prometheus warned "${warning.slice(0, 160)}"`,
         };
       } catch (err) {
         deps.log.warn(

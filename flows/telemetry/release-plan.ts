@@ -100,10 +100,13 @@ export function releaseView(change: ReleaseChange): ChangeView {
   };
 }
 
-/** `/telemetry release` in return mode: at once when no ReplicaSet would delete a pod; otherwise a card first. */
+/**
+ * Returning the quarantined pods (`/telemetry release`, or an expiry with `onExpiry: return`): at once when no
+ * ReplicaSet would delete a pod; otherwise nothing changes and a card asks a person first.
+ */
 export async function requestReturn(
   deps: Deps,
-  req: { incident: Incident; service: string; actor: Actor },
+  req: { incident: Incident; service: string; actor: Actor; reason?: 'command' | 'expiry' },
 ): Promise<{ summary: string; card: boolean }> {
   const { cfg, cluster } = workloadOf(deps, req.service);
   const quarantined = await cluster.listPods(
@@ -113,7 +116,7 @@ export async function requestReturn(
   );
   const scaleDowns = quarantined.length > 0 ? await planReturn(deps, req.service, quarantined) : [];
   if (scaleDowns.length === 0) {
-    const result = await releaseQuarantine(deps, { ...req, mode: 'return', reason: 'command' });
+    const result = await releaseQuarantine(deps, { ...req, mode: 'return', reason: req.reason ?? 'command' });
     return { summary: result.summary, card: false };
   }
   const change: ReleaseChange = {

@@ -182,7 +182,7 @@ async function memoryChart(
       .replaceAll('{container}', cfg.container)
       .replaceAll('{pods}', names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
     try {
-      const series = await deps.adapters.prometheus.queryRange(
+      const { series } = await deps.adapters.prometheus.queryRange(
         {
           url: prom.url,
           ...(prom.token ? { token: resolveSecret(prom.token, 'kubernetes.prometheus.token') } : {}),

@@ -1,5 +1,6 @@
 // Step L: snapshot the failing workload, keep evidence from the worst pods, quarantine (approved) and release them.
 import { quarantineView } from './blocks.ts';
+import { notice } from '../../src/chat/blocks/common.ts';
 import type { Deps } from '../../src/deps.ts';
 import { SYSTEM } from '../../src/timeline.ts';
 import type { StoredBasis } from './quarantine.ts';
@@ -10,6 +11,7 @@ import {
   executeReturn,
   recheckReturn,
   releaseView,
+  requestReturn,
   type ReleaseChange,
 } from './release-plan.ts';
 import type { QuarantineChange } from './workload.ts';
@@ -59,6 +61,17 @@ export function registerTelemetry(deps: Deps): void {
     const incident = await deps.incidents.get(incidentId);
     const cfg = deps.config.services[service]?.kubernetes;
     if (!incident || !cfg) return;
-    await releaseQuarantine(deps, { incident, service, actor: SYSTEM, mode: cfg.onExpiry, reason: 'expiry' });
+    if (cfg.onExpiry === 'delete') {
+      await releaseQuarantine(deps, { incident, service, actor: SYSTEM, mode: 'delete', reason: 'expiry' });
+      return;
+    }
+    // Nobody is there to be told that returning deletes a pod: then the fence stays and a card asks first.
+    const asked = await requestReturn(deps, { incident, service, actor: SYSTEM, reason: 'expiry' });
+    if (asked.card) {
+      await deps.chat.post(
+        incident.channel,
+        notice(`:hourglass: The quarantine of ${service} expired, but it stays in place: ${asked.summary}`),
+      );
+    }
   });
 }

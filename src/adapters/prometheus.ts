@@ -23,6 +23,12 @@ export interface InstantResult {
   warnings: string[];
 }
 
+/** A range query's answer: its series and, as for an instant query, Prometheus's warnings of partial data. */
+export interface RangeResult {
+  series: RangeSeries[];
+  warnings: string[];
+}
+
 export interface PrometheusEndpoint {
   url: string;
   /** Sent as a Bearer token when set. */
@@ -34,7 +40,7 @@ export interface Prometheus {
     endpoint: PrometheusEndpoint,
     query: string,
     range: { start: Date; end: Date; stepSeconds: number },
-  ): Promise<RangeSeries[]>;
+  ): Promise<RangeResult>;
   /** Evaluates `query` now (the server's now). No samples is "no data", not zero; warnings mean partial data. */
   query(endpoint: PrometheusEndpoint, query: string): Promise<InstantResult>;
 }
@@ -124,9 +130,9 @@ export class PrometheusClient implements Prometheus {
     endpoint: PrometheusEndpoint,
     query: string,
     range: { start: Date; end: Date; stepSeconds: number },
-  ): Promise<RangeSeries[]> {
+  ): Promise<RangeResult> {
     return this.#metrics.timed('prometheus', 'queryRange', async () => {
-      const { data } = await this.#post(
+      const { data, warnings } = await this.#post(
         endpoint,
         'query_range',
         new URLSearchParams({
@@ -137,10 +143,11 @@ export class PrometheusClient implements Prometheus {
         }),
       );
       const result = Array.isArray(data?.result) ? (data.result as VectorElement[]) : [];
-      return result.map((series) => ({
-        labels: series.metric ?? {},
-        points: (series.values ?? []).map(([t, v]) => ({ t: t * 1000, v: sampleValue(v) })),
+      const series = result.map((s) => ({
+        labels: s.metric ?? {},
+        points: (s.values ?? []).map(([t, v]) => ({ t: t * 1000, v: sampleValue(v) })),
       }));
+      return { series, warnings };
     });
   }
 

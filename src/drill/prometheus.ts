@@ -76,6 +76,11 @@ export async function startPrometheusServer(
     answer?: (query: string) => string | undefined;
     /** Range answer for a query: the values of one series, in turn; undefined answers no series. */
     range?: (ask: RangeAsk) => readonly (number | string)[] | 'empty' | undefined;
+    /**
+     * Warnings for a range answer, as Prometheus sends them when part of the data could not be read (a remote store
+     * or a shard did not answer): the answer stays "success" with the data it has.
+     */
+    rangeWarnings?: (ask: RangeAsk) => string[] | undefined;
   } = {},
 ): Promise<PrometheusServer> {
   const state: PrometheusServer = {
@@ -123,7 +128,9 @@ export async function startPrometheusServer(
           return send(400, { status: 'error', errorType: 'bad_data', error: 'invalid start, end or step' });
         }
         state.ranges.push(ask);
-        return send(200, matrix(ask, opts.range?.(ask) ?? 'empty'));
+        const warnings = opts.rangeWarnings?.(ask);
+        const answer = matrix(ask, opts.range?.(ask) ?? 'empty') as Record<string, unknown>;
+        return send(200, warnings ? { ...answer, warnings } : answer);
       }
       send(404, { status: 'error', errorType: 'not_found', error: `no ${url.pathname} here` });
     });

@@ -47,12 +47,14 @@ describe('breaker conditions and the canary comparison (real Redis, local Route 
     latency?: Record<string, unknown>;
     answer?: (query: string) => string | undefined;
     range?: (ask: RangeAsk) => readonly number[] | 'empty' | undefined;
+    rangeWarnings?: (ask: RangeAsk) => string[] | undefined;
   }): Promise<BreakerBot> {
     store = await isolatedRedisStore();
     r53 = await startRoute53(paymentsRecords(opts.records));
     prom = await startPrometheusServer({
       ...(opts.answer ? { answer: opts.answer } : {}),
       ...(opts.range ? { range: opts.range } : {}),
+      ...(opts.rangeWarnings ? { rangeWarnings: opts.rangeWarnings } : {}),
     });
     const config = breakerConfig({
       breaker: {
@@ -228,6 +230,46 @@ describe('breaker conditions and the canary comparison (real Redis, local Route 
     assert.ok(asked.some((q) => q.includes('service="payments-cloud"}[2m])))')));
     assert.ok(asked.some((q) => q.includes('service="payments-legacy"}[2m])))')));
     assert.equal(r53.server.accepted.length, 0, 'preflight only reads');
+  });
+
+  // Prometheus HTTP API, "Format overview": a query can succeed with "warnings" and only the data it could collect.
+  it('partial data (a range answer with warnings) never clears a step: it is not enough data, and says why', async () => {
+    const t = await setUp({
+      records: { legacy: 100, cloud: 0 },
+      latency: { compare: true },
+      // What came back looks like legacy, but one store did not answer for cloud: the worst pods may be missing.
+      range: () => around(0.2),
+      rangeWarnings: (ask) =>
+        ask.query.includes('payments-cloud')
+          ? ['remote store eu-west-1b: context deadline exceeded']
+          : undefined,
+    });
+    await startCanary(t, 'start steps=10,50 bake=90s');
+    for (let i = 0; i < 5; i++) await t.step(INTERVAL);
+    assert.equal(r53.weights(), 'cloud=10 legacy=90', 'never on to 50 % on partial data');
+    assert.equal(r53.server.accepted.length, 1, 'only step 1 was written');
+    assert.equal((await getCanary(t.bot.deps, 'payments'))?.status, 'paused');
+    const judged = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'canary.judged');
+    assert.equal(judged?.data.decision, 'not_enough_data');
+    assert.match(
+      judged?.summary ?? '',
+      /latency: not enough data — partial data: Prometheus warned "remote store eu-west-1b: context deadline exceeded"/,
+    );
+  });
+
+  it('partial data does not hide a worse cloud: the step still aborts to legacy', async () => {
+    const t = await setUp({
+      records: { legacy: 100, cloud: 0 },
+      latency: { compare: true },
+      answer: (q) => (q.includes('histogram_quantile') ? '0.28' : undefined),
+      range: (ask) => (ask.query.includes('payments-legacy') ? around(0.2) : around(0.28)),
+      rangeWarnings: () => ['shard 3 of 4 did not answer'],
+    });
+    await startCanary(t, 'start steps=10,50 bake=90s');
+    for (let i = 0; i < 3; i++) await t.step(INTERVAL);
+    assert.equal(r53.weights(), 'cloud=0 legacy=100');
+    const judged = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'canary.judged');
+    assert.equal(judged?.data.decision, 'worse');
   });
 
   it('not enough data holds the step where it is: nothing moves', async () => {

@@ -18,7 +18,7 @@ const A = 'payments-7d9f8b6c5-aaaaa';
 const D = 'payments-7d9f8b6c5-ddddd';
 const LABELS = { app: 'payments', track: 'cloud', 'pod-template-hash': '7d9f8b6c5' };
 
-function config(): Config {
+function config(onExpiry: 'return' | 'delete' = 'delete'): Config {
   return testConfig({
     services: {
       payments: {
@@ -27,6 +27,7 @@ function config(): Config {
           selector: 'app=payments,track=cloud',
           container: 'app',
           runtime: 'jvm',
+          onExpiry,
         },
       },
       checkout: {},
@@ -128,6 +129,35 @@ describe('/telemetry release and the ReplicaSet that re-adopts the pod', () => {
     assert.deepEqual(model.patched, []);
     assert.deepEqual(model.policiesDeleted, ['cloud-safety-quarantine-inc-1']);
     assert.equal(model.pods.size, 3, 'the ReplicaSet keeps its 3 pods');
+  });
+
+  it('an expiry with onExpiry: return never deletes a pod unasked: the fence stays and a card asks first', async () => {
+    await t.bot.stop();
+    t = makeTestBot({
+      config: config('return'),
+      store: t.store,
+      chat: t.chat,
+      now: () => new Date('2026-11-26T10:30:00Z'),
+      adapters: { kubernetes: new KubeClusters(front.kubeConfig(), createMetrics({ defaults: false })) },
+    });
+    await t.store.schedule(
+      'schedule:telemetry-quarantine-expiry',
+      'INC-1|payments',
+      Date.parse('2026-11-26T10:29:00Z'),
+    );
+
+    await t.bot.deps.scheduler.tick();
+    await t.bot.idle();
+
+    assert.deepEqual(model.patched, [], 'no label restored by the timer');
+    assert.deepEqual(model.deleted, [], 'nothing deleted by the timer');
+    assert.deepEqual(model.policiesDeleted, [], 'the fence stays');
+    const [action] = await t.bot.deps.approvals.listForIncident('INC-1');
+    assert.equal(action?.kind, 'pods.release');
+    assert.match(
+      t.chat.texts('post').join('\n'),
+      /The quarantine of payments expired, but it stays in place: Nothing changed yet: ReplicaSet `payments-7d9f8b6c5` wants 3 replicas/,
+    );
   });
 
   it('returns at once when the ReplicaSet has room (no replacement yet): nothing is deleted', async () => {

@@ -59,14 +59,14 @@ describe('breaker sources: CloudWatch', () => {
     ];
     const cfg = breaker();
     const window = { start: new Date(NOW.getTime() - 600_000), end: NOW, stepSeconds: 10 };
-    const values = await windowValues(
+    const read = await windowValues(
       { adapters: { cloudwatch } },
       cfg,
       'payments',
       forStack(LATENCY, 'legacy', cfg),
       window,
     );
-    assert.deepEqual(values, [0.3, 0.4]);
+    assert.deepEqual(read, { values: [0.3, 0.4], warnings: [] });
     const [call] = cloudwatch.calls;
     assert.equal(call?.region, 'eu-west-1');
     assert.deepEqual([call?.range.start, call?.range.end], [window.start, window.end]);
