@@ -34,6 +34,8 @@ import {
   type TrafficPort,
   type TrafficState,
   type Weights,
+  inSyncNow,
+  recheckByReading,
 } from './traffic.ts';
 import { describeFailure, mayHaveCommitted } from './write-outcome.ts';
 
@@ -317,23 +319,16 @@ export class AlbTrafficAdapter implements TrafficPort {
   }
 
   async waitInSync(): Promise<SyncResult> {
-    return { status: 'INSYNC', elapsedMs: 0, polls: 0, at: this.#now().toISOString() };
+    return inSyncNow(this.#now);
   }
 
-  async recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
-    const same = (s: TrafficState, w: Weights) => s.legacy.weight === w.legacy && s.cloud.weight === w.cloud;
+  recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
     // Eventually consistent reads: a modify made just before a restart can still read as the old weights, which is
     // not "never applied" until a few reads agree (the same 3 reads, 1 s apart, as after a write).
-    let current = await this.read();
-    for (let read = 2; read <= 3 && !same(current, receipt.after); read++) {
-      await this.#policy.sleep(1000);
-      current = await this.read();
-    }
-    return {
-      status: 'INSYNC',
-      applied: same(current, receipt.after),
-      untouched: same(current, receipt.before),
-      current,
-    };
+    return recheckByReading(() => this.read(), receipt, {
+      reads: 3,
+      pauseMs: 1000,
+      sleep: this.#policy.sleep,
+    });
   }
 }

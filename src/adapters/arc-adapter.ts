@@ -27,6 +27,8 @@ import {
   type TrafficPort,
   type TrafficState,
   type Weights,
+  inSyncNow,
+  recheckByReading,
 } from './traffic.ts';
 import { describeFailure, mayHaveCommitted } from './write-outcome.ts';
 
@@ -340,13 +342,11 @@ export class ArcTrafficAdapter implements TrafficPort {
 
   async waitInSync(): Promise<SyncResult> {
     // The cluster answers only once the change is committed across it; DNS caching is the convergence that follows.
-    return { status: 'INSYNC', elapsedMs: 0, polls: 0, at: this.#now().toISOString() };
+    return inSyncNow(this.#now);
   }
 
-  async recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
-    const current = await this.read();
-    const same = (w: Weights) => current.legacy.weight === w.legacy && current.cloud.weight === w.cloud;
-    return { status: 'INSYNC', applied: same(receipt.after), untouched: same(receipt.before), current };
+  recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
+    return recheckByReading(() => this.read(), receipt);
   }
 
   async checks(state: TrafficState): Promise<LayerCheck[]> {

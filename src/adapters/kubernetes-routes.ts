@@ -23,6 +23,8 @@ import {
   type TrafficPort,
   type TrafficState,
   type Weights,
+  inSyncNow,
+  recheckByReading,
 } from './traffic.ts';
 
 export interface KubeRouteOptions {
@@ -222,13 +224,11 @@ export class KubeRouteTrafficAdapter implements TrafficPort {
   }
 
   async waitInSync(): Promise<SyncResult> {
-    return { status: 'INSYNC', elapsedMs: 0, polls: 0, at: this.#now().toISOString() };
+    return inSyncNow(this.#now);
   }
 
-  async recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
-    const current = await this.read();
-    const same = (w: Weights) => current.legacy.weight === w.legacy && current.cloud.weight === w.cloud;
-    return { status: 'INSYNC', applied: same(receipt.after), untouched: same(receipt.before), current };
+  recheck(receipt: Pick<ShiftReceipt, 'before' | 'after'>): Promise<RecheckReport> {
+    return recheckByReading(() => this.read(), receipt);
   }
 
   async checks(state: TrafficState): Promise<LayerCheck[]> {

@@ -338,3 +338,32 @@ export function describeDrift(before: TrafficState, after: TrafficState): string
     changes.push('other fields of the entries changed');
   return changes;
 }
+
+/** A layer whose write is in effect once it is answered (ALB, ARC, Kubernetes routes): INSYNC at once, no polls. */
+export function inSyncNow(now: () => Date): SyncResult {
+  return { status: 'INSYNC', elapsedMs: 0, polls: 0, at: now().toISOString() };
+}
+
+/**
+ * A recheck after a restart by reading the layer: `applied` when it shows the receipt's `after` weights, `untouched`
+ * when it still shows `before`. With `reads` > 1 it reads again (`pauseMs` apart) while `after` is not shown, for
+ * eventually consistent reads where one stale read must not mean "never applied".
+ */
+export async function recheckByReading(
+  read: () => Promise<TrafficState>,
+  receipt: Pick<ShiftReceipt, 'before' | 'after'>,
+  opts: { reads?: number; pauseMs?: number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<RecheckReport> {
+  const same = (s: TrafficState, w: Weights) => s.legacy.weight === w.legacy && s.cloud.weight === w.cloud;
+  let current = await read();
+  for (let n = 2; n <= (opts.reads ?? 1) && !same(current, receipt.after); n++) {
+    await opts.sleep?.(opts.pauseMs ?? 1000);
+    current = await read();
+  }
+  return {
+    status: 'INSYNC',
+    applied: same(current, receipt.after),
+    untouched: same(current, receipt.before),
+    current,
+  };
+}
