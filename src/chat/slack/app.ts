@@ -8,6 +8,7 @@ import type { Logger } from '../../log.ts';
 import type { Route } from '../../http.ts';
 import type { Message } from '../chat.ts';
 import { reply, ResponseUrls } from './replies.ts';
+import { postResponseUrl } from './response-url.ts';
 
 const { App, HTTPReceiver } = bolt;
 
@@ -171,7 +172,7 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
   }
 
   for (const name of bot.commandNames) {
-    app.command(name, async ({ ack, command, respond, context }) => {
+    app.command(name, async ({ ack, command, context }) => {
       await ack();
       ackTimer(context, 'command');
       if (command.response_url) urls.issue(command.response_url);
@@ -186,14 +187,14 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
             channel: command.channel_id,
             ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
             respond: (message) =>
-              reply(replyDeps, target, message, (m) => respond(ephemeral(m)).then(() => {})),
+              reply(replyDeps, target, message, (m) => postResponseUrl(target.url ?? '', ephemeral(m))),
           }),
         { afterPendingIo: true },
       );
     });
   }
 
-  app.action({ type: 'block_actions' }, async ({ ack, body, action, respond, context }) => {
+  app.action({ type: 'block_actions' }, async ({ ack, body, action, context }) => {
     await ack();
     ackTimer(context, 'action');
     if (action.type !== 'button') return;
@@ -213,7 +214,7 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           channel,
           ...(messageTs ? { message: { channel, ts: messageTs } } : {}),
           respond: (message) =>
-            reply(replyDeps, target, message, (m) => respond(ephemeral(m)).then(() => {})),
+            reply(replyDeps, target, message, (m) => postResponseUrl(target.url ?? '', ephemeral(m))),
         }),
       { afterPendingIo: true },
     );

@@ -41,7 +41,7 @@ export class ResponseUrls {
   }
 }
 
-/** Slack's 404 for a response_url it no longer takes (Bolt's respond throws axios's error). */
+/** Slack's 404 for a response_url it no longer takes (ResponseUrlError carries the status). */
 function refusedUrl(err: unknown): boolean {
   return (err as { response?: { status?: number } }).response?.status === 404;
 }
