@@ -1,7 +1,7 @@
 // The transport-independent bot: authorises and dispatches commands, buttons and reactions; every transport calls it.
 import { randomUUID } from 'node:crypto';
 import type { ButtonPress, CommandInvocation, FormSubmission, Message, ReactionAdded } from './chat/chat.ts';
-import { errorMessage } from './chat/blocks/common.ts';
+import { errorMessage, type HelpEntry } from './chat/blocks/common.ts';
 import { outgoingMessage } from './chat/redacting.ts';
 import type { Deps } from './deps.ts';
 import { AccessError, ExternalServiceError, isUserFacing, UsageError } from './errors.ts';
@@ -9,10 +9,16 @@ import type { Incident } from './incident.ts';
 import type { Outcome } from './metrics.ts';
 import type { Actor } from './timeline.ts';
 
-export interface CommandEntry {
-  name: string;
+export interface CommandEntry extends HelpEntry {
   readOnly?: boolean;
-  run(ctx: { inv: CommandInvocation; actor: Actor; deps: Deps; incident: Incident | null }): Promise<void>;
+  /** `commands` is every command this bot dispatches (what /incident help lists). */
+  run(ctx: {
+    inv: CommandInvocation;
+    actor: Actor;
+    deps: Deps;
+    incident: Incident | null;
+    commands: readonly HelpEntry[];
+  }): Promise<void>;
 }
 
 export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;
@@ -80,7 +86,7 @@ export class Bot {
         );
       }
       const incident = await deps.incidents.active(inv.channel);
-      await spec.run({ inv, actor, deps, incident });
+      await spec.run({ inv, actor, deps, incident, commands: this.#parts.commands });
     } catch (err) {
       outcome = await this.#reportError(err, inv.respond, { command: inv.command, user: actor.id });
     }

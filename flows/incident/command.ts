@@ -9,7 +9,7 @@ import type { Message } from '../../src/chat/chat.ts';
 import type { Deps } from '../../src/deps.ts';
 import type { Actor } from '../../src/timeline.ts';
 import { declareForm } from './form.ts';
-import { parsePagerDutyId } from '../pagerduty/mirror.ts';
+import { parsePagerDutyId } from '../pagerduty/index.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandContext, CommandSpec } from '../../commands/command.ts';
 import { pickSubcommand } from '../../commands/subcommands.ts';
@@ -29,12 +29,6 @@ const USAGE = [
   '/incident help',
 ];
 const usage = USAGE.join('\n');
-
-/** Filled in by the composition root so help lists every registered command. */
-let registry: () => CommandSpec[] = () => [incidentCommand];
-export function setHelpRegistry(list: () => CommandSpec[]): void {
-  registry = list;
-}
 
 const SUBCOMMANDS = [
   'declare',
@@ -66,7 +60,7 @@ export const incidentCommand: CommandSpec = {
           'Say what to do first (declare, status, list, role, sev, update, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
           usage,
         );
-      return ctx.inv.respond(helpMessage(registry()));
+      return ctx.inv.respond(helpMessage([...ctx.commands]));
     }
     const { sub, rest } = pickSubcommand(args, SUBCOMMANDS, usage, { severity: 'sev' });
     switch (sub) {
@@ -84,7 +78,7 @@ export const incidentCommand: CommandSpec = {
         allowOnly(args, [], usage);
         return resolve(ctx, rest.join(' '));
       case 'help':
-        return ctx.inv.respond(helpMessage(registry()));
+        return ctx.inv.respond(helpMessage([...ctx.commands]));
       case 'link':
         allowOnly(args, [], usage);
         return link(ctx, rest);
