@@ -8,7 +8,7 @@ import type { RedisStore } from '../../src/store/redis.ts';
 import {
   arcAdapter,
   arcSection,
-  CLOUD_RC,
+  KEEP_CLOUD,
   KEEP_CLOUD_RULE,
   startArcCluster,
   type ArcCluster,
@@ -17,14 +17,6 @@ import {
 import { fakeClock, type FakeClock } from '../support/aws.ts';
 import { makeTestBot, testConfig, textOf, type TestBot } from '../support/bot.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
-
-const KEEP_CLOUD: SafetyRule = {
-  arn: KEEP_CLOUD_RULE,
-  name: 'keep-cloud-on',
-  kind: 'assertion',
-  asserted: [CLOUD_RC],
-  atLeast: 1,
-};
 
 describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () => {
   let store: RedisStore;
@@ -160,7 +152,7 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     assert.equal(done.state, 'failed');
     assert.match(
       done.result?.summary ?? '',
-      /^Nothing was written: Route 53 ARC rejected the change \(SafetyRule\): a safety rule of control panel \w+ does not allow legacy \w+ On and cloud \w+ Off \(ARC said: Cannot update routing control states: the change violates safety rule keep-cloud-on/,
+      /^Nothing was written: Route 53 ARC rejected the change \(SafetyRule\): a safety rule of control panel \w+ does not allow legacy \w+ On and cloud \w+ Off \(ARC said: Routing control state update blocked by safety rule arn:aws:route53-recovery-control::\d+:controlpanel\/\w+\/safetyrule\/f60718293a4b5c6d\)\. Nothing was changed\. The rule that refused: keep-cloud-on \(f60718293a4b5c6d\), which break-glass may override\./,
     );
     assert.match(card(done), /overrides keep-cloud-on \(listed in traffic\.arc\.safetyRules\)/);
     const refused = (await timeline()).find((e) => e.kind === 'traffic.not_shifted');
