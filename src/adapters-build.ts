@@ -191,6 +191,7 @@ export function buildAdapters(
   if (env.PAGERDUTY_TOKEN || Object.values(config.services).some((s) => s.pagerduty?.routingKey)) {
     adapters.pagerdutyEvents = new PdjsPagerDutyEvents({
       ...(env.PAGERDUTY_EVENTS_URL ? { eventsUrl: env.PAGERDUTY_EVENTS_URL } : {}),
+      ...(env.PAGERDUTY_EVENTS_CA ? { ca: env.PAGERDUTY_EVENTS_CA } : {}),
       metrics,
     });
   }
