@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeCluster, NAMESPACE, type PodSpecInput } from './kubernetes.ts';
-import { startLedger } from './ledger.ts';
+import { chooseLedger, type EmbeddedStarter } from './ledger-choice.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
   DRILL_HEALTH_CHECK,
@@ -23,6 +23,8 @@ export interface DrillWorldOptions {
   timeFactor: number;
   /** Where the machine's PostgreSQL is (default postgres://postgres@127.0.0.1:5432/postgres). */
   postgresUrl?: string;
+  /** Starts the embedded ledgers when that PostgreSQL cannot be used (default: PGlite, src/drill/ledger-embedded.ts). */
+  embeddedLedger?: EmbeddedStarter;
   /** The story (default: the seed scenario). */
   scenario?: Scenario;
   /** The clock the story, Route 53's propagation and the faults run on (default Date.now). */
@@ -229,9 +231,10 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
   const prometheus = await startPrometheusServer({
     answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
   });
-  const ledger = await startLedger(
+  const ledger = await chooseLedger(
     opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     scenario,
+    opts.embeddedLedger,
   );
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL_ROUTE_53: route53.url,
@@ -267,9 +270,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
       `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms)`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
-      !('missing' in ledger)
-        ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
-        : `ledger: ${ledger.missing}`,
+      ledger.describe,
     ],
     stop: async () => {
       await route53.stop();
