@@ -1,5 +1,8 @@
 // Where the drill's two ledger databases live: the machine's PostgreSQL when the drill can create databases there,
 // else two embedded PostgreSQL servers (PGlite over the wire protocol), else a message saying exactly what is missing.
+import type { Config } from '../config.ts';
+import { ConfigError } from '../errors.ts';
+import type { LedgerAdapters } from '../ledger.ts';
 import { startLedger } from './ledger.ts';
 import type { EmbeddedLedger } from './ledger-embedded.ts';
 import type { Scenario } from './scenario.ts';
@@ -48,4 +51,19 @@ export async function chooseLedger(
       'run npm install so @electric-sql/pglite and @electric-sql/pglite-socket are present, or set PAYMENTS_LEGACY_DB_URL and PAYMENTS_CLOUD_DB_URL';
     return { legacy: real.legacy, cloud: real.cloud, missing, describe: `ledger: ${missing}` };
   }
+}
+
+/**
+ * The console drill's ledgers when neither a PostgreSQL nor the embedded one could be had: /ledger answers for every
+ * service with a ledger section with what is missing and how to get it, and touches nothing.
+ */
+export function missingLedgers(config: Config, missing: string): LedgerAdapters {
+  return {
+    get(service) {
+      if (!config.services[service]?.ledger) return undefined;
+      throw new ConfigError(`the drill has no ledger databases for ${service}: ${missing}.`);
+    },
+    check() {},
+    async close() {},
+  };
 }
