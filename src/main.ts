@@ -32,6 +32,7 @@ import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
 import { checkPolicies } from '../flows/approval/policy-check.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
+import { missingLedgers } from './drill/ledger-choice.ts';
 import { buildAdapters } from './adapters-build.ts';
 import { Drills } from '../flows/drill/routing.ts';
 import {
@@ -247,7 +248,19 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       out: process.stdout,
       filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
     });
-    const bot = buildBot({ config, store, chat, log, redactor, env, metrics, drillWorld: Boolean(drill) });
+    // A drill with no ledger databases at all: /ledger says what is missing instead of a connection error.
+    const missing = drill?.ledger.missing;
+    const bot = buildBot({
+      config,
+      store,
+      chat,
+      log,
+      redactor,
+      env,
+      metrics,
+      drillWorld: Boolean(drill),
+      ...(missing ? { adapters: { ledger: missingLedgers(config, missing) } } : {}),
+    });
     checkPolicies(config, bot.deps.approvals.kinds(), path);
     routes.push(...integrationRoutes(bot.deps, env));
     await bot.start();

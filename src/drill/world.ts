@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeCluster, NAMESPACE, type PodSpecInput } from './kubernetes.ts';
 import { startKafkaConnect, type KafkaConnectServer } from './kafka-connect.ts';
-import { startLedger } from './ledger.ts';
+import { chooseLedger, type EmbeddedStarter } from './ledger-choice.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
   DRILL_HEALTH_CHECK,
@@ -24,6 +24,8 @@ export interface DrillWorldOptions {
   timeFactor: number;
   /** Where the machine's PostgreSQL is (default postgres://postgres@127.0.0.1:5432/postgres). */
   postgresUrl?: string;
+  /** Starts the embedded ledgers when that PostgreSQL cannot be used (default: PGlite, src/drill/ledger-embedded.ts). */
+  embeddedLedger?: EmbeddedStarter;
   /** The story (default: the seed scenario). */
   scenario?: Scenario;
   /** The clock the story, Route 53's propagation and the faults run on (default Date.now). */
@@ -247,9 +249,10 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     now,
   });
   started.cdc = cdc;
-  const ledger = await startLedger(
+  const ledger = await chooseLedger(
     opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     scenario,
+    opts.embeddedLedger,
   );
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL_ROUTE_53: route53.url,
@@ -286,9 +289,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
       `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms)`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
-      !('missing' in ledger)
-        ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
-        : `ledger: ${ledger.missing}`,
+      ledger.describe,
       `Kafka Connect ${cdc.url} (CDC connector ${CDC_CONNECTOR}, task ${cdc.state()}: cloud writes flow back to legacy)`,
     ],
     stop: async () => {
