@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeCluster, NAMESPACE, type PodSpecInput } from './kubernetes.ts';
+import { FakeCluster, NAMESPACE, type ClusterWorld, type PodSpecInput } from './kubernetes.ts';
+import { DrillControlPlane } from './kubernetes-control.ts';
 import { startLedger } from './ledger.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
@@ -70,6 +71,8 @@ export function hasCloudCredentials(env: NodeJS.ProcessEnv): boolean {
 }
 
 const MiB = 1024 * 1024;
+/** What the app image carries: the dump tools, and nc for the isolation probe. */
+const POD_TOOLS = new Set(['sh', 'jcmd', 'sha256sum', 'wc', 'tail', 'head', 'rm', 'nc']);
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -93,6 +96,7 @@ async function startKubernetes(
   story: Story,
   scenario: Scenario,
   now: () => number,
+  timeFactor: number,
 ): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
   // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
@@ -101,8 +105,8 @@ async function startKubernetes(
   const block = Buffer.alloc(MiB);
   for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
   for (const pod of story.pods)
-    cluster.addPod(pod.name, { heap: { size: scenario.pods.heapDumpMiB * MiB, block } });
-  cluster.serve({
+    cluster.addPod(pod.name, { heap: { size: scenario.pods.heapDumpMiB * MiB, block }, tools: POD_TOOLS });
+  const base: ClusterWorld = {
     pods: () => podSpecs(story, scenario),
     usage: () => {
       story.advance();
@@ -124,7 +128,13 @@ async function startKubernetes(
       `${iso(now())} WARN  [${pod}] GC overhead limit approaching: heap 97% after full GC\n` +
       `${iso(now())} ERROR [${pod}] java.lang.OutOfMemoryError: Java heap space\n` +
       `\tat com.example.${scenario.service.replace(/-/g, '')}.SettlementCache.put(SettlementCache.java:88)\n`,
-  });
+  };
+  // Services, the ReplicaSet, NetworkPolicies and relabels, over a pod network whose plugin may enforce policies.
+  const { enforcesNetworkPolicy, policyDelay } = scenario.network;
+  const network = { enforces: enforcesNetworkPolicy, delayMs: policyDelay * timeFactor };
+  const app = scenario.service;
+  const baselineMiB = scenario.pods.baselineMiB;
+  cluster.serve(new DrillControlPlane({ cluster, base, app, network, baselineMiB, now }));
   await cluster.start();
   const dir = mkdtempSync(join(tmpdir(), 'cs-drill-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -223,7 +233,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
         return FAULTS[fault];
     }
   }
-  const kube = await startKubernetes(story, scenario, now);
+  const kube = await startKubernetes(story, scenario, now, opts.timeFactor);
   started.cluster = kube.cluster;
   // The story's metrics: the cloud pods' memory and 5xx follow the leak, and recover once traffic leaves them.
   const prometheus = await startPrometheusServer({
@@ -265,7 +275,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     describe: [
       `scenario ${scenario.name}: ${scenario.title}`,
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
-      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms)`,
+      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
       !('missing' in ledger)
         ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
