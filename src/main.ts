@@ -34,6 +34,7 @@ import { checkPolicies } from '../flows/approval/policy-check.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
 import { buildAdapters } from './adapters-build.ts';
 import { Drills } from '../flows/drill/routing.ts';
+import { drillBindFromEnv } from './drill/bind.ts';
 import {
   chooseMode,
   configPath,
@@ -86,6 +87,7 @@ export function buildBot(opts: BuildOptions): Bot {
   const drills = new Drills({
     everywhere: opts.drillWorld ?? false,
     ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
+    bind: drillBindFromEnv(env),
   });
   const chat = drills.markChat(redactingChat(opts.chat, opts.redactor));
   const tasks = new Tasks(opts.log);

@@ -15,9 +15,12 @@ const LEGACY_ENV = 'CS_DRILL_LEGACY_DB_URL';
 const CLOUD_ENV = 'CS_DRILL_CLOUD_DB_URL';
 
 /** The drill service's config: the scenario's service, pointed at this world's simulators. */
-export function drillService(world: DrillWorld, channel: string, context: string): Service {
-  const app = world.scenario.service;
-  const prometheus = world.prometheusUrl;
+export function drillService(
+  world: { app: string; prometheusUrl: string },
+  channel: string,
+  context: string,
+): Service {
+  const { app, prometheusUrl: prometheus } = world;
   const cloud = `namespace="${NAMESPACE}", service="${app}-cloud"`;
   return Service.parse({
     channel,
@@ -71,7 +74,7 @@ export function drillAdapters(
   base: Config,
   service: string,
   section: Service,
-  world: DrillWorld,
+  world: Pick<DrillWorld, 'env' | 'ledger'>,
   metrics: Metrics,
   log: Logger,
 ): { adapters: Adapters; evidenceDir: string } {

@@ -1,4 +1,5 @@
 // The simulated Kubernetes API server: exec over WebSocket (v4.channel.k8s.io) into pods with a tiny shell, and REST reads.
+import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -75,6 +76,7 @@ export class FakeCluster {
   #server: Server;
   #wss: WebSocketServer;
   port = 0;
+  #advertise = '127.0.0.1';
 
   constructor() {
     this.#server = createServer((req, res) => {
@@ -151,13 +153,14 @@ export class FakeCluster {
     });
   }
 
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+  async start(bind: DrillBind = LOCAL_BIND): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, bind.host, resolve));
     this.port = (this.#server.address() as AddressInfo).port;
+    this.#advertise = urlHost(bind.advertise);
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.#advertise}:${this.port}`;
   }
 
   async stop(): Promise<void> {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeCluster, NAMESPACE, type ClusterWorld, type PodSpecInput } from './kubernetes.ts';
 import { DrillControlPlane } from './kubernetes-control.ts';
+import { LOCAL_BIND, type DrillBind } from './bind.ts';
 import { startLedger } from './ledger.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
@@ -32,6 +33,8 @@ export interface DrillWorldOptions {
   onOom?: (pod: string, restarts: number, at: number) => void;
   /** Told of every fault, scheduled or injected. */
   onFault?: (fault: FaultName, what: string) => void;
+  /** Where the simulators listen and the name other replicas reach them by (default 127.0.0.1). */
+  bind?: DrillBind;
 }
 
 export interface DrillWorld {
@@ -97,6 +100,7 @@ async function startKubernetes(
   scenario: Scenario,
   now: () => number,
   timeFactor: number,
+  bind: DrillBind,
 ): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
   // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
@@ -135,7 +139,7 @@ async function startKubernetes(
   const app = scenario.service;
   const baselineMiB = scenario.pods.baselineMiB;
   cluster.serve(new DrillControlPlane({ cluster, base, app, network, baselineMiB, now }));
-  await cluster.start();
+  await cluster.start(bind);
   const dir = mkdtempSync(join(tmpdir(), 'cs-drill-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, cluster.kubeConfig().exportConfig());
@@ -180,12 +184,14 @@ function scenarioRecords(scenario: Scenario): RecordSet[] {
 export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWorld> {
   const scenario = opts.scenario ?? loadScenario('seed');
   const now = opts.now ?? Date.now;
+  const bind = opts.bind ?? LOCAL_BIND;
   const syncDelayMs = Math.max(250, Math.round(scenario.traffic.propagation * opts.timeFactor));
   const route53 = await startRoute53Server({
     zones: { [DRILL_ZONE]: scenarioRecords(scenario) },
     healthChecks: { [DRILL_HEALTH_CHECK]: scenario.traffic.legacyHealthyCheckers },
     syncDelayMs,
     now,
+    bind,
   });
   const cloudShare = () => {
     const pair = route53.records(DRILL_ZONE).filter((r) => r.setIdentifier !== undefined && r.type === 'A');
@@ -233,11 +239,12 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
         return FAULTS[fault];
     }
   }
-  const kube = await startKubernetes(story, scenario, now, opts.timeFactor);
+  const kube = await startKubernetes(story, scenario, now, opts.timeFactor, bind);
   started.cluster = kube.cluster;
   // The story's metrics: the cloud pods' memory and 5xx follow the leak, and recover once traffic leaves them.
   const prometheus = await startPrometheusServer({
     answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
+    bind,
   });
   const ledger = await startLedger(
     opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
