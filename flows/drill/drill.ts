@@ -51,7 +51,7 @@ export async function startDrill(
       `A drill is already running here (${running.id}, scenario ${running.world.scenario.name}, ${running.incidentId ?? 'declaring'}). \`/drill stop\` ends it; \`/drill status\` shows it.`,
     );
   }
-  await refuseRemote(deps, input.channel, (r) => input.incident?.service === r.service);
+  await refuseRemote(deps, input.channel, (r) => input.incident?.service === r.service, true);
   if (input.incident) {
     throw new UsageError(
       `This channel has a real incident, ${input.incident.id} (${input.incident.service}); a drill never shares a channel with one. Start it in a channel of its own.`,
@@ -256,10 +256,15 @@ async function refuseRemote(
   deps: Deps,
   channel: string,
   goneRefuses: (record: DrillRecord) => boolean,
+  starting = false,
 ): Promise<void> {
   const record = await recordInChannel(deps.store, channel);
   if (!record || record.stopped || record.host === deps.instanceId) return;
   if (await hostAlive(deps.store, record)) {
+    if (starting)
+      throw new UsageError(
+        `A drill is already running here (${record.id}, scenario ${record.scenario}, ${record.incidentId ?? 'declaring'}, hosted by replica ${record.host}). \`/drill stop\` ends it; the runbook commands act on it from any replica.`,
+      );
     throw new UsageError(
       `Drill ${record.id} runs here on replica ${record.host}, whose process holds its simulated world; this request reached replica ${deps.instanceId}. /drill inject, status and stop act on that world, so run it again (Slack hands each request to any replica). The runbook commands (/contain, /telemetry, /ledger, …) work from any replica.`,
     );

@@ -80,6 +80,14 @@ describe('faults: a drill on one of two replicas', function () {
       /Drill drill-1 runs here on replica replica-0, whose process holds its simulated world; this request reached replica replica-1/,
     );
 
+    // A second drill in the channel is refused there too, whichever replica is asked.
+    await replica(1).command('alice', '/drill', 'start payments-leak');
+    assert.match(
+      lastReply(replica(1)),
+      /A drill is already running here \(drill-1, scenario seed, INC-1, hosted by replica replica-0\)/,
+    );
+    assert.equal(replica(1).bot.deps.adapters.drills?.all().length, 0, 'replica-1 started no world');
+
     // The host goes away (its process stops): replica-1 refuses plainly and touches nothing.
     await replica(0).bot.deps.adapters.drills?.stopAll();
     drill = undefined;
