@@ -108,4 +108,33 @@ describe('faults: a drill on one of two replicas', function () {
     await replica(1).command('alice', '/contain');
     assert.match(lastReply(replica(1)), /No active incident|no active incident|Drill drill-1 was stopped/);
   });
+
+  it('a host that dies without shutting down: once its heartbeat lapses, the other replica says the world went away', async () => {
+    await replica(0).command('alice', '/drill', 'start seed factor=0.05');
+    drill = replica(0).bot.deps.adapters.drills?.inChannel(CHANNEL);
+    assert.ok(drill);
+    await replica(1).command('alice', '/telemetry');
+    assert.ok(
+      (await replica(1).bot.deps.timeline.read('INC-1')).some((e) => e.kind === 'telemetry.snapshot'),
+    );
+
+    // replica-0 is killed: no shutdown, no goodbye in the store; its simulators and heartbeat just stop.
+    drill.stopHeartbeat?.();
+    await drill.world.stop();
+    drill = undefined;
+    const died = Date.now();
+    let said = '';
+    while (Date.now() - died < 30_000 && !/went away with replica replica-0/.test(said)) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      await replica(1).command('alice', '/contain');
+      said = lastReply(replica(1));
+    }
+    assert.match(said, /Drill drill-1's simulated world went away with replica replica-0/);
+    assert.ok(Date.now() - died >= 5_000, 'said only once the heartbeat lapsed');
+    assert.equal(
+      (await replica(1).bot.deps.approvals.listForIncident('INC-1')).length,
+      0,
+      'nothing requested',
+    );
+  });
 });
