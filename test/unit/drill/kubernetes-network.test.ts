@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { KubeCluster } from '../../../src/adapters/kubernetes/client.ts';
 import { DrillControlPlane } from '../../../src/drill/kubernetes-control.ts';
+import { networkPolicyOf, policyDropsPair, type StoredPolicy } from '../../../src/drill/kubernetes-policy.ts';
 import { FakeCluster, NAMESPACE, type ClusterWorld } from '../../../src/drill/kubernetes.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 
@@ -134,5 +135,84 @@ describe('drill Kubernetes control plane and pod network', function () {
     await fence(A);
     const from = { namespace: NAMESPACE, pod: B, container: 'app' };
     assert.deepEqual(await cluster.probeTcp(from, ipA, 8080, { waitFirstS: 1 }), { result: 'reached' });
+  });
+});
+
+describe('drill pod network: NetworkPolicy rules', () => {
+  const pod = (name: string, ip: string, labels: Record<string, string>) => ({
+    name,
+    ip,
+    labels,
+    ports: [8080],
+  });
+  const web = pod('web', '10.0.1.30', { app: 'web' });
+  const api = pod('api', '10.0.2.40', { app: 'api' });
+  const policy = (spec: Record<string, unknown>, name = 'p') => {
+    const stored = networkPolicyOf({ metadata: { name }, spec }, 1, 0, 0);
+    assert.ok(typeof stored !== 'string', String(stored));
+    return stored;
+  };
+  const drops = (policies: StoredPolicy[], from = web, to = api, port = 8080) =>
+    policyDropsPair(policies, from, to, port, () => true);
+
+  it('a pod no policy selects is open; an Ingress policy admits only what its rules allow, by pod, port or CIDR', () => {
+    assert.equal(drops([]), false);
+    assert.equal(drops([policy({ podSelector: { matchLabels: { app: 'api' } } })]), true, 'deny-all ingress');
+    const fromWeb = {
+      podSelector: { matchLabels: { app: 'api' } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }] }],
+    };
+    assert.equal(drops([policy(fromWeb)]), false);
+    assert.equal(drops([policy(fromWeb)], api, api), true, 'api itself is not web');
+    const onPort = { podSelector: {}, ingress: [{ ports: [{ port: 9090, protocol: 'TCP' }] }] };
+    assert.equal(drops([policy(onPort)]), true);
+    assert.equal(drops([policy(onPort)], web, api, 9090), false);
+    const cidr = { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.1.0/24' } }] }] };
+    assert.equal(drops([policy(cidr)]), false, '10.0.1.30 is in 10.0.1.0/24');
+    assert.equal(drops([policy(cidr)], api, web), true, '10.0.2.40 is not');
+    // Policies add up: one that allows is enough.
+    assert.equal(drops([policy({ podSelector: {} }, 'deny'), policy(fromWeb, 'allow')]), false);
+  });
+
+  it('a namespace peer admits the namespaces it names only; Egress is checked on the source', () => {
+    const forensicsOnly = {
+      podSelector: { matchLabels: { app: 'api' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'forensics' } } }] },
+      ],
+      egress: [],
+    };
+    assert.equal(drops([policy(forensicsOnly)]), true, 'web lives in payments, not forensics');
+    assert.equal(drops([policy(forensicsOnly)], api, web), true, 'api may not send anywhere');
+    const samePayments = {
+      podSelector: {},
+      ingress: [
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } } }] },
+      ],
+    };
+    assert.equal(drops([policy(samePayments)]), false);
+  });
+
+  it('refuses a policy the API server would refuse, saying which field', () => {
+    assert.match(
+      String(networkPolicyOf({ metadata: { name: 'Bad_Name' }, spec: { podSelector: {} } }, 1, 0, 0)),
+      /metadata.name: Invalid value/,
+    );
+    assert.match(
+      String(networkPolicyOf({ metadata: { name: 'p' }, spec: {} }, 1, 0, 0)),
+      /spec.podSelector: Required value/,
+    );
+    assert.match(
+      String(
+        networkPolicyOf(
+          { metadata: { name: 'p' }, spec: { podSelector: {}, policyTypes: ['Both'] } },
+          1,
+          0,
+          0,
+        ),
+      ),
+      /spec.policyTypes: Unsupported value: "Both"/,
+    );
   });
 });
