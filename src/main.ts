@@ -35,6 +35,7 @@ import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/w
 import { missingLedgers } from './drill/ledger-choice.ts';
 import { buildAdapters } from './adapters-build.ts';
 import { Drills } from '../flows/drill/routing.ts';
+import { drillBindFromEnv } from './drill/bind.ts';
 import {
   chooseMode,
   configPath,
@@ -87,6 +88,7 @@ export function buildBot(opts: BuildOptions): Bot {
   const drills = new Drills({
     everywhere: opts.drillWorld ?? false,
     ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
+    bind: drillBindFromEnv(env),
   });
   const chat = drills.markChat(redactingChat(opts.chat, opts.redactor));
   const tasks = new Tasks(opts.log);

@@ -4,6 +4,7 @@
 // (202 with the instances RESTARTING; without the parameters, 204 and only the connector restarts). As in a real
 // Connect cluster, status is eventually consistent: a restarted task reports RESTARTING until it is running again.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
 
 export type TaskState = 'RUNNING' | 'FAILED' | 'PAUSED' | 'UNASSIGNED' | 'RESTARTING';
 
@@ -22,6 +23,8 @@ export interface KafkaConnectOptions {
   /** How long a restarted task reports RESTARTING before RUNNING (a real one reconnects to its slot first). */
   restartMs: number;
   now?: () => number;
+  /** Where it listens and the name in its URL (other replicas reach a drill's simulators by it). */
+  bind?: DrillBind;
 }
 
 export interface KafkaConnectServer {
@@ -102,11 +105,12 @@ export async function startKafkaConnect(opts: KafkaConnectOptions): Promise<Kafk
     req.resume();
     req.on('end', () => handle(req, res));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const bind = opts.bind ?? LOCAL_BIND;
+  await new Promise<void>((resolve) => server.listen(0, bind.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(bind.advertise)}:${port}`,
     connector: opts.connector,
     state: taskState,
     fail: () => {

@@ -105,6 +105,13 @@ const Scenario = z
       })
       .default({ state: 'RUNNING', restart: 30_000 }),
     faults: z.array(z.strictObject({ at: StoryTime, fault: FaultName })).default([]),
+    /** The cluster's pod network: whether its plugin enforces NetworkPolicy, and how long it takes to program one. */
+    network: z
+      .strictObject({
+        enforcesNetworkPolicy: z.boolean().default(true),
+        policyDelay: StoryTime.default(2_000),
+      })
+      .default({ enforcesNetworkPolicy: true, policyDelay: 2_000 }),
   })
   .superRefine((s, ctx) => {
     if (s.traffic.legacy + s.traffic.cloud === 0)

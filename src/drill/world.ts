@@ -3,7 +3,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeCluster, NAMESPACE, type PodSpecInput } from './kubernetes.ts';
+import { FakeCluster, NAMESPACE, type ClusterWorld, type PodSpecInput } from './kubernetes.ts';
+import { DrillControlPlane } from './kubernetes-control.ts';
+import { LOCAL_BIND, type DrillBind } from './bind.ts';
 import { startKafkaConnect, type KafkaConnectServer } from './kafka-connect.ts';
 import { chooseLedger, type EmbeddedStarter } from './ledger-choice.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
@@ -34,6 +36,8 @@ export interface DrillWorldOptions {
   onOom?: (pod: string, restarts: number, at: number) => void;
   /** Told of every fault, scheduled or injected. */
   onFault?: (fault: FaultName, what: string) => void;
+  /** Where the simulators listen and the name other replicas reach them by (default 127.0.0.1). */
+  bind?: DrillBind;
 }
 
 export interface DrillWorld {
@@ -77,6 +81,8 @@ export function hasCloudCredentials(env: NodeJS.ProcessEnv): boolean {
 const MiB = 1024 * 1024;
 /** The drill's CDC connector (the example config's sync is called ledger_sync too). */
 export const CDC_CONNECTOR = 'ledger_sync';
+/** What the app image carries: the dump tools, and nc for the isolation probe. */
+const POD_TOOLS = new Set(['sh', 'jcmd', 'sha256sum', 'wc', 'tail', 'head', 'rm', 'nc']);
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -100,6 +106,8 @@ async function startKubernetes(
   story: Story,
   scenario: Scenario,
   now: () => number,
+  timeFactor: number,
+  bind: DrillBind,
 ): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
   // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
@@ -108,8 +116,8 @@ async function startKubernetes(
   const block = Buffer.alloc(MiB);
   for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
   for (const pod of story.pods)
-    cluster.addPod(pod.name, { heap: { size: scenario.pods.heapDumpMiB * MiB, block } });
-  cluster.serve({
+    cluster.addPod(pod.name, { heap: { size: scenario.pods.heapDumpMiB * MiB, block }, tools: POD_TOOLS });
+  const base: ClusterWorld = {
     pods: () => podSpecs(story, scenario),
     usage: () => {
       story.advance();
@@ -131,8 +139,14 @@ async function startKubernetes(
       `${iso(now())} WARN  [${pod}] GC overhead limit approaching: heap 97% after full GC\n` +
       `${iso(now())} ERROR [${pod}] java.lang.OutOfMemoryError: Java heap space\n` +
       `\tat com.example.${scenario.service.replace(/-/g, '')}.SettlementCache.put(SettlementCache.java:88)\n`,
-  });
-  await cluster.start();
+  };
+  // Services, the ReplicaSet, NetworkPolicies and relabels, over a pod network whose plugin may enforce policies.
+  const { enforcesNetworkPolicy, policyDelay } = scenario.network;
+  const network = { enforces: enforcesNetworkPolicy, delayMs: policyDelay * timeFactor };
+  const app = scenario.service;
+  const baselineMiB = scenario.pods.baselineMiB;
+  cluster.serve(new DrillControlPlane({ cluster, base, app, network, baselineMiB, now }));
+  await cluster.start(bind);
   const dir = mkdtempSync(join(tmpdir(), 'cs-drill-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, cluster.kubeConfig().exportConfig());
@@ -177,12 +191,14 @@ function scenarioRecords(scenario: Scenario): RecordSet[] {
 export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWorld> {
   const scenario = opts.scenario ?? loadScenario('seed');
   const now = opts.now ?? Date.now;
+  const bind = opts.bind ?? LOCAL_BIND;
   const syncDelayMs = Math.max(250, Math.round(scenario.traffic.propagation * opts.timeFactor));
   const route53 = await startRoute53Server({
     zones: { [DRILL_ZONE]: scenarioRecords(scenario) },
     healthChecks: { [DRILL_HEALTH_CHECK]: scenario.traffic.legacyHealthyCheckers },
     syncDelayMs,
     now,
+    bind,
   });
   const cloudShare = () => {
     const pair = route53.records(DRILL_ZONE).filter((r) => r.setIdentifier !== undefined && r.type === 'A');
@@ -236,17 +252,19 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
         return FAULTS[fault];
     }
   }
-  const kube = await startKubernetes(story, scenario, now);
+  const kube = await startKubernetes(story, scenario, now, opts.timeFactor, bind);
   started.cluster = kube.cluster;
   // The story's metrics: the cloud pods' memory and 5xx follow the leak, and recover once traffic leaves them.
   const prometheus = await startPrometheusServer({
     answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
+    bind,
   });
   const cdc = await startKafkaConnect({
     connector: CDC_CONNECTOR,
     state: scenario.cdc.state,
     restartMs: Math.max(250, Math.round(scenario.cdc.restart * opts.timeFactor)),
     now,
+    bind,
   });
   started.cdc = cdc;
   const ledger = await chooseLedger(
@@ -287,7 +305,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     describe: [
       `scenario ${scenario.name}: ${scenario.title}`,
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
-      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms)`,
+      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
       ledger.describe,
       `Kafka Connect ${cdc.url} (CDC connector ${CDC_CONNECTOR}, task ${cdc.state()}: cloud writes flow back to legacy)`,

@@ -343,7 +343,7 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
     await command('/drill', 'start nope');
     assert.match(
       ephemeral.at(-1) ?? '',
-      /There is no drill scenario "nope"; the scenarios are: ledger-half-shift, payments-leak, seed/,
+      /There is no drill scenario "nope"; the scenarios are: ledger-half-shift, network-unenforced, payments-leak, seed/,
     );
     await command('/drill', 'start seed factor=2');
     assert.match(ephemeral.at(-1) ?? '', /factor="2" is not a number in \(0, 1\]/);
