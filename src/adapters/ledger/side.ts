@@ -300,7 +300,9 @@ export class LedgerSideDb {
       // One round trip (a simple-protocol batch, no parameters): on a busy server each one costs milliseconds.
       await session.query(
         'begin',
-        ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...SNAPSHOT_SETTINGS, ...this.#timeouts()].join('; '),
+        ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', ...SNAPSHOT_SETTINGS, ...this.#timeouts()].join(
+          '; ',
+        ),
       );
     } catch (err) {
       session.release(true);
