@@ -229,6 +229,17 @@ describe('ledger: SQL text', () => {
       rowHash(cols, 'hash_record_extended', []),
       'hash_record_extended(ROW("amount", "payload"), 0)',
     );
+    // Columns with a direct extended hash are hashed by that call (seeded by position, NULL as the seed); the
+    // rest go through one record hash, and the parts are XORed.
+    const ts = col('updated_at', 'timestamptz', 'D');
+    assert.equal(
+      rowHash([...cols, ts], 'hash_record_extended', [], new Map([['amount', 'hash_numeric_extended']])),
+      '(coalesce(hash_numeric_extended("amount", 1), 1) # hash_record_extended(ROW("payload", "updated_at"), 0))',
+    );
+    assert.equal(
+      rowHash(cols, 'hash_record_extended', [], new Map([['amount', 'pg_catalog.evil"fn']])),
+      'hash_record_extended(ROW("amount", "payload"), 0)',
+    );
     assert.equal(
       rowHash(cols, 'md5', ['a', 'b']),
       `('x' || substr(md5(concat_ws(',', quote_nullable(a), quote_nullable(b))), 1, 16))::bit(64)::bigint`,

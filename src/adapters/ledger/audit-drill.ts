@@ -88,6 +88,7 @@ class CursorReader<R extends QueryResultRow> {
   #session: SideSession;
   #name: string;
   #buffer: R[] = [];
+  #at = 0;
   #done = false;
 
   constructor(session: SideSession, name: string) {
@@ -106,11 +107,21 @@ class CursorReader<R extends QueryResultRow> {
   }
 
   async next(): Promise<R | undefined> {
-    if (this.#buffer.length === 0 && !this.#done) {
+    if (this.#at >= this.#buffer.length && !this.#done) {
       this.#buffer = await this.#session.query<R>('drill', `FETCH ${FETCH_ROWS} FROM ${this.#name}`);
+      this.#at = 0;
       if (this.#buffer.length < FETCH_ROWS) this.#done = true;
     }
-    return this.#buffer.shift();
+    return this.#buffer[this.#at++];
+  }
+
+  /** The next row without a round trip, when one is buffered (or the cursor is done): no promise per row. */
+  get ready(): boolean {
+    return this.#at < this.#buffer.length || this.#done;
+  }
+
+  take(): R | undefined {
+    return this.#buffer[this.#at++];
   }
 
   async close(): Promise<void> {
@@ -155,13 +166,13 @@ export async function drill(
       const order = !a ? 1 : !b ? -1 : L.keyPlan.compare(a.key, b.key);
       if (order < 0 && a) {
         await resolver.onlyIn('legacy', a);
-        a = await lc.next();
+        a = lc.ready ? lc.take() : await lc.next();
       } else if (order > 0 && b) {
         await resolver.onlyIn('cloud', b);
-        b = await cc.next();
+        b = cc.ready ? cc.take() : await cc.next();
       } else if (a && b) {
         if (a.h !== b.h) await resolver.mismatch(a.key, a.fresh || b.fresh);
-        [a, b] = await both(lc.next(), cc.next());
+        [a, b] = lc.ready && cc.ready ? [lc.take(), cc.take()] : await both(lc.next(), cc.next());
       }
     }
     await both(lc.close(), cc.close());

@@ -5,10 +5,11 @@ import type { SideSession } from './side.ts';
 import type { ColumnInfo } from './sql.ts';
 
 /** Differing cells read back per query (their key ranges joined in, each an index range scan). */
-export const BATCH_CELLS = 64;
+export const BATCH_CELLS = 128;
 /** Cells per reported bucket (a bucket is about `bucketRows` rows). */
 export const CELLS_PER_BUCKET = 64;
-export const FETCH_ROWS = 5000;
+/** Drill rows per FETCH: a batch of fine cells (~200 rows each) is read in one or two round trips. */
+export const FETCH_ROWS = 20_000;
 /** Keys resolved (looked up, fetched, classified) per round trip. */
 export const FLUSH_KEYS = 500;
 /** Pages per TID range chunk at least; big tables are cut into about CHUNKS chunks. */
@@ -42,6 +43,12 @@ export interface KeyPlan {
 
 /** Integer keys ordered as numbers: the index order, so no sort of key text is needed. */
 export function compareIntegers(a: string, b: string): number {
+  // Up to 15 digits a double holds exactly: no BigInt per comparison (the drill compares every key it reads).
+  if (a.length <= 15 && b.length <= 15) {
+    const x = Number(a);
+    const y = Number(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;

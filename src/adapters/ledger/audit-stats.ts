@@ -191,3 +191,33 @@ export async function extendedHashOf(side: SidePlan, column: string): Promise<st
   );
   return row?.fn ?? undefined;
 }
+
+/**
+ * Of the named columns, those whose type's default hash opclass has an extended hash function taking exactly
+ * that type (int8, text, numeric, jsonb, bpchar…): name → function. One catalog round trip.
+ */
+export async function directHashes(side: SidePlan, columns: string[]): Promise<Map<string, string>> {
+  const rows = await side.session.query<{ name: string; fn: string }>(
+    'stats',
+    `SELECT a.attname::text AS name, p.amproc::regproc::text AS fn
+       FROM pg_attribute a
+       JOIN pg_opclass oc ON oc.opcintype = a.atttypid AND oc.opcdefault
+       JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+       JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
+                       AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
+       JOIN pg_proc f ON f.oid = p.amproc AND f.pronargs = 2 AND f.proargtypes[0] = a.atttypid
+      WHERE a.attrelid = $1 AND a.attname = ANY($2::text[]) AND NOT a.attisdropped`,
+    [side.info.oid, columns],
+  );
+  return new Map(rows.map((r) => [r.name, r.fn]));
+}
+
+/** Columns hashed by a direct call on both sides: only where both sides name the same function. */
+export async function commonDirectHashes(
+  L: SidePlan,
+  C: SidePlan,
+  columns: string[],
+): Promise<Map<string, string>> {
+  const [l, c] = await Promise.all([directHashes(L, columns), directHashes(C, columns)]);
+  return new Map([...l].filter(([name, fn]) => c.get(name) === fn));
+}

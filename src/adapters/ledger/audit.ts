@@ -2,10 +2,9 @@
 //
 // 1. Both sides open a REPEATABLE READ READ ONLY snapshot (TimeZone=UTC) and their catalogs are checked.
 // 2. Bucket thresholds are cut from actual keys of one side (exactly, or from a page sample for big windows).
-// 3. One pass over each table, both sides at once, returns count, sum of a 64-bit row hash and the count of
-//    partial rows per cell (a fine key range, ~1/64 of a bucket; for variable-width keys a bucket times 64
-//    slices by a key hash). Big tables are read in physical page ranges (TID range scans) so progress and
-//    ETA can be told; still one pass.
+// 3. One pass over each table, both sides at once: count, sum of a 64-bit row hash and partial rows per cell (a
+//    fine key range; for variable-width keys a bucket times 64 slices by a key hash), read in physical page
+//    ranges (TID range scans) so progress and ETA can be told.
 // 4. For cells that differ, keys and row hashes stream from both sides in the same order and are merged; keys
 //    found on one side only are looked up by key on the other (a row may sit outside the window there); only
 //    then are full rows fetched, for the keys that differ.
@@ -35,6 +34,7 @@ import {
   type ScanResult,
 } from './audit-scan.ts';
 import {
+  commonDirectHashes,
   extendedHashOf,
   groupRanges,
   indexedMax,
@@ -223,6 +223,11 @@ async function audit(
   };
   const L = plan(lSession, lInfo, lKey, lCompared, lCanonical);
   const C = plan(cSession, cInfo, cKey, cCompared, cCanonical);
+  if (method === 'hash_record_extended') {
+    const direct = await commonDirectHashes(L, C, config.columns);
+    L.hash = rowHash(lCompared, method, lCanonical, direct);
+    C.hash = rowHash(cCompared, method, cCanonical, direct);
+  }
   const progress = new Progress(opts.onProgress, config.doubleEntry !== undefined);
 
   // Thresholds come from the side with more rows in the window.

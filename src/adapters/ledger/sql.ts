@@ -157,9 +157,26 @@ export type HashMethod = 'hash_record_extended' | 'md5';
  * A signed 64-bit hash of the compared columns of one row: the binary hash when every column is alike on both
  * sides, else md5 of the canonical values (`canonical`, one SQL expression per column).
  */
-export function rowHash(columns: ColumnInfo[], method: HashMethod, canonical: string[]): string {
+export function rowHash(
+  columns: ColumnInfo[],
+  method: HashMethod,
+  canonical: string[],
+  direct: ReadonlyMap<string, string> = new Map(),
+): string {
   if (method === 'hash_record_extended') {
-    return `hash_record_extended(ROW(${columns.map((c) => ident(c.name)).join(', ')}), 0)`;
+    // Columns whose type's own extended hash function takes the column as it is are hashed by a direct call,
+    // seeded by their position (a NULL counts as the seed): no record is built and taken apart again per row.
+    // The rest (timestamptz, arrays, domains…) go through one hash_record_extended; the parts are XORed.
+    const parts: string[] = [];
+    const rest: string[] = [];
+    columns.forEach((c, i) => {
+      const fn = direct.get(c.name);
+      if (fn && /^[a-z_][a-z0-9_]*$/.test(fn))
+        parts.push(`coalesce(${fn}(${ident(c.name)}, ${i + 1}), ${i + 1})`);
+      else rest.push(ident(c.name));
+    });
+    if (rest.length > 0 || parts.length === 0) parts.push(`hash_record_extended(ROW(${rest.join(', ')}), 0)`);
+    return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' # ')})`;
   }
   const parts = canonical.map((expr) => `quote_nullable(${expr})`);
   return `('x' || substr(md5(concat_ws(',', ${parts.join(', ')})), 1, 16))::bit(64)::bigint`;
