@@ -7,6 +7,7 @@ import type { Bot } from '../../bot.ts';
 import type { Logger } from '../../log.ts';
 import type { Route } from '../../http.ts';
 import type { Message } from '../chat.ts';
+import { ackCommandsFirst } from './command-ack.ts';
 import { reply, ResponseUrls } from './replies.ts';
 import { postResponseUrl } from './response-url.ts';
 
@@ -140,7 +141,6 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           logger,
         })
       : undefined;
-  if (receiver) refuseFutureTimestamps(receiver, opts.log);
   const app =
     opts.mode === 'socket' || !receiver
       ? new App({
@@ -159,6 +159,16 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           clientOptions,
           receiver,
         });
+  // Inside the future-timestamp refusal, so a stamp from the future is refused before its body is read.
+  if (receiver) {
+    ackCommandsFirst(receiver, app, {
+      signingSecret: opts.signingSecret ?? '',
+      path: '/slack/events',
+      log: opts.log,
+      acked: (seconds) => metrics.ackSeconds.observe({ kind: 'command' }, seconds),
+    });
+    refuseFutureTimestamps(receiver, opts.log);
+  }
 
   // Runs first on every request: the clock for the ack-latency histogram.
   app.use(async ({ context, next }) => {
@@ -174,7 +184,8 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
   for (const name of bot.commandNames) {
     app.command(name, async ({ ack, command, context }) => {
       await ack();
-      ackTimer(context, 'command');
+      // In HTTP mode the receiver acked before Bolt's processing and timed it (command-ack.ts).
+      if (!context.ackedByReceiver) ackTimer(context, 'command');
       if (command.response_url) urls.issue(command.response_url);
       const target = { url: command.response_url, channel: command.channel_id, user: command.user_id };
       tasks.run(
