@@ -7,7 +7,7 @@ import type { Bot } from '../../bot.ts';
 import type { Logger } from '../../log.ts';
 import type { Route } from '../../http.ts';
 import type { Message } from '../chat.ts';
-import { ackCommandsFirst } from './command-ack.ts';
+import { ackCommandsFirst, type SlashCommandFields } from './command-ack.ts';
 import { reply, ResponseUrls } from './replies.ts';
 import { postResponseUrl } from './response-url.ts';
 
@@ -159,13 +159,35 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           clientOptions,
           receiver,
         });
+
+  /** The work after a slash command's ack, from Bolt's listener (socket mode) or the HTTP receiver. */
+  function runCommand(command: SlashCommandFields): void {
+    if (command.response_url) urls.issue(command.response_url);
+    const target = { url: command.response_url, channel: command.channel_id, user: command.user_id };
+    tasks.run(
+      `command:${command.command}`,
+      () =>
+        bot.handleCommand({
+          command: command.command,
+          text: command.text,
+          user: { id: command.user_id, name: command.user_name },
+          channel: command.channel_id,
+          ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
+          respond: (message) =>
+            reply(replyDeps, target, message, (m) => postResponseUrl(target.url ?? '', ephemeral(m))),
+        }),
+      { afterPendingIo: true },
+    );
+  }
+
   // Inside the future-timestamp refusal, so a stamp from the future is refused before its body is read.
   if (receiver) {
-    ackCommandsFirst(receiver, app, {
+    ackCommandsFirst(receiver, {
       signingSecret: opts.signingSecret ?? '',
       path: '/slack/events',
       log: opts.log,
       acked: (seconds) => metrics.ackSeconds.observe({ kind: 'command' }, seconds),
+      dispatch: runCommand,
     });
     refuseFutureTimestamps(receiver, opts.log);
   }
@@ -183,25 +205,10 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
 
   for (const name of bot.commandNames) {
     app.command(name, async ({ ack, command, context }) => {
+      // In HTTP mode commands never get here: the receiver acks and runs them (command-ack.ts).
       await ack();
-      // In HTTP mode the receiver acked before Bolt's processing and timed it (command-ack.ts).
-      if (!context.ackedByReceiver) ackTimer(context, 'command');
-      if (command.response_url) urls.issue(command.response_url);
-      const target = { url: command.response_url, channel: command.channel_id, user: command.user_id };
-      tasks.run(
-        `command:${name}`,
-        () =>
-          bot.handleCommand({
-            command: command.command,
-            text: command.text ?? '',
-            user: { id: command.user_id, name: command.user_name },
-            channel: command.channel_id,
-            ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
-            respond: (message) =>
-              reply(replyDeps, target, message, (m) => postResponseUrl(target.url ?? '', ephemeral(m))),
-          }),
-        { afterPendingIo: true },
-      );
+      ackTimer(context, 'command');
+      runCommand({ ...command, text: command.text ?? '' });
     });
   }
 

@@ -4,8 +4,9 @@
 // reply goes to response_url). Through Bolt's HTTPReceiver the ack left only after its parse, its signature check
 // (two extra HMACs in `tsscmp`), authorization, every listener's matching middleware and the listener's `ack()`:
 // under a burst, each request's ack queued behind all that for the requests before it. Here the signature is checked
-// first, as Bolt does, then the 200 leaves, then Bolt processes the command with an `ack` that has nothing left to do.
-// Every other request (interactivity, events, health routes) still goes through Bolt's receiver unchanged.
+// first, as Bolt does, then the 200 leaves, then the command goes to the same handler Bolt's listener calls (in
+// app.ts); Bolt's per-request context, authorization and listener matching, which a command does not use, are
+// skipped. Every other request (interactivity, events, health routes) still goes through Bolt's receiver unchanged.
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse } from 'node:querystring';
@@ -18,6 +19,17 @@ const MAX_SKEW_SEC = 5 * 60;
 const BODY_LIMIT = 10 * 1024 * 1024;
 const SIGNATURE = /^v0=([0-9a-f]{64})$/;
 
+/** The fields of Slack's slash-command form the bot reads (a subset of Bolt's SlashCommand). */
+export interface SlashCommandFields {
+  command: string;
+  text: string;
+  user_id: string;
+  user_name: string;
+  channel_id: string;
+  response_url?: string;
+  trigger_id?: string;
+}
+
 export interface CommandAckOptions {
   signingSecret: string;
   /** The endpoint Slack posts to (Bolt's `endpoints`). */
@@ -25,10 +37,11 @@ export interface CommandAckOptions {
   log: Logger;
   /** Called once the ack has left, with the seconds since the request arrived. */
   acked(seconds: number): void;
+  /** Runs an acked command (the work after the ack). */
+  dispatch(command: SlashCommandFields): void;
 }
 
 type Receiver = InstanceType<typeof bolt.HTTPReceiver>;
-type App = InstanceType<typeof bolt.App>;
 
 /** Why a signed request is refused, or undefined when its signature and timestamp check out. */
 export function signatureProblem(
@@ -48,12 +61,26 @@ export function signatureProblem(
   return timingSafeEqual(Buffer.from(given, 'hex'), expected) ? undefined : 'signature mismatch';
 }
 
-/** The form's fields when it is a slash command Slack signed (not an ssl_check, not an interactivity payload). */
-function slashCommand(body: Buffer): Record<string, string | string[] | undefined> | undefined {
+/** The form's fields when it is a slash command (not an ssl_check, not an interactivity payload). */
+function slashCommand(body: Buffer): SlashCommandFields | undefined {
   const form = parse(body.toString());
   if (typeof form.command !== 'string' || form.ssl_check !== undefined || form.payload !== undefined)
     return undefined;
-  return form;
+  const field = (name: string) => {
+    const value = form[name];
+    return typeof value === 'string' ? value : value?.[0];
+  };
+  const responseUrl = field('response_url');
+  const triggerId = field('trigger_id');
+  return {
+    command: form.command,
+    text: field('text') ?? '',
+    user_id: field('user_id') ?? '',
+    user_name: field('user_name') ?? '',
+    channel_id: field('channel_id') ?? '',
+    ...(responseUrl ? { response_url: responseUrl } : {}),
+    ...(triggerId ? { trigger_id: triggerId } : {}),
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
@@ -69,8 +96,8 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-/** Makes `receiver` ack signed slash commands itself, then hand them to `app`; everything else goes to Bolt. */
-export function ackCommandsFirst(receiver: Receiver, app: App, opts: CommandAckOptions): void {
+/** Makes `receiver` ack signed slash commands itself, then `dispatch` them; everything else goes to Bolt. */
+export function ackCommandsFirst(receiver: Receiver, opts: CommandAckOptions): void {
   const inner = receiver.requestListener;
   const key = createSecretKey(Buffer.from(opts.signingSecret));
   receiver.requestListener = (req, res) => {
@@ -107,7 +134,7 @@ export function ackCommandsFirst(receiver: Receiver, app: App, opts: CommandAckO
     req: IncomingMessage,
     res: ServerResponse,
     body: Buffer,
-    command: Record<string, unknown>,
+    command: SlashCommandFields,
     receivedAt: number,
   ): void {
     const problem = signatureProblem(
@@ -124,8 +151,6 @@ export function ackCommandsFirst(receiver: Receiver, app: App, opts: CommandAckO
     }
     res.writeHead(200).end();
     opts.acked((performance.now() - receivedAt) / 1000);
-    app
-      .processEvent({ body: command, ack: async () => {}, customProperties: { ackedByReceiver: true } })
-      .catch((err: unknown) => opts.log.error({ err }, 'slack transport error'));
+    opts.dispatch(command);
   }
 }
