@@ -46,22 +46,35 @@ describe('slash commands acked by the receiver', () => {
     nock.cleanAll();
   });
 
-  function statusReq() {
-    return commandBody({
-      command: '/incident',
-      text: 'status',
-      userId: 'U0ALICE',
-      userName: 'alice',
-      channel: CHANNEL,
-    });
+  function commandReq(command = '/incident', text = 'status') {
+    return commandBody({ command, text, userId: 'U0ALICE', userName: 'alice', channel: CHANNEL });
   }
 
-  it('answers 200 without waiting for Bolt, then runs the command and replies', async () => {
-    const req = statusReq();
+  /** Slack's response_url for `req`, keeping what the bot posts there. */
+  function replyUrl(req: { responsePath: string }) {
     const replies: { text: string }[] = [];
     const scope = nock(RESPONSE_HOST)
       .post(req.responsePath, (body: { text: string }) => replies.push(body) > 0)
       .reply(200, 'ok');
+    return {
+      replies,
+      sent: () => eventually(() => assert.ok(scope.isDone(), 'a reply went to response_url')),
+    };
+  }
+
+  /** Sends `req`, expects the 200, and returns the reply posted to its response_url once the bot is idle. */
+  async function sendForReply(req: { body: string; contentType: string; responsePath: string }) {
+    const url = replyUrl(req);
+    const res = await app.send(req.body, req.contentType);
+    assert.equal(res.status, 200);
+    await url.sent();
+    await app.bot.idle();
+    return url.replies[0]?.text ?? '';
+  }
+
+  it('answers 200 without waiting for Bolt, then runs the command and replies', async () => {
+    const req = commandReq();
+    const url = replyUrl(req);
 
     const res = await Promise.race([
       app.send(req.body, req.contentType),
@@ -71,33 +84,19 @@ describe('slash commands acked by the receiver', () => {
     assert.notEqual(res, 'no ack', 'the ack waited for Bolt');
     assert.equal((res as Response).status, 200);
     assert.equal(await (res as Response).text(), '');
-    await eventually(() => assert.ok(scope.isDone(), 'the reply was sent to response_url'));
+    await url.sent();
     await app.bot.idle();
-    assert.match(replies[0]?.text ?? '', /has no active incident/);
+    assert.match(url.replies[0]?.text ?? '', /has no active incident/);
     assert.deepEqual(processed, [], "Bolt's processing is skipped for a command");
   });
 
   it('answers a command the bot does not have with how to find the ones it has', async () => {
-    const req = commandBody({
-      command: '/nope',
-      text: '',
-      userId: 'U0ALICE',
-      userName: 'alice',
-      channel: CHANNEL,
-    });
-    const replies: { text: string }[] = [];
-    const scope = nock(RESPONSE_HOST)
-      .post(req.responsePath, (body: { text: string }) => replies.push(body) > 0)
-      .reply(200, 'ok');
-    const res = await app.send(req.body, req.contentType);
-    assert.equal(res.status, 200);
-    await eventually(() => assert.ok(scope.isDone()));
-    await app.bot.idle();
-    assert.match(replies[0]?.text ?? '', /\/nope is not a cloud-safety command. Try \/incident help/);
+    const text = await sendForReply(commandReq('/nope', ''));
+    assert.match(text, /\/nope is not a cloud-safety command. Try \/incident help/);
   });
 
   it('answers a body changed after signing with 401, and Bolt never sees it', async () => {
-    const req = statusReq();
+    const req = commandReq();
     const headers = sign(req.body);
     const res = await app.send(
       req.body.replace('text=status', 'text=declare+payments'),
@@ -119,16 +118,9 @@ describe('slash commands acked by the receiver', () => {
       channel: CHANNEL,
       messageTs: '1764150000.000100',
     });
-    const replies: { text: string }[] = [];
-    const scope = nock(RESPONSE_HOST)
-      .post(req.responsePath, (body: { text: string }) => replies.push(body) > 0)
-      .reply(200, 'ok');
-    const res = await app.send(req.body, req.contentType);
-    assert.equal(res.status, 200);
-    await eventually(() => assert.ok(scope.isDone()));
-    await app.bot.idle();
+    const text = await sendForReply(req);
     assert.deepEqual(processed, ['block_actions']);
-    assert.match(replies[0]?.text ?? '', /no longer handled/);
+    assert.match(text, /no longer handled/);
   });
 });
 
