@@ -15,8 +15,8 @@ import type { Logger } from '../../log.ts';
 
 /** Slack's own limit on a request's age; Bolt's too (and ours for stamps from the future, in app.ts). */
 const MAX_SKEW_SEC = 5 * 60;
-/** A slash command's form is a few kilobytes; Bolt's default limit for any request body. */
-const BODY_LIMIT = 10 * 1024 * 1024;
+/** Bolt's default limit for a request body (4 MB); a slash command's form is a few kilobytes. */
+const BODY_LIMIT = 4 * 1024 * 1024;
 const SIGNATURE = /^v0=([0-9a-f]{64})$/;
 
 /** The fields of Slack's slash-command form the bot reads (a subset of Bolt's SlashCommand). */
