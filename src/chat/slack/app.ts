@@ -7,6 +7,7 @@ import type { Bot } from '../../bot.ts';
 import type { Logger } from '../../log.ts';
 import type { Route } from '../../http.ts';
 import type { Message } from '../chat.ts';
+import { ackCommandsFirst, type SlashCommandFields } from './command-ack.ts';
 import { reply, ResponseUrls } from './replies.ts';
 import { postResponseUrl } from './response-url.ts';
 
@@ -140,7 +141,6 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           logger,
         })
       : undefined;
-  if (receiver) refuseFutureTimestamps(receiver, opts.log);
   const app =
     opts.mode === 'socket' || !receiver
       ? new App({
@@ -160,6 +160,38 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
           receiver,
         });
 
+  /** The work after a slash command's ack, from Bolt's listener (socket mode) or the HTTP receiver. */
+  function runCommand(command: SlashCommandFields): void {
+    if (command.response_url) urls.issue(command.response_url);
+    const target = { url: command.response_url, channel: command.channel_id, user: command.user_id };
+    tasks.run(
+      `command:${command.command}`,
+      () =>
+        bot.handleCommand({
+          command: command.command,
+          text: command.text,
+          user: { id: command.user_id, name: command.user_name },
+          channel: command.channel_id,
+          ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
+          respond: (message) =>
+            reply(replyDeps, target, message, (m) => postResponseUrl(target.url ?? '', ephemeral(m))),
+        }),
+      { afterPendingIo: true },
+    );
+  }
+
+  // Inside the future-timestamp refusal, so a stamp from the future is refused before its body is read.
+  if (receiver) {
+    ackCommandsFirst(receiver, {
+      signingSecret: opts.signingSecret ?? '',
+      path: '/slack/events',
+      log: opts.log,
+      acked: (seconds) => metrics.ackSeconds.observe({ kind: 'command' }, seconds),
+      dispatch: runCommand,
+    });
+    refuseFutureTimestamps(receiver, opts.log);
+  }
+
   // Runs first on every request: the clock for the ack-latency histogram.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -173,24 +205,10 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
 
   for (const name of bot.commandNames) {
     app.command(name, async ({ ack, command, context }) => {
+      // In HTTP mode commands never get here: the receiver acks and runs them (command-ack.ts).
       await ack();
       ackTimer(context, 'command');
-      if (command.response_url) urls.issue(command.response_url);
-      const target = { url: command.response_url, channel: command.channel_id, user: command.user_id };
-      tasks.run(
-        `command:${name}`,
-        () =>
-          bot.handleCommand({
-            command: command.command,
-            text: command.text ?? '',
-            user: { id: command.user_id, name: command.user_name },
-            channel: command.channel_id,
-            ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
-            respond: (message) =>
-              reply(replyDeps, target, message, (m) => postResponseUrl(target.url ?? '', ephemeral(m))),
-          }),
-        { afterPendingIo: true },
-      );
+      runCommand({ ...command, text: command.text ?? '' });
     });
   }
 

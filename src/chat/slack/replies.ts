@@ -24,8 +24,11 @@ export class ResponseUrls {
   /** Slack handed `url` with a command or a press just now. */
   issue(url: string): void {
     const now = this.#now();
+    // Oldest first (a Map keeps insertion order): stop at the first still valid, so a burst of commands costs one
+    // look each, not a walk over every url handed out in the last thirty minutes.
     for (const [key, entry] of this.#urls) {
-      if (now - entry.issuedAt > RESPONSE_URL_VALID_MS) this.#urls.delete(key);
+      if (now - entry.issuedAt <= RESPONSE_URL_VALID_MS) break;
+      this.#urls.delete(key);
     }
     if (!this.#urls.has(url)) this.#urls.set(url, { issuedAt: now, uses: 0 });
   }
