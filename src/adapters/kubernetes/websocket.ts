@@ -139,7 +139,6 @@ export class ChannelSocket extends EventEmitter<ChannelSocketEvents> {
 
   /** Drops the connection at once. */
   terminate(): void {
-    this.#closeCode ??= 1006; // and nothing more is read from what has already arrived
     if (this.#socket) this.#socket.destroy();
     else this.#req.destroy();
   }
