@@ -45,7 +45,6 @@ async function serve(size: number): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port: server.port, sha256 })}\n`);
   process.stdin.resume();
   const started = process.cpuUsage();
-  process.stdout.on('error', () => {}); // the bench process is gone: nobody to tell
   process.stdin.on('end', () => {
     // What serving cost the API server's process, so a reader can see which side is the bottleneck.
     const used = process.cpuUsage(started);

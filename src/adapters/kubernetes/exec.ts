@@ -1,8 +1,7 @@
 // Our own `exec` over WebSocket (v4.channel.k8s.io): done only after the status frame AND the close, with backpressure.
 import type { IncomingMessage } from 'node:http';
-import type { RequestOptions } from 'node:https';
 import type { Readable } from 'node:stream';
-import { ChannelSocket } from './websocket.ts';
+import WebSocket, { type ClientOptions } from 'ws';
 import {
   ExecError,
   REAL_TIMERS,
@@ -26,8 +25,8 @@ const STDIN_HIGH_WATER = 1024 * 1024;
 export interface ExecEndpoint {
   /** The cluster's server URL, e.g. https://10.0.0.1:6443 (a path prefix is kept). */
   server: string;
-  /** Authorization header, TLS material: what https.request takes. */
-  options: RequestOptions;
+  /** Authorization header, TLS material: what `ws` passes to https.request. */
+  options: ClientOptions;
 }
 
 function span(ms: number): string {
@@ -110,15 +109,15 @@ export function execInPod(
   const stderrLimit = params.stderrLimit ?? 64 * 1024;
   const url = execUrl(endpoint.server, { ...params, stdin: params.stdin !== undefined });
   return new Promise<ExecResult>((resolve, reject) => {
-    const ws = new ChannelSocket(url, EXEC_PROTOCOL, {
+    const ws = new WebSocket(url, [EXEC_PROTOCOL], {
       ...endpoint.options,
+      perMessageDeflate: false,
       maxPayload: 16 * 1024 * 1024,
-      handshakeTimeoutMs: Math.min(params.idleTimeoutMs ?? 60_000, 60_000),
+      handshakeTimeout: Math.min(params.idleTimeoutMs ?? 60_000, 60_000),
     });
     let stdoutBytes = 0;
     const stderr: Buffer[] = [];
     let stderrBytes = 0;
-    const statusPieces: Buffer[] = [];
     let status: ExecStatus | undefined;
     let closed = false;
     let settled = false;
@@ -138,7 +137,7 @@ export function execInPod(
       if (settled) return;
       settled = true;
       cleanup();
-      ws.terminate();
+      if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
       reject(err);
     };
     const finish = () => {
@@ -250,39 +249,38 @@ export function execInPod(
       if (params.stdin)
         pumpStdin(ws, params.stdin, (err) => fail(new ExecError('sink', `stdin failed: ${err.message}`)));
     });
-    // Payloads arrive in the pieces the socket read them in; stdout goes to the sink as it comes.
-    ws.on('data', (channel, piece) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
       touch();
+      const frame = isBinary ? data : Buffer.from(data);
+      if (frame.length === 0) return;
+      const channel = frame[0];
+      const payload = frame.subarray(1);
+      if (payload.length === 0) return; // the server opens each channel with an empty frame
       if (channel === STDOUT) {
-        stdoutBytes += piece.length;
-        if (sink && !sink.write(piece) && !waitingForDrain) {
+        stdoutBytes += payload.length;
+        if (sink && !sink.write(payload) && !waitingForDrain) {
           waitingForDrain = true;
           ws.pause();
           sink.once('drain', onDrain);
         }
       } else if (channel === STDERR) {
-        if (stderrBytes < stderrLimit) stderr.push(piece.subarray(0, stderrLimit - stderrBytes));
-        stderrBytes += piece.length;
+        if (stderrBytes < stderrLimit) stderr.push(payload.subarray(0, stderrLimit - stderrBytes));
+        stderrBytes += payload.length;
       } else if (channel === STATUS) {
-        statusPieces.push(piece);
-      }
-    });
-    ws.on('message-end', (channel) => {
-      touch();
-      if (channel !== STATUS) return;
-      const parsed = statusFromBody(Buffer.concat(statusPieces.splice(0)).toString('utf8'));
-      if (!parsed) {
-        fail(new ExecError('protocol', 'the status frame is not a JSON Status', detail()));
-        return;
-      }
-      status = parsed;
-      // The server closes right after the status; if it does not, we close after a grace period.
-      closeTimer = timers.set(() => {
-        closed = true;
-        ws.terminate();
+        const parsed = statusFromBody(payload.toString('utf8'));
+        if (!parsed) {
+          fail(new ExecError('protocol', 'the status frame is not a JSON Status', detail()));
+          return;
+        }
+        status = parsed;
+        // The server closes right after the status; if it does not, we close after a grace period.
+        closeTimer = timers.set(() => {
+          closed = true;
+          ws.terminate();
+          finish();
+        }, params.closeTimeoutMs ?? 5000);
         finish();
-      }, params.closeTimeoutMs ?? 5000);
-      finish();
+      }
     });
     ws.on('close', (code, reason) => {
       closed = true;
@@ -290,7 +288,7 @@ export function execInPod(
         finish();
         return;
       }
-      const why = reason.length > 0 ? `: ${reason}` : '';
+      const why = reason.length > 0 ? `: ${reason.toString('utf8')}` : '';
       fail(
         new ExecError(
           'cut',
@@ -303,10 +301,13 @@ export function execInPod(
 }
 
 /** Sends stdin on channel 0, waiting whenever the socket's send buffer is full. */
-function pumpStdin(ws: ChannelSocket, stdin: Readable, onError: (err: Error) => void): void {
+function pumpStdin(ws: WebSocket, stdin: Readable, onError: (err: Error) => void): void {
   stdin.on('data', (chunk: Buffer | string) => {
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    ws.send(STDIN, data, (err) => {
+    const frame = Buffer.allocUnsafe(data.length + 1);
+    frame[0] = STDIN;
+    data.copy(frame, 1);
+    ws.send(frame, { binary: true }, (err) => {
       if (err) onError(err);
       else if (stdin.isPaused() && ws.bufferedAmount < STDIN_HIGH_WATER) stdin.resume();
     });
