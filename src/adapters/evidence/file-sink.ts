@@ -10,7 +10,7 @@ import { close, fsync, write } from 'node:fs';
 import { Writable } from 'node:stream';
 
 /** Bytes per staging buffer: one disk write each. */
-const STAGE_BYTES = 4 * 1024 * 1024;
+const STAGE_BYTES = 1024 * 1024;
 /** Staging buffers: one filling while the others are written; memory held is STAGES x STAGE_BYTES. */
 const STAGES = 3;
 
