@@ -27,6 +27,9 @@ export interface EvidenceStreamResult {
   peakRssMiB: number;
   peakRssGrowthMiB: number;
   execs: number;
+  /** CPU seconds (user + system) the bot's process spent during the pull, and the API server double's. */
+  botCpuSeconds: number;
+  serverCpuSeconds: number | undefined;
   verified: boolean;
   node: string;
   at: string;
@@ -41,10 +44,18 @@ async function serve(size: number): Promise<void> {
   server.addPod(POD, { heap: file });
   process.stdout.write(`${JSON.stringify({ port: server.port, sha256 })}\n`);
   process.stdin.resume();
-  process.stdin.on('end', () => void server.stop().then(() => process.exit(0)));
+  const started = process.cpuUsage();
+  process.stdin.on('end', () => {
+    // What serving cost the API server's process, so a reader can see which side is the bottleneck.
+    const used = process.cpuUsage(started);
+    process.stdout.write(`${JSON.stringify({ cpuMs: Math.round((used.user + used.system) / 1000) })}\n`);
+    void server.stop().then(() => process.exit(0));
+  });
 }
 
-async function startServer(size: number): Promise<{ port: number; sha256: string; stop: () => void }> {
+async function startServer(
+  size: number,
+): Promise<{ port: number; sha256: string; stop: () => Promise<number | undefined> }> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', String(size)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -54,7 +65,14 @@ async function startServer(size: number): Promise<{ port: number; sha256: string
     child.once('exit', (code) => reject(new Error(`the fake API server exited with ${code}`)));
   });
   const info = JSON.parse(first) as { port: number; sha256: string };
-  return { ...info, stop: () => child.stdin.end() };
+  let stopped: Promise<number | undefined> | undefined;
+  const stop = () =>
+    (stopped ??= new Promise<string | undefined>((resolve) => {
+      lines.once('line', resolve);
+      child.once('exit', () => resolve(undefined));
+      child.stdin.end();
+    }).then((line) => (line ? (JSON.parse(line) as { cpuMs: number }).cpuMs : undefined)));
+  return { ...info, stop };
 }
 
 export async function run(
@@ -78,6 +96,7 @@ export async function run(
       peak = Math.max(peak, process.memoryUsage.rss());
     }, 20);
     const started = performance.now();
+    const cpuAtStart = process.cpuUsage();
 
     // The capture path: the dump command in the pod, then the chunked pull into a hashing evidence writer.
     const dumped = await cluster.exec({
@@ -92,6 +111,7 @@ export async function run(
     );
 
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuAtStart);
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage.rss());
     const mib = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
@@ -105,10 +125,14 @@ export async function run(
       peakRssMiB: mib(peak),
       peakRssGrowthMiB: mib(peak - baseline),
       execs: pulled.execs + 1,
+      botCpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+      serverCpuSeconds: undefined,
       verified: !stored.partial && stored.sha256 === server.sha256,
       node: process.version,
       at: new Date().toISOString(),
     };
+    const serverCpuMs = await server.stop();
+    result.serverCpuSeconds = serverCpuMs === undefined ? undefined : serverCpuMs / 1000;
     if (opts.write ?? true) {
       const out = join(HERE, 'results');
       mkdirSync(out, { recursive: true });
@@ -116,7 +140,7 @@ export async function run(
     }
     return result;
   } finally {
-    server.stop();
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -129,7 +153,8 @@ if (import.meta.main) {
     process.stdout.write(
       `evidence-stream: ${(result.bytes / 1024 ** 3).toFixed(2)} GiB in ${result.seconds}s = ${result.mbPerSecond} MB/s; ` +
         `peak RSS growth ${result.peakRssGrowthMiB} MiB (baseline ${result.baselineRssMiB} MiB, peak ${result.peakRssMiB} MiB); ` +
-        `${result.execs} execs; sha256 verified: ${result.verified}\n`,
+        `${result.execs} execs; CPU bot ${result.botCpuSeconds}s, API server double ${result.serverCpuSeconds}s; ` +
+        `sha256 verified: ${result.verified}\n`,
     );
     if (!result.verified) process.exitCode = 1;
   }

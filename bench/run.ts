@@ -57,6 +57,7 @@ const BENCHES: Bench[] = [
         headline: {
           throughput: `${r.mbPerSecond} MB/s (disk floor ${round(floor, 0)} MB/s, ${round(r.mbPerSecond / floor)}x)`,
           'peak RSS growth': `${r.peakRssGrowthMiB} MiB`,
+          'CPU bot / API server double': `${r.botCpuSeconds} / ${r.serverCpuSeconds ?? '?'} s`,
           verified: String(r.verified),
         },
         target: {

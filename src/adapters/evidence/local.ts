@@ -1,17 +1,25 @@
 // Evidence on a local (or mounted) directory: written as .incomplete, renamed when verified, custody JSON beside it.
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { pipeline } from 'node:stream/promises';
+import { HashingFileSink } from './file-sink.ts';
 import {
-  HashingStream,
+  endStream,
   evidenceWriter,
   safeKey,
   type EvidenceStore,
   type EvidenceWriter,
   type StoredArtifact,
 } from './store.ts';
+
+const openFile = promisify(open);
+
+/** Resolves once the file is closed (after it finished, or was destroyed). */
+function closed(file: HashingFileSink): Promise<void> {
+  return new Promise((resolve) => (file.closed ? resolve() : file.once('close', () => resolve())));
+}
 
 export class LocalEvidenceStore implements EvidenceStore {
   readonly kind = 'local';
@@ -43,13 +51,16 @@ export class LocalEvidenceStore implements EvidenceStore {
     const path = join(this.location, safeKey(key));
     await mkdir(dirname(path), { recursive: true });
     const incomplete = `${path}.incomplete`;
-    const hashing = new HashingStream();
-    // flush: fsync before close, so "committed" means on disk.
-    const file = createWriteStream(incomplete, { flags: 'wx', flush: true, highWaterMark: 1024 * 1024 });
-    const written = pipeline(hashing, file);
-    written.catch(() => {}); // observed through commit/keepPartial
-    return evidenceWriter(hashing, {
-      settle: () => written,
+    // Hashed and written in one stream, fsynced before it finishes, so "committed" means on disk.
+    // 'wx': an artifact being written is never overwritten by another.
+    // (A plain fd, not a FileHandle: the sink closes it, and a FileHandle would close it again when collected.)
+    const file = new HashingFileSink(await openFile(incomplete, 'wx'));
+    file.on('error', () => {}); // observed through commit/keepPartial
+    return evidenceWriter(file, {
+      async settle() {
+        await endStream(file);
+        await closed(file);
+      },
       async place(found, custody) {
         // A partial artifact never takes the name of a complete one.
         const target = found.partial ? `${path}.partial` : path;
@@ -63,8 +74,8 @@ export class LocalEvidenceStore implements EvidenceStore {
         return artifact;
       },
       async drop() {
-        hashing.destroy();
-        await written.catch(() => {});
+        file.destroy();
+        await closed(file);
         await rm(incomplete, { force: true });
       },
     });

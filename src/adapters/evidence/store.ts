@@ -108,8 +108,11 @@ export interface WriterBackend {
   drop(): Promise<void>;
 }
 
+/** A stream that counts and hashes what is written to it (HashingStream, HashingFileSink). */
+export type HashingSink = Writable & { readonly bytes: number; digest(): string };
+
 /** The EvidenceWriter around a hashing stream: the same commit, verify and keep-partial rules for every store. */
-export function evidenceWriter(hashing: HashingStream, backend: WriterBackend): EvidenceWriter {
+export function evidenceWriter(hashing: HashingSink, backend: WriterBackend): EvidenceWriter {
   let finished = false;
 
   async function finish(custody: Record<string, unknown>, verify: Verify | undefined, forcePartial: boolean) {

@@ -1,12 +1,13 @@
 // Evidence on disk: streamed in, hashed on the way, renamed only when verified, custody record beside it.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalEvidenceStore } from '../../../../src/adapters/evidence/local.ts';
-import { safeKey } from '../../../../src/adapters/evidence/store.ts';
+import { HashingFileSink } from '../../../../src/adapters/evidence/file-sink.ts';
+import { endStream, safeKey } from '../../../../src/adapters/evidence/store.ts';
 
 function write(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
   return new Promise((resolve) => (stream.write(data) ? resolve() : stream.once('drain', () => resolve())));
@@ -70,6 +71,29 @@ describe('local evidence store', () => {
     const nothing = await store.create('INC-1/p/c-heap.bin');
     assert.equal(await nothing.keepPartial({}), undefined);
     assert.deepEqual(readdirSync(join(dir, 'INC-1/p')).filter((f) => f.startsWith('c-')), []);
+  });
+
+  it('stores every byte of an artifact bigger than its staging buffers, written in uneven pieces', async () => {
+    // 13 MiB in 48 KiB pieces: the staging buffers fill, wrap around and make the writer wait for the disk.
+    const content = randomBytes(13 * 1024 * 1024 + 5);
+    const writer = await store.create('INC-1/p/big-heap.bin');
+    for (let at = 0; at < content.length; at += 48 * 1024) await write(writer.stream, content.subarray(at, at + 48 * 1024));
+    const sha256 = createHash('sha256').update(content).digest('hex');
+
+    const stored = await writer.commit({}, (got) => (got.sha256 === sha256 ? undefined : 'mismatch'));
+
+    assert.equal(stored.partial, false);
+    assert.equal(stored.size, content.length);
+    assert.ok(readFileSync(fileURLToPath(stored.uri)).equals(content), 'the file holds exactly the bytes written');
+  });
+
+  it('fails the stream with the disk error when a write fails (ENOSPC), and closes the file', async () => {
+    const sink = new HashingFileSink(openSync('/dev/full', 'w'));
+    const closed = new Promise((resolve) => sink.once('close', resolve));
+    sink.on('error', () => {});
+    for (let i = 0; i < 12; i++) sink.write(Buffer.alloc(1024 * 1024, i));
+    await assert.rejects(endStream(sink), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
+    await closed;
   });
 
   it('keeps keys inside the store', () => {
