@@ -1,8 +1,9 @@
 // Drill: rehearse the runbook in a real channel against a simulated cloud, scored at the end.
 import type { Step } from '../../commands/step.ts';
+import type { DrillCaps } from './caps.ts';
 import { drillCommand } from './command.ts';
 
-export const drillStep: Step = {
+export const drillStep: Step<DrillCaps> = {
   name: 'drill',
   commands: [drillCommand],
   register: (deps) => {

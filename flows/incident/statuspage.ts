@@ -1,7 +1,7 @@
 // Stakeholder status page: each `/incident update` opens (first) or updates the service's Statuspage incident, with
 // its component's status from the severity. Statuspage failing never fails the update; the reply says so.
 import type { ComponentStatus } from '../../src/adapters/statuspage.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IncidentCaps } from './caps.ts';
 import { severityLevel, type Incident } from '../../src/incident.ts';
 import { SYSTEM } from '../../src/timeline.ts';
 
@@ -14,7 +14,11 @@ export function componentStatusFor(incident: Incident): ComponentStatus {
 }
 
 /** One sentence for the reply: what happened on Statuspage, or '' when the service has no component there. */
-export async function updateStatuspage(deps: Deps, incident: Incident, text: string): Promise<string> {
+export async function updateStatuspage(
+  deps: IncidentCaps,
+  incident: Incident,
+  text: string,
+): Promise<string> {
   const cfg = deps.config.incident.statuspage;
   const componentId = cfg?.components[incident.service];
   const client = deps.adapters.statuspage;
