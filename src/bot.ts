@@ -45,14 +45,22 @@ export interface BotParts {
   forms?: FormHandler[];
 }
 
+/** Bumped by the replica Slack told that a user group changed; every replica watches it (Slack tells only one). */
+const GROUPS_CHANGED = 'access:groups:changed';
+/** How often each replica looks: a removal from an approver group counts everywhere within this. */
+export const GROUPS_POLL_MS = 2000;
+
 export class Bot {
   readonly deps: Deps;
   #parts: BotParts;
   #started = false;
+  /** The last value of GROUPS_CHANGED this replica has acted on. */
+  #groupsSeen: string | null = null;
 
   constructor(deps: Deps, parts: BotParts) {
     this.deps = deps;
     this.#parts = parts;
+    deps.scheduler.every('groups-changed', GROUPS_POLL_MS, () => this.followGroupChanges());
   }
 
   get commandNames(): string[] {
@@ -143,8 +151,24 @@ export class Bot {
     await deps.incidents.home.opened(user);
   }
 
-  /** A user group's members changed (Slack's subteam_members_changed): forget cached memberships on this replica. */
-  handleGroupsChanged(): void {
+  /**
+   * A user group's members changed (Slack's subteam_members_changed, delivered to one replica): forget cached
+   * memberships here at once, and tell the other replicas through the store (they look every GROUPS_POLL_MS).
+   */
+  async handleGroupsChanged(): Promise<void> {
+    this.#forgetGroups();
+    this.#groupsSeen = String(await this.deps.store.incr(GROUPS_CHANGED));
+  }
+
+  /** Another replica heard that a group changed: forget this replica's cached memberships too. */
+  async followGroupChanges(): Promise<void> {
+    const now = await this.deps.store.get(GROUPS_CHANGED);
+    if (now === this.#groupsSeen) return;
+    this.#groupsSeen = now;
+    this.#forgetGroups();
+  }
+
+  #forgetGroups(): void {
     this.deps.access.forgetGroups();
     this.deps.chat.forgetGroups?.();
   }

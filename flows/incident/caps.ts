@@ -2,4 +2,4 @@
 import type { Deps, StepCore } from '../../src/deps.ts';
 
 export type IncidentCaps = StepCore &
-  Pick<Deps, 'redactor' | 'throttle' | 'scheduler' | 'timeline' | 'approvals' | 'pagerduty'>;
+  Pick<Deps, 'redactor' | 'throttle' | 'scheduler' | 'timeline' | 'approvals' | 'pagerduty' | 'instanceId'>;

@@ -14,6 +14,7 @@ import { allowOnly, quoteInput, type ParsedArgs } from '../../commands/args.ts';
 import { command, type CommandContext } from '../../commands/command.ts';
 import { pickSubcommand } from '../../commands/subcommands.ts';
 import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
+import { resolveStatuspage } from './statuspage.ts';
 
 const USAGE = [
   '/incident declare <service> [sev=1-5] [channel=new|here] [private=yes|no] [pagerduty=<incident-id>] [title…]',
@@ -285,12 +286,13 @@ async function resolve(ctx: CommandContext<IncidentCaps>, summary: string): Prom
     `incident ${incident.id} resolved`,
   );
   await ctx.deps.incidents.resolve(incident, ctx.actor, summary);
+  const statuspage = await resolveStatuspage(ctx.deps, incident, summary);
   const pd = incident.pagerduty
     ? ` PagerDuty ${incident.pagerduty.number ? `#${incident.pagerduty.number}` : incident.pagerduty.id} gets the last notes and is resolved in the background (\`/incident status\` shows it).`
     : '';
   await ctx.inv.respond(
     notice(
-      `Resolved *${incident.id}*.${cancelled > 0 ? ` ${cancelled} pending request(s) were cancelled.` : ''}${pd} \`/postmortem\` drafts the post-mortem from the timeline.`,
+      `Resolved *${incident.id}*.${cancelled > 0 ? ` ${cancelled} pending request(s) were cancelled.` : ''}${pd}${statuspage} \`/postmortem\` drafts the post-mortem from the timeline.`,
     ),
   );
 }
