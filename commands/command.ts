@@ -54,5 +54,6 @@ export function command<C>(name: string, usage: string[], def: CommandDefinition
   if (stray !== undefined) throw new Error(`${name}: the usage line "${stray}" does not start with ${name}`);
   const text = usage.join('\n');
   const { run, ...about } = def;
-  return { name, usage, ...about, run: (ctx) => run(ctx, parseArgs(ctx.inv.text, text), text) };
+  // async, so a refusal while parsing is a rejected promise like any other failure of run.
+  return { name, usage, ...about, run: async (ctx) => run(ctx, parseArgs(ctx.inv.text, text), text) };
 }
