@@ -1,15 +1,19 @@
 // Shared checks for commands: the channel's incident and which service a command is about.
 import { UsageError } from '../src/errors.ts';
 import type { Incident } from '../src/incident.ts';
+import type { Deps } from '../src/deps.ts';
 import type { CommandContext } from './command.ts';
-import { parseArgs, quoteInput } from './args.ts';
+import { quoteInput, type ParsedArgs } from './args.ts';
 
-export function serviceList(ctx: CommandContext): string {
+/** What these checks read: the configured services. */
+type Ctx = CommandContext<Pick<Deps, 'config'>>;
+
+export function serviceList(ctx: Ctx): string {
   return Object.keys(ctx.deps.config.services).join(', ');
 }
 
 /** The named service, which must be configured. */
-export function knownService(ctx: CommandContext, name: string, usage: string): string {
+export function knownService(ctx: Ctx, name: string, usage: string): string {
   if (!Object.hasOwn(ctx.deps.config.services, name)) {
     throw new UsageError(
       `Unknown service ${quoteInput(name)}. Configured services: ${serviceList(ctx)}.`,
@@ -20,7 +24,7 @@ export function knownService(ctx: CommandContext, name: string, usage: string): 
 }
 
 /** The active incident of this channel, or a usage error saying to declare one. */
-export function requireIncident(ctx: CommandContext, usage: string): Incident {
+export function requireIncident(ctx: Ctx, usage: string): Incident {
   if (!ctx.incident) {
     throw new UsageError(
       'This channel has no active incident. Declare one first with `/incident declare <service> <title>`, then run this here.',
@@ -35,7 +39,7 @@ export function requireIncident(ctx: CommandContext, usage: string): Incident {
  * naming another service than the incident's is refused, so nothing lands on the wrong timeline.
  */
 export function incidentService(
-  ctx: CommandContext,
+  ctx: Ctx,
   word: string | undefined,
   usage: string,
 ): { incident: Incident; service: string } {
@@ -55,7 +59,7 @@ export function incidentService(
  * For commands that also work outside an incident (status, preflight, canary control): the named service, else
  * the channel incident's service, else a usage error asking for it.
  */
-export function namedOrIncidentService(ctx: CommandContext, word: string | undefined, usage: string): string {
+export function namedOrIncidentService(ctx: Ctx, word: string | undefined, usage: string): string {
   if (word !== undefined) return knownService(ctx, word, usage);
   if (ctx.incident) return ctx.incident.service;
   throw new UsageError(
@@ -69,13 +73,13 @@ export function namedOrIncidentService(ctx: CommandContext, word: string | undef
  * channel's incident, open or resolved. `does` says what the command does; `nothingYet` why it needs an incident.
  */
 export async function channelIncidentOnly(
-  ctx: CommandContext,
+  ctx: CommandContext<Pick<Deps, 'incidents'>>,
+  args: ParsedArgs,
   spec: { name: string; usage: readonly string[] },
   does: string,
   nothingYet = '',
 ): Promise<Incident> {
   const usage = spec.usage.join('\n');
-  const args = parseArgs(ctx.inv.text, usage);
   if (args.words.length > 0 || args.options.size > 0) {
     throw new UsageError(`${spec.name} takes no arguments; it ${does}.`, usage);
   }

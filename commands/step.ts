@@ -10,18 +10,22 @@ export interface StepOptions {
   breaker?: Partial<BreakerOptions>;
 }
 
-export interface Step {
+/**
+ * `C` is the step's capabilities: the part of `Deps` it declares it needs (its `caps.ts`). Its commands and
+ * `register` see only those; the composition root hands the whole `Deps`, which satisfies every step's.
+ */
+export interface Step<C = Deps> {
   /** The runbook letter and name ("C contain"), or the shared role ("approval"). */
   name: string;
-  commands?: CommandSpec[];
+  commands?: CommandSpec<C>[];
   /** Button action ids and what a press does. */
-  buttons?: Record<string, ButtonHandler>;
-  reactions?: ReactionHandler[];
+  buttons?: Record<string, ButtonHandler<C>>;
+  reactions?: ReactionHandler<C>[];
   /** Modal submissions (view_submission) by callback id. */
-  forms?: FormHandler[];
+  forms?: FormHandler<C>[];
   /**
    * Registers approval handlers, scheduled-job handlers and periodic work. Runs before the scheduler starts, so a
    * restarted bot acts on timers set before it died.
    */
-  register?: (deps: Deps, options: StepOptions) => void;
+  register?: (deps: C, options: StepOptions) => void;
 }

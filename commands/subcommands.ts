@@ -1,7 +1,7 @@
 // The first word of a command as one of its subcommands: one way to name them, refuse a missing or unknown one,
 // and refuse words after the service, so every command answers the same mistakes in the same words.
 import { UsageError } from '../src/errors.ts';
-import { quoteInput, type ParsedArgs } from './args.ts';
+import { allowOnly, quoteInput, type ParsedArgs } from './args.ts';
 
 /** "a, b or c". */
 export function listOr(names: readonly string[]): string {
@@ -46,4 +46,19 @@ export function atMostService(
     );
   }
   return service;
+}
+
+/**
+ * `<command> <sub> [service]`, taking no options: the subcommand and the optional service word. An option, then a
+ * missing or unknown subcommand, then a word after the service, is refused with the usage.
+ */
+export function subcommandAndService<const K extends string>(
+  command: string,
+  args: ParsedArgs,
+  names: readonly K[],
+  usage: string,
+): { sub: K; serviceWord: string | undefined } {
+  allowOnly(args, [], usage);
+  const { sub, rest } = pickSubcommand(args, names, usage);
+  return { sub, serviceWord: atMostService(command, sub, rest, usage) };
 }

@@ -21,17 +21,18 @@ export interface CommandEntry extends HelpEntry {
   }): Promise<void>;
 }
 
-export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;
-export type ReactionHandler = (deps: Deps, event: ReactionAdded, actor: Actor) => Promise<unknown>;
+/** `C` is what the handler may reach: its step's capabilities (the bot hands the whole `Deps`). */
+export type ButtonHandler<C = Deps> = (press: ButtonPress, actor: Actor, deps: C) => Promise<void>;
+export type ReactionHandler<C = Deps> = (deps: C, event: ReactionAdded, actor: Actor) => Promise<unknown>;
 
 /** A modal's submission: checked before the ack (errors show beside the fields), then run. */
-export interface FormHandler {
+export interface FormHandler<C = Deps> {
   callbackId: string;
   /** The input block that errors not tied to one field are shown on. */
   firstBlock: string;
   check(
     sub: FormSubmission,
-    deps: Deps,
+    deps: C,
   ):
     | { errors: Record<string, string> }
     | { channel: string; run(actor: Actor, respond: (m: Message) => Promise<void>): Promise<void> };

@@ -1,4 +1,5 @@
-// The dependencies every command and flow receives; only main.ts (and tests) build it.
+// Everything the bot is built from; only main.ts (and tests) build it. Each step declares the part it needs
+// (flows/<step>/caps.ts, a Pick of these fields) and sees only that; the whole Deps satisfies every step's.
 import type { StatusPage } from './adapters/statuspage.ts';
 import type { Access } from './access.ts';
 import type { LoadRunner } from './adapters/load.ts';
@@ -84,3 +85,9 @@ export interface Deps {
   /** The out-of-Redis secret: approval bindings and timeline hashes. */
   keys: Keys;
 }
+
+/**
+ * What most runbook steps read, so their `caps.ts` can say it in one word: the service's outside systems, the
+ * config, the store, the chat, the log, the incidents and the clock.
+ */
+export type StepCore = Pick<Deps, 'adapters' | 'config' | 'store' | 'chat' | 'log' | 'incidents' | 'now'>;

@@ -6,7 +6,7 @@ import { conditionsOf, describeSpec, forStack } from './conditions.ts';
 import { armView, breakerStatusMessage, type ArmChangeView } from './blocks.ts';
 import type { Message } from '../../src/chat/chat.ts';
 import type { Breaker, BreakerQuery } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { BreakerCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
 import { BREAKER_ARMED, BREAKER_DISARMED } from '../../src/events.ts';
@@ -44,7 +44,7 @@ function queryLabel(q: BreakerQuery | number | undefined): string | undefined {
 }
 
 /** Throws a usage error when the metrics source of the service's breaker is not wired. */
-export function requireSource(deps: Deps, cfg: Breaker, service: string, usage?: string): void {
+export function requireSource(deps: BreakerCaps, cfg: Breaker, service: string, usage?: string): void {
   if ('prometheus' in cfg.source && !deps.adapters.prometheus) {
     throw new UsageError(`${service}'s breaker reads Prometheus, but no Prometheus client is set up.`, usage);
   }
@@ -55,7 +55,7 @@ export function requireSource(deps: Deps, cfg: Breaker, service: string, usage?:
 
 /** /breaker arm after parsing: checks, then posts the approval card. */
 export async function requestArm(
-  deps: Deps,
+  deps: BreakerCaps,
   req: { incident: Incident; service: string; requester: Actor; usage?: string },
 ): Promise<Action<ArmChange>> {
   const cfg = breakerConfig(deps, req.service, req.usage);
@@ -112,7 +112,7 @@ export async function requestArm(
   });
 }
 
-export function armHandler(deps: Deps): ActionHandler<ArmChange> {
+export function armHandler(deps: BreakerCaps): ActionHandler<ArmChange> {
   return {
     kind: BREAKER_ARM,
     describe: (action) => armView(action.change),
@@ -187,7 +187,7 @@ export function armHandler(deps: Deps): ActionHandler<ArmChange> {
 
 /** /breaker disarm: stops evaluating (and clears a tripped latch). Any responder may do it; it is recorded. */
 export async function disarm(
-  deps: Deps,
+  deps: BreakerCaps,
   req: { service: string; actor: Actor; incident: Incident | null; usage?: string },
 ): Promise<string> {
   breakerConfig(deps, req.service, req.usage);
@@ -220,7 +220,7 @@ export async function disarm(
 }
 
 /** /breaker status: state, who armed it, the last evaluations with values, the evaluator holding the lease. */
-export async function breakerStatus(deps: Deps, service: string, usage?: string): Promise<Message> {
+export async function breakerStatus(deps: BreakerCaps, service: string, usage?: string): Promise<Message> {
   const cfg = breakerConfig(deps, service, usage);
   const state = await getBreaker(deps, service);
   const leader = await deps.store.get(EVALUATOR_LEASE);

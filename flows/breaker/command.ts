@@ -2,26 +2,20 @@
 import { breakerStatus, disarm, requestArm } from './evaluator.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
 import { UsageError } from '../../src/errors.ts';
-import { allowOnly, parseArgs } from '../../commands/args.ts';
-import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
-import type { CommandSpec } from '../../commands/command.ts';
+import { subcommandAndService } from '../../commands/subcommands.ts';
+import type { BreakerCaps } from './caps.ts';
+import { command } from '../../commands/command.ts';
 import { incidentService, namedOrIncidentService } from '../../commands/context.ts';
 
 const USAGE = ['/breaker arm [service]', '/breaker disarm [service]', '/breaker status [service]'];
-const usage = USAGE.join('\n');
 
-export const breakerCommand: CommandSpec = {
-  name: '/breaker',
+export const breakerCommand = command<BreakerCaps>('/breaker', USAGE, {
   summary:
     'Arm (two-person approval), disarm or inspect the circuit breaker that shifts traffic back to legacy',
   usageHint: 'arm|disarm|status [service]',
-  usage: USAGE,
   examples: ['/breaker arm', '/breaker status payments', '/breaker disarm'],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
-    allowOnly(args, [], usage);
-    const { sub, rest } = pickSubcommand(args, ['arm', 'disarm', 'status'], usage);
-    const serviceWord = atMostService('/breaker', sub, rest, usage);
+  async run(ctx, args, usage) {
+    const { sub, serviceWord } = subcommandAndService('/breaker', args, ['arm', 'disarm', 'status'], usage);
     if (sub === 'status') {
       const service = namedOrIncidentService(ctx, serviceWord, usage);
       return ctx.inv.respond(await breakerStatus(ctx.deps, service, usage));
@@ -45,4 +39,4 @@ export const breakerCommand: CommandSpec = {
       ),
     );
   },
-};
+});

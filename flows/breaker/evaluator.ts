@@ -19,7 +19,7 @@ import {
   type ConditionSpec,
 } from './conditions.ts';
 import type { Breaker, BreakerQuery } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { BreakerCaps } from './caps.ts';
 import { Leadership } from '../../src/lease.ts';
 import { getJson } from '../../src/store/store.ts';
 import { EVALUATOR_LEASE, getBreaker, updateBreaker, type BreakerState, type TripRecord } from './state.ts';
@@ -37,13 +37,13 @@ export { getBreaker, breakerConfig, type BreakerState } from './state.ts';
 
 /** Evaluates every armed breaker on the replica holding the lease; trips, alerts and recovers interrupted trips. */
 export class BreakerEvaluator {
-  #deps: Deps;
+  #deps: BreakerCaps;
   #opts: BreakerOptions;
   #leadership: Leadership;
   #busy = new Set<string>();
   #ticking = false;
 
-  constructor(deps: Deps, opts: BreakerOptions) {
+  constructor(deps: BreakerCaps, opts: BreakerOptions) {
     this.#deps = deps;
     this.#opts = opts;
     this.#leadership = new Leadership(deps.store, EVALUATOR_LEASE, {
@@ -290,15 +290,15 @@ export class BreakerEvaluator {
 
 export { cloudWatchQueries } from './source.ts';
 
-const evaluators = new WeakMap<Deps, BreakerEvaluator>();
+const evaluators = new WeakMap<BreakerCaps, BreakerEvaluator>();
 
 /** The evaluator registered for these deps (tests and drills drive its tick directly). */
-export function breakerEvaluatorOf(deps: Deps): BreakerEvaluator | undefined {
+export function breakerEvaluatorOf(deps: BreakerCaps): BreakerEvaluator | undefined {
   return evaluators.get(deps);
 }
 
 /** Registers the arm approval, the message retry timer and the evaluator; returns the evaluator. */
-export function registerBreaker(deps: Deps, options: Partial<BreakerOptions> = {}): BreakerEvaluator {
+export function registerBreaker(deps: BreakerCaps, options: Partial<BreakerOptions> = {}): BreakerEvaluator {
   const opts = { ...DEFAULT_BREAKER_OPTIONS, ...options };
   const evaluator = new BreakerEvaluator(deps, opts);
   evaluators.set(deps, evaluator);

@@ -7,3 +7,4 @@ export type { ConditionSpec } from './conditions.ts';
 export { latestValues, windowValues } from './source.ts';
 export { percent, sameSettings, settingsOf } from './rules.ts';
 export type { BreakerOptions } from './evaluator.ts';
+export type { BreakerCaps } from './caps.ts';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { breakerActor, describeEvaluation, type Evaluation } from './rules.ts';
 import { noDataMessage } from './blocks.ts';
 import type { Message, MessageRef } from '../../src/chat/chat.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { BreakerCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { BREAKER_INCONCLUSIVE, BREAKER_PAGED } from '../../src/events.ts';
 import { getJson } from '../../src/store/store.ts';
@@ -16,13 +16,17 @@ export const NOTIFY_QUEUE = 'breaker-notify';
 const notifyKey = (id: string) => `breaker:notify:${id}`;
 const NOTIFY_GIVE_UP_MS = 24 * 3_600_000;
 /** Where breaker messages go when no incident is open: the service's channel, else where it was armed. */
-export function homeChannel(deps: Deps, service: string, state: BreakerState | null): string | undefined {
+export function homeChannel(
+  deps: BreakerCaps,
+  service: string,
+  state: BreakerState | null,
+): string | undefined {
   return deps.config.services[service]?.channel ?? state?.channel;
 }
 
 /** The incident to record on: the open one of the service, else the one where it was armed. */
 export async function timelineFor(
-  deps: Deps,
+  deps: BreakerCaps,
   service: string,
   state: BreakerState | null,
 ): Promise<{ incidentId?: string; channel?: string }> {

@@ -1,5 +1,5 @@
 // Step D breaker, the evaluator's options (timings, chart window, history) and the context its functions share.
-import type { Deps } from '../../src/deps.ts';
+import type { BreakerCaps } from './caps.ts';
 
 export interface BreakerOptions {
   /** The evaluator lease: whoever holds it evaluates; another replica takes over when it lapses. */
@@ -29,6 +29,6 @@ export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = {
 
 /** What the evaluator's trip, notice and chart functions work with. */
 export interface EvaluatorContext {
-  deps: Deps;
+  deps: BreakerCaps;
   opts: BreakerOptions;
 }

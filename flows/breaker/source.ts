@@ -2,7 +2,7 @@
 import type { MetricQuery } from '../../src/adapters/cloudwatch.ts';
 import type { PrometheusEndpoint } from '../../src/adapters/prometheus.ts';
 import { resolveSecret, type Breaker, type BreakerQuery } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { BreakerCaps } from './caps.ts';
 import { queryText } from './rules.ts';
 
 export function prometheusEndpoint(cfg: Breaker, service: string): PrometheusEndpoint {
@@ -39,26 +39,33 @@ export function cloudWatchQueries(
   return [...inputs, { id: 'result', expression, periodSeconds, returnData: true }];
 }
 
+/** The Prometheus client, and where and what to ask it for this service's (filled-in) breaker query. */
+function prometheusFor(
+  deps: Pick<BreakerCaps, 'adapters'>,
+  cfg: Breaker,
+  service: string,
+  query: BreakerQuery,
+) {
+  const prometheus = deps.adapters.prometheus;
+  if (!prometheus) throw new Error('no Prometheus client is set up');
+  return { prometheus, endpoint: prometheusEndpoint(cfg, service), text: queryText(query, undefined) };
+}
+
 /**
  * Every value a (filled-in) query had over a window, all series together: a Prometheus range query at `stepSeconds`,
  * or CloudWatch datapoints at the source's period. Failures throw (ExternalServiceError from the adapters).
  * `warnings`: Prometheus answered with partial data (always empty for CloudWatch).
  */
 export async function windowValues(
-  deps: Pick<Deps, 'adapters'>,
+  deps: Pick<BreakerCaps, 'adapters'>,
   cfg: Breaker,
   service: string,
   query: BreakerQuery,
   window: { start: Date; end: Date; stepSeconds: number },
 ): Promise<{ values: number[]; warnings: string[] }> {
   if ('prometheus' in cfg.source) {
-    const prometheus = deps.adapters.prometheus;
-    if (!prometheus) throw new Error('no Prometheus client is set up');
-    const { series, warnings } = await prometheus.queryRange(
-      prometheusEndpoint(cfg, service),
-      queryText(query, undefined),
-      window,
-    );
+    const { prometheus, endpoint, text } = prometheusFor(deps, cfg, service, query);
+    const { series, warnings } = await prometheus.queryRange(endpoint, text, window);
     return { values: series.flatMap((s) => s.points.map((p) => p.v)), warnings };
   }
   return { values: (await windowSeries(deps, cfg, query, window)).flat(), warnings: [] };
@@ -69,18 +76,14 @@ export async function windowValues(
  * `warnings`: Prometheus answered with partial data (always empty for CloudWatch).
  */
 export async function latestValues(
-  deps: Pick<Deps, 'adapters' | 'now'>,
+  deps: Pick<BreakerCaps, 'adapters' | 'now'>,
   cfg: Breaker,
   service: string,
   query: BreakerQuery,
 ): Promise<{ values: number[]; warnings: string[] }> {
   if ('prometheus' in cfg.source) {
-    const prometheus = deps.adapters.prometheus;
-    if (!prometheus) throw new Error('no Prometheus client is set up');
-    const { samples, warnings } = await prometheus.query(
-      prometheusEndpoint(cfg, service),
-      queryText(query, undefined),
-    );
+    const { prometheus, endpoint, text } = prometheusFor(deps, cfg, service, query);
+    const { samples, warnings } = await prometheus.query(endpoint, text);
     return { values: samples.map((s) => s.value), warnings };
   }
   const end = deps.now();
@@ -90,7 +93,7 @@ export async function latestValues(
 }
 
 async function windowSeries(
-  deps: Pick<Deps, 'adapters'>,
+  deps: Pick<BreakerCaps, 'adapters'>,
   cfg: Breaker,
   query: BreakerQuery,
   window: { start: Date; end: Date },

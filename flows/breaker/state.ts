@@ -3,7 +3,7 @@ import type { BreakerPage } from '../pagerduty/index.ts';
 import type { ConditionJudgement } from './conditions.ts';
 import type { BreakerSettings, Counters, Evaluation } from './rules.ts';
 import type { Breaker } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { BreakerCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
@@ -58,12 +58,15 @@ export interface BreakerState {
   disarmed?: { at: string; by: Actor };
 }
 
-export async function getBreaker(deps: Pick<Deps, 'store'>, service: string): Promise<BreakerState | null> {
+/** Reading and writing the breaker's record needs only the store. */
+type Stored = Pick<BreakerCaps, 'store'>;
+
+export async function getBreaker(deps: Stored, service: string): Promise<BreakerState | null> {
   return getJson<BreakerState>(deps.store, breakerKey(service));
 }
 
 export async function updateBreaker(
-  deps: Pick<Deps, 'store'>,
+  deps: Stored,
   service: string,
   change: (current: BreakerState | null) => BreakerState | null | undefined,
 ): Promise<BreakerState | null> {
@@ -71,7 +74,7 @@ export async function updateBreaker(
 }
 
 /** The service's breaker section, or a usage error saying what to add. */
-export function breakerConfig(deps: Pick<Deps, 'config'>, service: string, usage?: string): Breaker {
+export function breakerConfig(deps: Pick<BreakerCaps, 'config'>, service: string, usage?: string): Breaker {
   const cfg = deps.config.services[service]?.breaker;
   if (!cfg) {
     throw new UsageError(

@@ -1,5 +1,5 @@
 // Step D canary, the bake: its durable timer, the judge at its end, then the next step or done.
-import type { Deps } from '../../src/deps.ts';
+import type { CanaryCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
 import { CANARY_COMPLETED, CANARY_PAUSED } from '../../src/events.ts';
@@ -18,7 +18,7 @@ import {
 import { applyStep } from './steps.ts';
 
 /** A bake ended (durable timer): the next step, or done. */
-export async function bakeDone(deps: Deps, member: string): Promise<void> {
+export async function bakeDone(deps: CanaryCaps, member: string): Promise<void> {
   const [name = '', canaryId = '', indexText = ''] = member.split('|');
   const index = Number(indexText);
   const state = await getCanary(deps, name);
@@ -77,7 +77,7 @@ export async function bakeDone(deps: Deps, member: string): Promise<void> {
  * Cloud against legacy over the bake that just ended (conditions with `compare`): "cloud is worse" aborts the canary
  * back to legacy 100%, "not enough data" pauses it where it is (never moves traffic). True when the step must not go on.
  */
-async function stepJudgedBad(deps: Deps, service: string, state: CanaryState): Promise<boolean> {
+async function stepJudgedBad(deps: CanaryCaps, service: string, state: CanaryState): Promise<boolean> {
   const judged = await judgeBake(deps, { ...state, service });
   if (!judged) return false;
   const at = deps.now().toISOString();

@@ -1,7 +1,7 @@
 // Step D: canary phases. An approved schedule raises the cloud share step by step while the breaker watches each bake.
 import { LAYER_NAME } from '../../src/adapters/traffic.ts';
 import type { Action, ActionResult } from '../../src/actions.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { CanaryCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
 import { CANARY_STARTED } from '../../src/events.ts';
@@ -52,7 +52,7 @@ export interface CanaryRequest {
  * current share, and posts the approval card. Returns the report too, for the reply.
  */
 export async function requestCanary(
-  deps: Deps,
+  deps: CanaryCaps,
   req: CanaryRequest,
 ): Promise<{ action?: Action<CanaryChange>; report: PreflightReport; refused?: string }> {
   breakerConfig(deps, req.service, req.usage);
@@ -118,7 +118,7 @@ export async function requestCanary(
   return { action, report };
 }
 
-function canaryHandler(deps: Deps): ActionHandler<CanaryChange> {
+function canaryHandler(deps: CanaryCaps): ActionHandler<CanaryChange> {
   return {
     kind: CANARY_START,
     describe: (action) => canaryView(action.change),
@@ -204,7 +204,7 @@ function canaryHandler(deps: Deps): ActionHandler<CanaryChange> {
   };
 }
 
-export function registerCanary(deps: Deps): void {
+export function registerCanary(deps: CanaryCaps): void {
   deps.approvals.register(canaryHandler(deps));
   deps.scheduler.handle(STEP_QUEUE, (member) => bakeDone(deps, member));
   deps.scheduler.every('canary-recovery', 10_000, () => recoverSteps(deps));

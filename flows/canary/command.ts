@@ -4,8 +4,9 @@ import { breakerConfig, getBreaker, preflightMessage } from '../breaker/index.ts
 import { notice } from '../../src/chat/blocks/common.ts';
 import { formatDuration, parseDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
-import type { CommandContext, CommandSpec } from '../../commands/command.ts';
+import { allowOnly, quoteInput } from '../../commands/args.ts';
+import type { CanaryCaps } from './caps.ts';
+import { command, type CommandContext } from '../../commands/command.ts';
 import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
 import { incidentService, namedOrIncidentService } from '../../commands/context.ts';
 
@@ -68,7 +69,11 @@ export function parseBake(text: string): number {
   return ms;
 }
 
-async function start(ctx: CommandContext, serviceWord: string | undefined, options: Map<string, string>) {
+async function start(
+  ctx: CommandContext<CanaryCaps>,
+  serviceWord: string | undefined,
+  options: Map<string, string>,
+) {
   const stepsText = options.get('steps');
   const bakeText = options.get('bake');
   const steps = stepsText !== undefined ? parseSteps(stepsText) : undefined;
@@ -113,14 +118,11 @@ async function start(ctx: CommandContext, serviceWord: string | undefined, optio
   );
 }
 
-export const canaryCommand: CommandSpec = {
-  name: '/canary',
+export const canaryCommand = command<CanaryCaps>('/canary', USAGE, {
   summary: 'Ramp the cloud share back up in approved steps, each held while the breaker watches',
   usageHint: 'start|pause|resume|abort [service] [steps=1,5,25,50] [bake=10m]',
-  usage: USAGE,
   examples: ['/canary start steps=1,5,25,50 bake=10m', '/canary pause', '/canary abort payments'],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
+  async run(ctx, args) {
     const { sub, rest } = pickSubcommand(args, ['start', 'pause', 'resume', 'abort'], usage);
     allowOnly(args, sub === 'start' ? ['steps', 'bake'] : [], usage);
     const then = sub === 'start' ? ', then steps= and bake=' : '';
@@ -135,4 +137,4 @@ export const canaryCommand: CommandSpec = {
           : await abortCanary(ctx.deps, service, ctx.actor, usage);
     await ctx.inv.respond(notice(text));
   },
-};
+});

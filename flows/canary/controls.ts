@@ -1,5 +1,5 @@
 // Step D canary, the controls: pause, resume and abort (by a person), halt and pause by the breaker.
-import type { Deps } from '../../src/deps.ts';
+import type { CanaryCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
 import { CANARY_ABORTED, CANARY_PAUSED, CANARY_RESUMED, CANARY_ROLLED_BACK } from '../../src/events.ts';
@@ -24,7 +24,7 @@ import { applyStep } from './steps.ts';
 
 /** The breaker tripped: the canary stops for good (the breaker's own shift is the rollback). Idempotent. */
 export async function haltCanaryForTrip(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   tripId: string,
 ): Promise<string | undefined> {
@@ -62,7 +62,7 @@ export async function haltCanaryForTrip(
 
 /** The breaker was disarmed: a running canary pauses (nothing would guard the next step). */
 export async function pauseCanaryForDisarm(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   actor: Actor,
 ): Promise<string | undefined> {
@@ -74,7 +74,7 @@ export async function pauseCanaryForDisarm(
 
 /** /canary pause: holds the current step; the rest of its bake is kept for resume. */
 export async function pauseCanary(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   actor: Actor,
   why?: string,
@@ -118,7 +118,7 @@ export async function pauseCanary(
 
 /** /canary resume: the rest of the bake, or the step that a pause interrupted before it was written. */
 export async function resumeCanary(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   actor: Actor,
   usage?: string,
@@ -182,7 +182,7 @@ export async function resumeCanary(
 
 /** /canary abort: stops the canary and shifts back to legacy 100% (lowering the cloud share needs no approval). */
 export async function abortCanary(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   actor: Actor,
   usage?: string,

@@ -1,5 +1,5 @@
 // Step D: a canary step's judgement: each compared condition, legacy against cloud over the bake, Mann–Whitney U.
-import type { Deps } from '../../src/deps.ts';
+import type { CanaryCaps } from './caps.ts';
 import { CANARY_JUDGED, type CanaryJudgedEventData } from '../../src/events.ts';
 import { compareStacks, type Comparison, type Decision } from '../../src/stats.ts';
 import { conditionsOf, forStack, formatValue, windowValues, type ConditionSpec } from '../breaker/index.ts';
@@ -48,7 +48,7 @@ function overall(comparisons: readonly ConditionComparison[]): Decision {
  * result on the incident's timeline. Undefined when no condition compares (the breaker alone judges the step).
  */
 export async function judgeBake(
-  deps: Deps,
+  deps: CanaryCaps,
   canary: {
     id: string;
     service: string;

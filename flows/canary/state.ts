@@ -2,7 +2,7 @@
 import { splitOf, weightsOf, type TrafficState } from '../../src/adapters/traffic.ts';
 import { canaryCard, type CanaryChangeView } from '../breaker/index.ts';
 import type { MessageRef } from '../../src/chat/chat.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { CanaryCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
@@ -61,12 +61,15 @@ export function canaryActor(service: string): Actor {
   return { type: 'system', id: `canary:${service}`, name: `${service} canary` };
 }
 
-export async function getCanary(deps: Pick<Deps, 'store'>, service: string): Promise<CanaryState | null> {
+export async function getCanary(
+  deps: Pick<CanaryCaps, 'store'>,
+  service: string,
+): Promise<CanaryState | null> {
   return getJson<CanaryState>(deps.store, canaryKey(service));
 }
 
 export async function saveCanary(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   change: (c: CanaryState) => CanaryState | undefined,
 ): Promise<CanaryState | null> {
@@ -81,7 +84,7 @@ export async function saveCanary(
  * card is redrawn. A move that lost the race to another one records nothing. Returns the stored state.
  */
 export async function moveCanary(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   move: {
     at: string;
@@ -138,7 +141,7 @@ export function addLog(c: CanaryState, at: string, text: string): CanaryState['l
 }
 
 /** Posts the progress card once, then edits it in place (throttled); a card Slack never took is posted later. */
-export async function publishCard(deps: Deps, service: string): Promise<void> {
+export async function publishCard(deps: CanaryCaps, service: string): Promise<void> {
   const state = await getCanary(deps, service);
   if (!state || !state.channel) return;
   const message = canaryCard(state, deps.now());
@@ -154,7 +157,7 @@ export async function publishCard(deps: Deps, service: string): Promise<void> {
   }
 }
 
-export function refreshCard(deps: Deps, service: string): void {
+export function refreshCard(deps: CanaryCaps, service: string): void {
   deps.throttle.schedule(`canary-card:${service}`, () => publishCard(deps, service));
 }
 

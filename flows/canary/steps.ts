@@ -1,5 +1,5 @@
 // Step D canary, the steps: each write of a higher cloud share and the guard asked right before it.
-import type { Deps } from '../../src/deps.ts';
+import type { CanaryCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { CANARY_FAILED, CANARY_STEP } from '../../src/events.ts';
 import { withLease } from '../../src/lease.ts';
@@ -19,7 +19,12 @@ import {
 } from './state.ts';
 
 /** Writes step `index` (the canary must be `ramping` there); on success the bake timer starts. */
-export async function applyStep(deps: Deps, service: string, canaryId: string, index: number): Promise<void> {
+export async function applyStep(
+  deps: CanaryCaps,
+  service: string,
+  canaryId: string,
+  index: number,
+): Promise<void> {
   // One writer per step, even within one replica (the recovery pass and a bake timer may both get here).
   await withLease(
     deps.store,
@@ -34,7 +39,7 @@ export async function applyStep(deps: Deps, service: string, canaryId: string, i
 }
 
 async function applyStepHeld(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   canaryId: string,
   index: number,
@@ -102,7 +107,7 @@ async function applyStepHeld(
 
 /** Asked under the zone lock right before a step's write: the last word on whether the cloud share may rise. */
 async function stepGuard(
-  deps: Deps,
+  deps: CanaryCaps,
   service: string,
   canaryId: string,
   index: number,
@@ -119,7 +124,7 @@ async function stepGuard(
 }
 
 /** After a restart: a step left `ramping` with nobody writing it is finished (rechecked, never re-sent blindly). */
-export async function recoverSteps(deps: Deps): Promise<void> {
+export async function recoverSteps(deps: CanaryCaps): Promise<void> {
   for (const service of Object.keys(deps.config.services)) {
     const canary = await getCanary(deps, service);
     // applyStep takes the step lease itself: a step that a live replica is writing is left alone.

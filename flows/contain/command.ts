@@ -9,8 +9,9 @@ import {
 } from '../../src/adapters/traffic.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
 import { AccessError, UsageError } from '../../src/errors.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
-import type { CommandSpec } from '../../commands/command.ts';
+import { allowOnly, quoteInput } from '../../commands/args.ts';
+import type { ContainCaps } from './caps.ts';
+import { command } from '../../commands/command.ts';
 import { incidentService } from '../../commands/context.ts';
 
 const USAGE = [
@@ -83,20 +84,17 @@ function parseBreakGlass(text: string | undefined, allowed: boolean): string | u
   return reason;
 }
 
-export const containCommand: CommandSpec = {
-  name: '/contain',
+export const containCommand = command<ContainCaps>('/contain', USAGE, {
   summary: "Shift the service's weighted traffic back to legacy (two-person approval)",
   usageHint:
     '[service] [legacy=<percent, default 100>] [layer=route53|arc|alb|gateway|istio|all] [break-glass="<reason>"]',
-  usage: USAGE,
   examples: [
     '/contain',
     '/contain payments legacy=90',
     '/contain layer=alb',
     '/contain break-glass="leads unreachable"',
   ],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
+  async run(ctx, args) {
     allowOnly(args, ['legacy', 'layer', 'break-glass'], usage);
     if (args.words.length > 1) {
       throw new UsageError(
@@ -150,4 +148,4 @@ export const containCommand: CommandSpec = {
       ),
     );
   },
-};
+});

@@ -9,7 +9,7 @@ import {
 import type { Action, ActionResult } from '../../src/actions.ts';
 import { shiftView } from './blocks.ts';
 import { legacyLowered } from './direction.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { ContainCaps } from './caps.ts';
 import { ApprovalError } from '../../src/errors.ts';
 import type { Incident } from '../../src/incident.ts';
 import { getJson } from '../../src/store/store.ts';
@@ -60,7 +60,7 @@ export interface ContainRequest {
  * approval card. Returns the action, or `null` with the states when every layer is already there.
  */
 export async function requestContain(
-  deps: Deps,
+  deps: ContainCaps,
   req: ContainRequest,
 ): Promise<{ action: Action<ShiftChange> | null; states: TrafficState[] }> {
   // A read or a plan that fails is on the timeline as "not shifted" before the requester hears of it.
@@ -158,7 +158,7 @@ export interface ShiftTrafficRequest {
  * A shift without a human in the loop (breaker trip, canary step): reads, plans, checks legacy health and executes
  * with the same locks, compare-and-swap, exactly-once key and timeline events as an approved /contain.
  */
-export async function shiftTraffic(deps: Deps, req: ShiftTrafficRequest): Promise<ShiftOutcome> {
+export async function shiftTraffic(deps: ContainCaps, req: ShiftTrafficRequest): Promise<ShiftOutcome> {
   const states = await readTraffic(deps, req.service, req.layers);
   const direction = req.direction ?? 'toLegacy';
   let plan: ShiftPlan;
@@ -233,7 +233,11 @@ export async function shiftTraffic(deps: Deps, req: ShiftTrafficRequest): Promis
  * After a restart found a shift `executing`: re-reads each layer (GetChange by the stored change id, and the
  * records) and reports. Never writes. PENDING changes keep being followed by a durable timer.
  */
-export async function recheckShift(deps: Deps, opId: string, change: ShiftChange): Promise<ActionResult> {
+export async function recheckShift(
+  deps: ContainCaps,
+  opId: string,
+  change: ShiftChange,
+): Promise<ActionResult> {
   const op = await getJson<ShiftOp>(deps.store, opKey(opId));
   const lines: string[] = [];
   let ok = true;
@@ -280,7 +284,7 @@ export async function recheckShift(deps: Deps, opId: string, change: ShiftChange
 }
 
 /** The `traffic.shift` approval handler: /contain's card, execution and restart recheck. */
-export function trafficShiftHandler(deps: Deps): ActionHandler<ShiftChange> {
+export function trafficShiftHandler(deps: ContainCaps): ActionHandler<ShiftChange> {
   return {
     kind: TRAFFIC_SHIFT,
     describe: (action) => shiftView(action.change, action.state, action.progress),
@@ -314,7 +318,7 @@ export function trafficShiftHandler(deps: Deps): ActionHandler<ShiftChange> {
 }
 
 /** Registers the approval handler and the durable timers (converge, sync follow-up). Called by the composition root. */
-export function registerContain(deps: Deps): void {
+export function registerContain(deps: ContainCaps): void {
   deps.approvals.register(trafficShiftHandler(deps));
   deps.scheduler.handle(CONVERGE_QUEUE, (member) => {
     const [opId = '', layer = ''] = member.split('|');

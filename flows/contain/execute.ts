@@ -11,7 +11,7 @@ import {
   type TrafficLayer,
 } from '../../src/adapters/traffic.ts';
 import { crashPoint } from '../../src/crash.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { ContainCaps } from './caps.ts';
 import { ExternalServiceError } from '../../src/errors.ts';
 import {
   TRAFFIC_NOT_SHIFTED,
@@ -71,7 +71,7 @@ export interface ExecuteShiftInput {
   breakGlass?: string;
 }
 export async function recordNotShifted(
-  deps: Deps,
+  deps: ContainCaps,
   incidentId: string,
   actor: Actor,
   summary: string,
@@ -102,7 +102,7 @@ function stopDetail(err: unknown): { reason: NotShiftedReason; detail: string } 
  * records `traffic.submitted`; then waits for INSYNC (`traffic.in_sync`, alerting after 120 s) and schedules
  * `traffic.converged`. Never throws for provider trouble: the outcome says what happened.
  */
-export async function executeShift(deps: Deps, input: ExecuteShiftInput): Promise<ShiftOutcome> {
+export async function executeShift(deps: ContainCaps, input: ExecuteShiftInput): Promise<ShiftOutcome> {
   const { change, basis } = input;
   const op: ShiftOp = {
     id: input.opId,

@@ -8,3 +8,4 @@ export {
   trafficOf,
 } from './contain.ts';
 export type { ShiftOutcome, ShiftTrafficRequest } from './contain.ts';
+export type { ContainCaps } from './caps.ts';

@@ -6,7 +6,7 @@ import {
   type TrafficState,
 } from '../../src/adapters/traffic.ts';
 import { slowSyncMessage } from './blocks.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { ContainCaps } from './caps.ts';
 import {
   TRAFFIC_CONVERGED,
   TRAFFIC_IN_SYNC,
@@ -31,7 +31,7 @@ export const SYNC_FOLLOW_UP_MS = 5000;
 const SYNC_GIVE_UP_MS = 60 * 60_000;
 /** Records INSYNC, then converged now (no caching) or by a durable timer TTL seconds later. */
 export async function markInSync(
-  deps: Deps,
+  deps: ContainCaps,
   opId: string,
   layer: TrafficLayer,
   sync: { at: string; elapsedMs?: number; recovered?: boolean },
@@ -84,7 +84,7 @@ export async function markInSync(
 
 /** Clients converged: the TTL (or stickiness) since INSYNC has passed. Runs from the durable timer. */
 export async function converge(
-  deps: Deps,
+  deps: ContainCaps,
   opId: string,
   layer: TrafficLayer,
   onMilestone?: (m: Milestone) => Promise<void>,
@@ -117,7 +117,7 @@ export async function converge(
 }
 
 export async function alertSlow(
-  deps: Deps,
+  deps: ContainCaps,
   opId: string,
   layer: TrafficLayer,
   elapsedMs: number,
@@ -151,7 +151,7 @@ export async function alertSlow(
   }
 }
 /** Durable follow-up for a change still PENDING (after a restart or a very slow propagation). */
-export async function followSync(deps: Deps, member: string): Promise<void> {
+export async function followSync(deps: ContainCaps, member: string): Promise<void> {
   const [opId = '', layerText = ''] = member.split('|');
   const layer = layerText as TrafficLayer;
   const op = await getJson<ShiftOp>(deps.store, opKey(opId));
@@ -179,7 +179,7 @@ export async function followSync(deps: Deps, member: string): Promise<void> {
  * Durable follow-up of a write whose outcome was unknown: reads the layer again and says on the timeline (and the
  * card) what is there, until the read succeeds or an hour has passed. Never writes.
  */
-export async function observeLater(deps: Deps, member: string): Promise<void> {
+export async function observeLater(deps: ContainCaps, member: string): Promise<void> {
   const [opId = '', layerText = '', sinceText = '0'] = member.split('|');
   const layer = layerText as TrafficLayer;
   const op = await getJson<ShiftOp>(deps.store, opKey(opId));

@@ -1,5 +1,5 @@
 // Step C, the traffic lock: one writer per zone or listener.
-import type { Deps } from '../../src/deps.ts';
+import type { ContainCaps } from './caps.ts';
 import { ExternalServiceError } from '../../src/errors.ts';
 import { withLease, type Lease } from '../../src/lease.ts';
 
@@ -8,7 +8,7 @@ const LOCK_TTL_MS = 60_000;
 const LOCK_WAIT_MS = 5 * 60_000;
 /** Runs `fn` holding the traffic lease for `key` (one writer per zone or listener); waits up to 5 min for it. */
 export async function withLock<T>(
-  deps: Deps,
+  deps: ContainCaps,
   key: string,
   owner: string,
   fn: (lease: Lease) => Promise<T>,

@@ -1,6 +1,6 @@
 // Step C, the persisted op: what the store keeps of a shift so restarts and timers can finish its story.
 import { LAYER_ORDER, type ShiftReceipt, type TrafficLayer } from '../../src/adapters/traffic.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { ContainCaps } from './caps.ts';
 import type { TrafficEventData } from '../../src/events.ts';
 import type { MessageRef } from '../../src/incident.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
@@ -53,7 +53,7 @@ export interface ShiftOpView {
 }
 
 /** The stored record of shift `opId`, or null when it never started executing (nothing was written). */
-export async function readShiftOp(deps: Deps, opId: string): Promise<ShiftOpView | null> {
+export async function readShiftOp(deps: ContainCaps, opId: string): Promise<ShiftOpView | null> {
   const op = await getJson<ShiftOp>(deps.store, opKey(opId));
   if (!op) return null;
   const layers = LAYER_ORDER.map((l) => op.layers[l]).filter((l): l is LayerRecord => l !== undefined);
@@ -86,7 +86,7 @@ export function eventData(
 }
 
 export async function saveOp(
-  deps: Deps,
+  deps: ContainCaps,
   id: string,
   change: (op: ShiftOp) => ShiftOp,
 ): Promise<ShiftOp | null> {
@@ -94,7 +94,7 @@ export async function saveOp(
 }
 
 export async function announce(
-  deps: Deps,
+  deps: ContainCaps,
   op: ShiftOp,
   m: Milestone,
   onMilestone?: (m: Milestone) => Promise<void>,

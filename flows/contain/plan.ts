@@ -14,7 +14,7 @@ import {
   type TrafficState,
   type Weights,
 } from '../../src/adapters/traffic.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { ContainCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 
 /** What one layer will do, as shown on the card and bound into the approval hash. */
@@ -53,7 +53,7 @@ export interface ShiftPlan {
   unchanged: TrafficState[];
 }
 /** The configured layers of a service, or a usage error naming the config to add. */
-export function trafficOf(deps: Deps, service: string, usage?: string): ServiceTraffic {
+export function trafficOf(deps: ContainCaps, service: string, usage?: string): ServiceTraffic {
   const traffic = deps.adapters.traffic?.[service];
   if (!traffic || LAYER_ORDER.every((l) => traffic[l] === undefined)) {
     throw new UsageError(
@@ -64,7 +64,7 @@ export function trafficOf(deps: Deps, service: string, usage?: string): ServiceT
   return traffic;
 }
 
-export function portOf(deps: Deps, service: string, layer: TrafficLayer): TrafficPort {
+export function portOf(deps: ContainCaps, service: string, layer: TrafficLayer): TrafficPort {
   const port = trafficOf(deps, service)[layer];
   if (!port) throw new Error(`${service} has no ${layer} traffic adapter`);
   return port;
@@ -72,7 +72,7 @@ export function portOf(deps: Deps, service: string, layer: TrafficLayer): Traffi
 
 /** Reads every asked layer (all configured ones by default), DNS first. */
 export async function readTraffic(
-  deps: Deps,
+  deps: ContainCaps,
   service: string,
   layers?: readonly TrafficLayer[],
 ): Promise<TrafficState[]> {
@@ -97,7 +97,7 @@ export function seconds(n: number): string {
  * drop (what /contain and the breaker may do); `any` allows both directions (canary).
  */
 export function planShift(
-  deps: Pick<Deps, 'config'>,
+  deps: Pick<ContainCaps, 'config'>,
   service: string,
   states: TrafficState[],
   legacyPercent: number,
@@ -174,7 +174,7 @@ export function planShift(
 
 /** Legacy health of each state; the first unhealthy one is returned as `blocked`. */
 export async function checkLegacyHealth(
-  deps: Deps,
+  deps: ContainCaps,
   service: string,
   states: TrafficState[],
 ): Promise<{

@@ -1,8 +1,9 @@
 // /drill start|inject|status|stop: rehearse an incident in this channel against a fresh simulated cloud.
 import { UsageError } from '../../src/errors.ts';
 import { scenarioNames } from '../../src/startup.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
-import type { CommandSpec } from '../../commands/command.ts';
+import { allowOnly, quoteInput } from '../../commands/args.ts';
+import type { DrillCaps } from './caps.ts';
+import { command } from '../../commands/command.ts';
 import { pickSubcommand } from '../../commands/subcommands.ts';
 import { drillStatus, injectFault, startDrill, stopDrill } from './drill.ts';
 
@@ -27,15 +28,12 @@ function parseFactor(text: string | undefined): number {
   return factor;
 }
 
-export const drillCommand: CommandSpec = {
-  name: '/drill',
+export const drillCommand = command<DrillCaps>('/drill', USAGE, {
   summary:
     'Rehearse an incident in this channel against a simulated cloud (never real endpoints), with a score',
   usageHint: 'start [scenario] | inject <fault> | status | stop',
-  usage: USAGE,
   examples: ['/drill start', '/drill start payments-leak factor=0.1', '/drill inject oom', '/drill stop'],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
+  async run(ctx, args) {
     const { sub, rest } = pickSubcommand(args, ['start', 'inject', 'status', 'stop'], usage);
     const [word, ...extra] = rest;
     const channel = ctx.inv.channel;
@@ -80,4 +78,4 @@ export const drillCommand: CommandSpec = {
     await stopDrill(ctx.deps, { channel, actor: ctx.actor, usage });
     return ctx.inv.respond({ text: 'Drill stopped; the score is in the channel.' });
   },
-};
+});

@@ -3,7 +3,7 @@
 // and resolves to the drill's own adapters (routing.ts), so no runbook command in it can reach a real endpoint.
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { DrillCaps } from './caps.ts';
 import type { Incident } from '../../src/incident.ts';
 import type { Actor } from '../../src/timeline.ts';
 import {
@@ -29,7 +29,7 @@ import type { ActiveDrill, Drills } from './routing.ts';
 import { DRILL_FAULT, DRILL_OOM, DRILL_STARTED, DRILL_STOPPED, drillScore, scoreLines } from './score.ts';
 import { drillStartedMessage, drillStatusMessage, drillStoppedMessage } from './blocks.ts';
 
-export function drillsOf(deps: Deps): Drills {
+export function drillsOf(deps: DrillCaps): Drills {
   const drills = deps.adapters.drills;
   if (!drills) throw new Error('drills are not wired: buildBot gives every bot a Drills');
   return drills;
@@ -41,7 +41,7 @@ export function isFault(name: string): name is FaultName {
 
 /** Starts a drill in `channel`: a fresh world, the drill service and its adapters, then the drill incident. */
 export async function startDrill(
-  deps: Deps,
+  deps: DrillCaps,
   input: { channel: string; actor: Actor; scenario: string; timeFactor: number; incident: Incident | null },
 ): Promise<ActiveDrill> {
   const drills = drillsOf(deps);
@@ -164,7 +164,7 @@ export async function startDrill(
 
 const SIMULATOR: Actor = { type: 'system', id: 'drill', name: 'drill simulator' };
 
-async function runningIn(deps: Deps, channel: string, usage: string): Promise<ActiveDrill> {
+async function runningIn(deps: DrillCaps, channel: string, usage: string): Promise<ActiveDrill> {
   const drill = drillsOf(deps).inChannel(channel);
   if (!drill) await refuseRemote(deps, channel, () => true);
   if (!drill)
@@ -176,7 +176,7 @@ async function runningIn(deps: Deps, channel: string, usage: string): Promise<Ac
 }
 
 export async function injectFault(
-  deps: Deps,
+  deps: DrillCaps,
   input: { channel: string; actor: Actor; fault: string; usage: string },
 ): Promise<string> {
   const drill = await runningIn(deps, input.channel, input.usage);
@@ -192,14 +192,14 @@ export async function injectFault(
   return `${input.actor.name} injected ${input.fault}: ${what}`;
 }
 
-export async function drillStatus(deps: Deps, channel: string, usage: string) {
+export async function drillStatus(deps: DrillCaps, channel: string, usage: string) {
   const drill = await runningIn(deps, channel, usage);
   return drillStatusMessage(drill, formatDuration(drill.world.story.elapsed()));
 }
 
 /** Stops the drill: the world goes away, the incident is resolved, and the score is posted and recorded. */
 export async function stopDrill(
-  deps: Deps,
+  deps: DrillCaps,
   input: { channel: string; actor: Actor; usage: string },
 ): Promise<void> {
   const drills = drillsOf(deps);
@@ -231,7 +231,7 @@ export async function stopDrill(
 }
 
 /** Records the stop, resolves the drill incident, posts the score (from the timeline) and marks the drill stopped. */
-async function finishDrill(deps: Deps, record: DrillRecord, actor: Actor, how: string): Promise<void> {
+async function finishDrill(deps: DrillCaps, record: DrillRecord, actor: Actor, how: string): Promise<void> {
   await endRecord(deps.store, record, true);
   const incidentId = record.incidentId;
   if (!incidentId) return;
@@ -257,7 +257,7 @@ async function finishDrill(deps: Deps, record: DrillRecord, actor: Actor, how: s
  * /drill start|inject|status while it runs, and says plainly when its world is gone.
  */
 async function refuseRemote(
-  deps: Deps,
+  deps: DrillCaps,
   channel: string,
   goneRefuses: (record: DrillRecord) => boolean,
   starting = false,

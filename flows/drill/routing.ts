@@ -24,6 +24,9 @@ import {
 export const DRILL_MARK = '🧪 DRILL';
 const DRILL_NOTE = `${DRILL_MARK}: a rehearsal against a simulated cloud; nothing real is touched.`;
 
+/** What routing needs to adopt a drill another replica started. */
+type RoutingDeps = Pick<Deps, 'store' | 'config' | 'metrics' | 'log' | 'adapters'>;
+
 export interface ActiveDrill {
   /** "drill-3": the drill's number in this bot. */
   id: string;
@@ -78,7 +81,7 @@ export class Drills {
   /** Drills hosted by other replicas, by service, adopted when this replica first meets their service. */
   readonly #remote = new Map<string, RemoteDrill>();
   readonly #adopting = new Map<string, Promise<void>>();
-  #deps: Deps | undefined;
+  #deps: RoutingDeps | undefined;
   /** The console drill world: every channel is a drill. */
   everywhere = false;
   /** The PostgreSQL drills create their ledger databases on (CLOUD_SAFETY_DRILL_POSTGRES_URL). */
@@ -121,7 +124,7 @@ export class Drills {
   }
 
   /** The bot's deps, for adopting drills other replicas host (the drill step's register). */
-  attach(deps: Deps): void {
+  attach(deps: RoutingDeps): void {
     this.#deps = deps;
   }
 
@@ -148,7 +151,7 @@ export class Drills {
     return run;
   }
 
-  async #adopt(deps: Deps, service: string): Promise<void> {
+  async #adopt(deps: RoutingDeps, service: string): Promise<void> {
     const record = await readRecord(deps.store, service);
     if (!record) return;
     const alive = await hostAlive(deps.store, record);

@@ -2,14 +2,7 @@
 // time to contain, to first approval and to evidence in story time, evidence kept before a pod restarted, the
 // ledger checked and reconciled, approvals given, and the mistakes the bot had to refuse or undo.
 import { formatDuration } from '../../src/duration.ts';
-import {
-  EVIDENCE_CAPTURED,
-  LEDGER_AUDITED,
-  LEDGER_RECONCILED,
-  TRAFFIC_CONVERGED,
-  TRAFFIC_IN_SYNC,
-  TRAFFIC_NOT_SHIFTED,
-} from '../../src/events.ts';
+import * as kinds from '../../src/events.ts';
 import type { TimelineEvent } from '../../src/timeline.ts';
 
 export const DRILL_STARTED = 'drill.started';
@@ -24,7 +17,7 @@ const MISTAKES = new Set([
   'action.cancelled',
   'action.failed',
   'action.tamper-refused',
-  TRAFFIC_NOT_SHIFTED,
+  kinds.TRAFFIC_NOT_SHIFTED,
   'evidence.failed',
 ]);
 
@@ -61,17 +54,17 @@ export function drillScore(events: TimelineEvent[]): DrillScore | null {
   const since = (e: TimelineEvent | undefined) => (e ? Math.max(0, (Date.parse(e.at) - t0) / factor) : null);
   const first = (test: (e: TimelineEvent) => boolean) =>
     events.find((e) => Date.parse(e.at) >= t0 && test(e));
-  const contained = first((e) => e.kind === TRAFFIC_IN_SYNC || e.kind === TRAFFIC_CONVERGED);
+  const contained = first((e) => e.kind === kinds.TRAFFIC_IN_SYNC || e.kind === kinds.TRAFFIC_CONVERGED);
   const approved = first((e) => e.kind === 'action.approved');
-  const evidence = first((e) => e.kind === EVIDENCE_CAPTURED);
+  const evidence = first((e) => e.kind === kinds.EVIDENCE_CAPTURED);
   const oom = events.filter((e) => e.kind === DRILL_OOM);
   const firstOom = oom[0];
   const approvals = events.filter((e) => e.kind === 'action.approved').length;
   const mistakes = events
     .filter((e) => MISTAKES.has(e.kind))
     .map((e) => ({ kind: e.kind, at: e.at, summary: e.summary }));
-  const ledgerAudited = events.some((e) => e.kind === LEDGER_AUDITED);
-  const ledgerReconciled = events.some((e) => e.kind === LEDGER_RECONCILED);
+  const ledgerAudited = events.some((e) => e.kind === kinds.LEDGER_AUDITED);
+  const ledgerReconciled = events.some((e) => e.kind === kinds.LEDGER_RECONCILED);
   // An OOMKill is found when the story is next read; its data says when it happened.
   const oomAt = (e: TimelineEvent) => Date.parse(str(e.data?.oomAt) || e.at);
   const evidenceBeforeRestart = evidence

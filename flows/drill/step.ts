@@ -1,5 +1,6 @@
 // Drill: rehearse the runbook in a real channel against a simulated cloud, scored at the end.
 import type { Step } from '../../commands/step.ts';
+import type { DrillCaps } from './caps.ts';
 import { drillCommand } from './command.ts';
 import type { Drills } from './routing.ts';
 
@@ -22,7 +23,7 @@ function adoptOnRead<T extends object, K extends keyof T>(
   }
 }
 
-export const drillStep: Step = {
+export const drillStep: Step<DrillCaps> = {
   name: 'drill',
   commands: [drillCommand],
   register: (deps) => {

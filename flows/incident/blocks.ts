@@ -3,16 +3,7 @@ import type { Message } from '../../src/chat/chat.ts';
 import type { Incident } from '../../src/incident.ts';
 import type { Actor } from '../../src/timeline.ts';
 import { STEPS, type StepState } from '../../src/runbook.ts';
-import {
-  context,
-  divider,
-  escapeText,
-  fields,
-  header,
-  mention,
-  section,
-  utc,
-} from '../../src/chat/blocks/kit.ts';
+import * as kit from '../../src/chat/blocks/kit.ts';
 
 const STATE_ICON: Record<StepState, string> = {
   not_started: ':white_circle:',
@@ -36,7 +27,7 @@ function checklistLines(incident: Incident): string {
   return STEPS.map((step) => {
     const status = incident.checklist[step.id];
     const last = status.last
-      ? ` — ${escapeText(status.last.summary)} _(${utc(status.last.at).slice(11)})_`
+      ? ` — ${kit.escapeText(status.last.summary)} _(${kit.utc(status.last.at).slice(11)})_`
       : '';
     return `${STATE_ICON[status.state]} *${step.id}* ${step.title}: ${STATE_WORD[status.state]} · \`${step.commands.join('` `')}\`${last}`;
   }).join('\n');
@@ -50,28 +41,28 @@ export function headlineMessage(
   const resolved = incident.status === 'resolved';
   const icon = resolved ? ':large_green_circle:' : ':rotating_light:';
   const blocks = [
-    header(
+    kit.header(
       `${resolved ? 'RESOLVED' : 'INCIDENT'} ${incident.id} · ${incident.service} · ${incident.severity}`,
     ),
-    section(`${icon} *${escapeText(incident.title)}*`),
-    fields([
-      ['Status', resolved ? `Resolved ${utc(incident.resolvedAt ?? '')}` : 'Active'],
-      ['Commander', mention(incident.commander.id)],
-      ['Declared', utc(incident.declaredAt)],
+    kit.section(`${icon} *${kit.escapeText(incident.title)}*`),
+    kit.fields([
+      ['Status', resolved ? `Resolved ${kit.utc(incident.resolvedAt ?? '')}` : 'Active'],
+      ['Commander', kit.mention(incident.commander.id)],
+      ['Declared', kit.utc(incident.declaredAt)],
       ['PagerDuty', extra.pagerdutyLine ?? (incident.pagerduty ? pagerdutyLink(incident) : 'not linked')],
       // Slack allows ten fields in a section; four are above, the rest go to the roles line.
-      ['Last update', incident.lastUpdateAt ? utc(incident.lastUpdateAt) : 'none yet'],
+      ['Last update', incident.lastUpdateAt ? kit.utc(incident.lastUpdateAt) : 'none yet'],
     ]),
-    ...(rolesLine(incident) ? [context(rolesLine(incident))] : []),
-    divider(),
-    section(`*CLOUD-SAFETY checklist*\n${checklistLines(incident)}`),
+    ...(rolesLine(incident) ? [kit.context(rolesLine(incident))] : []),
+    kit.divider(),
+    kit.section(`*CLOUD-SAFETY checklist*\n${checklistLines(incident)}`),
   ];
   if (resolved && incident.resolution)
-    blocks.push(section(`*Resolution:* ${escapeText(incident.resolution)}`));
+    blocks.push(kit.section(`*Resolution:* ${kit.escapeText(incident.resolution)}`));
   blocks.push(
-    context(
+    kit.context(
       incident.lastEvent
-        ? `Last: ${escapeText(incident.lastEvent.summary)} (${utc(incident.lastEvent.at)})`
+        ? `Last: ${kit.escapeText(incident.lastEvent.summary)} (${kit.utc(incident.lastEvent.at)})`
         : 'Nothing recorded yet',
       '`/incident help` lists every command',
       ...(extra.anchor ? [`Timeline ${extra.anchor}`] : []),
@@ -92,7 +83,7 @@ function pagerdutyLink(incident: Incident): string {
 
 function rolesLine(incident: Incident): string {
   return Object.entries(incident.roles ?? {})
-    .map(([role, person]) => `${role}: ${mention(person.id)}`)
+    .map(([role, person]) => `${role}: ${kit.mention(person.id)}`)
     .join(' · ');
 }
 
@@ -101,11 +92,13 @@ export function updateMessage(incident: Incident, text: string, author: Actor, a
   return {
     text: `${incident.id} ${incident.service} ${incident.severity} update: ${text}`,
     blocks: [
-      section(
-        `:mega: *Update on ${incident.id}* · ${incident.service} · ${incident.severity} · ${escapeText(incident.title)}`,
+      kit.section(
+        `:mega: *Update on ${incident.id}* · ${incident.service} · ${incident.severity} · ${kit.escapeText(incident.title)}`,
       ),
-      section(escapeText(text)),
-      context(`Posted by ${mention(author.id)} at ${utc(at)} · commander ${mention(incident.commander.id)}`),
+      kit.section(kit.escapeText(text)),
+      kit.context(
+        `Posted by ${kit.mention(author.id)} at ${kit.utc(at)} · commander ${kit.mention(incident.commander.id)}`,
+      ),
     ],
   };
 }
@@ -114,7 +107,7 @@ export function updateMessage(incident: Incident, text: string, author: Actor, a
 export function incidentLines(incidents: Incident[]): string[] {
   return incidents.map((i) => {
     const done = STEPS.filter((s) => i.checklist[s.id].state === 'done').map((s) => s.id);
-    return `*${i.id}* · ${i.service} · ${i.severity} · commander ${mention(i.commander.id)} · <#${i.channel}> · steps done: ${done.length > 0 ? done.join(' ') : 'none'}\n${escapeText(i.title)}`;
+    return `*${i.id}* · ${i.service} · ${i.severity} · commander ${kit.mention(i.commander.id)} · <#${i.channel}> · steps done: ${done.length > 0 ? done.join(' ') : 'none'}\n${kit.escapeText(i.title)}`;
   });
 }
 
@@ -122,7 +115,7 @@ export function listMessage(incidents: Incident[]): Message {
   if (incidents.length === 0)
     return {
       text: 'No open incidents.',
-      blocks: [section('No open incidents. `/incident declare` opens one.')],
+      blocks: [kit.section('No open incidents. `/incident declare` opens one.')],
     };
   const sorted = [...incidents].sort(
     (a, b) => a.severity.localeCompare(b.severity) || a.declaredAt.localeCompare(b.declaredAt),
@@ -130,10 +123,10 @@ export function listMessage(incidents: Incident[]): Message {
   return {
     text: `${sorted.length} open incident(s): ${sorted.map((i) => `${i.id} ${i.service} ${i.severity}`).join(', ')}`,
     blocks: [
-      header(`Open incidents (${sorted.length})`),
+      kit.header(`Open incidents (${sorted.length})`),
       // Slack caps a message at 50 blocks; a list that long says how many it left out.
-      ...sorted.slice(0, 45).map((line) => section(incidentLines([line])[0] ?? '')),
-      ...(sorted.length > 45 ? [context(`…and ${sorted.length - 45} more`)] : []),
+      ...sorted.slice(0, 45).map((line) => kit.section(incidentLines([line])[0] ?? '')),
+      ...(sorted.length > 45 ? [kit.context(`…and ${sorted.length - 45} more`)] : []),
     ],
   };
 }
@@ -143,8 +136,8 @@ export function declaredLink(incident: Incident): Message {
   return {
     text: `${incident.id} declared on ${incident.service} (${incident.severity}): ${incident.title}`,
     blocks: [
-      section(
-        `:rotating_light: *${incident.id}* declared on *${incident.service}* (${incident.severity}): ${escapeText(incident.title)} → <#${incident.channel}> · commander ${mention(incident.commander.id)}`,
+      kit.section(
+        `:rotating_light: *${incident.id}* declared on *${incident.service}* (${incident.severity}): ${kit.escapeText(incident.title)} → <#${incident.channel}> · commander ${kit.mention(incident.commander.id)}`,
       ),
     ],
   };

@@ -6,12 +6,12 @@ import { role, severity, update } from './lifecycle-command.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseSeverity, type Severity } from '../../src/incident.ts';
 import type { Message } from '../../src/chat/chat.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IncidentCaps } from './caps.ts';
 import type { Actor } from '../../src/timeline.ts';
 import { declareForm } from './form.ts';
 import { parsePagerDutyId } from '../pagerduty/index.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
-import type { CommandContext, CommandSpec } from '../../commands/command.ts';
+import { allowOnly, quoteInput, type ParsedArgs } from '../../commands/args.ts';
+import { command, type CommandContext } from '../../commands/command.ts';
 import { pickSubcommand } from '../../commands/subcommands.ts';
 import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
 import { resolveStatuspage } from './statuspage.ts';
@@ -42,18 +42,15 @@ const SUBCOMMANDS = [
   'help',
 ] as const;
 
-export const incidentCommand: CommandSpec = {
-  name: '/incident',
+export const incidentCommand = command<IncidentCaps>('/incident', USAGE, {
   summary: 'Declare, follow and resolve an incident in this channel',
   usageHint:
     'declare <service> [title…] | status | list | role <role> @person | sev <1-5> <reason> | update <text> | resolve [summary…] | link <pagerduty-id> | help',
-  usage: USAGE,
   examples: [
     '/incident declare payments sev=1 Cloud pods OOM, payments failing',
     '/incident resolve traffic on legacy',
   ],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
+  async run(ctx, args) {
     if (args.words.length === 0) {
       if (args.options.size > 0)
         throw new UsageError(
@@ -67,12 +64,7 @@ export const incidentCommand: CommandSpec = {
       case 'declare':
         return declare(ctx, rest, args.options);
       case 'status':
-        allowOnly(args, [], usage);
-        if (rest.length > 0)
-          throw new UsageError(
-            `/incident status takes nothing after it; got ${rest.map(quoteInput).join(' ')}.`,
-            usage,
-          );
+        takesNothing(args, sub, rest);
         return status(ctx);
       case 'resolve':
         allowOnly(args, [], usage);
@@ -83,12 +75,7 @@ export const incidentCommand: CommandSpec = {
         allowOnly(args, [], usage);
         return link(ctx, rest);
       case 'list':
-        allowOnly(args, [], usage);
-        if (rest.length > 0)
-          throw new UsageError(
-            `/incident list takes nothing after it; got ${rest.map(quoteInput).join(' ')}.`,
-            usage,
-          );
+        takesNothing(args, sub, rest);
         return ctx.inv.respond(listMessage(await ctx.deps.incidents.listActive()));
       case 'role':
         allowOnly(args, [], usage);
@@ -100,14 +87,28 @@ export const incidentCommand: CommandSpec = {
         return update(ctx, afterWord(ctx.inv.text), usage);
     }
   },
-};
+});
+
+/** `/incident status` and `/incident list` take no options and no words after them. */
+function takesNothing(args: ParsedArgs, sub: string, rest: string[]): void {
+  allowOnly(args, [], usage);
+  if (rest.length > 0)
+    throw new UsageError(
+      `/incident ${sub} takes nothing after it; got ${rest.map(quoteInput).join(' ')}.`,
+      usage,
+    );
+}
 
 /** The raw text after the subcommand. */
 function afterWord(text: string): string {
   return text.trim().replace(/^\S+\s*/, '');
 }
 
-async function declare(ctx: CommandContext, words: string[], options: Map<string, string>): Promise<void> {
+async function declare(
+  ctx: CommandContext<IncidentCaps>,
+  words: string[],
+  options: Map<string, string>,
+): Promise<void> {
   const [serviceWord, ...titleWords] = words;
   for (const key of options.keys()) {
     if (!DECLARE_OPTIONS.includes(key))
@@ -177,7 +178,7 @@ export interface DeclareRequest {
 
 /** Declares a checked request (from the command or the declare form) and tells the declarer what happened. */
 export async function runDeclare(
-  deps: Deps,
+  deps: IncidentCaps,
   actor: Actor,
   origin: string,
   respond: (message: Message) => Promise<void>,
@@ -249,7 +250,7 @@ function badPagerDutyId(text: string): string {
   return `${quoteInput(text)} is not a PagerDuty incident id; give the id from the incident's URL (https://<you>.pagerduty.com/incidents/<id>, like PT4KHLK) or paste the URL.`;
 }
 
-async function link(ctx: CommandContext, words: string[]): Promise<void> {
+async function link(ctx: CommandContext<IncidentCaps>, words: string[]): Promise<void> {
   const incident = requireIncident(ctx, usage);
   const [idText, ...extra] = words;
   if (!idText || extra.length > 0)
@@ -267,7 +268,7 @@ async function link(ctx: CommandContext, words: string[]): Promise<void> {
   );
 }
 
-async function status(ctx: CommandContext): Promise<void> {
+async function status(ctx: CommandContext<IncidentCaps>): Promise<void> {
   // After resolve the channel has no active incident; status still shows the last one (and its PagerDuty side).
   const incident =
     ctx.incident ?? (await ctx.deps.incidents.latest(ctx.inv.channel)) ?? requireIncident(ctx, usage);
@@ -276,7 +277,7 @@ async function status(ctx: CommandContext): Promise<void> {
   );
 }
 
-async function resolve(ctx: CommandContext, summary: string): Promise<void> {
+async function resolve(ctx: CommandContext<IncidentCaps>, summary: string): Promise<void> {
   const incident = requireIncident(ctx, usage);
   if (summary.length > 500) throw new UsageError('Keep the resolution summary under 500 characters.', usage);
   const cancelled = await ctx.deps.approvals.cancelOpen(

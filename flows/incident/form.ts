@@ -1,5 +1,6 @@
 // The declare form: `/incident declare` with no arguments opens it; its submission declares like the command does.
 import type { FormHandler } from '../../src/bot.ts';
+import type { IncidentCaps } from './caps.ts';
 import type { Block, FormSubmission, View } from '../../src/chat/chat.ts';
 import type { Config } from '../../src/config.ts';
 import { parseSeverity } from '../../src/incident.ts';
@@ -70,7 +71,7 @@ function one(value: string | string[] | undefined): string {
   return typeof value === 'string' ? value.trim() : '';
 }
 
-export const declareFormHandler: FormHandler = {
+export const declareFormHandler: FormHandler<IncidentCaps> = {
   callbackId: DECLARE_FORM,
   firstBlock: 'service',
   check(sub: FormSubmission, deps) {

@@ -5,13 +5,14 @@ import { mention } from '../../src/chat/blocks/kit.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseSeverity } from '../../src/incident.ts';
 import { quoteInput } from '../../commands/args.ts';
+import type { IncidentCaps } from './caps.ts';
 import type { CommandContext } from '../../commands/command.ts';
 import { requireIncident } from '../../commands/context.ts';
 
 const MAX_REASON = 500;
 const MAX_UPDATE = 2000;
 
-export async function role(ctx: CommandContext, words: string[], usage: string): Promise<void> {
+export async function role(ctx: CommandContext<IncidentCaps>, words: string[], usage: string): Promise<void> {
   const incident = requireIncident(ctx, usage);
   const roles = ctx.deps.config.incident.roles;
   const [roleWord, who, ...extra] = words;
@@ -51,7 +52,11 @@ export async function role(ctx: CommandContext, words: string[], usage: string):
   );
 }
 
-export async function severity(ctx: CommandContext, text: string, usage: string): Promise<void> {
+export async function severity(
+  ctx: CommandContext<IncidentCaps>,
+  text: string,
+  usage: string,
+): Promise<void> {
   const incident = requireIncident(ctx, usage);
   const [levelWord, ...reasonWords] = text.split(/\s+/).filter(Boolean);
   if (!levelWord)
@@ -81,7 +86,7 @@ export async function severity(ctx: CommandContext, text: string, usage: string)
   );
 }
 
-export async function update(ctx: CommandContext, text: string, usage: string): Promise<void> {
+export async function update(ctx: CommandContext<IncidentCaps>, text: string, usage: string): Promise<void> {
   const incident = requireIncident(ctx, usage);
   if (!text)
     throw new UsageError(

@@ -39,12 +39,10 @@ function sameActor(a: Actor | undefined, b: Actor): boolean {
 }
 
 export class Lifecycle {
-  #incidents: Incidents;
-  #deps: LifecycleDeps;
+  #deps: LifecycleDeps & { incidents: Incidents };
 
   constructor(incidents: Incidents, deps: LifecycleDeps) {
-    this.#incidents = incidents;
-    this.#deps = deps;
+    this.#deps = { ...deps, incidents };
     // Handlers are registered before the scheduler starts, so a restarted replica keeps reminding.
     deps.scheduler.handle(UPDATE_QUEUE, (id) => this.#remindUpdate(id));
     deps.scheduler.handle(POSTMORTEM_QUEUE, (id) => this.#remindPostmortem(id));
@@ -68,7 +66,7 @@ export class Lifecycle {
       : previous
         ? `${actor.name} made ${person.name} ${role} of ${incident.id} (was ${previous.name})`
         : `${actor.name} made ${person.name} ${role} of ${incident.id}`;
-    await this.#incidents.record(incident.id, {
+    await this.#deps.incidents.record(incident.id, {
       step: null,
       kind: INCIDENT_ROLE_ASSIGNED,
       actor,
@@ -79,12 +77,12 @@ export class Lifecycle {
         ...(previous ? { previous: { id: previous.id, name: previous.name } } : {}),
       },
     });
-    const updated = await this.#incidents.update(incident.id, (current) =>
+    const updated = await this.#deps.incidents.update(incident.id, (current) =>
       handover
         ? { ...current, commander: person }
         : { ...current, roles: { ...current.roles, [role]: person } },
     );
-    this.#incidents.refreshHeadline(incident.id);
+    this.#deps.incidents.refreshHeadline(incident.id);
     return { incident: updated, previous };
   }
 
@@ -95,14 +93,14 @@ export class Lifecycle {
     actor: Actor,
   ): Promise<Incident> {
     const from = incident.severity;
-    await this.#incidents.record(incident.id, {
+    await this.#deps.incidents.record(incident.id, {
       step: null,
       kind: INCIDENT_SEVERITY_CHANGED,
       actor,
       summary: `${actor.name} changed ${incident.id} from ${from} to ${severity}: ${reason}`,
       data: { from, to: severity, reason },
     });
-    const updated = await this.#incidents.update(incident.id, (current) => ({ ...current, severity }));
+    const updated = await this.#deps.incidents.update(incident.id, (current) => ({ ...current, severity }));
     await this.scheduleUpdateReminder(updated);
     return updated;
   }
@@ -117,7 +115,7 @@ export class Lifecycle {
     const at = now().toISOString();
     const first = !incident.lastUpdateAt;
     const stakeholders = this.#deps.announceChannel(incident.service);
-    await this.#incidents.record(incident.id, {
+    await this.#deps.incidents.record(incident.id, {
       step: null,
       kind: INCIDENT_STATUS_UPDATE,
       actor,
@@ -129,7 +127,7 @@ export class Lifecycle {
         sinceDeclaredMs: Date.parse(at) - Date.parse(incident.declaredAt),
       },
     });
-    const updated = await this.#incidents.update(incident.id, (current) => ({
+    const updated = await this.#deps.incidents.update(incident.id, (current) => ({
       ...current,
       lastUpdateAt: at,
     }));
@@ -177,7 +175,7 @@ export class Lifecycle {
 
   async #remindUpdate(id: string): Promise<void> {
     const { settings, now, chat } = this.#deps;
-    const incident = await this.#incidents.get(id);
+    const incident = await this.#deps.incidents.get(id);
     if (!incident || incident.status !== 'active' || severityLevel(incident.severity) > REMINDED_UP_TO)
       return;
     const since = Date.parse(incident.lastUpdateAt ?? incident.declaredAt);
@@ -189,7 +187,7 @@ export class Lifecycle {
     }
     const people = this.#people(incident);
     const what = incident.lastUpdateAt ? 'no status update' : 'no status update yet';
-    await this.#incidents.record(id, {
+    await this.#deps.incidents.record(id, {
       step: null,
       kind: INCIDENT_UPDATE_REMINDER,
       actor: SYSTEM,
@@ -207,9 +205,9 @@ export class Lifecycle {
   }
 
   async #remindPostmortem(id: string): Promise<void> {
-    const incident = await this.#incidents.get(id);
+    const incident = await this.#deps.incidents.get(id);
     if (!incident || incident.status !== 'resolved') return;
-    await this.#incidents.record(id, {
+    await this.#deps.incidents.record(id, {
       step: null,
       kind: INCIDENT_POSTMORTEM_REMINDER,
       actor: SYSTEM,

@@ -1,6 +1,6 @@
 // Who to invite to a new incident channel: the service's responders, with `oncall:` entries resolved through
 // PagerDuty now and matched to Slack users (access.pagerdutyUsers, else by email with users.lookupByEmail).
-import type { Deps } from '../../src/deps.ts';
+import type { IncidentCaps } from './caps.ts';
 
 export interface Invitees {
   /** Slack user ids. */
@@ -10,7 +10,7 @@ export interface Invitees {
 }
 
 /** `services.<name>.responders` as Slack ids; never throws: a PagerDuty or Slack failure becomes a `missed` line. */
-export async function incidentInvitees(deps: Deps, service: string): Promise<Invitees> {
+export async function incidentInvitees(deps: IncidentCaps, service: string): Promise<Invitees> {
   const ids = new Set<string>();
   const missed: string[] = [];
   for (const entry of deps.config.services[service]?.responders ?? []) {
@@ -46,7 +46,10 @@ export async function incidentInvitees(deps: Deps, service: string): Promise<Inv
   return { ids: [...ids], missed };
 }
 
-async function slackIdOf(deps: Deps, user: { id: string; email?: string }): Promise<string | undefined> {
+async function slackIdOf(
+  deps: IncidentCaps,
+  user: { id: string; email?: string },
+): Promise<string | undefined> {
   const map = deps.config.access.pagerdutyUsers;
   const mapped = map[user.id] ?? (user.email ? map[user.email] : undefined);
   if (mapped) return mapped;

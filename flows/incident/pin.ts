@@ -1,6 +1,6 @@
 // Pinning: a reaction on a message in the incident channel puts that message on the timeline, once.
 import type { ReactionAdded } from '../../src/chat/chat.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IncidentCaps } from './caps.ts';
 import type { Actor } from '../../src/timeline.ts';
 
 /** Slack message ts "1700000000.000100" -> ISO time. */
@@ -10,7 +10,7 @@ export function tsToIso(ts: string): string | undefined {
 }
 
 export async function pinFromReaction(
-  deps: Deps,
+  deps: IncidentCaps,
   event: ReactionAdded,
   actor: Actor,
 ): Promise<'pinned' | 'ignored' | 'duplicate'> {

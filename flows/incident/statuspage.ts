@@ -8,7 +8,7 @@ import type {
   StatuspageChange,
   StatuspageIncident,
 } from '../../src/adapters/statuspage.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IncidentCaps } from './caps.ts';
 import { severityLevel, type Incident } from '../../src/incident.ts';
 import { withLease } from '../../src/lease.ts';
 import { SYSTEM } from '../../src/timeline.ts';
@@ -22,7 +22,7 @@ export function componentStatusFor(incident: Incident): ComponentStatus {
 }
 
 /** One sentence for the `/incident update` reply: what happened on Statuspage, or '' when there is no component. */
-export function updateStatuspage(deps: Deps, incident: Incident, text: string): Promise<string> {
+export function updateStatuspage(deps: IncidentCaps, incident: Incident, text: string): Promise<string> {
   return publish(deps, incident, {
     status: 'identified',
     body: text,
@@ -31,7 +31,7 @@ export function updateStatuspage(deps: Deps, incident: Incident, text: string): 
 }
 
 /** One sentence for the `/incident resolve` reply: the Statuspage incident resolved, or '' when none was opened. */
-export function resolveStatuspage(deps: Deps, incident: Incident, summary: string): Promise<string> {
+export function resolveStatuspage(deps: IncidentCaps, incident: Incident, summary: string): Promise<string> {
   const body = summary || `Resolved: ${incident.service} is operating normally.`;
   return publish(deps, incident, { status: 'resolved', body, componentStatus: 'operational' });
 }
@@ -39,7 +39,7 @@ export function resolveStatuspage(deps: Deps, incident: Incident, summary: strin
 type Change = Omit<StatuspageChange, 'componentId'>;
 
 interface Target {
-  deps: Deps;
+  deps: IncidentCaps;
   incident: Incident;
   client: StatusPage;
   pageId: string;
@@ -48,7 +48,7 @@ interface Target {
   change: StatuspageChange;
 }
 
-async function publish(deps: Deps, incident: Incident, change: Change): Promise<string> {
+async function publish(deps: IncidentCaps, incident: Incident, change: Change): Promise<string> {
   const cfg = deps.config.incident.statuspage;
   const componentId = cfg?.components[incident.service];
   const client = deps.adapters.statuspage;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { requestContain } from '../contain/index.ts';
 import type { ServiceAlerts } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IntegrationsCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import { ALERT_FIRING, ALERT_RESOLVED } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
@@ -161,7 +161,11 @@ function eventData(alert: Alert, service: string): Record<string, unknown> {
  * resolved (a later `startsAt` is a new occurrence); the claim is a compare-and-set, so the same group delivered to
  * two replicas at once is handled once.
  */
-export async function receiveAlerts(deps: Deps, alerts: Alert[], truncated = 0): Promise<IntakeResult> {
+export async function receiveAlerts(
+  deps: IntegrationsCaps,
+  alerts: Alert[],
+  truncated = 0,
+): Promise<IntakeResult> {
   const result: IntakeResult = {
     declared: [],
     attached: [],
@@ -188,7 +192,12 @@ export async function receiveAlerts(deps: Deps, alerts: Alert[], truncated = 0):
   return result;
 }
 
-async function fire(deps: Deps, service: string, alert: Alert, result: IntakeResult): Promise<void> {
+async function fire(
+  deps: IntegrationsCaps,
+  service: string,
+  alert: Alert,
+  result: IntakeResult,
+): Promise<void> {
   const { store, incidents, config } = deps;
   const key = recordKey(service, alert.fingerprint);
   const raw = await store.get(key);
@@ -246,7 +255,7 @@ async function fire(deps: Deps, service: string, alert: Alert, result: IntakeRes
 }
 
 /** One /contain request per incident from alerts; the approval card waits for two people like any other. */
-function requestContainOnce(deps: Deps, incident: Incident, service: string, actor: Actor): void {
+function requestContainOnce(deps: IntegrationsCaps, incident: Incident, service: string, actor: Actor): void {
   deps.tasks.run(`alerts:contain:${incident.id}`, async () => {
     if (!(await deps.store.set(containKey(incident.id), '1', { ifAbsent: true }))) return;
     try {
@@ -258,7 +267,12 @@ function requestContainOnce(deps: Deps, incident: Incident, service: string, act
   });
 }
 
-async function resolve(deps: Deps, service: string, alert: Alert, result: IntakeResult): Promise<void> {
+async function resolve(
+  deps: IntegrationsCaps,
+  service: string,
+  alert: Alert,
+  result: IntakeResult,
+): Promise<void> {
   const { store, incidents } = deps;
   const key = recordKey(service, alert.fingerprint);
   const raw = await store.get(key);
@@ -284,6 +298,10 @@ async function resolve(deps: Deps, service: string, alert: Alert, result: Intake
 }
 
 /** Reads what the receiver knows of one alert (for the API and tests). */
-export function alertRecord(deps: Deps, service: string, fingerprint: string): Promise<AlertRecord | null> {
+export function alertRecord(
+  deps: IntegrationsCaps,
+  service: string,
+  fingerprint: string,
+): Promise<AlertRecord | null> {
   return getJson<AlertRecord>(deps.store, recordKey(service, fingerprint));
 }

@@ -1,5 +1,5 @@
 // The integrations step's face: its HTTP routes and what it registers on the bot (outbound webhooks, post-mortem out).
-import type { Deps } from '../../src/deps.ts';
+import type { IntegrationsCaps } from './caps.ts';
 import { PostmortemOut } from './postmortem-out.ts';
 import { WebhookDelivery } from './webhooks.ts';
 
@@ -10,10 +10,10 @@ interface Registered {
   postmortemOut?: PostmortemOut;
 }
 
-const registered = new WeakMap<Deps, Registered>();
+const registered = new WeakMap<IntegrationsCaps, Registered>();
 
 /** Subscribes to the timeline; a secret named but missing fails the start, naming the variable. */
-export function registerIntegrations(deps: Deps, env: NodeJS.ProcessEnv): void {
+export function registerIntegrations(deps: IntegrationsCaps, env: NodeJS.ProcessEnv): void {
   const section = deps.config.integrations;
   if (!section) return;
   const out = new PostmortemOut(deps);
@@ -23,10 +23,11 @@ export function registerIntegrations(deps: Deps, env: NodeJS.ProcessEnv): void {
   });
 }
 
-export function webhooksOf(deps: Deps): WebhookDelivery | undefined {
+export function webhooksOf(deps: IntegrationsCaps): WebhookDelivery | undefined {
   return registered.get(deps)?.webhooks;
 }
 
-export function postmortemOutOf(deps: Deps): PostmortemOut | undefined {
+export function postmortemOutOf(deps: IntegrationsCaps): PostmortemOut | undefined {
   return registered.get(deps)?.postmortemOut;
 }
+export type { IntegrationsCaps } from './caps.ts';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { buildPostmortem, renderMarkdown, type FollowUp } from '../postmortem/index.ts';
 import type { PageTarget, PublishedPage } from '../../src/adapters/pages/types.ts';
 import type { FiledIssue, IssueTracker } from '../../src/adapters/trackers/types.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IntegrationsCaps } from './caps.ts';
 import {
   FOLLOWUPS_FILED,
   POSTMORTEM_GENERATED,
@@ -54,12 +54,12 @@ function issueBody(incident: Incident, f: FollowUp): string {
 }
 
 export class PostmortemOut {
-  #deps: Deps;
+  #deps: IntegrationsCaps;
   #trackers: IssueTracker[];
   #pages: PageTarget[];
   #opts: OutOptions;
 
-  constructor(deps: Deps, options: Partial<OutOptions> = {}) {
+  constructor(deps: IntegrationsCaps, options: Partial<OutOptions> = {}) {
     this.#deps = deps;
     this.#trackers = deps.adapters.trackers ?? [];
     this.#pages = deps.adapters.pages ?? [];

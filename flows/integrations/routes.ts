@@ -1,7 +1,7 @@
 // The integrations' HTTP routes: alert receivers (POST /hooks/*) and the read-only API (GET /api/v1/*).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildPostmortem } from '../postmortem/index.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IntegrationsCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Route } from '../../src/http.ts';
 import type { Incident } from '../../src/incident.ts';
@@ -21,7 +21,7 @@ import { OPENAPI } from './openapi.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-function guarded(deps: Deps, name: string, handler: Handler): Route['handler'] {
+function guarded(deps: IntegrationsCaps, name: string, handler: Handler): Route['handler'] {
   return (req, res) => {
     handler(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return sendError(res, err);
@@ -32,7 +32,7 @@ function guarded(deps: Deps, name: string, handler: Handler): Route['handler'] {
   };
 }
 
-function receiver(deps: Deps, creds: Credentials, source: AlertSource): Handler {
+function receiver(deps: IntegrationsCaps, creds: Credentials, source: AlertSource): Handler {
   return async (req, res) => {
     const body = await readBody(req);
     checkWebhookAuth(req, body, creds);
@@ -64,17 +64,20 @@ export function incidentView(incident: Incident): Record<string, unknown> {
     channel: incident.channel,
     commander: incident.commander,
     declaredAt: incident.declaredAt,
-    ...(incident.resolvedAt ? { resolvedAt: incident.resolvedAt } : {}),
-    ...(incident.resolution ? { resolution: incident.resolution } : {}),
+    ...setFields(incident, ['resolvedAt', 'resolution']),
     checklist: incident.checklist,
-    ...(incident.lastEvent ? { lastEvent: incident.lastEvent } : {}),
-    ...(incident.pagerduty ? { pagerduty: incident.pagerduty } : {}),
+    ...setFields(incident, ['lastEvent', 'pagerduty']),
   };
+}
+
+/** The named optional fields the incident has set, in that order (the others are left out, not null). */
+function setFields(incident: Incident, keys: (keyof Incident)[]): Partial<Incident> {
+  return Object.fromEntries(keys.filter((k) => incident[k]).map((k) => [k, incident[k]]));
 }
 
 const INCIDENT_ID = /^INC-[0-9]{1,12}$/;
 
-function api(deps: Deps, creds: Credentials): Handler {
+function api(deps: IntegrationsCaps, creds: Credentials): Handler {
   return async (req, res) => {
     checkToken(req, creds);
     const parts = segments(req, '/api/v1/incidents');
@@ -121,7 +124,7 @@ function api(deps: Deps, creds: Credentials): Handler {
 }
 
 /** The receivers and the API, when `integrations` names a token or an HMAC secret. */
-export function integrationRoutes(deps: Deps, env: NodeJS.ProcessEnv = process.env): Route[] {
+export function integrationRoutes(deps: IntegrationsCaps, env: NodeJS.ProcessEnv = process.env): Route[] {
   const section = deps.config.integrations;
   // No token and no HMAC secret, no door: the receivers and the API are not served at all.
   if (!section || (!section.token && !section.hmacSecret)) return [];

@@ -2,7 +2,7 @@
 // Runs beside the incident, never in its way: an append only enqueues; a receiver's outage delays its copy only.
 import { createHmac } from 'node:crypto';
 import { resolveSecret, type Integrations, type OutboundWebhook } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { IntegrationsCaps } from './caps.ts';
 import { WEBHOOK_FAILED } from '../../src/events.ts';
 import { takeLease, type Lease } from '../../src/lease.ts';
 import { getJson } from '../../src/store/store.ts';
@@ -43,11 +43,11 @@ function permanent(status: number): boolean {
 }
 
 export class WebhookDelivery {
-  #deps: Deps;
+  #deps: IntegrationsCaps;
   #hooks: Hook[];
   #section: Integrations;
 
-  constructor(deps: Deps, section: Integrations, env: NodeJS.ProcessEnv) {
+  constructor(deps: IntegrationsCaps, section: Integrations, env: NodeJS.ProcessEnv) {
     this.#deps = deps;
     this.#section = section;
     this.#hooks = section.webhooks.map((hook, i) => ({

@@ -9,7 +9,7 @@ import {
   type AuditView,
 } from './blocks.ts';
 import type { MessageRef } from '../../src/chat/chat.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { LedgerCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import {
   LEDGER_AUDIT_FAILED,
@@ -81,7 +81,7 @@ export type AuditRun =
  * Runs one audit end to end: timeline first, a progress message edited as ranges finish, the CSV written as
  * differences come, the summary, and a `ledger.audited` event. A failure is reported as failed, never clean.
  */
-export async function runLedgerAudit(deps: Deps, input: AuditRunInput): Promise<AuditRun> {
+export async function runLedgerAudit(deps: LedgerCaps, input: AuditRunInput): Promise<AuditRun> {
   const { incidents, chat, throttle, store, instanceId, config } = deps;
   const { incident, service, ledger, since } = input;
   const view: AuditView = {

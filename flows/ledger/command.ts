@@ -10,8 +10,9 @@ import {
 import { notice } from '../../src/chat/blocks/common.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseSince } from '../../src/ledger.ts';
-import { allowOnly, parseArgs } from '../../commands/args.ts';
-import type { CommandContext, CommandSpec } from '../../commands/command.ts';
+import { allowOnly } from '../../commands/args.ts';
+import type { LedgerCaps } from './caps.ts';
+import { command, type CommandContext } from '../../commands/command.ts';
 import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
 import { incidentService } from '../../commands/context.ts';
 
@@ -23,19 +24,16 @@ const USAGE = [
 ];
 const usage = USAGE.join('\n');
 
-export const ledgerCommand: CommandSpec = {
-  name: '/ledger',
+export const ledgerCommand = command<LedgerCaps>('/ledger', USAGE, {
   summary: 'Audit the ledger between legacy and cloud; lock cloud writers and reconcile after approval',
   usageHint: 'audit|lock|unlock|reconcile [service] [since=<ISO time or 30m/2h>]',
-  usage: USAGE,
   examples: [
     '/ledger audit',
     '/ledger audit payments since=6h',
     '/ledger lock',
     '/ledger reconcile since=2026-05-20T09:30Z',
   ],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
+  async run(ctx, args) {
     const { sub, rest } = pickSubcommand(args, ['audit', 'lock', 'unlock', 'reconcile'], usage);
     const serviceWord = atMostService(
       '/ledger',
@@ -57,10 +55,14 @@ export const ledgerCommand: CommandSpec = {
         return lockOrUnlock(ctx, sub, serviceWord);
     }
   },
-};
+});
 
 /** Everything checked before any database is touched: incident, service, ledger config, since=. */
-function prepare(ctx: CommandContext, serviceWord: string | undefined, sinceText: string | undefined) {
+function prepare(
+  ctx: CommandContext<LedgerCaps>,
+  serviceWord: string | undefined,
+  sinceText: string | undefined,
+) {
   const { incident, service } = incidentService(ctx, serviceWord, usage);
   const section = ctx.deps.config.services[service]?.ledger;
   if (!section) throw noLedger(service, usage);
@@ -77,7 +79,11 @@ function prepare(ctx: CommandContext, serviceWord: string | undefined, sinceText
   return { incident, service, ledger: ledgerFor(ctx.deps, service, usage), section, since };
 }
 
-async function audit(ctx: CommandContext, serviceWord: string | undefined, sinceText: string | undefined) {
+async function audit(
+  ctx: CommandContext<LedgerCaps>,
+  serviceWord: string | undefined,
+  sinceText: string | undefined,
+) {
   const { incident, service, ledger, section, since } = prepare(ctx, serviceWord, sinceText);
   const run = await runLedgerAudit(ctx.deps, {
     incident,
@@ -98,7 +104,7 @@ async function audit(ctx: CommandContext, serviceWord: string | undefined, since
 }
 
 async function reconcile(
-  ctx: CommandContext,
+  ctx: CommandContext<LedgerCaps>,
   serviceWord: string | undefined,
   sinceText: string | undefined,
 ) {
@@ -114,7 +120,11 @@ async function reconcile(
   await ctx.inv.respond(notice(text));
 }
 
-async function lockOrUnlock(ctx: CommandContext, sub: 'lock' | 'unlock', serviceWord: string | undefined) {
+async function lockOrUnlock(
+  ctx: CommandContext<LedgerCaps>,
+  sub: 'lock' | 'unlock',
+  serviceWord: string | undefined,
+) {
   const { incident, service, ledger, section } = prepare(ctx, serviceWord, undefined);
   if (!section.lock) {
     throw new UsageError(

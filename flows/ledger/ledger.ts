@@ -1,10 +1,10 @@
 // Step O: audit the ledger between legacy and cloud, and lock the cloud writers / reconcile only after approval.
-import type { Deps } from '../../src/deps.ts';
+import type { LedgerCaps } from './caps.ts';
 import { registerLock, registerUnlock } from './lock.ts';
 import { registerReconcile } from './reconcile.ts';
 
 /** Registers lock, unlock and reconcile with the approval flow. */
-export function registerLedgerActions(deps: Deps): void {
+export function registerLedgerActions(deps: LedgerCaps): void {
   registerLock(deps);
   registerUnlock(deps);
   registerReconcile(deps);

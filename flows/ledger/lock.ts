@@ -1,7 +1,7 @@
 // Step O, lock and unlock: asks to lock the cloud writers out of the ledger table (or back in), and does it once approved.
 import type { ActionResult } from '../../src/actions.ts';
 import { lockView, unlockView, type LockChange } from './blocks.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { LedgerCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import { LEDGER_LOCKED, LEDGER_UNLOCKED, type LedgerLockEventData } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
@@ -9,11 +9,11 @@ import { type Ledger } from '../../src/ledger.ts';
 import { getJson } from '../../src/store/store.ts';
 import { SYSTEM, type Actor } from '../../src/timeline.ts';
 import type { LockRecord } from './shared.ts';
-import { LEDGER_LOCK, LEDGER_UNLOCK, ledgerOf, lockKey } from './shared.ts';
+import { LEDGER_LOCK, LEDGER_UNLOCK, registerLedgerAction, lockKey } from './shared.ts';
 
 /** Asks to lock the cloud writers out of the ledger table. */
 export async function requestLock(
-  deps: Deps,
+  deps: LedgerCaps,
   input: { incident: Incident; service: string; ledger: Ledger; actor: Actor; usage: string },
 ): Promise<string> {
   const { incident, service, ledger } = input;
@@ -46,7 +46,7 @@ export async function requestLock(
 }
 
 export async function requestUnlock(
-  deps: Deps,
+  deps: LedgerCaps,
   input: { incident: Incident; service: string; ledger: Ledger; actor: Actor; usage: string },
 ): Promise<string> {
   const { incident, service } = input;
@@ -77,13 +77,9 @@ export async function requestUnlock(
 }
 
 /** The lock handler: revokes the cloud writers' privileges on the ledger table once approved. */
-export function registerLock(deps: Deps): void {
-  deps.approvals.register<LockChange>({
-    kind: LEDGER_LOCK,
-    stepOnSuccess: 'in_progress',
-    describe: (action) => lockView(action.change),
-    async execute(action, ctx): Promise<ActionResult> {
-      const ledger = ledgerOf(deps, action);
+export function registerLock(deps: LedgerCaps): void {
+  registerLedgerAction<LockChange>(deps, LEDGER_LOCK, lockView, {
+    async execute(ledger, action, ctx): Promise<ActionResult> {
       // The adapter refuses inside its transaction when the grants moved since the request.
       const result = await ledger.lock(action.change.revoke);
       const record: LockRecord = {
@@ -117,8 +113,8 @@ export function registerLock(deps: Deps): void {
         data: { ...data, ...seen },
       };
     },
-    async recheck(action) {
-      const writers = await ledgerOf(deps, action).writerState();
+    async recheck(ledger, action) {
+      const writers = await ledger.writerState();
       return writers.canWrite
         ? {
             ok: false,
@@ -133,13 +129,9 @@ export function registerLock(deps: Deps): void {
 }
 
 /** The unlock handler: grants back exactly what the lock revoked, once approved. */
-export function registerUnlock(deps: Deps): void {
-  deps.approvals.register<LockChange & { lockedAt: string }>({
-    kind: LEDGER_UNLOCK,
-    stepOnSuccess: 'in_progress',
-    describe: (action) => unlockView(action.change),
-    async execute(action, ctx): Promise<ActionResult> {
-      const ledger = ledgerOf(deps, action);
+export function registerUnlock(deps: LedgerCaps): void {
+  registerLedgerAction<LockChange & { lockedAt: string }>(deps, LEDGER_UNLOCK, unlockView, {
+    async execute(ledger, action, ctx): Promise<ActionResult> {
       const raw = await deps.store.get(lockKey(action.service));
       const basis = action.basis as LockRecord;
       if (raw === null || (JSON.parse(raw) as LockRecord).action !== basis.action) {
@@ -172,8 +164,8 @@ export function registerUnlock(deps: Deps): void {
         data: { ...data },
       };
     },
-    async recheck(action) {
-      const writers = await ledgerOf(deps, action).writerState();
+    async recheck(ledger, action) {
+      const writers = await ledger.writerState();
       const back = action.change.revoke.every((p) =>
         writers.granted.some((g) => g.privilege === p.privilege),
       );

@@ -1,7 +1,7 @@
 // Step O, reconcile: the dry run that plans the copy and asks for approval, and the approved copy.
 import type { ActionResult } from '../../src/actions.ts';
 import { isClean, reconcileDryRunMessage, reconcileView, type ReconcileChange } from './blocks.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { LedgerCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import {
   LEDGER_RECONCILED,
@@ -12,7 +12,7 @@ import type { Incident } from '../../src/incident.ts';
 import { type Ledger } from '../../src/ledger.ts';
 import { SYSTEM, sha256, type Actor } from '../../src/timeline.ts';
 import { runLedgerAudit } from './audit.ts';
-import { LEDGER_RECONCILE, incidentOf, ledgerOf } from './shared.ts';
+import { LEDGER_RECONCILE, incidentOf, registerLedgerAction } from './shared.ts';
 
 interface ReconcileBasis {
   role: string;
@@ -23,7 +23,7 @@ interface ReconcileBasis {
 
 /** The dry run: audit, then plan the copy and ask for approval. Refuses unless cloud writers are locked. */
 export async function requestReconcile(
-  deps: Deps,
+  deps: LedgerCaps,
   input: { incident: Incident; service: string; ledger: Ledger; since: Date; actor: Actor; usage: string },
 ): Promise<string> {
   const { incident, service, ledger } = input;
@@ -93,13 +93,9 @@ export async function requestReconcile(
 }
 
 /** The reconcile handler: copies the planned rows once approved, and rechecks them. */
-export function registerReconcile(deps: Deps): void {
-  deps.approvals.register<ReconcileChange>({
-    kind: LEDGER_RECONCILE,
-    stepOnSuccess: 'in_progress',
-    describe: (action) => reconcileView(action.change),
-    async execute(action, ctx): Promise<ActionResult> {
-      const ledger = ledgerOf(deps, action);
+export function registerReconcile(deps: LedgerCaps): void {
+  registerLedgerAction<ReconcileChange>(deps, LEDGER_RECONCILE, reconcileView, {
+    async execute(ledger, action, ctx): Promise<ActionResult> {
       const basis = action.basis as ReconcileBasis;
       const writers = await ledger.writerState();
       if (writers.canWrite) {
@@ -152,8 +148,8 @@ export function registerReconcile(deps: Deps): void {
         stepState: reaudit.ok && isClean(reaudit.result) ? 'done' : 'in_progress',
       };
     },
-    async recheck(action) {
-      const present = await ledgerOf(deps, action).countInLegacy(action.change.keys);
+    async recheck(ledger, action) {
+      const present = await ledger.countInLegacy(action.change.keys);
       return present === action.change.keys.length
         ? { ok: true, summary: `all ${present} row(s) are in legacy.` }
         : {

@@ -1,6 +1,8 @@
 // Step O, shared: the approval kinds, the lock record, and the service's ledger and incident for an action.
-import type { Action } from '../../src/actions.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { Action, ActionResult } from '../../src/actions.ts';
+import type { ChangeView } from '../../src/chat/blocks/approval.ts';
+import type { ExecutionContext } from '../approval/index.ts';
+import type { LedgerCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Incident } from '../../src/incident.ts';
 import { type Ledger, type TablePrivilege } from '../../src/ledger.ts';
@@ -33,19 +35,41 @@ export function noLedger(service: string, usage: string): UsageError {
   );
 }
 
-export function ledgerFor(deps: Deps, service: string, usage: string): Ledger {
+export function ledgerFor(deps: LedgerCaps, service: string, usage: string): Ledger {
   const ledger = deps.adapters.ledger?.get(service);
   if (!ledger) throw noLedger(service, usage);
   return ledger;
 }
 
-export function ledgerOf(deps: Deps, action: Action): Ledger {
+export function ledgerOf(deps: LedgerCaps, action: Action): Ledger {
   const ledger = deps.adapters.ledger?.get(action.service);
   if (!ledger) throw new Error(`${action.service} has no ledger configured any more`);
   return ledger;
 }
 
-export async function incidentOf(deps: Deps, action: Action): Promise<Incident> {
+/** What a ledger action does once approved, and how a restarted bot rechecks it; both get the service's ledger. */
+export interface LedgerActionHandler<Change> {
+  execute(ledger: Ledger, action: Action<Change>, ctx: ExecutionContext): Promise<ActionResult>;
+  recheck(ledger: Ledger, action: Action<Change>): Promise<ActionResult>;
+}
+
+/** Registers a ledger approval kind: its card shows `view(change)`, and its success leaves step O in progress. */
+export function registerLedgerAction<Change>(
+  deps: LedgerCaps,
+  kind: string,
+  view: (change: Change) => ChangeView,
+  handler: LedgerActionHandler<Change>,
+): void {
+  deps.approvals.register<Change>({
+    kind,
+    stepOnSuccess: 'in_progress',
+    describe: (action) => view(action.change),
+    execute: (action, ctx) => handler.execute(ledgerOf(deps, action), action, ctx),
+    recheck: (action) => handler.recheck(ledgerOf(deps, action), action),
+  });
+}
+
+export async function incidentOf(deps: LedgerCaps, action: Action): Promise<Incident> {
   const incident = await deps.incidents.get(action.incident);
   if (!incident) throw new Error(`incident ${action.incident} is gone`);
   return incident;

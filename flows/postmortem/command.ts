@@ -1,20 +1,20 @@
 // /postmortem: drafts the post-mortem of this channel's incident (open or resolved) from its timeline.
 import { postmortemMessage } from './blocks.ts';
 import { generatePostmortem } from './postmortem.ts';
-import type { CommandSpec } from '../../commands/command.ts';
+import type { PostmortemCaps } from './caps.ts';
+import { command } from '../../commands/command.ts';
 import { channelIncidentOnly } from '../../commands/context.ts';
 
 const USAGE = ['/postmortem'];
 
-export const postmortemCommand: CommandSpec = {
-  name: '/postmortem',
+export const postmortemCommand = command<PostmortemCaps>('/postmortem', USAGE, {
   summary: "Draft the post-mortem from this channel's incident timeline (Markdown + JSON)",
   usageHint: '(no arguments)',
-  usage: USAGE,
   examples: ['/postmortem'],
-  async run(ctx) {
+  async run(ctx, args) {
     const incident = await channelIncidentOnly(
       ctx,
+      args,
       postmortemCommand,
       'drafts the post-mortem of the incident in this channel (open or resolved)',
       ', so there is nothing to write up',
@@ -31,4 +31,4 @@ export const postmortemCommand: CommandSpec = {
       }),
     );
   },
-};
+});

@@ -2,3 +2,4 @@
 export { buildPostmortem } from './model.ts';
 export type { FollowUp } from './model.ts';
 export { renderMarkdown } from './markdown.ts';
+export type { PostmortemCaps } from './caps.ts';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { UploadedFile } from '../../src/chat/chat.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { PostmortemCaps } from './caps.ts';
 import { POSTMORTEM_GENERATED, type PostmortemEventData } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import { renderMarkdown } from './markdown.ts';
@@ -26,7 +26,7 @@ function digest(text: string): { sha256: string; size: number } {
 
 /** Builds, writes, uploads and records; regenerating overwrites the files and records a new event. */
 export async function generatePostmortem(
-  deps: Deps,
+  deps: PostmortemCaps,
   incident: Incident,
   actor: Actor,
 ): Promise<PostmortemResult> {

@@ -130,28 +130,34 @@ export function buildTraffic(events: TimelineEvent[]): TrafficRecord[] {
     });
 }
 
+/** Each event of `kind`, read from its data (an object, or {} when it is not one). */
+function readEach<T>(
+  events: TimelineEvent[],
+  kind: string,
+  read: (d: Record<string, unknown>, e: TimelineEvent) => T,
+): T[] {
+  return events.filter((e) => e.kind === kind).map((e) => read(obj(e.data), e));
+}
+
 export function buildEvidence(events: TimelineEvent[]): EvidenceRecord[] {
-  return events
-    .filter((e) => e.kind === EVIDENCE_CAPTURED)
-    .map((e) => {
-      const d = obj(e.data);
-      const sha = str(d.sha256);
-      return {
-        at: e.at,
-        uri: str(d.uri),
-        kind: str(d.kind),
-        pod: str(d.pod),
-        container: str(d.container),
-        node: str(d.node),
-        imageDigest: str(d.imageDigest),
-        size: num(d.size),
-        sha256: sha,
-        sha256Valid: sha !== null && /^[0-9a-f]{64}$/i.test(sha),
-        startedAt: str(d.startedAt),
-        endedAt: str(d.endedAt),
-        requestedBy: str(d.requestedBy),
-      };
-    });
+  return readEach(events, EVIDENCE_CAPTURED, (d, e) => {
+    const sha = str(d.sha256);
+    return {
+      at: e.at,
+      uri: str(d.uri),
+      kind: str(d.kind),
+      pod: str(d.pod),
+      container: str(d.container),
+      node: str(d.node),
+      imageDigest: str(d.imageDigest),
+      size: num(d.size),
+      sha256: sha,
+      sha256Valid: sha !== null && /^[0-9a-f]{64}$/i.test(sha),
+      startedAt: str(d.startedAt),
+      endedAt: str(d.endedAt),
+      requestedBy: str(d.requestedBy),
+    };
+  });
 }
 
 const LEDGER_CLASSES = [
@@ -164,34 +170,31 @@ const LEDGER_CLASSES = [
 ] as const;
 
 export function buildAudits(events: TimelineEvent[]): LedgerAuditRecord[] {
-  return events
-    .filter((e) => e.kind === LEDGER_AUDITED)
-    .map((e) => {
-      const d = obj(e.data);
-      const rawCounts = obj(d.counts);
-      const counts: Record<string, number> = {};
-      for (const [key, value] of Object.entries(rawCounts)) {
-        const n = num(value);
-        if (n !== null) counts[key] = n;
-      }
-      const divergent = LEDGER_CLASSES.filter((c) => c !== 'in_flight').reduce(
-        (sum, c) => sum + (counts[c] ?? 0),
-        0,
-      );
-      const cdcRaw = d.cdc === undefined ? null : obj(d.cdc);
-      return {
-        at: e.at,
-        by: who(e.actor),
-        counts,
-        divergent,
-        rowsCompared: num(d.rowsCompared),
-        durationMs: num(d.durationMs),
-        since: str(d.since),
-        csv: str(d.csv),
-        bulkDivergence: bool(d.bulkDivergence) ?? false,
-        cdc: cdcRaw
-          ? { healthy: bool(cdcRaw.healthy), lagSeconds: num(cdcRaw.lagSeconds), detail: str(cdcRaw.detail) }
-          : null,
-      };
-    });
+  return readEach(events, LEDGER_AUDITED, (d, e) => {
+    const rawCounts = obj(d.counts);
+    const counts: Record<string, number> = {};
+    for (const [key, value] of Object.entries(rawCounts)) {
+      const n = num(value);
+      if (n !== null) counts[key] = n;
+    }
+    const divergent = LEDGER_CLASSES.filter((c) => c !== 'in_flight').reduce(
+      (sum, c) => sum + (counts[c] ?? 0),
+      0,
+    );
+    const cdcRaw = d.cdc === undefined ? null : obj(d.cdc);
+    return {
+      at: e.at,
+      by: who(e.actor),
+      counts,
+      divergent,
+      rowsCompared: num(d.rowsCompared),
+      durationMs: num(d.durationMs),
+      since: str(d.since),
+      csv: str(d.csv),
+      bulkDivergence: bool(d.bulkDivergence) ?? false,
+      cdc: cdcRaw
+        ? { healthy: bool(cdcRaw.healthy), lagSeconds: num(cdcRaw.lagSeconds), detail: str(cdcRaw.detail) }
+        : null,
+    };
+  });
 }

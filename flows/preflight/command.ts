@@ -2,21 +2,18 @@
 import { runPreflight } from './preflight.ts';
 import { preflightMessage } from '../breaker/index.ts';
 import { UsageError } from '../../src/errors.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
-import type { CommandSpec } from '../../commands/command.ts';
+import { allowOnly, quoteInput } from '../../commands/args.ts';
+import type { PreflightCaps } from './caps.ts';
+import { command } from '../../commands/command.ts';
 import { namedOrIncidentService } from '../../commands/context.ts';
 
 const USAGE = ['/preflight [service]'];
-const usage = USAGE.join('\n');
 
-export const preflightCommand: CommandSpec = {
-  name: '/preflight',
+export const preflightCommand = command<PreflightCaps>('/preflight', USAGE, {
   summary: 'Check the pre-migration list (records, TTL, health check, CDC, breaker armed, a second approver)',
   usageHint: '[service]',
-  usage: USAGE,
   examples: ['/preflight', '/preflight payments'],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
+  async run(ctx, args, usage) {
     allowOnly(args, [], usage);
     if (args.words.length > 1) {
       throw new UsageError(
@@ -33,4 +30,4 @@ export const preflightCommand: CommandSpec = {
     });
     await ctx.inv.respond(preflightMessage(report));
   },
-};
+});

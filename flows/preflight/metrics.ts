@@ -1,12 +1,12 @@
 // /preflight: every breaker condition's query answers with data, for the cloud stack and (with {stack}) for legacy.
-import type { Deps } from '../../src/deps.ts';
+import type { PreflightCaps } from './caps.ts';
 import { conditionsOf, forStack, hasStack, latestValues, warned } from '../breaker/index.ts';
 import type { PreflightCheck } from './preflight.ts';
 
 type Answer = { ok: true } | { ok: false; why: string };
 
 async function answers(
-  deps: Deps,
+  deps: PreflightCaps,
   service: string,
   run: () => Promise<{ values: number[]; warnings: string[] }>,
 ): Promise<Answer> {
@@ -24,7 +24,10 @@ async function answers(
 }
 
 /** Undefined when the service has no breaker (the breaker check already fails for that). */
-export async function metricsCheck(deps: Deps, service: string): Promise<PreflightCheck | undefined> {
+export async function metricsCheck(
+  deps: PreflightCaps,
+  service: string,
+): Promise<PreflightCheck | undefined> {
   const cfg = deps.config.services[service]?.breaker;
   if (!cfg) return undefined;
   const title = "Every breaker condition's query returns data for both stacks";

@@ -1,6 +1,6 @@
 // /preflight's check of the approval policies: every action kind of the service has quorum + 1 people who may approve.
 import type { Policy } from '../../src/access.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { PreflightCaps } from './caps.ts';
 import type { Actor } from '../../src/timeline.ts';
 import type { PreflightCheck } from './preflight.ts';
 
@@ -9,7 +9,7 @@ import type { PreflightCheck } from './preflight.ts';
  * eligible people, so whoever of them requests, enough others remain. Null when no policy applies.
  */
 export async function policiesCheck(
-  deps: Deps,
+  deps: PreflightCaps,
   service: string,
   requester: Actor,
 ): Promise<PreflightCheck | null> {

@@ -7,11 +7,12 @@ import {
   type TrafficState,
 } from '../../src/adapters/traffic.ts';
 import { describeSpec, getBreaker, percent, sameSettings, settingsOf } from '../breaker/index.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { PreflightCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { PREFLIGHT_CHECKED, type PreflightEventData } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import type { Actor } from '../../src/timeline.ts';
+import { answers } from './answers.ts';
 import { metricsCheck } from './metrics.ts';
 import { policiesCheck } from './policy-checks.ts';
 import {
@@ -58,111 +59,78 @@ function verdictOf(checks: PreflightCheck[]): PreflightReport['verdict'] {
   return 'ready';
 }
 
-async function cdcCheck(deps: Deps, service: string): Promise<PreflightCheck> {
-  const title = 'CDC sync running, lag within bounds';
+async function cdcCheck(deps: PreflightCaps, service: string): Promise<PreflightCheck> {
+  const answer = answers('cdc', 'CDC sync running, lag within bounds');
   const cfg = deps.config.services[service]?.ledger;
-  if (!cfg) {
-    return {
-      id: 'cdc',
-      title,
-      status: 'warn',
-      detail: 'no ledger section: the CDC sync between legacy and cloud databases is not checked',
-      fix: `Add services.${service}.ledger with cdc (docs/ledger.md) so preflight sees whether writes still reach both sides.`,
-    };
+  // Not configured is a warning: say which section is missing.
+  if (!cfg?.cdc) {
+    return cfg
+      ? answer.warn(
+          'the ledger has no cdc section: sync health is not checked',
+          `Add services.${service}.ledger.cdc (pg-subscription, pg-slot or debezium; see docs/ledger.md).`,
+        )
+      : answer.warn(
+          'no ledger section: the CDC sync between legacy and cloud databases is not checked',
+          `Add services.${service}.ledger with cdc (docs/ledger.md) so preflight sees whether writes still reach both sides.`,
+        );
   }
-  if (!cfg.cdc) {
-    return {
-      id: 'cdc',
-      title,
-      status: 'warn',
-      detail: 'the ledger has no cdc section: sync health is not checked',
-      fix: `Add services.${service}.ledger.cdc (pg-subscription, pg-slot or debezium; see docs/ledger.md).`,
-    };
-  }
-  let ledger: ReturnType<NonNullable<Deps['adapters']['ledger']>['get']>;
+  let ledger: ReturnType<NonNullable<PreflightCaps['adapters']['ledger']>['get']>;
   try {
     ledger = deps.adapters.ledger?.get(service);
   } catch (err) {
     // A connection string the config names is missing: one failed check, not a failed preflight.
-    return {
-      id: 'cdc',
-      title,
-      status: 'fail',
-      detail: (err as Error).message,
-      fix: 'Set it in the bot environment and restart.',
-    };
+    return answer.fail((err as Error).message, 'Set it in the bot environment and restart.');
   }
   if (!ledger) {
-    return {
-      id: 'cdc',
-      title,
-      status: 'fail',
-      detail: 'the ledger adapter is not set up (database URLs missing?)',
-      fix: 'Set the ledger connection environment variables named in the config and restart.',
-    };
+    return answer.fail(
+      'the ledger adapter is not set up (database URLs missing?)',
+      'Set the ledger connection environment variables named in the config and restart.',
+    );
   }
   const health = await ledger.cdcHealth();
-  if (!health) return { id: 'cdc', title, status: 'warn', detail: 'no CDC configured' };
+  if (!health) return answer.warn('no CDC configured');
   return health.healthy
-    ? { id: 'cdc', title, status: 'pass', detail: health.detail }
-    : {
-        id: 'cdc',
-        title,
-        status: 'fail',
-        detail: health.detail,
-        fix: 'Repair the sync before migrating (restart the subscription or connector, free the slot); otherwise a rollback leaves the ledgers apart. /ledger audit shows the damage.',
-      };
+    ? answer.pass(health.detail)
+    : answer.fail(
+        health.detail,
+        'Repair the sync before migrating (restart the subscription or connector, free the slot); otherwise a rollback leaves the ledgers apart. /ledger audit shows the damage.',
+      );
 }
 
-async function breakerCheck(deps: Deps, service: string): Promise<PreflightCheck> {
-  const title = 'Breaker armed';
+async function breakerCheck(deps: PreflightCaps, service: string): Promise<PreflightCheck> {
+  const answer = answers('breaker', 'Breaker armed');
   const cfg = deps.config.services[service]?.breaker;
   if (!cfg) {
-    return {
-      id: 'breaker',
-      title,
-      status: 'fail',
-      detail: 'no breaker configured',
-      fix: `Add services.${service}.breaker (docs/breaker.md), then /breaker arm ${service}.`,
-    };
+    return answer.fail(
+      'no breaker configured',
+      `Add services.${service}.breaker (docs/breaker.md), then /breaker arm ${service}.`,
+    );
   }
   const state = await getBreaker(deps, service);
   if (state?.status === 'armed') {
     const s = state.settings;
     const drift = s && !sameSettings(s, settingsOf(cfg));
-    return {
-      id: 'breaker',
-      title,
-      status: drift ? 'warn' : 'pass',
-      detail: `armed by ${state.armedBy?.name ?? '?'} (approved by ${state.approvedBy?.map((a) => a.name).join(', ') || '?'}) at ${state.armedAt ?? '?'}${s ? `; trips after ${s.failureLimit} × ${formatDuration(s.intervalMs)} above ${s.conditions ? s.conditions.map(describeSpec).join(' or ') : `memory ${percent(s.thresholds.memory)} or 5xx ${percent(s.thresholds.errors)}`}` : ''}${drift ? '; the config changed since it was armed' : ''}`,
-      ...(drift
-        ? {
-            fix: `It runs with the approved settings; /breaker disarm and /breaker arm ${service} to apply the new ones.`,
-          }
-        : {}),
-    };
+    const detail = `armed by ${state.armedBy?.name ?? '?'} (approved by ${state.approvedBy?.map((a) => a.name).join(', ') || '?'}) at ${state.armedAt ?? '?'}${s ? `; trips after ${s.failureLimit} × ${formatDuration(s.intervalMs)} above ${s.conditions ? s.conditions.map(describeSpec).join(' or ') : `memory ${percent(s.thresholds.memory)} or 5xx ${percent(s.thresholds.errors)}`}` : ''}${drift ? '; the config changed since it was armed' : ''}`;
+    return drift
+      ? answer.warn(
+          detail,
+          `It runs with the approved settings; /breaker disarm and /breaker arm ${service} to apply the new ones.`,
+        )
+      : answer.pass(detail);
   }
   if (state?.status === 'tripped') {
-    return {
-      id: 'breaker',
-      title,
-      status: 'fail',
-      detail: `tripped at ${state.trip?.at ?? '?'} and latched`,
-      fix: `Find out why it tripped (/breaker status), then re-arm with /breaker arm ${service} (two-person approval).`,
-    };
+    return answer.fail(
+      `tripped at ${state.trip?.at ?? '?'} and latched`,
+      `Find out why it tripped (/breaker status), then re-arm with /breaker arm ${service} (two-person approval).`,
+    );
   }
-  return {
-    id: 'breaker',
-    title,
-    status: 'fail',
-    detail: state
-      ? `disarmed by ${state.disarmed?.by.name ?? '?'} at ${state.disarmed?.at ?? '?'}`
-      : 'never armed',
-    fix: `/breaker arm ${service} (two-person approval), so a breach shifts traffic back with no human.`,
-  };
+  return answer.fail(
+    state ? `disarmed by ${state.disarmed?.by.name ?? '?'} at ${state.disarmed?.at ?? '?'}` : 'never armed',
+    `/breaker arm ${service} (two-person approval), so a breach shifts traffic back with no human.`,
+  );
 }
 
-async function approverCheck(deps: Deps, requester: Actor): Promise<PreflightCheck> {
+async function approverCheck(deps: PreflightCaps, requester: Actor): Promise<PreflightCheck> {
   const title = 'An approver other than you is reachable';
   const { ids, anyone, unresolved } = await deps.access.approverIds();
   const others = ids.filter((id) => id !== requester.id);
@@ -195,7 +163,7 @@ async function approverCheck(deps: Deps, requester: Actor): Promise<PreflightChe
 
 /** Runs every check (reads only); records the result on the incident timeline when run inside one. */
 export async function runPreflight(
-  deps: Deps,
+  deps: PreflightCaps,
   req: { service: string; requester: Actor; incident?: Incident | null; purpose?: 'preflight' | 'canary' },
 ): Promise<PreflightReport> {
   const { service } = req;

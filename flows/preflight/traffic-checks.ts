@@ -7,8 +7,9 @@ import {
   type Route53Snapshot,
   type TrafficState,
 } from '../../src/adapters/traffic.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { PreflightCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
+import { answers } from './answers.ts';
 import type { CheckStatus, PreflightCheck } from './preflight.ts';
 
 function pairOf(state: TrafficState) {
@@ -20,15 +21,12 @@ function pairOf(state: TrafficState) {
 }
 
 export function recordsCheck(service: string, states: TrafficState[], errors: string[]): PreflightCheck {
-  const title = 'Weighted records exist and are well formed';
+  const answer = answers('records', 'Weighted records exist and are well formed');
   if (errors.length > 0) {
-    return {
-      id: 'records',
-      title,
-      status: 'fail',
-      detail: errors.join('; '),
-      fix: `Create the weighted pair (SetIdentifiers in services.${service}.traffic) or correct the config, then run /preflight again.`,
-    };
+    return answer.fail(
+      errors.join('; '),
+      `Create the weighted pair (SetIdentifiers in services.${service}.traffic) or correct the config, then run /preflight again.`,
+    );
   }
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -60,27 +58,25 @@ export function recordsCheck(service: string, states: TrafficState[], errors: st
     .map((s) => `${LAYER_NAME[s.layer]} ${describeWeights(weightsOf(s), s.others)}`)
     .join('; ');
   if (problems.length > 0) {
-    return {
-      id: 'records',
-      title,
-      status: 'fail',
-      detail: problems.join('; '),
-      fix: 'Fix the records so legacy and cloud are one weighted pair of the same kind, with values and a weight above 0 on at least one.',
-    };
+    return answer.fail(
+      problems.join('; '),
+      'Fix the records so legacy and cloud are one weighted pair of the same kind, with values and a weight above 0 on at least one.',
+    );
   }
   if (warnings.length > 0) {
-    return {
-      id: 'records',
-      title,
-      status: 'warn',
-      detail: `${now}. ${warnings.join('; ')}`,
-      fix: 'Set the other weighted records to weight 0 (or remove them) so the percentages the bot writes are the shares clients get.',
-    };
+    return answer.warn(
+      `${now}. ${warnings.join('; ')}`,
+      'Set the other weighted records to weight 0 (or remove them) so the percentages the bot writes are the shares clients get.',
+    );
   }
-  return { id: 'records', title, status: 'pass', detail: now };
+  return answer.pass(now);
 }
 
-export function ttlCheck(deps: Deps, service: string, states: TrafficState[]): PreflightCheck | undefined {
+export function ttlCheck(
+  deps: PreflightCaps,
+  service: string,
+  states: TrafficState[],
+): PreflightCheck | undefined {
   const dns = states.find((s) => s.layer === 'route53');
   const cfg = deps.config.services[service]?.traffic?.route53;
   if (!dns || !cfg) return undefined;
@@ -143,7 +139,7 @@ export function healthCheckCheck(states: TrafficState[], service: string): Prefl
 }
 
 export async function legacyHealthCheck(
-  deps: Deps,
+  deps: PreflightCaps,
   service: string,
   states: TrafficState[],
 ): Promise<PreflightCheck> {
@@ -180,7 +176,7 @@ export async function legacyHealthCheck(
 
 /** What each layer adds of its own (ARC control states, endpoints and safety rules; route backends and endpoints). */
 export async function layerChecks(
-  deps: Deps,
+  deps: PreflightCaps,
   service: string,
   states: TrafficState[],
 ): Promise<LayerCheck[]> {

@@ -1,24 +1,18 @@
 // /sandbox up|down|status: the incident's offline replica from the team's Terraform (runbook step U).
 import { Sandboxes } from './sandbox.ts';
-import { allowOnly, parseArgs } from '../../commands/args.ts';
-import { atMostService, pickSubcommand } from '../../commands/subcommands.ts';
-import type { CommandSpec } from '../../commands/command.ts';
+import { subcommandAndService } from '../../commands/subcommands.ts';
+import type { SandboxCaps } from './caps.ts';
+import { command } from '../../commands/command.ts';
 import { incidentService } from '../../commands/context.ts';
 
 const USAGE = ['/sandbox up [service]', '/sandbox down [service]', '/sandbox status [service]'];
-const usage = USAGE.join('\n');
 
-export const sandboxCommand: CommandSpec = {
-  name: '/sandbox',
+export const sandboxCommand = command<SandboxCaps>('/sandbox', USAGE, {
   summary: "Stand up (or tear down) an offline replica of the failing environment from the team's Terraform",
   usageHint: 'up|down|status [service]',
-  usage: USAGE,
   examples: ['/sandbox up', '/sandbox status', '/sandbox down payments'],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
-    allowOnly(args, [], usage);
-    const { sub, rest } = pickSubcommand(args, ['up', 'down', 'status'], usage);
-    const serviceWord = atMostService('/sandbox', sub, rest, usage);
+  async run(ctx, args, usage) {
+    const { sub, serviceWord } = subcommandAndService('/sandbox', args, ['up', 'down', 'status'], usage);
     // A sandbox outlives its incident's resolution (its TTL still runs), so down and status also work then.
     const latest = sub !== 'up' && !ctx.incident ? await ctx.deps.incidents.latest(ctx.inv.channel) : null;
     const { incident, service } = incidentService(
@@ -36,4 +30,4 @@ export const sandboxCommand: CommandSpec = {
         return ctx.inv.respond(await sandboxes.status(incident, usage));
     }
   },
-};
+});

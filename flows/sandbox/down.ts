@@ -4,7 +4,7 @@ import { notice } from '../../src/chat/blocks/common.ts';
 import { escalationMessage, failureMessage } from './blocks.ts';
 import { utc } from '../../src/chat/blocks/kit.ts';
 import type { Sandbox } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { SandboxCaps } from './caps.ts';
 import { ConfigError, UsageError } from '../../src/errors.ts';
 import { SANDBOX_DOWN, SANDBOX_FAILED, SANDBOX_TEARDOWN } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
@@ -30,7 +30,7 @@ import {
 // ---- /sandbox down, TTL and retries ----------------------------------------------------------------------
 
 export async function sandboxDown(
-  deps: Deps,
+  deps: SandboxCaps,
   input: { incident: Incident; actor: Actor; usage?: string },
 ): Promise<Message> {
   const { tasks } = deps;
@@ -70,7 +70,7 @@ export async function sandboxDown(
 }
 
 /** A teardown timer came due: the TTL ended, or a failed teardown's retry. */
-export async function onTeardownDue(deps: Deps, incidentId: string): Promise<void> {
+export async function onTeardownDue(deps: SandboxCaps, incidentId: string): Promise<void> {
   const { store, scheduler, now } = deps;
   let record = await getRecord(deps, incidentId);
   if (!record || record.state === 'destroyed') return;
@@ -119,7 +119,7 @@ export async function onTeardownDue(deps: Deps, incidentId: string): Promise<voi
 }
 
 export async function startTeardown(
-  deps: Deps,
+  deps: SandboxCaps,
   record: SandboxRecord,
   reason: TeardownReason,
   actor: Actor,
@@ -149,7 +149,7 @@ export async function startTeardown(
 }
 
 export async function destroyRun(
-  deps: Deps,
+  deps: SandboxCaps,
   incidentId: string,
   reason: TeardownReason,
   config: Sandbox | undefined,
@@ -311,7 +311,7 @@ export async function destroyRun(
  * A `creating` sandbox whose run lock nobody holds: the bot running its apply died. What Terraform created by
  * then is in the workspace's state (the teardown reads it from there); the record says so and keeps its TTL.
  */
-export async function interrupted(deps: Deps, incidentId: string): Promise<SandboxRecord | null> {
+export async function interrupted(deps: SandboxCaps, incidentId: string): Promise<SandboxRecord | null> {
   const { incidents, now } = deps;
   let changed = false;
   const error =

@@ -5,7 +5,7 @@ import type { Terraform, TerraformOutput } from '../../src/adapters/terraform.ts
 import type { MessageRef } from '../../src/chat/chat.ts';
 import { loadMessage } from './blocks.ts';
 import type { Sandbox } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { SandboxCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { SANDBOX_LOAD } from '../../src/events.ts';
 import { createRedactor } from '../../src/redact.ts';
@@ -15,7 +15,7 @@ import { getRecord, outputEnvName, outputText, postThread, saveRecord, targetOf 
 // ---- load ---------------------------------------------------------------------------------------------------
 
 export async function runLoad(
-  deps: Deps,
+  deps: SandboxCaps,
   incidentId: string,
   config: Sandbox,
   terraform: Terraform,

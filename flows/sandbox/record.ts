@@ -10,7 +10,7 @@ import type {
 import type { Message, MessageRef } from '../../src/chat/chat.ts';
 import { progressMessage, sandboxCard } from './blocks.ts';
 import type { Sandbox } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { SandboxCaps } from './caps.ts';
 import { ConfigError, UsageError } from '../../src/errors.ts';
 import {
   applyProgress,
@@ -55,12 +55,12 @@ export function outputEnvName(name: string): string {
   return `TF_OUTPUT_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
 }
 
-export async function getRecord(deps: Deps, incidentId: string): Promise<SandboxRecord | null> {
+export async function getRecord(deps: SandboxCaps, incidentId: string): Promise<SandboxRecord | null> {
   return getJson<SandboxRecord>(deps.store, recordKey(incidentId));
 }
 
 /** The service's sandbox config, or a message saying how to add it. */
-export function sandboxConfig(deps: Deps, service: string, usage?: string): Sandbox {
+export function sandboxConfig(deps: SandboxCaps, service: string, usage?: string): Sandbox {
   const sandbox = deps.config.services[service]?.sandbox;
   if (!sandbox) {
     throw new UsageError(
@@ -71,7 +71,7 @@ export function sandboxConfig(deps: Deps, service: string, usage?: string): Sand
   return sandbox;
 }
 
-export function terraformOf(deps: Deps): Terraform {
+export function terraformOf(deps: SandboxCaps): Terraform {
   const terraform = deps.adapters.terraform;
   if (!terraform) {
     throw new ConfigError(
@@ -82,7 +82,7 @@ export function terraformOf(deps: Deps): Terraform {
 }
 
 export function targetOf(
-  deps: Deps,
+  deps: SandboxCaps,
   record: Pick<SandboxRecord, 'incident' | 'service' | 'workspace' | 'image' | 'evidence'>,
   config: Sandbox,
 ): TerraformTarget {
@@ -105,7 +105,7 @@ export function targetOf(
 }
 
 /** Takes the run lock of an incident's sandbox (renewed until released); null while another run holds it. */
-export function takeRunLock(deps: Deps, incidentId: string): Promise<Lease | null> {
+export function takeRunLock(deps: SandboxCaps, incidentId: string): Promise<Lease | null> {
   const { store, instanceId, log } = deps;
   return takeLease(store, lockKey(incidentId), {
     owner: instanceId,
@@ -127,7 +127,11 @@ export async function locked<T>(lease: Lease, fn: () => Promise<T>): Promise<T> 
 // ---- chat and store helpers ---------------------------------------------------------------------------------
 
 /** A thread message edited as Terraform streams; `finish` publishes the final state. */
-export async function progressStream(deps: Deps, record: SandboxRecord, operation: 'apply' | 'destroy') {
+export async function progressStream(
+  deps: SandboxCaps,
+  record: SandboxRecord,
+  operation: 'apply' | 'destroy',
+) {
   const { throttle, chat, log } = deps;
   let progress: Progress = newProgress(operation);
   const ref = await postThread(deps, record, progressMessage(record.workspace, progress));
@@ -156,7 +160,7 @@ export async function progressStream(deps: Deps, record: SandboxRecord, operatio
 
 /** Posts the sandbox card (`thread` false) or into its thread; a failure is logged and yields undefined. */
 async function postTo(
-  deps: Deps,
+  deps: SandboxCaps,
   record: SandboxRecord,
   message: Message,
   thread: boolean,
@@ -172,10 +176,10 @@ async function postTo(
   }
 }
 
-export const postRoot = (deps: Deps, r: SandboxRecord, m: Message) => postTo(deps, r, m, false);
-export const postThread = (deps: Deps, r: SandboxRecord, m: Message) => postTo(deps, r, m, true);
+export const postRoot = (deps: SandboxCaps, r: SandboxRecord, m: Message) => postTo(deps, r, m, false);
+export const postThread = (deps: SandboxCaps, r: SandboxRecord, m: Message) => postTo(deps, r, m, true);
 
-export function refreshCard(deps: Deps, incidentId: string): void {
+export function refreshCard(deps: SandboxCaps, incidentId: string): void {
   const { throttle, chat, log, now } = deps;
   throttle.schedule(`sandbox-card:${incidentId}`, async () => {
     const record = await getRecord(deps, incidentId);
@@ -189,7 +193,7 @@ export function refreshCard(deps: Deps, incidentId: string): void {
 }
 
 export async function saveRecord(
-  deps: Deps,
+  deps: SandboxCaps,
   incidentId: string,
   change: (r: SandboxRecord) => SandboxRecord,
 ): Promise<SandboxRecord | null> {

@@ -1,7 +1,7 @@
 // Step U: stands up the incident's sandbox from the team's Terraform, streams progress, drives load, tears it down on time.
 import type { Message } from '../../src/chat/chat.ts';
 import { sandboxStatus } from './blocks.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { SandboxCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Incident } from '../../src/incident.ts';
 import { interrupted } from './down.ts';
@@ -15,13 +15,13 @@ import { onTeardownDue, sandboxDown } from './down.ts';
 export { SANDBOX_TTL_QUEUE, maskOutputs, outputEnvName } from './record.ts';
 
 /** Registers the teardown timer handler; called once by the composition root so restarts still tear down. */
-export function registerSandboxJobs(deps: Deps): void {
+export function registerSandboxJobs(deps: SandboxCaps): void {
   deps.scheduler.handle(SANDBOX_TTL_QUEUE, (incidentId) => new Sandboxes(deps).onDue(incidentId));
 }
 
 // ---- /sandbox status ----------------------------------------------------------------------------------------
 
-export async function statusReply(deps: Deps, incident: Incident, usage?: string): Promise<Message> {
+export async function statusReply(deps: SandboxCaps, incident: Incident, usage?: string): Promise<Message> {
   let record = await getRecord(deps, incident.id);
   if (record?.state === 'creating' && (await deps.store.get(lockKey(incident.id))) === null) {
     record = (await interrupted(deps, incident.id)) ?? record;
@@ -42,9 +42,9 @@ export async function statusReply(deps: Deps, incident: Incident, usage?: string
 
 /** The step's entry points; each stage lives in its own file (up, load, down, record). */
 export class Sandboxes {
-  #deps: Deps;
+  #deps: SandboxCaps;
 
-  constructor(deps: Deps) {
+  constructor(deps: SandboxCaps) {
     this.#deps = deps;
   }
 

@@ -5,7 +5,7 @@ import { notice } from '../../src/chat/blocks/common.ts';
 import { failureMessage, outputsMessage, sandboxCard } from './blocks.ts';
 import { utc } from '../../src/chat/blocks/kit.ts';
 import type { Sandbox } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { SandboxCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { SANDBOX_FAILED, SANDBOX_REQUESTED, SANDBOX_UP, type SandboxEventData } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
@@ -35,7 +35,7 @@ import {
 // ---- /sandbox up -------------------------------------------------------------------------------------------
 
 export async function sandboxUp(
-  deps: Deps,
+  deps: SandboxCaps,
   input: { incident: Incident; service: string; actor: Actor; usage?: string },
 ): Promise<Message> {
   const { store, incidents, timeline, scheduler, tasks, now } = deps;
@@ -162,7 +162,7 @@ export function alreadyThere(existing: SandboxRecord | null, running: boolean): 
 }
 
 export async function applyRun(
-  deps: Deps,
+  deps: SandboxCaps,
   record: SandboxRecord,
   config: Sandbox,
   terraform: Terraform,

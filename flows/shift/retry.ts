@@ -1,7 +1,7 @@
 // The one shift-with-retry path of automation (breaker trip, canary step and abort): resume after a restart by
 // re-reading, never by re-sending; retry what a fresh read can fix; name the layer that really failed.
 import { LAYER_ORDER, type TrafficLayer } from '../../src/adapters/traffic.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { ShiftCaps } from './caps.ts';
 import { ExternalServiceError } from '../../src/errors.ts';
 import { TRAFFIC_NOT_SHIFTED, type NotShiftedReason } from '../../src/events.ts';
 import {
@@ -37,7 +37,7 @@ export interface RetriedShiftOutcome extends ShiftOutcome {
 }
 
 /** The layer a read failure came from: the service's name on the error, else the first configured layer. */
-function failedLayer(deps: Deps, req: RetriedShiftRequest, err: unknown): TrafficLayer {
+function failedLayer(deps: ShiftCaps, req: RetriedShiftRequest, err: unknown): TrafficLayer {
   const configured = LAYER_ORDER.filter(
     (l) => trafficOf(deps, req.service)[l] !== undefined && (!req.layers || req.layers.includes(l)),
   );
@@ -57,7 +57,7 @@ function failedLayer(deps: Deps, req: RetriedShiftRequest, err: unknown): Traffi
 
 /** A try that could not even read the traffic: nothing was written; it goes on the timeline with its real layer. */
 async function readFailure(
-  deps: Deps,
+  deps: ShiftCaps,
   req: RetriedShiftRequest,
   opId: string,
   err: unknown,
@@ -85,7 +85,10 @@ async function readFailure(
  * Shifts with the same locks, compare-and-swap and events as an approved /contain, retrying drift, provider errors
  * and unknown outcomes with a fresh read each time, up to `attempts` tries.
  */
-export async function shiftWithRetry(deps: Deps, req: RetriedShiftRequest): Promise<RetriedShiftOutcome> {
+export async function shiftWithRetry(
+  deps: ShiftCaps,
+  req: RetriedShiftRequest,
+): Promise<RetriedShiftOutcome> {
   const max = req.attempts ?? 3;
   let attempt = req.resumeAfter ?? 0;
   let last: ShiftOutcome | undefined;

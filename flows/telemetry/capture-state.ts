@@ -1,5 +1,5 @@
 // Step L evidence capture, shared: the request, the run's state and items, the capture card and chain of custody.
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import { Writable } from 'node:stream';
 import type { EvidenceStore } from '../../src/adapters/evidence/store.ts';
 import { type Kubernetes } from '../../src/adapters/kubernetes/types.ts';
@@ -48,7 +48,7 @@ export class PodGone extends Error {}
 
 export /** One capture's state, shared by the basics, the dumps and the card. */
 interface CaptureState {
-  deps: Deps;
+  deps: TelemetryCaps;
   req: CaptureRequest;
   id: string;
   items: Item[];

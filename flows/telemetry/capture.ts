@@ -4,7 +4,7 @@ import { CAPTURE_FINISHED } from '../../src/events.ts';
 import { type PodRow } from '../../src/workload.ts';
 import { captureBasics } from './artifacts.ts';
 import { randomUUID } from 'node:crypto';
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import type { CaptureRequest, CaptureState, CaptureSummary } from './capture-state.ts';
 import { addItem, refreshCard, stepsOf, viewOf } from './capture-state.ts';
 import { captureDumps } from './dumps.ts';
@@ -75,7 +75,7 @@ export async function runCapture(cr: CaptureState): Promise<CaptureSummary> {
 export class CaptureRun {
   #state: CaptureState;
 
-  constructor(deps: Deps, req: CaptureRequest) {
+  constructor(deps: TelemetryCaps, req: CaptureRequest) {
     this.#state = {
       deps,
       req,

@@ -5,8 +5,9 @@ import { runTelemetry } from './snapshot.ts';
 import { kubernetesSection } from './workload.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
 import { UsageError } from '../../src/errors.ts';
-import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
-import type { CommandSpec } from '../../commands/command.ts';
+import { allowOnly, quoteInput } from '../../commands/args.ts';
+import type { TelemetryCaps } from './caps.ts';
+import { command } from '../../commands/command.ts';
 import { incidentService } from '../../commands/context.ts';
 
 const USAGE = [
@@ -26,14 +27,11 @@ function count(key: string, text: string, max: number, hint: string): number {
   return Number(text);
 }
 
-export const telemetryCommand: CommandSpec = {
-  name: '/telemetry',
+export const telemetryCommand = command<TelemetryCaps>('/telemetry', USAGE, {
   summary: 'Snapshot the failing pods, keep heap dumps and thread traces as evidence, quarantine pods',
   usageHint: '[service] [pods=<n>] [quarantine=<n>] | release [mode=return|delete]',
-  usage: USAGE,
   examples: ['/telemetry', '/telemetry pods=3', '/telemetry quarantine=1', '/telemetry release'],
-  async run(ctx) {
-    const args = parseArgs(ctx.inv.text, usage);
+  async run(ctx, args) {
     const words = [...args.words];
     const release = words[0] === 'release' || words[1] === 'release';
     if (release) words.splice(words.indexOf('release'), 1);
@@ -104,4 +102,4 @@ export const telemetryCommand: CommandSpec = {
       respond: (m) => ctx.inv.respond(m),
     });
   },
-};
+});

@@ -1,8 +1,8 @@
 // Step L, the "Debug container" button: dumps from an ephemeral debug container.
 import { randomUUID } from 'node:crypto';
-import type { Message } from '../../src/chat/chat.ts';
-import { notice } from '../../src/chat/blocks/common.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { ButtonPress, Message } from '../../src/chat/chat.ts';
+import { errorMessage, notice } from '../../src/chat/blocks/common.ts';
+import type { TelemetryCaps } from './caps.ts';
 import { UsageError } from '../../src/errors.ts';
 import { DEBUG_CONTAINER_ADDED } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
@@ -13,7 +13,7 @@ import { rowsForPods, workloadOf } from './workload.ts';
 
 /** The "Debug container" button: add an ephemeral container with the debug image and take the dumps from it. */
 export async function debugContainerCapture(
-  deps: Deps,
+  deps: TelemetryCaps,
   req: { incident: Incident; pod: string; actor: Actor; respond(message: Message): Promise<void> },
 ): Promise<void> {
   const { cfg, cluster, evidence } = workloadOf(deps, req.incident.service);
@@ -73,4 +73,24 @@ export async function debugContainerCapture(
     dumps: true,
     debugContainer: name,
   }).run();
+}
+
+/** "Debug container" on the capture card: value is `<incident id>|<pod>`. */
+export async function debugContainerButton(
+  press: ButtonPress,
+  actor: Actor,
+  deps: TelemetryCaps,
+): Promise<void> {
+  const match = /^(INC-[0-9]+)\|([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(press.value);
+  if (!match?.[1] || !match[2])
+    return press.respond(errorMessage('That button does not name an incident and a pod; it did nothing.'));
+  const incident = await deps.incidents.active(press.channel);
+  if (!incident || incident.id !== match[1]) {
+    return press.respond(
+      errorMessage(
+        `That button belongs to ${match[1]}, which is not the active incident of this channel; nothing was done.`,
+      ),
+    );
+  }
+  await debugContainerCapture(deps, { incident, pod: match[2], actor, respond: (m) => press.respond(m) });
 }

@@ -3,7 +3,7 @@ import type { ActionResult } from '../../src/actions.ts';
 import { type Kubernetes } from '../../src/adapters/kubernetes/types.ts';
 import { errorMessage, notice } from '../../src/chat/blocks/common.ts';
 import { snapshotSummary } from './blocks.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import { PODS_QUARANTINED, TELEMETRY_FAILED, type QuarantineEventData } from '../../src/events.ts';
 import { type Actor } from '../../src/timeline.ts';
 import {
@@ -31,7 +31,7 @@ import {
 } from './workload.ts';
 
 export async function requestQuarantine(
-  deps: Deps,
+  deps: TelemetryCaps,
   req: TelemetryRequest &
     Workload & {
       snapshot: WorkloadSnapshot;
@@ -184,7 +184,7 @@ export interface StoredBasis extends QuarantineBasis {
 }
 
 export async function executeQuarantine(
-  deps: Deps,
+  deps: TelemetryCaps,
   action: { id: string; incident: string; basis: unknown; change: QuarantineChange; requester: Actor },
   ctx: { progress(text: string, data?: Record<string, unknown>): Promise<void> },
 ): Promise<ActionResult> {
@@ -339,7 +339,7 @@ export async function executeQuarantine(
 }
 
 export async function recheckQuarantine(
-  deps: Deps,
+  deps: TelemetryCaps,
   action: { incident: string; change: QuarantineChange },
 ): Promise<ActionResult> {
   const { cfg, cluster } = workloadOf(deps, action.change.service);

@@ -2,7 +2,7 @@
 // to get back to spec.replicas. Say so before it happens, on an approval card, and offer the safe choices.
 import type { ActionResult } from '../../src/actions.ts';
 import type { ChangeView } from '../../src/chat/blocks/approval.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import type { Incident } from '../../src/incident.ts';
 import type { Actor } from '../../src/timeline.ts';
 import { ANNOTATION, QUARANTINE_LABEL, selectorMatches, type PodInfo } from '../../src/workload.ts';
@@ -45,7 +45,11 @@ function originalLabels(pod: PodInfo): Record<string, string> {
  * times differ, the pod that was created more recently comes before the older pod" when a ReplicaSet scales down
  * (https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#scaling-a-replicaset).
  */
-export async function planReturn(deps: Deps, service: string, quarantined: PodInfo[]): Promise<ScaleDown[]> {
+export async function planReturn(
+  deps: TelemetryCaps,
+  service: string,
+  quarantined: PodInfo[],
+): Promise<ScaleDown[]> {
   const { cfg, cluster } = workloadOf(deps, service);
   const sets = await cluster.replicaSets(cfg.namespace);
   const pods = (await cluster.listPods(cfg.namespace, cfg.selector, cfg.container)).filter(
@@ -105,7 +109,7 @@ export function releaseView(change: ReleaseChange): ChangeView {
  * ReplicaSet would delete a pod; otherwise nothing changes and a card asks a person first.
  */
 export async function requestReturn(
-  deps: Deps,
+  deps: TelemetryCaps,
   req: { incident: Incident; service: string; actor: Actor; reason?: 'command' | 'expiry' },
 ): Promise<{ summary: string; card: boolean }> {
   const { cfg, cluster } = workloadOf(deps, req.service);
@@ -141,7 +145,7 @@ export async function requestReturn(
 }
 
 export async function executeReturn(
-  deps: Deps,
+  deps: TelemetryCaps,
   action: { incident: string; change: ReleaseChange; requester: Actor },
 ): Promise<ActionResult> {
   const incident = await deps.incidents.get(action.incident);
@@ -157,7 +161,7 @@ export async function executeReturn(
 }
 
 export async function recheckReturn(
-  deps: Deps,
+  deps: TelemetryCaps,
   action: { incident: string; change: ReleaseChange },
 ): Promise<ActionResult> {
   const { cfg, cluster } = workloadOf(deps, action.change.service);

@@ -1,6 +1,6 @@
 // Step L, release: lift the quarantine by hand or when it expires.
 import { notice } from '../../src/chat/blocks/common.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import { PODS_RELEASED } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import { type Actor } from '../../src/timeline.ts';
@@ -17,7 +17,7 @@ export interface ReleaseRequest {
 
 /** Undoes a quarantine: pods returned to their ReplicaSet (or deleted), the NetworkPolicy removed. */
 export async function releaseQuarantine(
-  deps: Deps,
+  deps: TelemetryCaps,
   req: ReleaseRequest,
 ): Promise<{ summary: string; pods: string[]; policyDeleted: boolean }> {
   const { cfg, cluster } = workloadOf(deps, req.service);

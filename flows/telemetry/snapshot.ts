@@ -5,7 +5,7 @@ import { errorMessage, notice } from '../../src/chat/blocks/common.ts';
 import { snapshotMessage, snapshotSummary } from './blocks.ts';
 import { renderBarChart, renderLineChart, type Series } from '../../src/chart/png.ts';
 import { resolveSecret, type KubernetesSection } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { TELEMETRY_FAILED, WORKLOAD_SNAPSHOT } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
@@ -25,7 +25,7 @@ export interface TelemetryRequest {
 }
 
 /** /telemetry: snapshot, then evidence from the worst pods, then (asked) a quarantine request; dumps last. */
-export async function runTelemetry(deps: Deps, req: TelemetryRequest): Promise<void> {
+export async function runTelemetry(deps: TelemetryCaps, req: TelemetryRequest): Promise<void> {
   const { cfg, cluster, evidence } = workloadOf(deps, req.service);
   const { incident, actor } = req;
   let snapshot: WorkloadSnapshot;
@@ -144,7 +144,7 @@ export async function runTelemetry(deps: Deps, req: TelemetryRequest): Promise<v
 
 /** Records a fault (RBAC, API down) on the timeline before the bot replies with it. */
 export async function recordFailure(
-  deps: Deps,
+  deps: TelemetryCaps,
   incident: Incident,
   actor: Actor,
   what: string,
@@ -168,7 +168,7 @@ export async function recordFailure(
 
 /** The chart: memory % of limit over the Prometheus window when configured, else the current values. */
 async function memoryChart(
-  deps: Deps,
+  deps: TelemetryCaps,
   cfg: KubernetesSection,
   snapshot: WorkloadSnapshot,
 ): Promise<{ png?: Buffer; note: string }> {

@@ -1,7 +1,7 @@
 // Step L: snapshot the failing workload, keep evidence from the worst pods, quarantine (approved) and release them.
 import { quarantineView } from './blocks.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import { SYSTEM } from '../../src/timeline.ts';
 import type { StoredBasis } from './quarantine.ts';
 import { executeQuarantine, recheckQuarantine } from './quarantine.ts';
@@ -18,7 +18,7 @@ import type { QuarantineChange } from './workload.ts';
 import { EXPIRY_QUEUE, QUARANTINE_KIND } from './workload.ts';
 
 /** Registers the quarantine approval handler and the durable expiry; called once by the composition root. */
-export function registerTelemetry(deps: Deps): void {
+export function registerTelemetry(deps: TelemetryCaps): void {
   deps.approvals.register<QuarantineChange>({
     kind: QUARANTINE_KIND,
     stepOnSuccess: 'in_progress',

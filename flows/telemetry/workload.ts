@@ -2,7 +2,7 @@
 import { type Kubernetes } from '../../src/adapters/kubernetes/types.ts';
 import type { EvidenceStore } from '../../src/adapters/evidence/store.ts';
 import { type KubernetesSection } from '../../src/config.ts';
-import type { Deps } from '../../src/deps.ts';
+import type { TelemetryCaps } from './caps.ts';
 import { ConfigError, UsageError } from '../../src/errors.ts';
 import { buildSnapshot, incidentSlug, type PodInfo, type PodRow } from '../../src/workload.ts';
 
@@ -38,7 +38,7 @@ export interface Workload {
 
 /** The service's Kubernetes section and adapters, or a message saying what to configure. */
 /** The service's kubernetes section, or a message saying how to add one. Touches no cluster. */
-export function kubernetesSection(deps: Deps, service: string): KubernetesSection {
+export function kubernetesSection(deps: TelemetryCaps, service: string): KubernetesSection {
   const cfg = deps.config.services[service]?.kubernetes;
   if (!cfg) {
     throw new UsageError(
@@ -48,7 +48,7 @@ export function kubernetesSection(deps: Deps, service: string): KubernetesSectio
   return cfg;
 }
 
-export function workloadOf(deps: Deps, service: string): Workload {
+export function workloadOf(deps: TelemetryCaps, service: string): Workload {
   const cfg = kubernetesSection(deps, service);
   const { kubernetes, evidence } = deps.adapters;
   if (!kubernetes || !evidence) {
@@ -71,7 +71,7 @@ export function rowsByName(rows: PodRow[]): Map<string, PodRow> {
 
 /** Fresh rows (memory included) for named pods, for captures that start later than the snapshot. */
 export async function rowsForPods(
-  deps: Deps,
+  deps: TelemetryCaps,
   cfg: KubernetesSection,
   cluster: Kubernetes,
   names: string[],
