@@ -50,6 +50,7 @@ export function drillService(world: DrillWorld, channel: string, context: string
       required: ['account', 'payload'],
       doubleEntry: { group: 'txn_id', amount: 'amount', side: 'side', debit: 'debit', credit: 'credit' },
       window: '2h',
+      cdc: { kind: 'debezium', url: world.cdc.url, connector: world.cdc.connector },
       lock: { role: `${app.replace(/-/g, '_')}_cloud_writer` },
     },
     breaker: {

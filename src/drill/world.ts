@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeCluster, NAMESPACE, type PodSpecInput } from './kubernetes.ts';
+import { startKafkaConnect, type KafkaConnectServer } from './kafka-connect.ts';
 import { chooseLedger, type EmbeddedStarter } from './ledger-choice.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
@@ -40,6 +41,8 @@ export interface DrillWorld {
   env: Record<string, string>;
   /** Base URL of the simulated Prometheus query API. */
   prometheusUrl: string;
+  /** The ledger's CDC: a Kafka Connect REST API running a Debezium connector (`ledger.cdc` kind debezium). */
+  cdc: KafkaConnectServer;
   /** One line per service, for the banner. */
   describe: string[];
   scenario: Scenario;
@@ -72,6 +75,8 @@ export function hasCloudCredentials(env: NodeJS.ProcessEnv): boolean {
 }
 
 const MiB = 1024 * 1024;
+/** The drill's CDC connector (the example config's sync is called ledger_sync too). */
+export const CDC_CONNECTOR = 'ledger_sync';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -187,7 +192,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     return total === 0 ? 0.5 : cloud / total;
   };
   const injected: { at: number; fault: FaultName }[] = [];
-  const started: { cluster?: FakeCluster } = {};
+  const started: { cluster?: FakeCluster; cdc?: KafkaConnectServer } = {};
   const story: Story = new Story({
     scenario,
     timeFactor: opts.timeFactor,
@@ -223,6 +228,12 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       case 'exec-slow':
         if (started.cluster) started.cluster.execStartMs = 3000;
         return FAULTS[fault];
+      case 'cdc-failed':
+        started.cdc?.fail();
+        return FAULTS[fault];
+      case 'cdc-restarted':
+        started.cdc?.restart();
+        return FAULTS[fault];
     }
   }
   const kube = await startKubernetes(story, scenario, now);
@@ -231,6 +242,13 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
   const prometheus = await startPrometheusServer({
     answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
   });
+  const cdc = await startKafkaConnect({
+    connector: CDC_CONNECTOR,
+    state: scenario.cdc.state,
+    restartMs: Math.max(250, Math.round(scenario.cdc.restart * opts.timeFactor)),
+    now,
+  });
+  started.cdc = cdc;
   const ledger = await chooseLedger(
     opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     scenario,
@@ -257,6 +275,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     cluster,
     env,
     prometheusUrl: prometheus.url,
+    cdc,
     ledger: {
       legacy: ledger.legacy,
       cloud: ledger.cloud,
@@ -271,11 +290,13 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms)`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
       ledger.describe,
+      `Kafka Connect ${cdc.url} (CDC connector ${CDC_CONNECTOR}, task ${cdc.state()}: cloud writes flow back to legacy)`,
     ],
     stop: async () => {
       await route53.stop();
       await cluster.stop();
       await prometheus.stop();
+      await cdc.stop();
       if ('stop' in ledger) await ledger.stop();
       rmSync(dir, { recursive: true, force: true });
     },
