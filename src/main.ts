@@ -250,19 +250,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       out: process.stdout,
       filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
     });
+    const opts = { config, store, chat, log, redactor, env, metrics, drillWorld: Boolean(drill) };
     // A drill with no ledger databases at all: /ledger says what is missing instead of a connection error.
     const missing = drill?.ledger.missing;
-    const bot = buildBot({
-      config,
-      store,
-      chat,
-      log,
-      redactor,
-      env,
-      metrics,
-      drillWorld: Boolean(drill),
-      ...(missing ? { adapters: { ledger: missingLedgers(config, missing) } } : {}),
-    });
+    const bot = buildBot(missing ? { ...opts, adapters: { ledger: missingLedgers(config, missing) } } : opts);
     checkPolicies(config, bot.deps.approvals.kinds(), path);
     routes.push(...integrationRoutes(bot.deps, env));
     await bot.start();

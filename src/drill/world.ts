@@ -26,8 +26,8 @@ export interface DrillWorldOptions {
   timeFactor: number;
   /** Where the machine's PostgreSQL is (default postgres://postgres@127.0.0.1:5432/postgres). */
   postgresUrl?: string;
-  /** Starts the embedded ledgers when that PostgreSQL cannot be used (default: PGlite, src/drill/ledger-embedded.ts). */
-  embeddedLedger?: EmbeddedStarter;
+  /** Starts the embedded ledgers when that PostgreSQL cannot be used (default PGlite); false: no ledgers then. */
+  embeddedLedger?: EmbeddedStarter | false;
   /** The story (default: the seed scenario). */
   scenario?: Scenario;
   /** The clock the story, Route 53's propagation and the faults run on (default Date.now). */

@@ -45,6 +45,17 @@ function runDrill(
   });
 }
 
+/** Runs `fn` in a fresh directory holding only the example config (no cloud-safety.yml), removed afterwards. */
+async function inDrillDir(fn: (cwd: string) => Promise<void>): Promise<void> {
+  const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+  try {
+    copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+    await fn(cwd);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
 /** What the bot printed between the prompt of `command` (as `who`, when given) and the next prompt. */
 function replyTo(stdout: string, command: string, who = ''): string {
   const prompt = who ? `${who}@#incident> ${command}\n` : `> ${command}\n`;
@@ -149,10 +160,8 @@ describe('drill world in the console (npm start with nothing configured)', funct
     }
   });
 
-  it('without a usable PostgreSQL, serves the ledgers from an embedded PostgreSQL: audit, lock and reconcile end to end', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
-    try {
-      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+  it('without a usable PostgreSQL, serves the ledgers from an embedded PostgreSQL: audit, lock and reconcile end to end', () =>
+    inDrillDir(async (cwd) => {
       const script = [
         '/incident declare payments sev=1 ledger drill',
         '/ledger audit',
@@ -201,15 +210,10 @@ describe('drill world in the console (npm start with nothing configured)', funct
       // The re-audit after the copy, then alice's own: the rows legacy never got are there now.
       const after = stdout.slice(stdout.lastIndexOf('alice@#incident> /ledger audit'));
       assert.match(after, /missing_in_legacy 0, missing_in_cloud 0, mismatched 5, partial 1, invariant 1/);
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('with neither PostgreSQL nor the embedded one, says so at start and /ledger says exactly what is missing', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
-    try {
-      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+  it('with neither PostgreSQL nor the embedded one, says so at start and /ledger says exactly what is missing', () =>
+    inDrillDir(async (cwd) => {
       const run = await runDrill(
         ['/incident declare payments', '/ledger audit', '/ledger lock'],
         cwd,
@@ -227,10 +231,7 @@ describe('drill world in the console (npm start with nothing configured)', funct
         assert.match(reply, new RegExp(`the drill has no ledger databases for payments: ${missing.source}`));
         assert.doesNotMatch(reply, /APPROVAL NEEDED|Auditing/);
       }
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it('does not start when cloud credentials are set: the bot then talks to what they point at', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));

@@ -6,7 +6,8 @@ import { startDrillWorld, type DrillWorld } from '../../../src/drill/world.ts';
 import { loadScenario } from '../../../src/drill/scenario.ts';
 import { Story } from '../../../src/drill/story.ts';
 
-const NO_POSTGRES = 'postgres://postgres@127.0.0.1:1/postgres';
+// The story needs no ledger: no PostgreSQL, and no embedded one (its initdb would only slow these tests).
+const NO_LEDGER = { postgresUrl: 'postgres://postgres@127.0.0.1:1/postgres', embeddedLedger: false } as const;
 
 async function promValue(world: DrillWorld, query: string): Promise<number> {
   const res = await fetch(`${world.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
@@ -49,7 +50,7 @@ describe('drill story (injected clock)', () => {
 
   it('ramps memory, OOMKills the leaking pod, and 5xx follows; a shift to legacy lets it recover', async () => {
     let clock = Date.parse('2026-12-01T03:00:00Z');
-    world = await startDrillWorld({ timeFactor: 1, now: () => clock, postgresUrl: NO_POSTGRES });
+    world = await startDrillWorld({ timeFactor: 1, now: () => clock, ...NO_LEDGER });
     const startMemory = await promValue(world, MEMORY);
     const startErrors = await promValue(world, ERRORS);
     assert.ok(startMemory > 0.96 && startMemory < 0.98, String(startMemory));
@@ -98,7 +99,7 @@ describe('drill story (injected clock)', () => {
     world = await startDrillWorld({
       timeFactor: 0.05,
       now: () => clock,
-      postgresUrl: NO_POSTGRES,
+      ...NO_LEDGER,
       scenario: loadScenario('payments-leak'),
     });
     clock += 119_000 * 0.05;
