@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { TrafficRejectedError, type LayerCheck } from '../../../src/adapters/traffic.ts';
 import type { ArcTraffic } from '../../../src/config.ts';
+import { buildAdapters } from '../../../src/adapters-build.ts';
 import { ExternalServiceError } from '../../../src/errors.ts';
+import { createMetrics } from '../../../src/metrics.ts';
 import {
   arcAdapter,
   arcSection,
@@ -26,7 +28,8 @@ import {
   startControlConfig,
   type ControlConfigApi,
 } from '../../support/arc-control-config.ts';
-import { testConfig } from '../../support/bot.ts';
+import { CREDENTIALS } from '../../support/aws.ts';
+import { memoryLogger, testConfig } from '../../support/bot.ts';
 
 const CONTROLS = (gate: 'On' | 'Off'): Record<string, Control> => ({
   [LEGACY_RC]: { name: 'payments-legacy', state: 'Off' },
@@ -200,6 +203,27 @@ describe('ARC safety rules from the control-config API (local, SigV4, REST-JSON)
       /^could not read the panel's safety rules: ListSafetyRules was denied, HTTP 403 \(AccessDeniedException: User: .* is not authorized to perform: route53-recovery-control-config:ListSafetyRules on resource: .*\): grant route53-recovery-control-config:ListSafetyRules to the bot's role \(deploy\/aws\/iam-policy\.json, statement ArcReadSafetyRules\)\. Only the rules named in traffic\.arc\.safetyRules are known\.$/,
     );
     assert.ok(byId(all, 'arc-controls') && byId(all, 'arc-endpoints'), 'the other ARC checks still run');
+  });
+
+  it('the composition root points the client at AWS_ENDPOINT_URL_ROUTE53_RECOVERY_CONTROL_CONFIG with the env keys', async () => {
+    cluster = await startArcCluster({ rules: [KEEP_CLOUD] });
+    api = await startControlConfig(cluster);
+    const config = testConfig({ services: { payments: { traffic: { arc: arcSection(cluster) } } } });
+    const env = {
+      AWS_ENDPOINT_URL_ROUTE53_RECOVERY_CONTROL_CONFIG: api.endpoint,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    };
+    const built = buildAdapters(config, env, createMetrics({ defaults: false }), memoryLogger().log);
+    const arc = built.traffic?.payments?.arc;
+    assert.ok(arc?.checks);
+    const panel = byId(await arc.checks(await arc.read()), 'arc-panel-rules');
+    assert.match(panel?.detail ?? '', /^keep-cloud-on would refuse the shift now\./);
+    assert.deepEqual(
+      api.requests.map((r) => r.status),
+      [200],
+      'signed with the env keys and accepted',
+    );
   });
 
   it('preflight: says so when the API is unreachable, and rides out throttling', async () => {
