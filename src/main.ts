@@ -210,7 +210,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
     });
     env = { ...env, ...drill.env };
-    pointAtDrill(config, drill.prometheusUrl);
+    pointAtDrill(config, drill);
     banner.write(
       `=== DRILL: no cloud-safety.yml and no cloud credentials, so nothing real is touched. Simulated in this process:\n${drill.describe.map((line) => `  ${line}\n`).join('')}===\n`,
     );

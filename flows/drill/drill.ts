@@ -95,7 +95,7 @@ export async function startDrill(
   });
   try {
     const section = drillService(
-      { app: world.scenario.service, prometheusUrl: world.prometheusUrl },
+      { app: world.scenario.service, prometheusUrl: world.prometheusUrl, cdc: world.cdc },
       input.channel,
       context,
     );

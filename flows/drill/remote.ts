@@ -33,6 +33,8 @@ export interface DrillRecord {
   env: Record<string, string>;
   kubeconfig: string;
   prometheusUrl: string;
+  /** The drill's Kafka Connect (the ledger's CDC). */
+  cdc: { url: string; connector: string };
   ledger: { legacy: string; cloud: string };
 }
 
@@ -66,6 +68,7 @@ export function recordOf(
     env,
     kubeconfig: world.cluster.kubeConfig().exportConfig(),
     prometheusUrl: world.prometheusUrl,
+    cdc: { url: world.cdc.url, connector: world.cdc.connector },
     ledger: { legacy: world.ledger.legacy, cloud: world.ledger.cloud },
   };
 }

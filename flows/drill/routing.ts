@@ -155,7 +155,7 @@ export class Drills {
     let remote = this.#remote.get(service);
     if (!remote) {
       const section = drillService(
-        { app: record.app, prometheusUrl: record.prometheusUrl },
+        { app: record.app, prometheusUrl: record.prometheusUrl, cdc: record.cdc },
         record.channel,
         record.context,
       );

@@ -16,7 +16,7 @@ const CLOUD_ENV = 'CS_DRILL_CLOUD_DB_URL';
 
 /** The drill service's config: the scenario's service, pointed at this world's simulators. */
 export function drillService(
-  world: { app: string; prometheusUrl: string },
+  world: { app: string; prometheusUrl: string; cdc: { url: string; connector: string } },
   channel: string,
   context: string,
 ): Service {
@@ -53,6 +53,7 @@ export function drillService(
       required: ['account', 'payload'],
       doubleEntry: { group: 'txn_id', amount: 'amount', side: 'side', debit: 'debit', credit: 'credit' },
       window: '2h',
+      cdc: { kind: 'debezium', url: world.cdc.url, connector: world.cdc.connector },
       lock: { role: `${app.replace(/-/g, '_')}_cloud_writer` },
     },
     breaker: {

@@ -1,4 +1,5 @@
 // The Events API v2 adapter over pdjs: triggers with a routing key, no REST token involved.
+import { Agent } from 'node:https';
 import { event } from '@pagerduty/pdjs';
 import { ConfigError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
@@ -13,6 +14,8 @@ export interface PdjsEventsOptions {
   metrics?: Metrics;
   timeoutMs?: number;
   retryTimeoutMs?: number;
+  /** PEM certificate(s) to trust for the Events host besides the system's (a TLS-inspecting proxy, the drill). */
+  ca?: string;
 }
 
 /** Events API v2 through pdjs: a trigger with a routing key, no REST token involved. */
@@ -21,6 +24,7 @@ export class PdjsPagerDutyEvents implements PagerDutyEvents {
   #metrics: Metrics | undefined;
   #timeoutMs: number;
   #retryTimeoutMs: number;
+  #agent: Agent | undefined;
 
   constructor(opts: PdjsEventsOptions = {}) {
     const url = opts.eventsUrl ?? 'https://events.pagerduty.com';
@@ -42,6 +46,7 @@ export class PdjsPagerDutyEvents implements PagerDutyEvents {
     this.#metrics = opts.metrics;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#retryTimeoutMs = opts.retryTimeoutMs ?? 2000;
+    this.#agent = opts.ca ? new Agent({ ca: opts.ca }) : undefined;
   }
 
   async trigger(input: TriggerInput): Promise<{ dedupKey: string }> {
@@ -69,6 +74,8 @@ export class PdjsPagerDutyEvents implements PagerDutyEvents {
           },
           requestTimeout: 0,
           retryTimeout: this.#retryTimeoutMs,
+          // pdjs hands its options to node-fetch, which takes the agent (and with it the extra CA).
+          ...(this.#agent ? { agent: this.#agent } : {}),
           signal: AbortSignal.timeout(this.#timeoutMs),
         } as Parameters<typeof event>[0])) as unknown as PdResponse;
       } catch (err) {

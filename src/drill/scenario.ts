@@ -28,6 +28,10 @@ export const FAULTS = {
   'legacy-unhealthy': "Route 53's health check on legacy turns unhealthy (2 of 8 checkers)",
   'legacy-healthy': "Route 53's health check on legacy is healthy again (8 of 8 checkers)",
   'exec-slow': 'the kubelet takes 3 s to start each exec (a node under pressure)',
+  'cdc-failed':
+    "the CDC connector's task fails (Debezium: replication slot in use); cloud writes stop reaching legacy",
+  'cdc-restarted':
+    "the CDC connector's failed task is restarted (as `POST /connectors/<name>/restart?includeTasks=true&onlyFailed=true` does)",
 } as const;
 export type FaultName = keyof typeof FAULTS;
 const FaultName = z.enum(Object.keys(FAULTS) as [FaultName, ...FaultName[]], {
@@ -92,6 +96,14 @@ const Scenario = z
       /** Double-entry groups whose debits and credits no longer balance on the cloud side. */
       unbalanced: z.number().int().min(0).default(0),
     }),
+    /** The CDC carrying cloud writes back to legacy (Debezium on Kafka Connect): running, or failed at the start. */
+    cdc: z
+      .strictObject({
+        state: z.enum(['RUNNING', 'FAILED']).default('RUNNING'),
+        /** How long a restarted task reports RESTARTING before it runs again, at time factor 1. */
+        restart: StoryTime.default(30_000),
+      })
+      .default({ state: 'RUNNING', restart: 30_000 }),
     faults: z.array(z.strictObject({ at: StoryTime, fault: FaultName })).default([]),
     /** The cluster's pod network: whether its plugin enforces NetworkPolicy, and how long it takes to program one. */
     network: z

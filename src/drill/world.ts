@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { FakeCluster, NAMESPACE, type ClusterWorld, type PodSpecInput } from './kubernetes.ts';
 import { DrillControlPlane } from './kubernetes-control.ts';
 import { LOCAL_BIND, type DrillBind } from './bind.ts';
+import { startKafkaConnect, type KafkaConnectServer } from './kafka-connect.ts';
 import { startLedger } from './ledger.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
@@ -42,6 +43,8 @@ export interface DrillWorld {
   env: Record<string, string>;
   /** Base URL of the simulated Prometheus query API. */
   prometheusUrl: string;
+  /** The ledger's CDC: a Kafka Connect REST API running a Debezium connector (`ledger.cdc` kind debezium). */
+  cdc: KafkaConnectServer;
   /** One line per service, for the banner. */
   describe: string[];
   scenario: Scenario;
@@ -76,6 +79,8 @@ export function hasCloudCredentials(env: NodeJS.ProcessEnv): boolean {
 const MiB = 1024 * 1024;
 /** What the app image carries: the dump tools, and nc for the isolation probe. */
 const POD_TOOLS = new Set(['sh', 'jcmd', 'sha256sum', 'wc', 'tail', 'head', 'rm', 'nc']);
+/** The drill's CDC connector (the example config's sync is called ledger_sync too). */
+export const CDC_CONNECTOR = 'ledger_sync';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -201,7 +206,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     return total === 0 ? 0.5 : cloud / total;
   };
   const injected: { at: number; fault: FaultName }[] = [];
-  const started: { cluster?: FakeCluster } = {};
+  const started: { cluster?: FakeCluster; cdc?: KafkaConnectServer } = {};
   const story: Story = new Story({
     scenario,
     timeFactor: opts.timeFactor,
@@ -237,6 +242,12 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       case 'exec-slow':
         if (started.cluster) started.cluster.execStartMs = 3000;
         return FAULTS[fault];
+      case 'cdc-failed':
+        started.cdc?.fail();
+        return FAULTS[fault];
+      case 'cdc-restarted':
+        started.cdc?.restart();
+        return FAULTS[fault];
     }
   }
   const kube = await startKubernetes(story, scenario, now, opts.timeFactor, bind);
@@ -246,6 +257,14 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
     bind,
   });
+  const cdc = await startKafkaConnect({
+    connector: CDC_CONNECTOR,
+    state: scenario.cdc.state,
+    restartMs: Math.max(250, Math.round(scenario.cdc.restart * opts.timeFactor)),
+    now,
+    bind,
+  });
+  started.cdc = cdc;
   const ledger = await startLedger(
     opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     scenario,
@@ -271,6 +290,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     cluster,
     env,
     prometheusUrl: prometheus.url,
+    cdc,
     ledger: {
       legacy: ledger.legacy,
       cloud: ledger.cloud,
@@ -287,11 +307,13 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       !('missing' in ledger)
         ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
         : `ledger: ${ledger.missing}`,
+      `Kafka Connect ${cdc.url} (CDC connector ${CDC_CONNECTOR}, task ${cdc.state()}: cloud writes flow back to legacy)`,
     ],
     stop: async () => {
       await route53.stop();
       await cluster.stop();
       await prometheus.stop();
+      await cdc.stop();
       if ('stop' in ledger) await ledger.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -80,10 +80,10 @@ describe('drill world in the console (npm start with nothing configured)', funct
       assert.match(contain, /Legacy health \(Route 53\): healthy/);
       // The requester cannot approve; bob, an approver, can, and the real SDK waits for the simulated INSYNC.
       assert.match(
-        replyTo(stdout, '/click 1', 'alice'),
+        replyTo(stdout, '/click approve', 'alice'),
         /You requested this change, so a second person must approve it \(@sre-leads\)/,
       );
-      const approve = replyTo(stdout, '/click 1', 'bob');
+      const approve = replyTo(stdout, '/click approve', 'bob');
       assert.match(approve, /EXECUTING: SHIFT PAYMENTS TO LEGACY 100% \(ROUTE 53\)/);
       assert.match(approve, /Approved by: bob/);
       assert.match(stdout, /DNS: ✔ in sync/);
@@ -107,11 +107,41 @@ describe('drill world in the console (npm start with nothing configured)', funct
         assert.match(ledger, /The audit FAILED: .*127\.0\.0\.1:5432\/cs_drill_legacy_\S+ as postgres is/);
       }
 
-      assert.match(replyTo(stdout, '/breaker status'), /payments's breaker has never been armed/);
+      if (/PostgreSQL ledgers cs_drill_legacy_/.test(stderr)) {
+        // Lock (one approver), then reconcile (two, under the example's "ledger writes" policy) and the re-audit.
+        assert.match(replyTo(stdout, '/ledger lock'), /APPROVAL NEEDED: LOCK CLOUD WRITERS/);
+        assert.match(
+          stdout,
+          /✔ Revoked DELETE, INSERT, UPDATE from payments_cloud_writer on public\.ledger_entries/,
+        );
+        assert.match(
+          stdout,
+          /Approvals: 2 of 2 approvals: ✓ @bob, ✓ @dave; quorum met \(policy: ledger writes\)/,
+        );
+        assert.match(stdout, /✔ Copied 4 row\(s\) into legacy .*missing_in_legacy 4 → 0/);
+      }
+      // CDC is read through the production Debezium check from the simulated Kafka Connect.
+      assert.match(
+        stderr,
+        /Kafka Connect http:\/\/127\.0\.0\.1:\d+ \(CDC connector ledger_sync, task RUNNING/,
+      );
+      assert.match(replyTo(stdout, '/breaker arm'), /APPROVAL NEEDED: ARM PAYMENTS'S CIRCUIT BREAKER/);
+      assert.match(stdout, /✔ Armed\. The breaker evaluates every 30s/);
+      assert.match(
+        replyTo(stdout, '/canary start steps=5,25 bake=2m'),
+        /APPROVAL NEEDED: CANARY PAYMENTS TO CLOUD 5% → 25% \(BAKE 2M EACH\)/,
+      );
+      assert.match(stdout, /Step 1: cloud 5% written/);
       const preflight = replyTo(stdout, '/preflight');
+      assert.match(preflight, /✔ CDC sync running, lag within bounds — PASS/);
+      assert.match(preflight, /✔ Breaker armed — PASS/);
       assert.match(preflight, /✔ Legacy is healthy — PASS/);
       assert.match(preflight, /✔ Every breaker condition's query returns data for both stacks — PASS/);
       assert.match(replyTo(stdout, '/timeline'), /🔒 Hash chain verified: \d+ events/);
+      assert.match(
+        replyTo(stdout, '/incident resolve traffic on legacy, ledger reconciled'),
+        /Resolved \*?INC-1/,
+      );
       const postmortem = replyTo(stdout, '/postmortem');
       assert.match(postmortem, /📎 Post-mortem draft INC-1 \(payments\)/);
       assert.match(postmortem, /POST-MORTEM DRAFT/);

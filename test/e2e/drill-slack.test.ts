@@ -328,6 +328,12 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
       audit?.summary ?? '',
       /missing_in_legacy 80, missing_in_cloud 6, mismatched 21, partial 5, invariant 4, in flight 0 over 8074 rows/,
     );
+    // Its CDC connector failed (why the ledgers diverged), read from the drill's Kafka Connect.
+    assert.deepEqual((audit?.data as { cdc?: unknown }).cdc, {
+      healthy: false,
+      detail:
+        'task 0 is FAILED (org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change event producer. This connector will be stopped.)',
+    });
     assert.deepEqual(real.hits, []);
   });
 
