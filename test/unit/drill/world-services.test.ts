@@ -12,6 +12,7 @@ import { pointAtDrill } from '../../../src/startup.ts';
 import { DRILL_CLOUD_TG, DRILL_LEGACY_TG, DRILL_LISTENER } from '../../../src/drill/elbv2.ts';
 import { startDrillWorld, type DrillWorld } from '../../../src/drill/world.ts';
 import { memoryLogger } from '../../support/bot.ts';
+import { CW_ERRORS, CW_MEMORY } from '../../support/drill-cloudwatch.ts';
 
 const NO_POSTGRES = 'postgres://postgres@127.0.0.1:1/postgres';
 const REAL = [
@@ -86,34 +87,8 @@ describe('drill world: ELBv2, CloudWatch and PagerDuty behind the production ada
     payments.breaker.source = BreakerSource.parse({ cloudwatch: { region: 'us-east-1' } });
     const adapters = buildAdapters(config, env, createMetrics({ defaults: false }), memoryLogger().log);
     const deps = { adapters, now: () => new Date(clock()) };
-    const dims = {
-      LoadBalancer: 'app/payments-edge/50dc6c495c0c9188',
-      TargetGroup: 'targetgroup/payments-cloud/2453ed029918f21f',
-    };
-
-    const memory = await latestValues(deps, payments.breaker, 'payments', {
-      expression: 'm1 / 100',
-      metrics: {
-        m1: {
-          namespace: 'ContainerInsights',
-          metricName: 'pod_memory_utilization_over_pod_limit',
-          dimensions: { ClusterName: 'drill', Namespace: 'payments', Service: 'payments-cloud' },
-          stat: 'Maximum',
-        },
-      },
-    });
-    const errors = await latestValues(deps, payments.breaker, 'payments', {
-      expression: 'IF(m2 >= 300, m3 / m2, 0)',
-      metrics: {
-        m2: { namespace: 'AWS/ApplicationELB', metricName: 'RequestCount', dimensions: dims, stat: 'Sum' },
-        m3: {
-          namespace: 'AWS/ApplicationELB',
-          metricName: 'HTTPCode_Target_5XX_Count',
-          dimensions: dims,
-          stat: 'Sum',
-        },
-      },
-    });
+    const memory = await latestValues(deps, payments.breaker, 'payments', CW_MEMORY);
+    const errors = await latestValues(deps, payments.breaker, 'payments', CW_ERRORS);
 
     // The story runs on (twenty times real speed) while the test reads it: close, not equal.
     const near = (a: number | undefined, b: number) => Math.abs((a ?? -1) - b) < 0.005;
