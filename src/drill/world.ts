@@ -9,6 +9,7 @@ import {
   DRILL_CLOUD_TG,
   DRILL_LEGACY_TG,
   DRILL_LISTENER,
+  ELB_FAIL_AFTER_COMMIT,
   drillLoadBalancer,
   startElbv2Server,
   type Elbv2Server,
@@ -193,6 +194,8 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
   });
   // The ALB sits behind the cloud record and starts forwarding everything to the cloud target group.
   const elbv2 = await startElbv2Server({ ...drillLoadBalancer(0, 100), now });
+  // PagerDuty's Events API takes a few seconds to turn a trigger into an incident.
+  const pagerduty = await startDrillPagerDuty({ service: scenario.service, ingestionMs: 2000, now });
   const albCloud = () => {
     const weights = elbv2.weights(DRILL_LISTENER);
     const total = Object.values(weights).reduce((sum, w) => sum + w, 0);
@@ -247,6 +250,15 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
         route53.setHealth(DRILL_HEALTH_CHECK, 8);
         elbv2.setTargetHealth(DRILL_LEGACY_TG, 'healthy');
         return FAULTS[fault];
+      case 'alb-throttling':
+        elbv2.throttleNext(5);
+        return FAULTS[fault];
+      case 'alb-fail-after-commit':
+        elbv2.failNext('ModifyListener', 1, ELB_FAIL_AFTER_COMMIT);
+        return FAULTS[fault];
+      case 'pagerduty-rate-limit':
+        pagerduty.server.throttleNext(5);
+        return FAULTS[fault];
       case 'exec-slow':
         if (started.cluster) started.cluster.execStartMs = 3000;
         return FAULTS[fault];
@@ -263,8 +275,6 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     sample: storyMetrics(story, cloudShare, scenario.errors.base),
     now,
   });
-  // PagerDuty's Events API takes a few seconds to turn a trigger into an incident.
-  const pagerduty = await startDrillPagerDuty({ service: scenario.service, ingestionMs: 2000, now });
   const ledger = await startLedger(
     opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     scenario,

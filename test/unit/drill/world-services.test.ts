@@ -80,6 +80,21 @@ describe('drill world: ELBv2, CloudWatch and PagerDuty behind the production ada
     assert.deepEqual(real, []);
   });
 
+  it('/drill inject alb-fail-after-commit: the ALB commits and answers 500, and the adapter reads back the truth', async () => {
+    const { world, config, env } = await drill();
+    const alb = buildAdapters(config, env, createMetrics({ defaults: false }), memoryLogger().log).traffic
+      ?.payments?.alb;
+    assert.ok(alb);
+
+    const said = world.inject('alb-fail-after-commit');
+    const receipt = await alb.shift(await alb.read(), { legacy: 100, cloud: 0 }, { comment: 'drill' });
+
+    assert.match(said, /commits, then answers HTTP 500 InternalFailure/);
+    assert.equal(world.elbv2.refused.InternalFailure, 1);
+    assert.match(receipt.observed ?? '', /ModifyListener .*500.*the change was applied/);
+    assert.equal(world.cloudShare(), 0);
+  });
+
   it('a breaker reading CloudWatch gets the story: memory of the worst pod and the 5xx ratio', async () => {
     const { world, config, env } = await drill();
     const payments = config.services.payments;
