@@ -12,7 +12,9 @@ import tseslint from 'typescript-eslint';
  * - adapter: one per outside service, returning our own types;
  * - store: the Redis and in-memory implementations of the store port;
  * - drill: the embedded simulated cloud;
- * - step: the runbook steps (flows) and their commands;
+ * - step: one element per runbook step folder, `flows/<step>/`; another step reaches it only through its public
+ *   entry, `index.ts` (the interfaces it offers other steps), and the step list through `step.ts`;
+ * - commands: the step list and the command plumbing every step shares (`commands/`);
  * - domain: the rules and types of the runbook, knowing no adapter, chat, store implementation or step.
  */
 const elements = [
@@ -22,7 +24,10 @@ const elements = [
   { type: 'adapter', pattern: 'src/adapters/**', partialMatch: false },
   { type: 'store', pattern: 'src/store/{redis,memory,connect,slots}.ts', mode: 'file' },
   { type: 'drill', pattern: 'src/drill/**', partialMatch: false },
-  { type: 'step', pattern: ['flows/**', 'commands/**'], partialMatch: false },
+  { type: 'step', pattern: 'flows/*', mode: 'folder', capture: ['step'] },
+  // A file straight under flows/ belongs to no step folder; it still obeys the step's rules.
+  { type: 'step', pattern: 'flows/*.ts', mode: 'file', capture: ['step'] },
+  { type: 'commands', pattern: 'commands/**', partialMatch: false },
   { type: 'domain', pattern: ['src/*.ts', 'src/store/store.ts'], mode: 'file' },
   { type: 'domain', pattern: 'src/{postmortem,chart}/**', partialMatch: false },
 ];
@@ -32,15 +37,22 @@ const allow = (from, to) => ({
   allow: { to: { element: { types: { anyOf: to } } } },
 });
 
+/** Another step's public entry: `index.ts` for the steps, `step.ts` (the step's one value) for the step list too. */
+const stepEntry = (files) => ({ element: { type: 'step', fileInternalPath: files } });
+
 export const layerRules = [
   allow('domain', ['domain']),
   allow('adapter', ['adapter', 'domain']),
   allow('store', ['store', 'domain']),
   allow('chat', ['chat', 'domain']),
   allow('transport', ['transport', 'chat', 'domain', 'root']),
-  allow('step', ['step', 'chat', 'adapter', 'domain', 'root']),
+  allow('step', ['commands', 'chat', 'adapter', 'domain', 'root']),
+  // Inside one step folder everything is internal (not checked); across steps, only the other's index.ts.
+  { from: { element: { type: 'step' } }, allow: { to: stepEntry('index.ts') } },
+  allow('commands', ['commands', 'chat', 'adapter', 'domain', 'root']),
+  { from: { element: { type: 'commands' } }, allow: { to: stepEntry(['index.ts', 'step.ts']) } },
   allow('drill', ['drill', 'adapter', 'domain']),
-  allow('root', ['root', 'transport', 'chat', 'adapter', 'store', 'drill', 'step', 'domain']),
+  allow('root', ['root', 'transport', 'chat', 'adapter', 'store', 'drill', 'step', 'commands', 'domain']),
 ];
 
 export default tseslint.config(

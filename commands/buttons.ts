@@ -4,7 +4,7 @@ import { parseButtonValue, type PressOrigin } from '../src/approval-binding.ts';
 import type { ButtonPress } from '../src/chat/chat.ts';
 import { errorMessage, notice } from '../src/chat/blocks/common.ts';
 import type { Deps } from '../src/deps.ts';
-import { debugContainerCapture } from '../flows/telemetry/debug.ts';
+import { debugContainerCapture } from '../flows/telemetry/index.ts';
 import type { Actor } from '../src/timeline.ts';
 
 function originOf(press: ButtonPress): PressOrigin {

@@ -1,5 +1,6 @@
 // What a slash command is: its contract (name, usage, examples) and how it parses and runs.
 import type { CommandInvocation } from '../src/chat/chat.ts';
+import type { HelpEntry } from '../src/chat/blocks/common.ts';
 import type { Deps } from '../src/deps.ts';
 import type { Incident } from '../src/incident.ts';
 import type { Actor } from '../src/timeline.ts';
@@ -10,6 +11,8 @@ export interface CommandContext {
   deps: Deps;
   /** The channel's active incident, when there is one. */
   incident: Incident | null;
+  /** Every command the bot dispatches, from the step list (what /incident help lists). */
+  commands: readonly HelpEntry[];
 }
 
 export interface CommandSpec {

@@ -7,7 +7,6 @@ import { breakerStep } from '../flows/breaker/step.ts';
 import { canaryStep } from '../flows/canary/step.ts';
 import { containStep } from '../flows/contain/step.ts';
 import { drillStep } from '../flows/drill/step.ts';
-import { setHelpRegistry } from '../flows/incident/command.ts';
 import { incidentStep } from '../flows/incident/step.ts';
 import { ledgerStep } from '../flows/ledger/step.ts';
 import { postmortemStep } from '../flows/postmortem/step.ts';
@@ -69,8 +68,7 @@ export function stepParts(steps: Step[] = STEPS): {
   return { commands, buttons, reactions: steps.flatMap((step) => step.reactions ?? []), forms };
 }
 
-/** Registers every step's handlers and timers (before the scheduler starts); /incident help lists the commands. */
+/** Registers every step's handlers and timers (before the scheduler starts). */
 export function registerSteps(deps: Deps, options: StepOptions, steps: Step[] = STEPS): void {
-  setHelpRegistry(() => steps.flatMap((step) => step.commands ?? []));
   for (const step of steps) step.register?.(deps, options);
 }

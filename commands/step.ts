@@ -1,6 +1,6 @@
 // What a runbook step adds to the bot, declared in one value: its commands, its buttons and reactions, and the
 // handlers it registers (approval kinds, durable timers, periodic sweeps). `commands/index.ts` lists the steps.
-import type { BreakerOptions } from '../flows/breaker/evaluator.ts';
+import type { BreakerOptions } from '../flows/breaker/index.ts';
 import type { ButtonHandler, FormHandler, ReactionHandler } from '../src/bot.ts';
 import type { Deps } from '../src/deps.ts';
 import type { CommandSpec } from './command.ts';

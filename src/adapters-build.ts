@@ -19,6 +19,7 @@ import { TerraformCli } from './adapters/terraform.ts';
 import { AlbTrafficAdapter, regionOfArn } from './adapters/alb.ts';
 import { Route53TrafficAdapter } from './adapters/route53.ts';
 import { ArcTrafficAdapter, type ArcEndpoint } from './adapters/arc-adapter.ts';
+import { ArcControlConfig } from './adapters/arc-control-config.ts';
 import { Route53Account } from './adapters/route53-account.ts';
 import type { ServiceTraffic } from './adapters/traffic.ts';
 import { StatuspageClient } from './adapters/statuspage.ts';
@@ -56,6 +57,7 @@ function buildTraffic(
   const route53Account = new Route53Account();
   const elb = new Map<string, ElasticLoadBalancingV2Client>();
   const arc = new Map<string, Route53RecoveryClusterClient>();
+  let controlConfig: ArcControlConfig | undefined;
   for (const [service, { traffic: section }] of Object.entries(config.services)) {
     if (!section) continue;
     const layers: ServiceTraffic = {};
@@ -76,11 +78,20 @@ function buildTraffic(
       });
     }
     if (section.arc) {
+      // The panel's safety rules come from the control-config API (us-west-2), read by /preflight only.
+      controlConfig ??= new ArcControlConfig({
+        metrics,
+        ...(env.AWS_ENDPOINT_URL_ROUTE53_RECOVERY_CONTROL_CONFIG
+          ? { endpoint: env.AWS_ENDPOINT_URL_ROUTE53_RECOVERY_CONTROL_CONFIG }
+          : {}),
+        ...awsCredentials(env),
+      });
       // One client per Regional cluster endpoint; a short timeout so a hung endpoint hands over to the next one.
       layers.arc = new ArcTrafficAdapter({
         config: section.arc,
         metrics,
         log,
+        controlConfig,
         clientFor: (ep: ArcEndpoint) => {
           const key = `${ep.region} ${ep.endpoint}`;
           let client = arc.get(key);

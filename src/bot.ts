@@ -1,7 +1,7 @@
 // The transport-independent bot: authorises and dispatches commands, buttons and reactions; every transport calls it.
 import { randomUUID } from 'node:crypto';
 import type { ButtonPress, CommandInvocation, FormSubmission, Message, ReactionAdded } from './chat/chat.ts';
-import { errorMessage } from './chat/blocks/common.ts';
+import { errorMessage, type HelpEntry } from './chat/blocks/common.ts';
 import { outgoingMessage } from './chat/redacting.ts';
 import type { Deps } from './deps.ts';
 import { AccessError, ExternalServiceError, isUserFacing, UsageError } from './errors.ts';
@@ -9,10 +9,16 @@ import type { Incident } from './incident.ts';
 import type { Outcome } from './metrics.ts';
 import type { Actor } from './timeline.ts';
 
-export interface CommandEntry {
-  name: string;
+export interface CommandEntry extends HelpEntry {
   readOnly?: boolean;
-  run(ctx: { inv: CommandInvocation; actor: Actor; deps: Deps; incident: Incident | null }): Promise<void>;
+  /** `commands` is every command this bot dispatches (what /incident help lists). */
+  run(ctx: {
+    inv: CommandInvocation;
+    actor: Actor;
+    deps: Deps;
+    incident: Incident | null;
+    commands: readonly HelpEntry[];
+  }): Promise<void>;
 }
 
 export type ButtonHandler = (press: ButtonPress, actor: Actor, deps: Deps) => Promise<void>;
@@ -38,14 +44,22 @@ export interface BotParts {
   forms?: FormHandler[];
 }
 
+/** Bumped by the replica Slack told that a user group changed; every replica watches it (Slack tells only one). */
+const GROUPS_CHANGED = 'access:groups:changed';
+/** How often each replica looks: a removal from an approver group counts everywhere within this. */
+export const GROUPS_POLL_MS = 2000;
+
 export class Bot {
   readonly deps: Deps;
   #parts: BotParts;
   #started = false;
+  /** The last value of GROUPS_CHANGED this replica has acted on. */
+  #groupsSeen: string | null = null;
 
   constructor(deps: Deps, parts: BotParts) {
     this.deps = deps;
     this.#parts = parts;
+    deps.scheduler.every('groups-changed', GROUPS_POLL_MS, () => this.followGroupChanges());
   }
 
   get commandNames(): string[] {
@@ -72,7 +86,7 @@ export class Bot {
         );
       }
       const incident = await deps.incidents.active(inv.channel);
-      await spec.run({ inv, actor, deps, incident });
+      await spec.run({ inv, actor, deps, incident, commands: this.#parts.commands });
     } catch (err) {
       outcome = await this.#reportError(err, inv.respond, { command: inv.command, user: actor.id });
     }
@@ -136,8 +150,24 @@ export class Bot {
     await deps.incidents.home.opened(user);
   }
 
-  /** A user group's members changed (Slack's subteam_members_changed): forget cached memberships on this replica. */
-  handleGroupsChanged(): void {
+  /**
+   * A user group's members changed (Slack's subteam_members_changed, delivered to one replica): forget cached
+   * memberships here at once, and tell the other replicas through the store (they look every GROUPS_POLL_MS).
+   */
+  async handleGroupsChanged(): Promise<void> {
+    this.#forgetGroups();
+    this.#groupsSeen = String(await this.deps.store.incr(GROUPS_CHANGED));
+  }
+
+  /** Another replica heard that a group changed: forget this replica's cached memberships too. */
+  async followGroupChanges(): Promise<void> {
+    const now = await this.deps.store.get(GROUPS_CHANGED);
+    if (now === this.#groupsSeen) return;
+    this.#groupsSeen = now;
+    this.#forgetGroups();
+  }
+
+  #forgetGroups(): void {
     this.deps.access.forgetGroups();
     this.deps.chat.forgetGroups?.();
   }

@@ -32,8 +32,10 @@ import { TimelineLog } from './timeline-log.ts';
 import { integrationRoutes, registerIntegrations } from '../flows/integrations/index.ts';
 import { checkPolicies } from '../flows/approval/policy-check.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
+import { missingLedgers } from './drill/ledger-choice.ts';
 import { buildAdapters } from './adapters-build.ts';
 import { Drills } from '../flows/drill/routing.ts';
+import { drillBindFromEnv } from './drill/bind.ts';
 import {
   chooseMode,
   configPath,
@@ -86,6 +88,7 @@ export function buildBot(opts: BuildOptions): Bot {
   const drills = new Drills({
     everywhere: opts.drillWorld ?? false,
     ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
+    bind: drillBindFromEnv(env),
   });
   const chat = drills.markChat(redactingChat(opts.chat, opts.redactor));
   const tasks = new Tasks(opts.log);
@@ -208,7 +211,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
     });
     env = { ...env, ...drill.env };
-    pointAtDrill(config, drill.prometheusUrl);
+    pointAtDrill(config, drill);
     banner.write(
       `=== DRILL: no cloud-safety.yml and no cloud credentials, so nothing real is touched. Simulated in this process:\n${drill.describe.map((line) => `  ${line}\n`).join('')}===\n`,
     );
@@ -247,7 +250,19 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       out: process.stdout,
       filesDir: env.CONSOLE_FILES_DIR ?? './console-files',
     });
-    const bot = buildBot({ config, store, chat, log, redactor, env, metrics, drillWorld: Boolean(drill) });
+    // A drill with no ledger databases at all: /ledger says what is missing instead of a connection error.
+    const missing = drill?.ledger.missing;
+    const bot = buildBot({
+      config,
+      store,
+      chat,
+      log,
+      redactor,
+      env,
+      metrics,
+      drillWorld: Boolean(drill),
+      ...(missing ? { adapters: { ledger: missingLedgers(config, missing) } } : {}),
+    });
     checkPolicies(config, bot.deps.approvals.kinds(), path);
     routes.push(...integrationRoutes(bot.deps, env));
     await bot.start();

@@ -121,11 +121,19 @@ export function drillScenario(env: NodeJS.ProcessEnv): Scenario {
 }
 
 /** Points every Prometheus the config names at the drill's simulated query API. */
-export function pointAtDrill(config: Config, prometheusUrl: string): void {
+export function pointAtDrill(
+  config: Config,
+  world: { prometheusUrl: string; cdc: { url: string; connector: string } },
+): void {
+  const { prometheusUrl } = world;
   for (const service of Object.values(config.services)) {
     if (service.breaker && 'prometheus' in service.breaker.source)
       service.breaker.source.prometheus = prometheusUrl;
     if (service.kubernetes?.prometheus) service.kubernetes.prometheus.url = prometheusUrl;
+    // The machine's PostgreSQL cannot run logical replication between the drill's databases (wal_level): the
+    // drill's CDC is Debezium on a simulated Kafka Connect, read through the production debezium check.
+    if (service.ledger?.cdc)
+      service.ledger.cdc = { kind: 'debezium', url: world.cdc.url, connector: world.cdc.connector };
   }
 }
 

@@ -11,7 +11,7 @@ import type { Scheduler } from '../../src/scheduler.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { Tasks, Throttle } from '../../src/tasks.ts';
 import type { Actor, Step } from '../../src/timeline.ts';
-import type { Incidents } from '../incident/incident.ts';
+import type { Incidents } from '../incident/index.ts';
 
 export interface ExecutionContext {
   /** Reports progress: lands on the timeline and on the card. */

@@ -12,10 +12,10 @@ import { UsageError } from '../../src/errors.ts';
 import { BREAKER_ARMED, BREAKER_DISARMED } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import type { Actor } from '../../src/timeline.ts';
-import type { ActionHandler } from '../approval/approval.ts';
+import type { ActionHandler } from '../approval/index.ts';
 import { breakerConfig, EVALUATOR_LEASE, getBreaker, updateBreaker, type BreakerState } from './state.ts';
-import { getCanary, pauseCanaryForDisarm } from '../canary/canary.ts';
-import { trafficOf } from '../contain/contain.ts';
+import { getCanary, pauseCanaryForDisarm } from '../canary/index.ts';
+import { trafficOf } from '../contain/index.ts';
 import { timelineFor } from './notify.ts';
 
 export const BREAKER_ARM = 'breaker.arm';

@@ -8,7 +8,7 @@ import { formatDuration } from '../../src/duration.ts';
 import { BREAKER_INCONCLUSIVE, BREAKER_PAGED } from '../../src/events.ts';
 import { getJson } from '../../src/store/store.ts';
 import { getBreaker, type BreakerState } from './state.ts';
-import type { BreakerPage } from '../pagerduty/mirror.ts';
+import type { BreakerPage } from '../pagerduty/index.ts';
 import { breakerChart } from './chart.ts';
 import type { EvaluatorContext } from './options.ts';
 

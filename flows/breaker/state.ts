@@ -1,5 +1,5 @@
 // The breaker's stored state per service (read by the breaker, the canary, preflight and /breaker status).
-import type { BreakerPage } from '../pagerduty/mirror.ts';
+import type { BreakerPage } from '../pagerduty/index.ts';
 import type { ConditionJudgement } from './conditions.ts';
 import type { BreakerSettings, Counters, Evaluation } from './rules.ts';
 import type { Breaker } from '../../src/config.ts';

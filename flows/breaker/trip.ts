@@ -6,9 +6,9 @@ import { UsageError } from '../../src/errors.ts';
 import { BREAKER_PAGED, BREAKER_TRIPPED, type BreakerTripEventData } from '../../src/events.ts';
 import { withLease } from '../../src/lease.ts';
 import { getBreaker, updateBreaker, type BreakerState, type TripRecord } from './state.ts';
-import { haltCanaryForTrip } from '../canary/canary.ts';
-import { shiftWithRetry } from '../shift/retry.ts';
-import type { BreakerPage } from '../pagerduty/mirror.ts';
+import { haltCanaryForTrip } from '../canary/index.ts';
+import { shiftWithRetry } from '../shift/index.ts';
+import type { BreakerPage } from '../pagerduty/index.ts';
 import { homeChannel, notify } from './notify.ts';
 import type { EvaluatorContext } from './options.ts';
 

@@ -3,7 +3,7 @@ import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
 import { CANARY_COMPLETED, CANARY_PAUSED } from '../../src/events.ts';
-import { getBreaker } from '../breaker/state.ts';
+import { getBreaker } from '../breaker/index.ts';
 import { judgeBake } from './judge.ts';
 import { abortCanary, pauseCanary } from './controls.ts';
 import {

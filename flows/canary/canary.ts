@@ -1,7 +1,6 @@
 // Step D: canary phases. An approved schedule raises the cloud share step by step while the breaker watches each bake.
 import { LAYER_NAME } from '../../src/adapters/traffic.ts';
 import type { Action, ActionResult } from '../../src/actions.ts';
-import { canaryView } from '../breaker/blocks.ts';
 import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';
@@ -9,10 +8,10 @@ import { CANARY_STARTED } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import { updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
-import type { ActionHandler } from '../approval/approval.ts';
-import { breakerConfig, getBreaker } from '../breaker/state.ts';
-import { readTraffic } from '../contain/contain.ts';
-import { runPreflight, type PreflightReport } from '../preflight/preflight.ts';
+import type { ActionHandler } from '../approval/index.ts';
+import { breakerConfig, canaryView, getBreaker } from '../breaker/index.ts';
+import { readTraffic } from '../contain/index.ts';
+import { runPreflight, type PreflightReport } from '../preflight/index.ts';
 import { bakeDone } from './bake.ts';
 import {
   type CanaryBasis,

@@ -1,7 +1,6 @@
 // /canary start|pause|resume|abort: ramp the cloud share back up in small approved steps the breaker guards.
 import { abortCanary, pauseCanary, requestCanary, resumeCanary } from './canary.ts';
-import { breakerConfig, getBreaker } from '../breaker/state.ts';
-import { preflightMessage } from '../breaker/blocks.ts';
+import { breakerConfig, getBreaker, preflightMessage } from '../breaker/index.ts';
 import { notice } from '../../src/chat/blocks/common.ts';
 import { formatDuration, parseDuration } from '../../src/duration.ts';
 import { UsageError } from '../../src/errors.ts';

@@ -5,9 +5,9 @@ import { UsageError } from '../../src/errors.ts';
 import { CANARY_ABORTED, CANARY_PAUSED, CANARY_RESUMED, CANARY_ROLLED_BACK } from '../../src/events.ts';
 import { updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
-import { getBreaker } from '../breaker/state.ts';
-import type { ShiftOutcome } from '../contain/contain.ts';
-import { shiftWithRetry } from '../shift/retry.ts';
+import { getBreaker } from '../breaker/index.ts';
+import type { ShiftOutcome } from '../contain/index.ts';
+import { shiftWithRetry } from '../shift/index.ts';
 import {
   type CanaryState,
   MAX_ABORT_ATTEMPTS,

@@ -2,8 +2,7 @@
 import type { Deps } from '../../src/deps.ts';
 import { CANARY_JUDGED, type CanaryJudgedEventData } from '../../src/events.ts';
 import { compareStacks, type Comparison, type Decision } from '../../src/stats.ts';
-import { conditionsOf, forStack, formatValue, type ConditionSpec } from '../breaker/conditions.ts';
-import { windowValues } from '../breaker/source.ts';
+import { conditionsOf, forStack, formatValue, windowValues, type ConditionSpec } from '../breaker/index.ts';
 
 export interface ConditionComparison extends Comparison {
   name: string;

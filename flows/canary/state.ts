@@ -1,12 +1,12 @@
 // Step D canary, its state: the stored record of a canary, the schedule's rules and the progress card.
 import { splitOf, weightsOf, type TrafficState } from '../../src/adapters/traffic.ts';
-import { canaryCard, type CanaryChangeView } from '../breaker/blocks.ts';
+import { canaryCard, type CanaryChangeView } from '../breaker/index.ts';
 import type { MessageRef } from '../../src/chat/chat.ts';
 import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
-import type { RecordInput } from '../incident/incident.ts';
+import type { RecordInput } from '../incident/index.ts';
 
 export const STEP_QUEUE = 'canary-step';
 export const canaryKey = (service: string) => `canary:${service}`;

@@ -3,8 +3,8 @@ import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { CANARY_FAILED, CANARY_STEP } from '../../src/events.ts';
 import { withLease } from '../../src/lease.ts';
-import { getBreaker } from '../breaker/state.ts';
-import { shiftWithRetry } from '../shift/retry.ts';
+import { getBreaker } from '../breaker/index.ts';
+import { shiftWithRetry } from '../shift/index.ts';
 import {
   STEP_LEASE_MS,
   STEP_QUEUE,

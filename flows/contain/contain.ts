@@ -14,7 +14,7 @@ import { ApprovalError } from '../../src/errors.ts';
 import type { Incident } from '../../src/incident.ts';
 import { getJson } from '../../src/store/store.ts';
 import { SYSTEM, type Actor } from '../../src/timeline.ts';
-import type { ActionHandler } from '../approval/approval.ts';
+import type { ActionHandler } from '../approval/index.ts';
 import { type ShiftOutcome, executeShift, recordNotShifted } from './execute.ts';
 import {
   CONVERGE_QUEUE,

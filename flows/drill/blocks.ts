@@ -54,7 +54,7 @@ export function drillStatusMessage(drill: ActiveDrill, elapsed: string): Message
   };
 }
 
-export function drillStoppedMessage(drill: ActiveDrill, incidentId: string, score: string[]): Message {
+export function drillStoppedMessage(drill: { id: string }, incidentId: string, score: string[]): Message {
   return {
     text: `Drill ${drill.id} stopped. ${score[0] ?? ''}`,
     blocks: [

@@ -76,7 +76,7 @@ export const drillCommand: CommandSpec = {
         `Unexpected ${quoteInput([word, ...extra].join(' '))}; /drill ${sub} takes nothing more.`,
         usage,
       );
-    if (sub === 'status') return ctx.inv.respond(drillStatus(ctx.deps, channel, usage));
+    if (sub === 'status') return ctx.inv.respond(await drillStatus(ctx.deps, channel, usage));
     await stopDrill(ctx.deps, { channel, actor: ctx.actor, usage });
     return ctx.inv.respond({ text: 'Drill stopped; the score is in the channel.' });
   },

@@ -15,6 +15,16 @@ import {
   type FaultName,
 } from '../../src/startup.ts';
 import { drillAdapters, drillService } from './service.ts';
+import {
+  DrillGoneError,
+  endRecord,
+  hostAlive,
+  recordInChannel,
+  recordOf,
+  saveRecord,
+  startHeartbeat,
+  type DrillRecord,
+} from './remote.ts';
 import type { ActiveDrill, Drills } from './routing.ts';
 import { DRILL_FAULT, DRILL_OOM, DRILL_STARTED, DRILL_STOPPED, drillScore, scoreLines } from './score.ts';
 import { drillStartedMessage, drillStatusMessage, drillStoppedMessage } from './blocks.ts';
@@ -41,6 +51,7 @@ export async function startDrill(
       `A drill is already running here (${running.id}, scenario ${running.world.scenario.name}, ${running.incidentId ?? 'declaring'}). \`/drill stop\` ends it; \`/drill status\` shows it.`,
     );
   }
+  await refuseRemote(deps, input.channel, (r) => input.incident?.service === r.service, true);
   if (input.incident) {
     throw new UsageError(
       `This channel has a real incident, ${input.incident.id} (${input.incident.service}); a drill never shares a channel with one. Start it in a channel of its own.`,
@@ -73,6 +84,7 @@ export async function startDrill(
     timeFactor: input.timeFactor,
     now: () => deps.now().getTime(),
     ...(drills.postgresUrl ? { postgresUrl: drills.postgresUrl } : {}),
+    ...(drills.bind ? { bind: drills.bind } : {}),
     onOom: (pod, restarts, at) =>
       record(DRILL_OOM, `${pod} OOMKilled (restart ${restarts})`, {
         pod,
@@ -82,7 +94,15 @@ export async function startDrill(
     onFault: (fault, what) => record(DRILL_FAULT, `Fault ${fault}: ${what}`, { fault }),
   });
   try {
-    const section = drillService(world, input.channel, context);
+    const section = drillService(
+      {
+        app: world.scenario.service,
+        prometheusUrl: world.prometheusUrl,
+        cdc: { url: world.cdc.url, connector: world.cdc.connector },
+      },
+      input.channel,
+      context,
+    );
     const { adapters, evidenceDir } = drillAdapters(
       deps.config,
       service,
@@ -109,6 +129,12 @@ export async function startDrill(
     drills.add(drill);
     drills.install(deps.adapters, drill);
     holder.drill = drill;
+    // Recorded for the other replicas (they build the drill's adapters from these endpoints), with a heartbeat.
+    drill.record = recordOf(drill, world, deps.instanceId);
+    await saveRecord(deps.store, drill.record);
+    drill.stopHeartbeat = startHeartbeat(deps.store, drill.record, (err) =>
+      deps.log.warn({ err, drill: id }, 'drill heartbeat not written'),
+    );
     const incident = await deps.incidents.declare({
       service,
       title: `DRILL ${scenario.title}`,
@@ -117,6 +143,8 @@ export async function startDrill(
       actor: input.actor,
     });
     drill.incidentId = incident.id;
+    drill.record = { ...drill.record, incidentId: incident.id };
+    await saveRecord(deps.store, drill.record);
     await deps.incidents.record(incident.id, {
       step: null,
       kind: DRILL_STARTED,
@@ -128,6 +156,7 @@ export async function startDrill(
     return drill;
   } catch (err) {
     drills.end(holder.drill ?? ({ channel: input.channel } as ActiveDrill));
+    if (holder.drill?.record) await endRecord(deps.store, holder.drill.record, true);
     await world.stop();
     throw err;
   }
@@ -135,8 +164,9 @@ export async function startDrill(
 
 const SIMULATOR: Actor = { type: 'system', id: 'drill', name: 'drill simulator' };
 
-function runningIn(deps: Deps, channel: string, usage: string): ActiveDrill {
+async function runningIn(deps: Deps, channel: string, usage: string): Promise<ActiveDrill> {
   const drill = drillsOf(deps).inChannel(channel);
+  if (!drill) await refuseRemote(deps, channel, () => true);
   if (!drill)
     throw new UsageError(
       `No drill is running in this channel. Start one with \`/drill start [scenario]\` (scenarios: ${scenarioNames().join(', ')}).`,
@@ -149,7 +179,7 @@ export async function injectFault(
   deps: Deps,
   input: { channel: string; actor: Actor; fault: string; usage: string },
 ): Promise<string> {
-  const drill = runningIn(deps, input.channel, input.usage);
+  const drill = await runningIn(deps, input.channel, input.usage);
   if (!isFault(input.fault)) {
     throw new UsageError(
       `"${input.fault}" is not a fault. Use one of: ${Object.entries(FAULTS)
@@ -162,8 +192,8 @@ export async function injectFault(
   return `${input.actor.name} injected ${input.fault}: ${what}`;
 }
 
-export function drillStatus(deps: Deps, channel: string, usage: string) {
-  const drill = runningIn(deps, channel, usage);
+export async function drillStatus(deps: Deps, channel: string, usage: string) {
+  const drill = await runningIn(deps, channel, usage);
   return drillStatusMessage(drill, formatDuration(drill.world.story.elapsed()));
 }
 
@@ -173,25 +203,75 @@ export async function stopDrill(
   input: { channel: string; actor: Actor; usage: string },
 ): Promise<void> {
   const drills = drillsOf(deps);
-  const drill = runningIn(deps, input.channel, input.usage);
+  const elsewhere = drills.inChannel(input.channel)
+    ? undefined
+    : await recordInChannel(deps.store, input.channel);
+  // The host is gone: nothing to stop, but the drill incident is closed and scored from its timeline, here.
+  if (elsewhere && !elsewhere.stopped && elsewhere.incidentId && !(await hostAlive(deps.store, elsewhere)))
+    return finishDrill(
+      deps,
+      elsewhere,
+      input.actor,
+      `after its world went away with replica ${elsewhere.host}`,
+    );
+  const drill = await runningIn(deps, input.channel, input.usage);
   // Bring the story up to now, so an OOMKill nobody looked at yet is on the timeline before the score.
   drill.world.story.advance();
   await drill.flush();
   drills.end(drill);
   await drill.world.stop();
   await drill.adapters.ledger?.close();
-  const incidentId = drill.incidentId;
+  if (!drill.record || !drill.incidentId) return;
+  await finishDrill(
+    deps,
+    { ...drill.record, incidentId: drill.incidentId },
+    input.actor,
+    `after ${formatDuration(drill.world.story.elapsed())} of story time`,
+  );
+}
+
+/** Records the stop, resolves the drill incident, posts the score (from the timeline) and marks the drill stopped. */
+async function finishDrill(deps: Deps, record: DrillRecord, actor: Actor, how: string): Promise<void> {
+  await endRecord(deps.store, record, true);
+  const incidentId = record.incidentId;
   if (!incidentId) return;
   await deps.incidents.record(incidentId, {
     step: null,
     kind: DRILL_STOPPED,
-    actor: input.actor,
-    summary: `${input.actor.name} stopped drill ${drill.id} after ${formatDuration(drill.world.story.elapsed())} of story time`,
-    data: { drill: drill.id },
+    actor,
+    summary: `${actor.name} stopped drill ${record.id} ${how}`,
+    data: { drill: record.id },
   });
   const incident = await deps.incidents.get(incidentId);
   if (incident?.status === 'active')
-    await deps.incidents.resolve(incident, input.actor, `drill ${drill.id} stopped`);
+    await deps.incidents.resolve(incident, actor, `drill ${record.id} stopped`);
   const score = drillScore(await deps.timeline.read(incidentId));
-  await deps.chat.post(input.channel, drillStoppedMessage(drill, incidentId, score ? scoreLines(score) : []));
+  await deps.chat.post(
+    record.channel,
+    drillStoppedMessage(record, incidentId, score ? scoreLines(score) : []),
+  );
+}
+
+/**
+ * A drill in this channel that another replica hosts: its world (story, faults) is there, not here. Refuses
+ * /drill start|inject|status while it runs, and says plainly when its world is gone.
+ */
+async function refuseRemote(
+  deps: Deps,
+  channel: string,
+  goneRefuses: (record: DrillRecord) => boolean,
+  starting = false,
+): Promise<void> {
+  const record = await recordInChannel(deps.store, channel);
+  if (!record || record.stopped || record.host === deps.instanceId) return;
+  if (await hostAlive(deps.store, record)) {
+    if (starting)
+      throw new UsageError(
+        `A drill is already running here (${record.id}, scenario ${record.scenario}, ${record.incidentId ?? 'declaring'}, hosted by replica ${record.host}). \`/drill stop\` ends it; the runbook commands act on it from any replica.`,
+      );
+    throw new UsageError(
+      `Drill ${record.id} runs here on replica ${record.host}, whose process holds its simulated world; this request reached replica ${deps.instanceId}. /drill inject, status and stop act on that world, so run it again (Slack hands each request to any replica). The runbook commands (/contain, /telemetry, /ledger, …) work from any replica.`,
+    );
+  }
+  if (goneRefuses(record)) throw new DrillGoneError(record);
 }

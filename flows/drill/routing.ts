@@ -9,6 +9,17 @@ import type { Prometheus, PrometheusEndpoint } from '../../src/adapters/promethe
 import type { DrillWorld } from '../../src/startup.ts';
 import type { LedgerAdapters } from '../../src/ledger.ts';
 import type { Actor } from '../../src/timeline.ts';
+import type { Deps } from '../../src/deps.ts';
+import { drillAdapters, drillService } from './service.ts';
+import {
+  DrillGoneError,
+  endRecord,
+  hostAlive,
+  installTraffic,
+  readRecord,
+  remoteEndpoints,
+  type DrillRecord,
+} from './remote.ts';
 
 export const DRILL_MARK = '🧪 DRILL';
 const DRILL_NOTE = `${DRILL_MARK}: a rehearsal against a simulated cloud; nothing real is touched.`;
@@ -32,6 +43,18 @@ export interface ActiveDrill {
   evidenceDir: string;
   /** Resolves once every simulator event told so far is on the timeline. */
   flush(): Promise<unknown>;
+  /** What the store says of it (for the other replicas), and the heartbeat that says its world is still here. */
+  record?: DrillRecord;
+  stopHeartbeat?: () => void;
+}
+
+/** A drill another replica hosts: its own adapters built here from the endpoints in the store. */
+export interface RemoteDrill {
+  record: DrillRecord;
+  adapters: Adapters;
+  evidenceDir: string;
+  /** Set once the host is gone or the drill stopped: every drill adapter refuses with it. */
+  gone?: DrillGoneError;
 }
 
 /** Does this evidence key belong to the incident (keys start with the incident id)? */
@@ -40,13 +63,22 @@ function ofIncident(key: string, incidentId: string): boolean {
 }
 
 export class Drills {
-  constructor(opts: { postgresUrl?: string; everywhere?: boolean } = {}) {
+  constructor(
+    opts: { postgresUrl?: string; everywhere?: boolean; bind?: { host: string; advertise: string } } = {},
+  ) {
     this.postgresUrl = opts.postgresUrl;
     this.everywhere = opts.everywhere ?? false;
+    this.bind = opts.bind;
   }
+  /** Where drills' simulators listen and the name other replicas reach them by (CLOUD_SAFETY_DRILL_BIND). */
+  readonly bind: { host: string; advertise: string } | undefined;
   readonly #active = new Map<string, ActiveDrill>();
   /** Services of drills (running or ended), so a late evidence write of an ended drill still stays local. */
   readonly #services = new Map<string, ActiveDrill>();
+  /** Drills hosted by other replicas, by service, adopted when this replica first meets their service. */
+  readonly #remote = new Map<string, RemoteDrill>();
+  readonly #adopting = new Map<string, Promise<void>>();
+  #deps: Deps | undefined;
   /** The console drill world: every channel is a drill. */
   everywhere = false;
   /** The PostgreSQL drills create their ledger databases on (CLOUD_SAFETY_DRILL_POSTGRES_URL). */
@@ -76,6 +108,8 @@ export class Drills {
   async stopAll(): Promise<void> {
     for (const drill of this.all()) {
       this.end(drill);
+      // The other replicas learn at once that this drill's world goes away with this process.
+      if (drill.record && this.#deps) await endRecord(this.#deps.store, drill.record, false).catch(() => {});
       await drill.world.stop().catch(() => {});
     }
   }
@@ -83,13 +117,75 @@ export class Drills {
   /** The drill no longer runs in its channel; its service stays routed to its (stopped) adapters. */
   end(drill: ActiveDrill): void {
     this.#active.delete(drill.channel);
+    drill.stopHeartbeat?.();
+  }
+
+  /** The bot's deps, for adopting drills other replicas host (the drill step's register). */
+  attach(deps: Deps): void {
+    this.#deps = deps;
   }
 
   /** Which drill an incident belongs to: by id once known, else by the service it was declared for. */
-  async forIncident(incidentId: string): Promise<ActiveDrill | undefined> {
+  async forIncident(incidentId: string): Promise<{ adapters: Adapters } | undefined> {
     for (const drill of this.#services.values()) if (drill.incidentId === incidentId) return drill;
     const service = await this.serviceOf(incidentId);
-    return service ? this.#services.get(service) : undefined;
+    return service ? (this.#services.get(service) ?? this.#remote.get(service)) : undefined;
+  }
+
+  /**
+   * Meets a service this replica does not know: when the store records it as a drill hosted elsewhere, builds the
+   * drill's own adapters from its endpoints and routes the service to them (or, once the host is gone, to a
+   * refusal saying so). Called before any command or button reaches a flow; a real service costs nothing.
+   */
+  async adopt(service: string): Promise<void> {
+    const deps = this.#deps;
+    if (!deps || this.#services.has(service)) return;
+    if (!this.#remote.has(service) && deps.config.services[service]) return;
+    const pending = this.#adopting.get(service);
+    if (pending) return pending;
+    const run = this.#adopt(deps, service).finally(() => this.#adopting.delete(service));
+    this.#adopting.set(service, run);
+    return run;
+  }
+
+  async #adopt(deps: Deps, service: string): Promise<void> {
+    const record = await readRecord(deps.store, service);
+    if (!record) return;
+    const alive = await hostAlive(deps.store, record);
+    let remote = this.#remote.get(service);
+    if (!remote) {
+      const section = drillService(
+        {
+          app: record.app,
+          prometheusUrl: record.prometheusUrl,
+          ...(record.cdc ? { cdc: record.cdc } : {}),
+        },
+        record.channel,
+        record.context,
+      );
+      const built = drillAdapters(
+        deps.config,
+        service,
+        section,
+        remoteEndpoints(record),
+        deps.metrics,
+        deps.log,
+      );
+      remote = { record, ...built };
+      deps.config.services[service] = section;
+      this.#remote.set(service, remote);
+      this.#installRouters(deps.adapters);
+    }
+    remote.record = record;
+    if (alive) delete remote.gone;
+    else remote.gone = new DrillGoneError(record);
+    installTraffic(deps.adapters, service, remote.adapters, remote.gone);
+  }
+
+  /** A remote drill's adapters, or its refusal once its world is gone. */
+  #remoteAdapters(remote: RemoteDrill): Adapters {
+    if (remote.gone) throw remote.gone;
+    return remote.adapters;
   }
 
   /** Finds the service of a channel's latest incident (set by the drill step at register time). */
@@ -102,9 +198,9 @@ export class Drills {
    */
   async isDrillChannel(channel: string): Promise<boolean> {
     if (this.everywhere || this.#active.has(channel)) return true;
-    if (this.#services.size === 0) return false;
+    if (this.#services.size === 0 && this.#remote.size === 0) return false;
     const service = await this.latestServiceIn(channel);
-    return service !== undefined && this.#services.has(service);
+    return service !== undefined && (this.#services.has(service) || this.#remote.has(service));
   }
 
   /**
@@ -135,9 +231,11 @@ export class Drills {
    * service, its kube context, its Prometheus URL). Called when a drill starts; the real adapters are untouched.
    */
   install(target: Adapters, drill: ActiveDrill): void {
-    target.traffic = { ...target.traffic };
-    const traffic = drill.adapters.traffic?.[drill.service];
-    if (traffic) target.traffic[drill.service] = traffic;
+    installTraffic(target, drill.service, drill.adapters);
+    this.#installRouters(target);
+  }
+
+  #installRouters(target: Adapters): void {
     if (!routed.has(target.kubernetes ?? {})) target.kubernetes = this.#kubernetes(target.kubernetes);
     if (!routed.has(target.ledger ?? {})) target.ledger = this.#ledger(target.ledger);
     if (!routed.has(target.prometheus ?? {})) target.prometheus = this.#prometheus(target.prometheus);
@@ -148,6 +246,12 @@ export class Drills {
       cluster: (context) => {
         const drill = [...this.#services.values()].find((d) => d.context === context);
         if (drill?.adapters.kubernetes) return drill.adapters.kubernetes.cluster();
+        const remote = [...this.#remote.values()].find((r) => r.record.context === context);
+        if (remote) {
+          const own = this.#remoteAdapters(remote).kubernetes;
+          if (!own) throw new Error(`drill ${remote.record.id} has no Kubernetes adapter`);
+          return own.cluster();
+        }
         if (base) return base.cluster(context);
         throw new KubernetesError('other', 'no Kubernetes is configured for this service', {
           verb: 'connect',
@@ -163,13 +267,15 @@ export class Drills {
     const router: LedgerAdapters = {
       get: (service) => {
         const drill = this.#services.get(service);
-        return drill ? drill.adapters.ledger?.get(service) : base?.get(service);
+        if (drill) return drill.adapters.ledger?.get(service);
+        const remote = this.#remote.get(service);
+        return remote ? this.#remoteAdapters(remote).ledger?.get(service) : base?.get(service);
       },
       check: () => base?.check(),
       close: async () => {
         await Promise.allSettled([
           base?.close(),
-          ...[...this.#services.values()].map((d) => d.adapters.ledger?.close()),
+          ...[...this.#services.values(), ...this.#remote.values()].map((d) => d.adapters.ledger?.close()),
         ]);
       },
     };
@@ -180,7 +286,12 @@ export class Drills {
   #prometheus(base: Prometheus | undefined): Prometheus {
     const pick = (endpoint: PrometheusEndpoint): Prometheus => {
       const drill = [...this.#services.values()].find((d) => endpoint.url.startsWith(d.world.prometheusUrl));
-      const chosen = drill ? drill.adapters.prometheus : base;
+      const remote = [...this.#remote.values()].find((r) => endpoint.url.startsWith(r.record.prometheusUrl));
+      const chosen = drill
+        ? drill.adapters.prometheus
+        : remote
+          ? this.#remoteAdapters(remote).prometheus
+          : base;
       if (!chosen) throw new Error(`no Prometheus client for ${endpoint.url}`);
       return chosen;
     };

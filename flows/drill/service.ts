@@ -15,9 +15,12 @@ const LEGACY_ENV = 'CS_DRILL_LEGACY_DB_URL';
 const CLOUD_ENV = 'CS_DRILL_CLOUD_DB_URL';
 
 /** The drill service's config: the scenario's service, pointed at this world's simulators. */
-export function drillService(world: DrillWorld, channel: string, context: string): Service {
-  const app = world.scenario.service;
-  const prometheus = world.prometheusUrl;
+export function drillService(
+  world: { app: string; prometheusUrl: string; cdc?: { url: string; connector: string } },
+  channel: string,
+  context: string,
+): Service {
+  const { app, prometheusUrl: prometheus } = world;
   const cloud = `namespace="${NAMESPACE}", service="${app}-cloud"`;
   return Service.parse({
     channel,
@@ -50,6 +53,7 @@ export function drillService(world: DrillWorld, channel: string, context: string
       required: ['account', 'payload'],
       doubleEntry: { group: 'txn_id', amount: 'amount', side: 'side', debit: 'debit', credit: 'credit' },
       window: '2h',
+      ...(world.cdc ? { cdc: { kind: 'debezium', url: world.cdc.url, connector: world.cdc.connector } } : {}),
       lock: { role: `${app.replace(/-/g, '_')}_cloud_writer` },
     },
     breaker: {
@@ -71,7 +75,7 @@ export function drillAdapters(
   base: Config,
   service: string,
   section: Service,
-  world: DrillWorld,
+  world: Pick<DrillWorld, 'env' | 'ledger'>,
   metrics: Metrics,
   log: Logger,
 ): { adapters: Adapters; evidenceDir: string } {

@@ -9,11 +9,12 @@ import type { Message } from '../../src/chat/chat.ts';
 import type { Deps } from '../../src/deps.ts';
 import type { Actor } from '../../src/timeline.ts';
 import { declareForm } from './form.ts';
-import { parsePagerDutyId } from '../pagerduty/mirror.ts';
+import { parsePagerDutyId } from '../pagerduty/index.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandContext, CommandSpec } from '../../commands/command.ts';
 import { pickSubcommand } from '../../commands/subcommands.ts';
 import { knownService, requireIncident, serviceList } from '../../commands/context.ts';
+import { resolveStatuspage } from './statuspage.ts';
 
 const USAGE = [
   '/incident declare <service> [sev=1-5] [channel=new|here] [private=yes|no] [pagerduty=<incident-id>] [title…]',
@@ -28,12 +29,6 @@ const USAGE = [
   '/incident help',
 ];
 const usage = USAGE.join('\n');
-
-/** Filled in by the composition root so help lists every registered command. */
-let registry: () => CommandSpec[] = () => [incidentCommand];
-export function setHelpRegistry(list: () => CommandSpec[]): void {
-  registry = list;
-}
 
 const SUBCOMMANDS = [
   'declare',
@@ -65,7 +60,7 @@ export const incidentCommand: CommandSpec = {
           'Say what to do first (declare, status, list, role, sev, update, resolve, link or help), then its options, e.g. `/incident declare payments sev=1`.',
           usage,
         );
-      return ctx.inv.respond(helpMessage(registry()));
+      return ctx.inv.respond(helpMessage([...ctx.commands]));
     }
     const { sub, rest } = pickSubcommand(args, SUBCOMMANDS, usage, { severity: 'sev' });
     switch (sub) {
@@ -83,7 +78,7 @@ export const incidentCommand: CommandSpec = {
         allowOnly(args, [], usage);
         return resolve(ctx, rest.join(' '));
       case 'help':
-        return ctx.inv.respond(helpMessage(registry()));
+        return ctx.inv.respond(helpMessage([...ctx.commands]));
       case 'link':
         allowOnly(args, [], usage);
         return link(ctx, rest);
@@ -290,12 +285,13 @@ async function resolve(ctx: CommandContext, summary: string): Promise<void> {
     `incident ${incident.id} resolved`,
   );
   await ctx.deps.incidents.resolve(incident, ctx.actor, summary);
+  const statuspage = await resolveStatuspage(ctx.deps, incident, summary);
   const pd = incident.pagerduty
     ? ` PagerDuty ${incident.pagerduty.number ? `#${incident.pagerduty.number}` : incident.pagerduty.id} gets the last notes and is resolved in the background (\`/incident status\` shows it).`
     : '';
   await ctx.inv.respond(
     notice(
-      `Resolved *${incident.id}*.${cancelled > 0 ? ` ${cancelled} pending request(s) were cancelled.` : ''}${pd} \`/postmortem\` drafts the post-mortem from the timeline.`,
+      `Resolved *${incident.id}*.${cancelled > 0 ? ` ${cancelled} pending request(s) were cancelled.` : ''}${pd}${statuspage} \`/postmortem\` drafts the post-mortem from the timeline.`,
     ),
   );
 }

@@ -1,6 +1,6 @@
 // Alerts in: Alertmanager (webhook v4) and Grafana alerting webhooks declare or join the service's incident, once.
 import { z } from 'zod';
-import { requestContain } from '../contain/contain.ts';
+import { requestContain } from '../contain/index.ts';
 import type { ServiceAlerts } from '../../src/config.ts';
 import type { Deps } from '../../src/deps.ts';
 import { UsageError } from '../../src/errors.ts';

@@ -1,8 +1,7 @@
 // Follow-ups and the post-mortem out: after /postmortem, file each follow-up once per tracker and publish the page.
 // Runs after the post-mortem is recorded, never in its way: an outage is reported on the timeline and retried.
 import { createHash } from 'node:crypto';
-import { renderMarkdown } from '../postmortem/markdown.ts';
-import { buildPostmortem, type FollowUp } from '../postmortem/model.ts';
+import { buildPostmortem, renderMarkdown, type FollowUp } from '../postmortem/index.ts';
 import type { PageTarget, PublishedPage } from '../../src/adapters/pages/types.ts';
 import type { FiledIssue, IssueTracker } from '../../src/adapters/trackers/types.ts';
 import type { Deps } from '../../src/deps.ts';

@@ -1,6 +1,6 @@
 // The integrations' HTTP routes: alert receivers (POST /hooks/*) and the read-only API (GET /api/v1/*).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { buildPostmortem } from '../postmortem/model.ts';
+import { buildPostmortem } from '../postmortem/index.ts';
 import type { Deps } from '../../src/deps.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { Route } from '../../src/http.ts';

@@ -1,7 +1,6 @@
 // PagerDuty mirror, fields: the PagerDuty incident's assignee follows a commander handover, its urgency and priority
 // follow a severity change.
 import { PAGERDUTY_ID, type IncidentFields } from '../../src/adapters/pagerduty.ts';
-import type { Config } from '../../src/config.ts';
 import { PAGERDUTY_UPDATED } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import {
@@ -13,11 +12,32 @@ import {
   type MirrorState,
 } from './state.ts';
 
-/** The PagerDuty user id of a Slack user, from `access.pagerdutyUsers` (entries keyed by PagerDuty id). */
-export function pagerdutyUserOf(config: Config, slackId: string): string | undefined {
-  return Object.entries(config.access.pagerdutyUsers).find(
-    ([pd, slack]) => slack === slackId && PAGERDUTY_ID.test(pd),
-  )?.[0];
+/**
+ * The PagerDuty user a Slack user is, from `access.pagerdutyUsers`: an entry keyed by PagerDuty id, else one keyed
+ * by email, looked up in PagerDuty (GET /users); otherwise why not, in words that say how to map them.
+ */
+async function pagerdutyUserOf(
+  c: MirrorContext,
+  commander: Incident['commander'],
+): Promise<{ id: string; via?: string } | { why: string }> {
+  const entries = Object.entries(c.deps.config.access.pagerdutyUsers).filter(
+    ([, slack]) => slack === commander.id,
+  );
+  const byId = entries.find(([pd]) => PAGERDUTY_ID.test(pd))?.[0];
+  if (byId) return { id: byId };
+  const add = `add "<PagerDuty user id>: ${commander.id}"`;
+  const emails = entries.map(([key]) => key).filter((key) => key.includes('@'));
+  const find = c.deps.rest?.findUserByEmail?.bind(c.deps.rest);
+  if (emails.length === 0 || !find)
+    return { why: `${commander.name} has no PagerDuty user id in access.pagerdutyUsers (${add})` };
+  for (const email of emails) {
+    await c.pace();
+    const user = await find(email);
+    if (user) return { id: user.id, via: email };
+  }
+  return {
+    why: `no PagerDuty user has the login email ${emails.join(' or ')} that access.pagerdutyUsers gives ${commander.name} (correct it, or ${add})`,
+  };
 }
 
 /** Whether PagerDuty already reflects the incident's commander and severity (a resolved one needs nothing). */
@@ -51,14 +71,14 @@ export async function syncFields(
   const fields: IncidentFields = {};
   const said: string[] = [];
   if (before.commander !== now.commander) {
-    const assignee = pagerdutyUserOf(c.deps.config, now.commander);
-    if (assignee) {
-      fields.assignee = assignee;
-      said.push(`assigned to ${incident.commander.name} (${assignee}), the new commander`);
-    } else {
+    const assignee = await pagerdutyUserOf(c, incident.commander);
+    if ('id' in assignee) {
+      fields.assignee = assignee.id;
       said.push(
-        `not reassigned: ${incident.commander.name} has no PagerDuty user id in access.pagerdutyUsers (add "<PagerDuty user id>: ${now.commander}")`,
+        `assigned to ${incident.commander.name} (${assignee.id}${assignee.via ? `, found by ${assignee.via}` : ''}), the new commander`,
       );
+    } else {
+      said.push(`not reassigned: ${assignee.why}`);
     }
   }
   if (before.severity !== now.severity) {

@@ -11,7 +11,7 @@ import { getJson, updateJson, type Store } from '../../src/store/store.ts';
 import type { Tasks } from '../../src/tasks.ts';
 import type { TimelineLog } from '../../src/timeline-log.ts';
 import { SYSTEM, type Actor, type TimelineEvent } from '../../src/timeline.ts';
-import type { Incidents } from '../incident/incident.ts';
+import type { Incidents } from '../incident/index.ts';
 
 export const OWN_PREFIX = 'pagerduty.';
 

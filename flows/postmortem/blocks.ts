@@ -1,7 +1,7 @@
 // The reply to /postmortem: the numbers that matter, where the files are, what is left for people.
 import { formatDuration } from '../../src/duration.ts';
 import type { Postmortem } from './model.ts';
-import { scoreLines } from '../drill/score.ts';
+import { scoreLines } from '../drill/index.ts';
 import type { Message } from '../../src/chat/chat.ts';
 import { context, escapeText, fields, header, section } from '../../src/chat/blocks/kit.ts';
 

@@ -1,7 +1,7 @@
 // The post-mortem as Markdown (pure): what the team reads and edits; human sections are marked, never filled in.
 import { formatDuration } from '../../src/duration.ts';
 import type { KeyTime, Postmortem } from './model.ts';
-import { scoreLines } from '../drill/score.ts';
+import { scoreLines } from '../drill/index.ts';
 
 const STATE_WORD: Record<string, string> = {
   not_started: '**not done**',

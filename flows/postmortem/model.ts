@@ -24,7 +24,7 @@ import { STEPS } from '../../src/runbook.ts';
 import { deriveFollowUps } from './follow-ups.ts';
 import { first, happening, keyTime, ms, num, numbers, obj, pinnedOf, str, when, who } from './read.ts';
 import { buildActions, buildAudits, buildEvidence, buildTraffic } from './records.ts';
-import { drillScore } from '../drill/score.ts';
+import { drillScore } from '../drill/index.ts';
 import type { BuildInput, Postmortem } from './types.ts';
 import { POSTMORTEM_SCHEMA } from './types.ts';
 

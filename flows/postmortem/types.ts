@@ -1,6 +1,6 @@
 // The post-mortem as data: its schema, the records it holds, and the limits its wording refers to.
 import type { Incident } from '../../src/incident.ts';
-import type { DrillScore } from '../drill/score.ts';
+import type { DrillScore } from '../drill/index.ts';
 import { type StepState } from '../../src/runbook.ts';
 import type { Step, TimelineEvent, Verification } from '../../src/timeline.ts';
 

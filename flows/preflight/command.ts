@@ -1,6 +1,6 @@
 // /preflight: is the migration safe to (re)start? Records, TTL, health checks, CDC, breaker, a second approver.
 import { runPreflight } from './preflight.ts';
-import { preflightMessage } from '../breaker/blocks.ts';
+import { preflightMessage } from '../breaker/index.ts';
 import { UsageError } from '../../src/errors.ts';
 import { allowOnly, parseArgs, quoteInput } from '../../commands/args.ts';
 import type { CommandSpec } from '../../commands/command.ts';

@@ -1,7 +1,6 @@
 // /preflight: every breaker condition's query answers with data, for the cloud stack and (with {stack}) for legacy.
 import type { Deps } from '../../src/deps.ts';
-import { conditionsOf, forStack, hasStack, warned } from '../breaker/conditions.ts';
-import { latestValues } from '../breaker/source.ts';
+import { conditionsOf, forStack, hasStack, latestValues, warned } from '../breaker/index.ts';
 import type { PreflightCheck } from './preflight.ts';
 
 type Answer = { ok: true } | { ok: false; why: string };

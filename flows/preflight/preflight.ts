@@ -6,14 +6,12 @@ import {
   type TrafficLayer,
   type TrafficState,
 } from '../../src/adapters/traffic.ts';
-import { percent, sameSettings, settingsOf } from '../breaker/rules.ts';
+import { describeSpec, getBreaker, percent, sameSettings, settingsOf } from '../breaker/index.ts';
 import type { Deps } from '../../src/deps.ts';
 import { formatDuration } from '../../src/duration.ts';
 import { PREFLIGHT_CHECKED, type PreflightEventData } from '../../src/events.ts';
 import type { Incident } from '../../src/incident.ts';
 import type { Actor } from '../../src/timeline.ts';
-import { getBreaker } from '../breaker/state.ts';
-import { describeSpec } from '../breaker/conditions.ts';
 import { metricsCheck } from './metrics.ts';
 import { policiesCheck } from './policy-checks.ts';
 import {

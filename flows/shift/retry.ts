@@ -11,7 +11,7 @@ import {
   trafficOf,
   type ShiftOutcome,
   type ShiftTrafficRequest,
-} from '../contain/contain.ts';
+} from '../contain/index.ts';
 
 /**
  * Stops a fresh read and a new try can get past: the records moved, the provider failed, or the outcome of a write

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.ts';
 import { observeAfterFailure } from '../outcome.ts';
 import { awsError, isThrottle, realSleep, unexpectedAwsError } from './aws-retry.ts';
 import { arcChecks, safetyRefusal, tail, type ArcControl } from './arc-checks.ts';
+import type { ControlConfigPort } from './arc-control-config.ts';
 import {
   assertWritable,
   fingerprintOf,
@@ -49,6 +50,8 @@ export interface ArcOptions {
   /** Picks the first endpoint (AWS advises a random one, then the others in turn). */
   random?: () => number;
   now?: () => Date;
+  /** The control-config API, for /preflight to read and evaluate the panel's safety rules. */
+  controlConfig?: ControlConfigPort;
 }
 
 type OnOff = 'On' | 'Off';
@@ -78,6 +81,7 @@ export class ArcTrafficAdapter implements TrafficPort {
   #log: Logger;
   #sleep: (ms: number) => Promise<void>;
   #now: () => Date;
+  #controlConfig: ControlConfigPort | undefined;
   /** Where the next call starts: a random endpoint first, then the one that last answered. */
   #start: number;
 
@@ -88,6 +92,7 @@ export class ArcTrafficAdapter implements TrafficPort {
     this.#log = opts.log;
     this.#sleep = opts.sleep ?? realSleep;
     this.#now = opts.now ?? (() => new Date());
+    this.#controlConfig = opts.controlConfig;
     const n = opts.config.clusterEndpoints.length;
     this.#start = Math.min(n - 1, Math.floor((opts.random ?? Math.random)() * n));
     this.resource = `ARC control panel ${tail(opts.config.controlPanelArn)}: legacy ${tail(opts.config.legacyRoutingControlArn)}, cloud ${tail(opts.config.cloudRoutingControlArn)}`;
@@ -378,6 +383,7 @@ export class ArcTrafficAdapter implements TrafficPort {
         } while (token);
         return controls;
       },
+      controlConfig: this.#controlConfig,
       probeEndpoint: async (endpoint) => {
         try {
           await this.#stateOf(this.#config.legacyRoutingControlArn, [endpoint]);

@@ -1,5 +1,7 @@
 // ARC in words: /preflight's checks (controls on the panel, endpoints that answer, safety rules) and refusals.
 import type { ArcTraffic } from '../config.ts';
+import type { ControlConfigPort } from './arc-control-config.ts';
+import { panelRuleChecks } from './arc-rules.ts';
 import type { LayerCheck, TrafficState } from './traffic.ts';
 
 export interface ArcControl {
@@ -15,6 +17,8 @@ export interface ArcCheckInput {
   listControls: () => Promise<ArcControl[]>;
   /** One GetRoutingControlState on exactly this endpoint: undefined when it answered, else why not. */
   probeEndpoint: (endpoint: { endpoint: string; region: string }) => Promise<string | undefined>;
+  /** The control-config API, to read the panel's safety rules (ListSafetyRules). */
+  controlConfig?: ControlConfigPort | undefined;
 }
 
 const label = (c: ArcControl) => `${c.name ?? c.arn.split('/').pop()} ${c.state}`;
@@ -24,8 +28,9 @@ export async function arcChecks(input: ArcCheckInput): Promise<LayerCheck[]> {
   const checks: LayerCheck[] = [];
 
   const title = 'ARC routing controls on the control panel';
+  let controls: ArcControl[] | undefined;
   try {
-    const controls = await input.listControls();
+    controls = await input.listControls();
     const legacy = controls.find((c) => c.arn === config.legacyRoutingControlArn);
     const cloud = controls.find((c) => c.arn === config.cloudRoutingControlArn);
     const missing = [
@@ -91,6 +96,12 @@ export async function arcChecks(input: ArcCheckInput): Promise<LayerCheck[]> {
           fix: 'If the team agrees an emergency may skip a rule (say, "at least one region On"), list it under traffic.arc.safetyRules with a name.',
         }),
   });
+  if (input.controlConfig) {
+    const rules = await input.controlConfig
+      .listSafetyRules(config.controlPanelArn)
+      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    checks.push(...panelRuleChecks(config, rules, controls));
+  }
   return checks;
 }
 
@@ -106,14 +117,22 @@ export function safetyRefusal(
   opts: { breakGlass: boolean; overrode?: string[] },
 ): string {
   const ask = `legacy ${tail(config.legacyRoutingControlArn)} On and cloud ${tail(config.cloudRoutingControlArn)} Off`;
+  // AWS documents that the refusal's message carries the ARN of the rule that blocked the update.
+  const arn = /arn:[\w-]+:route53-recovery-control::\d+:controlpanel\/\w+\/safetyrule\/\w+/.exec(
+    arcMessage,
+  )?.[0];
   if (opts.overrode) {
-    return `a safety rule still refuses ${ask} even with break-glass overriding ${opts.overrode.join(', ')} (ARC said: ${arcMessage}). Nothing was changed. Another rule of the control panel blocks it: look at the panel's safety rules in the ARC console.`;
+    return `a safety rule still refuses ${ask} even with break-glass overriding ${opts.overrode.join(', ')} (ARC said: ${arcMessage}). Nothing was changed. Another rule of the control panel${arn ? `, ${tail(arn)},` : ''} blocks it: look at the panel's safety rules with /preflight or in the ARC console.`;
   }
   const rules = config.safetyRules.map((r) => r.name).join(', ');
+  const named = arn ? config.safetyRules.find((r) => r.arn === arn) : undefined;
+  const which = arn
+    ? ` The rule that refused: ${named ? `${named.name} (${tail(arn)}), which break-glass may override` : `${tail(arn)}, not in traffic.arc.safetyRules, so break-glass cannot override it`}.`
+    : ' ARC named no safety rule, so this may be a conflict with another change made at the same moment: run /preflight to read the controls, then /contain again.';
   const next = opts.breakGlass
     ? 'Break-glass cannot override it: traffic.arc.safetyRules names no rule that may be overridden.'
     : rules
       ? `If this is an emergency, /contain break-glass="<reason>" overrides ${rules} (listed in traffic.arc.safetyRules) and says so on the timeline.`
       : 'Fix the routing control states the rule asserts (for example turn another control On first), or list the rule under traffic.arc.safetyRules so break-glass may override it.';
-  return `a safety rule of control panel ${tail(config.controlPanelArn)} does not allow ${ask} (ARC said: ${arcMessage}). Nothing was changed. ${next}`;
+  return `a safety rule of control panel ${tail(config.controlPanelArn)} does not allow ${ask} (ARC said: ${arcMessage}). Nothing was changed.${which} ${next}`;
 }

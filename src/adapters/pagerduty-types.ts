@@ -35,6 +35,8 @@ export interface PagerDuty {
   updateIncident?(incidentId: string, fields: IncidentFields): Promise<PagerDutyIncident>;
   /** Who is on call now, at any level, for an escalation policy (or, with `by: 'schedule'`, a schedule) (GET /oncalls). */
   oncallUsers?(id: string, by?: 'escalation_policy' | 'schedule'): Promise<OncallUser[]>;
+  /** The PagerDuty user with exactly this login email (GET /users?query=); null when there is none. */
+  findUserByEmail?(email: string): Promise<OncallUser | null>;
 }
 
 /** What `updateIncident` may change: the assignee (a PagerDuty user id), the priority id, the urgency. */

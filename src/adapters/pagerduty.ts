@@ -169,6 +169,25 @@ export class PdjsPagerDuty implements PagerDuty {
     return [...users.values()];
   }
 
+  async findUserByEmail(email: string): Promise<OncallUser | null> {
+    const res = await this.#call(
+      'list_users',
+      { method: 'GET', path: '/users', query: { query: email, limit: '25' } },
+      {
+        operation: `look up the PagerDuty user with email ${email}`,
+        notFound: 'PAGERDUTY_API_URL does not serve /users; leave it unset for api.pagerduty.com',
+      },
+    );
+    const list = (res.data as { users?: unknown } | undefined)?.users;
+    // `query` matches names and emails by prefix: only an exact email (case aside) is this person.
+    const user = (Array.isArray(list) ? list : []).find(
+      (u: { email?: unknown }) =>
+        typeof u?.email === 'string' && u.email.toLowerCase() === email.toLowerCase(),
+    ) as { id?: unknown; name?: unknown; email: string } | undefined;
+    if (!user || typeof user.id !== 'string') return null;
+    return { id: user.id, name: typeof user.name === 'string' ? user.name : user.id, email: user.email };
+  }
+
   async findByIncidentKey(incidentKey: string): Promise<PagerDutyIncident[]> {
     const res = await this.#call(
       'list_incidents',

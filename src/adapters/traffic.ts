@@ -89,7 +89,13 @@ export interface KubeRouteSnapshot {
 
 /** A preflight finding of one layer (ARC control states and safety rules, route endpoints...). */
 export interface LayerCheck {
-  id: 'arc-controls' | 'arc-endpoints' | 'arc-safety-rules' | 'route-backends';
+  id:
+    | 'arc-controls'
+    | 'arc-endpoints'
+    | 'arc-safety-rules'
+    | 'arc-panel-rules'
+    | 'arc-safety-rules-config'
+    | 'route-backends';
   title: string;
   status: 'pass' | 'warn' | 'fail';
   detail: string;

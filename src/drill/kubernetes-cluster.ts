@@ -1,9 +1,13 @@
 // The simulated Kubernetes API server: exec over WebSocket (v4.channel.k8s.io) into pods with a tiny shell, and REST reads.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { fileSha256, fileSize, fileSlices, type FakeFile } from './kubernetes-files.ts';
+import { fileSize, fileSlices } from './kubernetes-files.ts';
+import { runShell, type FakePod, type Outcome } from './kubernetes-shell.ts';
+
+export type { FakePod } from './kubernetes-shell.ts';
 import {
   K8S_TOKEN,
   NAMESPACE,
@@ -12,32 +16,11 @@ import {
   podList,
   podMetricsList,
   podObject,
+  status400,
   status403,
   status404,
   type PodSpecInput,
 } from './kubernetes-objects.ts';
-
-export interface FakePod {
-  files: Map<string, FakeFile>;
-  /** Tools on the image's PATH; anything else is "not found" (exit 127). */
-  tools: Set<string>;
-  /** What `jcmd … GC.heap_dump` writes. */
-  heap?: FakeFile;
-  /** What a thread dump prints. */
-  threads?: string;
-  /** Cut the connection after this many bytes of the next N stdout streams (a dropped stream mid-way). */
-  cutAfter?: { bytes: number; times: number };
-  /** Delete the pod when a pull reaches this byte (the pod dies mid-capture). */
-  dieAt?: number;
-  /** No shell: every exec fails to start, like a distroless image. */
-  noShell?: boolean;
-  /** After the status frame, keep the connection open (a server that never closes). */
-  holdOpen?: boolean;
-  /** Send this many stdout bytes, then go silent without closing (a stalled stream). */
-  stallAfter?: number;
-  /** Tools in ephemeral debug containers (named cs-debug-…), when they differ from `tools`. */
-  debugTools?: Set<string>;
-}
 
 export interface ExecCall {
   pod: string;
@@ -47,16 +30,6 @@ export interface ExecCall {
   protocol: string;
 }
 
-interface Outcome {
-  stdout?: FakeFile | string;
-  range?: [number, number];
-  stderr?: string;
-  exit?: number;
-  /** Status frame sent as-is (e.g. an InternalError when the binary is missing). */
-  status?: Record<string, unknown>;
-  cutAfter?: number;
-}
-
 /** What the REST side of a served cluster reads, asked afresh on every request (a drill's pods change). */
 export interface ClusterWorld {
   pods(): PodSpecInput[];
@@ -64,7 +37,22 @@ export interface ClusterWorld {
   usage(): Record<string, string>;
   events(): { pod: string; reason: string; message: string; count?: number; last: string }[];
   log(pod: string): string;
+  /** The write side and the kinds the reads above do not cover (a drill's control plane); undefined: not served. */
+  request?(method: string, path: string, body: unknown): RestAnswer | undefined;
+  /** The pod network: a TCP connection from pod `from` to ip:port, resolving as late as the connection takes. */
+  connect?(from: string, ip: string, port: number, timeoutS: number): Promise<boolean>;
+  /** `sleep` in a pod's shell. */
+  sleep?(seconds: number): Promise<void>;
 }
+
+export interface RestAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** The bot's TCP probe script (src/adapters/kubernetes/probe.ts): an optional sleep, then nc or bash's /dev/tcp. */
+const PROBE =
+  /^(?:sleep (\d+); )?if command -v nc >\/dev\/null 2>&1; then nc -z -w (\d+) (\S+) (\d+) \|\| exit 1; elif command -v bash /;
 
 /** Equality-based label selectors (`a=b,c=d`), the only kind the bot sends. */
 function matchesSelector(pod: PodSpecInput, selector: string | null): boolean {
@@ -88,26 +76,13 @@ export class FakeCluster {
   #server: Server;
   #wss: WebSocketServer;
   port = 0;
+  #advertise = '127.0.0.1';
 
   constructor() {
     this.#server = createServer((req, res) => {
-      if (
-        this.#answer(req.method ?? 'GET', req.url ?? '/', (code, body, type = 'application/json') => {
-          res.writeHead(code, { 'content-type': type });
-          res.end(typeof body === 'string' ? body : JSON.stringify(body));
-        })
-      )
-        return;
-      this.unexpected.push(`${req.method} ${req.url}`);
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          kind: 'Status',
-          status: 'Failure',
-          message: `unexpected ${req.method} ${req.url}`,
-          code: 500,
-        }),
-      );
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => this.#respond(req, res, Buffer.concat(chunks).toString('utf8')));
     });
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -149,13 +124,43 @@ export class FakeCluster {
     });
   }
 
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+  /** What `serve` was given (a drill's control plane), if anything. */
+  get served(): ClusterWorld | undefined {
+    return this.#world;
+  }
+
+  #respond(req: IncomingMessage, res: ServerResponse, text: string): void {
+    const send = (code: number, body: unknown, type = 'application/json') => {
+      res.writeHead(code, { 'content-type': type });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    };
+    if (this.#answer(req.method ?? 'GET', req.url ?? '/', send)) return;
+    let body: unknown;
+    try {
+      body = text ? (JSON.parse(text) as unknown) : undefined;
+    } catch {
+      return send(400, status400(`the request body is not JSON: ${text.slice(0, 80)}`));
+    }
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const answer = this.#world?.request?.(req.method ?? 'GET', path, body);
+    if (answer) return send(answer.status, answer.body);
+    this.unexpected.push(`${req.method} ${req.url}`);
+    send(500, {
+      kind: 'Status',
+      status: 'Failure',
+      message: `unexpected ${req.method} ${req.url}`,
+      code: 500,
+    });
+  }
+
+  async start(bind: DrillBind = LOCAL_BIND): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, bind.host, resolve));
     this.port = (this.#server.address() as AddressInfo).port;
+    this.#advertise = urlHost(bind.advertise);
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.#advertise}:${this.port}`;
   }
 
   async stop(): Promise<void> {
@@ -235,6 +240,18 @@ export class FakeCluster {
     return fake;
   }
 
+  /** The bot's TCP probe, answered by the served world's pod network (without one the tiny shell does not know it). */
+  async #probe(podName: string, pod: FakePod, command: string[]): Promise<Outcome | undefined> {
+    const world = this.#world;
+    const m = command[0] === 'sh' && command[1] === '-c' ? PROBE.exec(command[2] ?? '') : null;
+    if (!world?.connect || !m?.[2] || !m[3] || !m[4] || pod.noShell) return undefined;
+    if (m[1]) await world.sleep?.(Number(m[1]));
+    if (!pod.tools.has('nc') && !pod.tools.has('bash'))
+      return { stderr: 'neither nc nor bash in the image\n', exit: 127 };
+    const reached = await world.connect(podName, m[3], Number(m[4]), Number(m[2]));
+    return { exit: reached ? 0 : 1 };
+  }
+
   /** Interprets the few shell lines the bot sends, the way sh in the pod would. */
   #interpret(podName: string, pod: FakePod, container: string, command: string[]): Outcome {
     if (pod.noShell) {
@@ -255,55 +272,10 @@ export class FakeCluster {
     }
     if (command[0] === 'sh' && command[1] === '-c' && command[2] !== undefined) {
       const tools = container.startsWith('cs-debug-') ? (pod.debugTools ?? pod.tools) : pod.tools;
-      return this.#shell(pod, tools, command[2]);
+      return runShell(pod, tools, command[2]);
     }
     if (command[0] === 'echo-stdin') return { exit: 0 };
     return { stderr: `${command[0]}: not found\n`, exit: 127 };
-  }
-
-  #shell(pod: FakePod, tools: Set<string>, script: string): Outcome {
-    const tool = (name: string) => tools.has(name);
-    let m = /^jcmd (\d+) Thread\.print -l > (\S+)$/.exec(script);
-    if (m?.[2]) {
-      if (!tool('jcmd')) return { stderr: 'sh: 1: jcmd: not found\n', exit: 127 };
-      pod.files.set(m[2], Buffer.from(pod.threads ?? ''));
-      return { exit: 0 };
-    }
-    m = /^jcmd (\d+) GC\.heap_dump -gz=1 (\S+)$/.exec(script);
-    if (m?.[2]) {
-      if (!tool('jcmd')) return { stderr: 'sh: 1: jcmd: not found\n', exit: 127 };
-      if (!pod.heap)
-        return {
-          stdout: '1:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file\n',
-          exit: 1,
-        };
-      pod.files.set(m[2], pod.heap);
-      return { stdout: `1:\nDumping heap to ${m[2]} ...\nHeap dump file created\n`, exit: 0 };
-    }
-    m = /^wc -c < '([^']+)' && \{ sha256sum '([^']+)' 2>\/dev\/null \|\| echo -; \}$/.exec(script);
-    if (m?.[1]) {
-      const file = pod.files.get(m[1]);
-      if (!file) return { stderr: `sh: can't open '${m[1]}': No such file or directory\n`, exit: 1 };
-      const hash = tool('sha256sum') ? `${fileSha256(file)}  ${m[1]}` : '-';
-      return { stdout: `${fileSize(file)}\n${hash}\n`, exit: 0 };
-    }
-    m = /^tail -c \+(\d+) '([^']+)' \| head -c (\d+)$/.exec(script);
-    if (m?.[1] && m[2] && m[3]) {
-      const file = pod.files.get(m[2]);
-      if (!file) return { stderr: `tail: can't open '${m[2]}': No such file or directory\n`, exit: 1 };
-      const start = Number(m[1]) - 1;
-      const end = Math.min(fileSize(file), start + Number(m[3]));
-      const out: Outcome = { stdout: file, range: [start, end], exit: 0 };
-      if (pod.cutAfter && pod.cutAfter.times > 0) {
-        pod.cutAfter.times--;
-        out.cutAfter = pod.cutAfter.bytes;
-      }
-      if (pod.dieAt !== undefined && end > pod.dieAt) out.cutAfter = Math.max(0, pod.dieAt - start);
-      return out;
-    }
-    const first = script.split(/\s+/)[0] ?? '';
-    if (!tool(first)) return { stderr: `sh: 1: ${first}: not found\n`, exit: 127 };
-    return { stderr: `sh: unexpected script in fake pod: ${script}\n`, exit: 2 };
   }
 
   async #run(
@@ -340,7 +312,8 @@ export class FakeCluster {
         ws.close(1000);
         return;
       }
-      const outcome = this.#interpret(podName, pod, container, command);
+      const outcome =
+        (await this.#probe(podName, pod, command)) ?? this.#interpret(podName, pod, container, command);
       if (outcome.stdout !== undefined) {
         const file = typeof outcome.stdout === 'string' ? Buffer.from(outcome.stdout) : outcome.stdout;
         const [start, end] = outcome.range ?? [0, fileSize(file)];

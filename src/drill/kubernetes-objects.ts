@@ -17,6 +17,23 @@ export function status403(verb: string, resource: string, name?: string): Record
   };
 }
 
+export function status400(message: string): Record<string, unknown> {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason: 'BadRequest',
+    code: 400,
+  };
+}
+
+/** What a DELETE answers when the object is gone at once. */
+export function statusSuccess(name: string, kind: string): Record<string, unknown> {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind } };
+}
+
 export function status404(kind: string, name: string): Record<string, unknown> {
   return {
     kind: 'Status',
@@ -58,6 +75,11 @@ export interface PodSpecInput {
   digest?: string;
   deletionTimestamp?: string;
   ephemeral?: { name: string; running: boolean }[];
+  /** status.podIP (default 10.0.1.201). */
+  ip?: string;
+  /** TCP containerPorts the app container declares (default none). */
+  ports?: number[];
+  creationTimestamp?: string;
 }
 
 export const DIGEST_A = `sha256:${'a1'.repeat(32)}`;
@@ -75,7 +97,7 @@ export function podObject(input: PodSpecInput): Record<string, unknown> {
       namespace: NAMESPACE,
       uid: input.uid ?? `uid-${input.name}`,
       resourceVersion: '48213',
-      creationTimestamp: '2026-11-26T08:00:00Z',
+      creationTimestamp: input.creationTimestamp ?? '2026-11-26T08:00:00Z',
       labels,
       ...(input.annotations ? { annotations: input.annotations } : {}),
       ...(input.deletionTimestamp
@@ -102,6 +124,11 @@ export function podObject(input: PodSpecInput): Record<string, unknown> {
         {
           name: 'app',
           image: 'registry.example.com/payments:2026.11.3',
+          ...(input.ports
+            ? {
+                ports: input.ports.map((containerPort) => ({ name: 'http', containerPort, protocol: 'TCP' })),
+              }
+            : {}),
           resources: {
             limits: { memory: input.memoryLimit ?? '2Gi', cpu: '1' },
             requests: { memory: '1Gi', cpu: '500m' },
@@ -123,7 +150,7 @@ export function podObject(input: PodSpecInput): Record<string, unknown> {
         { type: 'PodScheduled', status: 'True', lastTransitionTime: '2026-11-26T08:00:00Z' },
       ],
       hostIP: '10.0.1.17',
-      podIP: '10.0.1.201',
+      podIP: input.ip ?? '10.0.1.201',
       startTime: '2026-11-26T08:00:00Z',
       containerStatuses: [
         {

@@ -5,9 +5,10 @@ import type { Scenario } from './scenario.ts';
 
 export type DrillLedger =
   | { legacy: string; cloud: string; stop: () => Promise<void> }
-  | { legacy: string; cloud: string; missing: string };
+  | { legacy: string; cloud: string; missing: string; why: string };
 
-function ddl(rows: number): string {
+/** The balanced ledger both sides start with; `anchor` (SQL) is the instant the newest row was written. */
+export function ddl(rows: number, anchor = 'now()'): string {
   return `
 CREATE TABLE public.ledger_entries (
   id bigint PRIMARY KEY, txn_id bigint NOT NULL, account text, side text NOT NULL,
@@ -15,7 +16,7 @@ CREATE TABLE public.ledger_entries (
 INSERT INTO public.ledger_entries
   SELECT g, (g + 1) / 2, 'acct-' || (g % 97), CASE WHEN g % 2 = 1 THEN 'debit' ELSE 'credit' END,
          ((g + 1) / 2 % 500) + 0.99, 'EUR', jsonb_build_object('ref', 'txn' || ((g + 1) / 2)),
-         now() - ((${rows} - g) * (5400.0 / ${rows}) * interval '1 second')
+         ${anchor} - ((${rows} - g) * (5400.0 / ${rows}) * interval '1 second')
   FROM generate_series(1, ${rows}) g;`;
 }
 
@@ -96,6 +97,13 @@ async function dropOrphans(adminUrl: string): Promise<void> {
   }
 }
 
+/** The cloud writer role `/ledger lock` revokes, holding the writes a real service account has. */
+export function writerRoleSql(scenario: Scenario): string {
+  const role = `${scenario.service.replace(/-/g, '_')}_cloud_writer`;
+  return `DO $$ BEGIN CREATE ROLE ${role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+     GRANT INSERT, UPDATE, DELETE ON public.ledger_entries TO ${role};`;
+}
+
 let sequence = 0;
 
 /** Two throwaway ledger databases on the machine's PostgreSQL, or why there are none. */
@@ -113,21 +121,19 @@ export async function startLedger(adminUrl: string, scenario: Scenario): Promise
     await query(adminUrl, `CREATE DATABASE ${names.legacy}`);
   } catch (err) {
     const where = new URL(adminUrl);
+    const why = `no PostgreSQL the drill can use at ${where.hostname}:${where.port || '5432'} as ${where.username || 'postgres'} (${(err as Error).message})`;
     return {
       legacy: at(names.legacy),
       cloud: at(names.cloud),
-      missing: `no PostgreSQL the drill can use at ${where.hostname}:${where.port || '5432'} as ${where.username || 'postgres'} (${(err as Error).message}); start one there, or set PAYMENTS_LEGACY_DB_URL and PAYMENTS_CLOUD_DB_URL`,
+      missing: `${why}; start one there, or set PAYMENTS_LEGACY_DB_URL and PAYMENTS_CLOUD_DB_URL`,
+      why,
     };
   }
   await query(at(names.legacy), ddl(scenario.ledger.rows));
   await query(adminUrl, `CREATE DATABASE ${names.cloud} TEMPLATE ${names.legacy}`);
   const divergence = divergenceSql(scenario.ledger);
   if (divergence) await query(at(names.cloud), divergence);
-  await query(
-    at(names.cloud),
-    `DO $$ BEGIN CREATE ROLE ${scenario.service.replace(/-/g, '_')}_cloud_writer; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
-     GRANT INSERT, UPDATE, DELETE ON public.ledger_entries TO ${scenario.service.replace(/-/g, '_')}_cloud_writer;`,
-  );
+  await query(at(names.cloud), writerRoleSql(scenario));
   return {
     legacy: at(names.legacy),
     cloud: at(names.cloud),

@@ -2,6 +2,7 @@
 // benchmarks. Run it: `node src/drill/prometheus.ts`, then change what it answers with
 // `curl -X POST 'http://127.0.0.1:9091/drill?memory=0.97'` (names: memory, errors, traffic, latency; "NaN" and
 // "empty" work). Tests can answer per query instead (`answer`, `range`), e.g. legacy and cloud differently.
+import { urlHost, type DrillBind } from './bind.ts';
 import { createServer, type Server } from 'node:http';
 
 export interface DrillValues {
@@ -81,6 +82,8 @@ export async function startPrometheusServer(
      * or a shard did not answer): the answer stays "success" with the data it has.
      */
     rangeWarnings?: (ask: RangeAsk) => string[] | undefined;
+    /** Where it listens and the name others reach it by (default 127.0.0.1). */
+    bind?: DrillBind;
   } = {},
 ): Promise<PrometheusServer> {
   const state: PrometheusServer = {
@@ -135,9 +138,10 @@ export async function startPrometheusServer(
       send(404, { status: 'error', errorType: 'not_found', error: `no ${url.pathname} here` });
     });
   });
-  await new Promise<void>((resolve) => state.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
+  const bind = opts.bind ?? { host: '127.0.0.1', advertise: '127.0.0.1' };
+  await new Promise<void>((resolve) => state.server.listen(opts.port ?? 0, bind.host, () => resolve()));
   const address = state.server.address();
-  state.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  state.url = `http://${urlHost(bind.advertise)}:${typeof address === 'object' && address ? address.port : 0}`;
   return state;
 }
 

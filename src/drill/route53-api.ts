@@ -1,5 +1,6 @@
 // The local Route 53's public shapes: server options and handle, operations, and the faults it can inject.
 import type { Server } from 'node:http';
+import type { DrillBind } from './bind.ts';
 import type { RecordSet } from './route53-xml.ts';
 
 /** How long real Route 53 usually takes to report a change INSYNC: about 60 s. Tests use it on an injected clock. */
@@ -8,6 +9,8 @@ export const REAL_SYNC_DELAY_MS = 60_000;
 export const REAL_RATE_PER_SECOND = 5;
 
 export interface Route53ServerOptions {
+  /** Where it listens and the name others reach it by (default 127.0.0.1). */
+  bind?: DrillBind;
   /** Records per hosted zone id (without /hostedzone/). */
   zones: Record<string, RecordSet[]>;
   /** How long a change stays PENDING before GetChange says INSYNC (default 2 s; the real service ~60 s). */

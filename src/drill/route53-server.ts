@@ -1,4 +1,5 @@
 // The local Route 53 server: REST-XML over HTTP with compare-and-swap ChangeBatches, PENDING->INSYNC, throttles, faults.
+import { urlHost } from './bind.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Route53Fault, Route53Operation, Route53Server, Route53ServerOptions } from './route53-api.ts';
@@ -244,11 +245,12 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
       res.end(errorXml('InternalFailure', (err as Error).message, 'Receiver'));
     });
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
+  const bind = opts.bind ?? { host: '127.0.0.1', advertise: '127.0.0.1' };
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, bind.host, () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(bind.advertise)}:${port}`,
     port,
     server,
     requests,

@@ -34,6 +34,10 @@ export const FAULTS = {
     'ELBv2 answers the next 5 ModifyListener/ModifyRule calls with Throttling (HTTP 400 "Rate exceeded")',
   'alb-fail-after-commit': 'the next ALB ModifyListener commits, then answers HTTP 500 InternalFailure',
   'pagerduty-rate-limit': 'PagerDuty answers the next 5 REST requests with 429 Rate Limit Exceeded',
+  'cdc-failed':
+    "the CDC connector's task fails (Debezium: replication slot in use); cloud writes stop reaching legacy",
+  'cdc-restarted':
+    "the CDC connector's failed task is restarted (as `POST /connectors/<name>/restart?includeTasks=true&onlyFailed=true` does)",
 } as const;
 export type FaultName = keyof typeof FAULTS;
 const FaultName = z.enum(Object.keys(FAULTS) as [FaultName, ...FaultName[]], {
@@ -98,7 +102,22 @@ const Scenario = z
       /** Double-entry groups whose debits and credits no longer balance on the cloud side. */
       unbalanced: z.number().int().min(0).default(0),
     }),
+    /** The CDC carrying cloud writes back to legacy (Debezium on Kafka Connect): running, or failed at the start. */
+    cdc: z
+      .strictObject({
+        state: z.enum(['RUNNING', 'FAILED']).default('RUNNING'),
+        /** How long a restarted task reports RESTARTING before it runs again, at time factor 1. */
+        restart: StoryTime.default(30_000),
+      })
+      .default({ state: 'RUNNING', restart: 30_000 }),
     faults: z.array(z.strictObject({ at: StoryTime, fault: FaultName })).default([]),
+    /** The cluster's pod network: whether its plugin enforces NetworkPolicy, and how long it takes to program one. */
+    network: z
+      .strictObject({
+        enforcesNetworkPolicy: z.boolean().default(true),
+        policyDelay: StoryTime.default(2_000),
+      })
+      .default({ enforcesNetworkPolicy: true, policyDelay: 2_000 }),
   })
   .superRefine((s, ctx) => {
     if (s.traffic.legacy + s.traffic.cloud === 0)

@@ -14,9 +14,12 @@ import {
   startElbv2Server,
   type Elbv2Server,
 } from './elbv2.ts';
-import { FakeCluster, NAMESPACE, type PodSpecInput } from './kubernetes.ts';
 import { startDrillPagerDuty, type DrillPagerDuty } from './pagerduty.ts';
-import { startLedger } from './ledger.ts';
+import { FakeCluster, NAMESPACE, type ClusterWorld, type PodSpecInput } from './kubernetes.ts';
+import { DrillControlPlane } from './kubernetes-control.ts';
+import { LOCAL_BIND, type DrillBind } from './bind.ts';
+import { startKafkaConnect, type KafkaConnectServer } from './kafka-connect.ts';
+import { chooseLedger, type EmbeddedStarter } from './ledger-choice.ts';
 import { drillKey, startPrometheusServer } from './prometheus.ts';
 import {
   DRILL_HEALTH_CHECK,
@@ -35,6 +38,8 @@ export interface DrillWorldOptions {
   timeFactor: number;
   /** Where the machine's PostgreSQL is (default postgres://postgres@127.0.0.1:5432/postgres). */
   postgresUrl?: string;
+  /** Starts the embedded ledgers when that PostgreSQL cannot be used (default: PGlite, src/drill/ledger-embedded.ts). */
+  embeddedLedger?: EmbeddedStarter;
   /** The story (default: the seed scenario). */
   scenario?: Scenario;
   /** The clock the story, Route 53's propagation and the faults run on (default Date.now). */
@@ -43,6 +48,8 @@ export interface DrillWorldOptions {
   onOom?: (pod: string, restarts: number, at: number) => void;
   /** Told of every fault, scheduled or injected. */
   onFault?: (fault: FaultName, what: string) => void;
+  /** Where the simulators listen and the name other replicas reach them by (default 127.0.0.1). */
+  bind?: DrillBind;
 }
 
 export interface DrillWorld {
@@ -50,6 +57,8 @@ export interface DrillWorld {
   env: Record<string, string>;
   /** Base URL of the simulated Prometheus query API. */
   prometheusUrl: string;
+  /** The ledger's CDC: a Kafka Connect REST API running a Debezium connector (`ledger.cdc` kind debezium). */
+  cdc: KafkaConnectServer;
   /** One line per service, for the banner. */
   describe: string[];
   scenario: Scenario;
@@ -85,6 +94,10 @@ export function hasCloudCredentials(env: NodeJS.ProcessEnv): boolean {
 }
 
 const MiB = 1024 * 1024;
+/** The drill's CDC connector (the example config's sync is called ledger_sync too). */
+export const CDC_CONNECTOR = 'ledger_sync';
+/** What the app image carries: the dump tools, and nc for the isolation probe. */
+const POD_TOOLS = new Set(['sh', 'jcmd', 'sha256sum', 'wc', 'tail', 'head', 'rm', 'nc']);
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -108,6 +121,8 @@ async function startKubernetes(
   story: Story,
   scenario: Scenario,
   now: () => number,
+  timeFactor: number,
+  bind: DrillBind,
 ): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
   // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
@@ -116,8 +131,8 @@ async function startKubernetes(
   const block = Buffer.alloc(MiB);
   for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
   for (const pod of story.pods)
-    cluster.addPod(pod.name, { heap: { size: scenario.pods.heapDumpMiB * MiB, block } });
-  cluster.serve({
+    cluster.addPod(pod.name, { heap: { size: scenario.pods.heapDumpMiB * MiB, block }, tools: POD_TOOLS });
+  const base: ClusterWorld = {
     pods: () => podSpecs(story, scenario),
     usage: () => {
       story.advance();
@@ -139,8 +154,14 @@ async function startKubernetes(
       `${iso(now())} WARN  [${pod}] GC overhead limit approaching: heap 97% after full GC\n` +
       `${iso(now())} ERROR [${pod}] java.lang.OutOfMemoryError: Java heap space\n` +
       `\tat com.example.${scenario.service.replace(/-/g, '')}.SettlementCache.put(SettlementCache.java:88)\n`,
-  });
-  await cluster.start();
+  };
+  // Services, the ReplicaSet, NetworkPolicies and relabels, over a pod network whose plugin may enforce policies.
+  const { enforcesNetworkPolicy, policyDelay } = scenario.network;
+  const network = { enforces: enforcesNetworkPolicy, delayMs: policyDelay * timeFactor };
+  const app = scenario.service;
+  const baselineMiB = scenario.pods.baselineMiB;
+  cluster.serve(new DrillControlPlane({ cluster, base, app, network, baselineMiB, now }));
+  await cluster.start(bind);
   const dir = mkdtempSync(join(tmpdir(), 'cs-drill-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, cluster.kubeConfig().exportConfig());
@@ -185,12 +206,14 @@ function scenarioRecords(scenario: Scenario): RecordSet[] {
 export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWorld> {
   const scenario = opts.scenario ?? loadScenario('seed');
   const now = opts.now ?? Date.now;
+  const bind = opts.bind ?? LOCAL_BIND;
   const syncDelayMs = Math.max(250, Math.round(scenario.traffic.propagation * opts.timeFactor));
   const route53 = await startRoute53Server({
     zones: { [DRILL_ZONE]: scenarioRecords(scenario) },
     healthChecks: { [DRILL_HEALTH_CHECK]: scenario.traffic.legacyHealthyCheckers },
     syncDelayMs,
     now,
+    bind,
   });
   // The ALB sits behind the cloud record and starts forwarding everything to the cloud target group.
   const elbv2 = await startElbv2Server({ ...drillLoadBalancer(0, 100), now });
@@ -210,7 +233,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
   };
   const cloudShare = () => dnsCloudShare() * albCloud();
   const injected: { at: number; fault: FaultName }[] = [];
-  const started: { cluster?: FakeCluster } = {};
+  const started: { cluster?: FakeCluster; cdc?: KafkaConnectServer } = {};
   const story: Story = new Story({
     scenario,
     timeFactor: opts.timeFactor,
@@ -262,22 +285,38 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       case 'exec-slow':
         if (started.cluster) started.cluster.execStartMs = 3000;
         return FAULTS[fault];
+      case 'cdc-failed':
+        started.cdc?.fail();
+        return FAULTS[fault];
+      case 'cdc-restarted':
+        started.cdc?.restart();
+        return FAULTS[fault];
     }
   }
-  const kube = await startKubernetes(story, scenario, now);
+  const kube = await startKubernetes(story, scenario, now, opts.timeFactor, bind);
   started.cluster = kube.cluster;
   // The story's metrics: the cloud pods' memory and 5xx follow the leak, and recover once traffic leaves them.
   const prometheus = await startPrometheusServer({
     answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
+    bind,
   });
   // CloudWatch publishes the same story (Container Insights memory, the ALB's requests, 5xx and latency).
   const cloudwatch = await startCloudWatchServer({
     sample: storyMetrics(story, cloudShare, scenario.errors.base),
     now,
   });
-  const ledger = await startLedger(
+  const cdc = await startKafkaConnect({
+    connector: CDC_CONNECTOR,
+    state: scenario.cdc.state,
+    restartMs: Math.max(250, Math.round(scenario.cdc.restart * opts.timeFactor)),
+    now,
+    bind,
+  });
+  started.cdc = cdc;
+  const ledger = await chooseLedger(
     opts.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     scenario,
+    opts.embeddedLedger,
   );
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL_ROUTE_53: route53.url,
@@ -306,6 +345,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     cluster,
     env,
     prometheusUrl: prometheus.url,
+    cdc,
     ledger: {
       legacy: ledger.legacy,
       cloud: ledger.cloud,
@@ -320,11 +360,10 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       `ELBv2 ${elbv2.url} (ALB payments-edge behind the cloud record: legacy 0 / cloud 100; reads lag writes by 1.5 s)`,
       `CloudWatch ${cloudwatch.url} (GetMetricData: the story's memory, 5xx, requests and latency)`,
       pagerduty.describe,
-      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms)`,
+      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
-      !('missing' in ledger)
-        ? `PostgreSQL ledgers ${new URL(ledger.legacy).pathname.slice(1)} and ${new URL(ledger.cloud).pathname.slice(1)} (diverged)`
-        : `ledger: ${ledger.missing}`,
+      ledger.describe,
+      `Kafka Connect ${cdc.url} (CDC connector ${CDC_CONNECTOR}, task ${cdc.state()}: cloud writes flow back to legacy)`,
     ],
     stop: async () => {
       await route53.stop();
@@ -333,6 +372,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       await pagerduty.server.stop();
       await cluster.stop();
       await prometheus.stop();
+      await cdc.stop();
       if ('stop' in ledger) await ledger.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -21,9 +21,10 @@ function runDrill(
   script: string[],
   cwd: string,
   extra: Record<string, string> = {},
+  nodeArgs: string[] = [],
 ): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
+    const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'src/main.ts')], {
       cwd,
       // Nothing but PATH and HOME: no Slack tokens, no AWS credentials, no kubeconfig, no database URLs.
       env: { PATH: process.env.PATH ?? '', HOME: cwd, ...extra },
@@ -33,7 +34,8 @@ function runDrill(
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    // Generous: without a PostgreSQL each embedded ledger runs its own initdb, tens of seconds on a loaded machine.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -54,7 +56,7 @@ function replyTo(stdout: string, command: string, who = ''): string {
 }
 
 describe('drill world in the console (npm start with nothing configured)', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
 
   it('runs the README runbook against the simulated cloud, every step answering', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
@@ -87,10 +89,10 @@ describe('drill world in the console (npm start with nothing configured)', funct
       assert.match(replyTo(stdout, script[0] ?? ''), /PagerDuty: opening an incident on service PWIXJZS/);
       // The requester cannot approve; bob, an approver, can, and the real SDK waits for the simulated INSYNC.
       assert.match(
-        replyTo(stdout, '/click 1', 'alice'),
+        replyTo(stdout, '/click approve', 'alice'),
         /You requested this change, so a second person must approve it \(@sre-leads\)/,
       );
-      const approve = replyTo(stdout, '/click 1', 'bob');
+      const approve = replyTo(stdout, '/click approve', 'bob');
       assert.match(approve, /EXECUTING: SHIFT PAYMENTS TO LEGACY 100% \(ROUTE 53 THEN ALB\)/);
       assert.match(approve, /Approved by: bob/);
       assert.match(stdout, /DNS: ✔ in sync/);
@@ -106,20 +108,47 @@ describe('drill world in the console (npm start with nothing configured)', funct
         /Evidence from payments-cloud-7d9f8b6c5-x2k4q, payments-cloud-7d9f8b6c5-m8n3v: 8 kept, 0 failed/,
       );
 
+      // The machine's PostgreSQL, or the embedded one without it: the same diverged ledger either way.
+      assert.match(stderr, /PostgreSQL ledgers cs_drill_legacy_|embedded PostgreSQL ledgers \(PGlite\)/);
       const ledger = replyTo(stdout, '/ledger audit');
-      if (/PostgreSQL ledgers cs_drill_legacy_/.test(stderr)) {
-        assert.match(ledger, /missing_in_legacy 4, missing_in_cloud 0, mismatched 5, partial 1, invariant 1/);
-        assert.match(ledger, /LEDGER AUDIT: PAYMENTS — 11 DIFFERENCES/);
-      } else {
-        assert.match(stderr, /ledger: no PostgreSQL the drill can use at 127\.0\.0\.1:5432/);
-        assert.match(ledger, /The audit FAILED: .*127\.0\.0\.1:5432\/cs_drill_legacy_\S+ as postgres is/);
-      }
+      assert.match(ledger, /missing_in_legacy 4, missing_in_cloud 0, mismatched 5, partial 1, invariant 1/);
+      assert.match(ledger, /LEDGER AUDIT: PAYMENTS — 11 DIFFERENCES/);
 
-      assert.match(replyTo(stdout, '/breaker status'), /payments's breaker has never been armed/);
+      if (/PostgreSQL ledgers cs_drill_legacy_/.test(stderr)) {
+        // Lock (one approver), then reconcile (two, under the example's "ledger writes" policy) and the re-audit.
+        assert.match(replyTo(stdout, '/ledger lock'), /APPROVAL NEEDED: LOCK CLOUD WRITERS/);
+        assert.match(
+          stdout,
+          /✔ Revoked DELETE, INSERT, UPDATE from payments_cloud_writer on public\.ledger_entries/,
+        );
+        assert.match(
+          stdout,
+          /Approvals: 2 of 2 approvals: ✓ @bob, ✓ @dave; quorum met \(policy: ledger writes\)/,
+        );
+        assert.match(stdout, /✔ Copied 4 row\(s\) into legacy .*missing_in_legacy 4 → 0/);
+      }
+      // CDC is read through the production Debezium check from the simulated Kafka Connect.
+      assert.match(
+        stderr,
+        /Kafka Connect http:\/\/127\.0\.0\.1:\d+ \(CDC connector ledger_sync, task RUNNING/,
+      );
+      assert.match(replyTo(stdout, '/breaker arm'), /APPROVAL NEEDED: ARM PAYMENTS'S CIRCUIT BREAKER/);
+      assert.match(stdout, /✔ Armed\. The breaker evaluates every 30s/);
+      assert.match(
+        replyTo(stdout, '/canary start steps=5,25 bake=2m'),
+        /APPROVAL NEEDED: CANARY PAYMENTS TO CLOUD 5% → 25% \(BAKE 2M EACH\)/,
+      );
+      assert.match(stdout, /Step 1: cloud 5% written/);
       const preflight = replyTo(stdout, '/preflight');
+      assert.match(preflight, /✔ CDC sync running, lag within bounds — PASS/);
+      assert.match(preflight, /✔ Breaker armed — PASS/);
       assert.match(preflight, /✔ Legacy is healthy — PASS/);
       assert.match(preflight, /✔ Every breaker condition's query returns data for both stacks — PASS/);
       assert.match(replyTo(stdout, '/timeline'), /🔒 Hash chain verified: \d+ events/);
+      assert.match(
+        replyTo(stdout, '/incident resolve traffic on legacy, ledger reconciled'),
+        /Resolved \*?INC-1/,
+      );
       const postmortem = replyTo(stdout, '/postmortem');
       assert.match(postmortem, /📎 Post-mortem draft INC-1 \(payments\)/);
       assert.match(postmortem, /POST-MORTEM DRAFT/);
@@ -128,24 +157,84 @@ describe('drill world in the console (npm start with nothing configured)', funct
     }
   });
 
-  it('without a usable PostgreSQL, says so at start and /ledger names the address it could not reach', async () => {
+  it('without a usable PostgreSQL, serves the ledgers from an embedded PostgreSQL: audit, lock and reconcile end to end', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
     try {
       copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
-      const run = await runDrill(['/incident declare payments', '/ledger audit'], cwd, {
+      const script = [
+        '/incident declare payments sev=1 ledger drill',
+        '/ledger audit',
+        '/ledger lock',
+        '/as bob',
+        '/click 1',
+        '/as alice',
+        '/ledger reconcile',
+        '/as bob',
+        '/click 3',
+        '/as dave',
+        '/click 3',
+        '/as alice',
+        '/ledger audit',
+      ];
+      const run = await runDrill(script, cwd, {
         // Port 1 on loopback: nothing listens there.
         CLOUD_SAFETY_DRILL_POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/postgres',
       });
+      const { stdout, stderr } = run;
+
+      assert.equal(run.code, 0, stderr);
+      assert.match(
+        stderr,
+        /embedded PostgreSQL ledgers \(PGlite\) legacy 127\.0\.0\.1:\d+ and cloud 127\.0\.0\.1:\d+ \(diverged\), because there is no PostgreSQL the drill can use at 127\.0\.0\.1:1 as postgres \(.*ECONNREFUSED/,
+      );
+      const audit = replyTo(stdout, '/ledger audit');
+      assert.match(audit, /missing_in_legacy 4, missing_in_cloud 0, mismatched 5, partial 1, invariant 1/);
+      assert.match(audit, /on legacy 127\.0\.0\.1:\d+\/legacy as postgres and cloud 127\.0\.0\.1:\d+\/cloud/);
+      // No logical replication in a WASM backend; the drill's CDC is the simulated Kafka Connect either way.
+      assert.match(audit, /✔ CDC \(debezium\): connector ledger_sync and its 1 task\(s\) RUNNING/);
+      assert.match(
+        replyTo(stdout, '/ledger lock'),
+        /APPROVAL NEEDED: LOCK CLOUD WRITERS \(PAYMENTS_CLOUD_WRITER\)/,
+      );
+      assert.match(
+        replyTo(stdout, '/click 1', 'bob'),
+        /Revoked DELETE, INSERT, UPDATE from payments_cloud_writer on public\.ledger_entries/,
+      );
+      const reconcile = replyTo(stdout, '/ledger reconcile', 'alice');
+      assert.match(reconcile, /Dry run done: 4 row\(s\) would be copied/);
+      assert.match(reconcile, /ON CONFLICT \("id"\) DO NOTHING/);
+      assert.match(replyTo(stdout, '/click 3', 'bob'), /1 of 2 approvals/);
+      const approved = replyTo(stdout, '/click 3', 'dave');
+      assert.match(approved, /DONE: COPY 4 MISSING_IN_LEGACY ROW\(S\) OF PAYMENTS FROM CLOUD INTO LEGACY/);
+      // The re-audit after the copy, then alice's own: the rows legacy never got are there now.
+      const after = stdout.slice(stdout.lastIndexOf('alice@#incident> /ledger audit'));
+      assert.match(after, /missing_in_legacy 0, missing_in_cloud 0, mismatched 5, partial 1, invariant 1/);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('with neither PostgreSQL nor the embedded one, says so at start and /ledger says exactly what is missing', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
+    try {
+      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+      const run = await runDrill(
+        ['/incident declare payments', '/ledger audit', '/ledger lock'],
+        cwd,
+        { CLOUD_SAFETY_DRILL_POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/postgres' },
+        // As if @electric-sql/pglite were not installed: Node's own ERR_MODULE_NOT_FOUND.
+        ['--import', join(ROOT, 'test/support/without-pglite.ts')],
+      );
 
       assert.equal(run.code, 0, run.stderr);
-      assert.match(
-        run.stderr,
-        /ledger: no PostgreSQL the drill can use at 127\.0\.0\.1:1 as postgres \(.*ECONNREFUSED/,
-      );
-      assert.match(
-        replyTo(run.stdout, '/ledger audit'),
-        /The audit FAILED: legacy and cloud databases: legacy: 127\.0\.0\.1:1\/cs_drill_legacy_\S+ as postgres is unreachable \(ECONNREFUSED\)/,
-      );
+      const missing =
+        /no PostgreSQL the drill can use at 127\.0\.0\.1:1 as postgres \(.*ECONNREFUSED.*\), and the embedded PostgreSQL \(@electric-sql\/pglite\) did not start \(Cannot find package '@electric-sql\/pglite'.*\); start a PostgreSQL there .*run npm install so @electric-sql\/pglite and @electric-sql\/pglite-socket are present/;
+      assert.match(run.stderr, new RegExp(`ledger: ${missing.source}`));
+      for (const command of ['/ledger audit', '/ledger lock']) {
+        const reply = replyTo(run.stdout, command);
+        assert.match(reply, new RegExp(`the drill has no ledger databases for payments: ${missing.source}`));
+        assert.doesNotMatch(reply, /APPROVAL NEEDED|Auditing/);
+      }
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }

@@ -328,6 +328,12 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
       audit?.summary ?? '',
       /missing_in_legacy 80, missing_in_cloud 6, mismatched 21, partial 5, invariant 4, in flight 0 over 8074 rows/,
     );
+    // Its CDC connector failed (why the ledgers diverged), read from the drill's Kafka Connect.
+    assert.deepEqual((audit?.data as { cdc?: unknown }).cdc, {
+      healthy: false,
+      detail:
+        'task 0 is FAILED (org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change event producer. This connector will be stopped.)',
+    });
     assert.deepEqual(real.hits, []);
   });
 
@@ -337,7 +343,7 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
     await command('/drill', 'start nope');
     assert.match(
       ephemeral.at(-1) ?? '',
-      /There is no drill scenario "nope"; the scenarios are: ledger-half-shift, payments-leak, seed/,
+      /There is no drill scenario "nope"; the scenarios are: ledger-half-shift, network-unenforced, payments-leak, seed/,
     );
     await command('/drill', 'start seed factor=2');
     assert.match(ephemeral.at(-1) ?? '', /factor="2" is not a number in \(0, 1\]/);

@@ -8,28 +8,27 @@ import type { RedisStore } from '../../src/store/redis.ts';
 import {
   arcAdapter,
   arcSection,
-  CLOUD_RC,
+  AT_LEAST_ONE,
+  KEEP_CLOUD,
   KEEP_CLOUD_RULE,
   startArcCluster,
   type ArcCluster,
   type SafetyRule,
 } from '../support/arc-cluster.ts';
+import {
+  controlConfigClient,
+  startControlConfig,
+  type ControlConfigApi,
+} from '../support/arc-control-config.ts';
 import { fakeClock, type FakeClock } from '../support/aws.ts';
 import { makeTestBot, testConfig, textOf, type TestBot } from '../support/bot.ts';
 import { isolatedRedisStore } from '../support/redis.ts';
-
-const KEEP_CLOUD: SafetyRule = {
-  arn: KEEP_CLOUD_RULE,
-  name: 'keep-cloud-on',
-  kind: 'assertion',
-  asserted: [CLOUD_RC],
-  atLeast: 1,
-};
 
 describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () => {
   let store: RedisStore;
   let cluster: ArcCluster;
   let clock: FakeClock;
+  let api: ControlConfigApi | undefined;
   let t: TestBot;
 
   beforeEach(async () => {
@@ -40,10 +39,14 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     await t.bot.stop();
     await store.close();
     await cluster.stop();
+    await api?.stop();
   });
 
-  async function setup(opts: { rules?: SafetyRule[]; breakGlass?: boolean } = {}): Promise<void> {
+  async function setup(
+    opts: { rules?: SafetyRule[]; breakGlass?: boolean; controlConfig?: boolean } = {},
+  ): Promise<void> {
     cluster = await startArcCluster({ rules: opts.rules ?? [] });
+    api = opts.controlConfig ? await startControlConfig(cluster) : undefined;
     clock = fakeClock();
     const config = testConfig({
       services: {
@@ -60,7 +63,16 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     t = makeTestBot({
       store,
       config,
-      adapters: { traffic: { payments: { arc: arcAdapter(cluster, section, { clock }) } } },
+      adapters: {
+        traffic: {
+          payments: {
+            arc: arcAdapter(cluster, section, {
+              clock,
+              ...(api ? { controlConfig: controlConfigClient(api) } : {}),
+            }),
+          },
+        },
+      },
       now: clock.now,
     });
     await t.command('alice', '/incident', 'declare payments sev=1 cloud pods OOMKilled');
@@ -140,6 +152,22 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     );
   });
 
+  it("/preflight lists the panel's safety rules from the control-config API and names the one that would refuse", async () => {
+    await setup({ rules: [AT_LEAST_ONE, KEEP_CLOUD], controlConfig: true });
+    const text = (await t.command('alice', '/preflight')).map(textOf).join('\n');
+    assert.match(text, /ARC safety rules of the control panel allow legacy \w+ On \+ cloud \w+ Off/);
+    assert.match(text, /keep-cloud-on would refuse the shift now\./);
+    assert.match(text, /at-least-one-on \(assertion, ATLEAST 1 of 2\): allows/);
+    assert.match(text, /keep-cloud-on may be overridden only by \/contain break-glass="&lt;reason&gt;"/);
+    const checked = (await timeline()).find((e) => e.kind === 'preflight.checked');
+    const panel = (checked?.data.checks as { id: string; status: string }[] | undefined)?.find(
+      (c) => c.id === 'arc-panel-rules',
+    );
+    assert.equal(panel?.status, 'warn');
+    assert.equal(api?.requests.length, 1, 'one signed ListSafetyRules page');
+    assert.equal(cluster.requests.filter((r) => r.operation === 'UpdateRoutingControlStates').length, 0);
+  });
+
   it('refuses a share routing controls cannot express, before anything is requested', async () => {
     await setup();
     const replies = await t.command('alice', '/contain', 'legacy=90');
@@ -160,7 +188,7 @@ describe('/contain on ARC routing controls (real Redis, local ARC cluster)', () 
     assert.equal(done.state, 'failed');
     assert.match(
       done.result?.summary ?? '',
-      /^Nothing was written: Route 53 ARC rejected the change \(SafetyRule\): a safety rule of control panel \w+ does not allow legacy \w+ On and cloud \w+ Off \(ARC said: Cannot update routing control states: the change violates safety rule keep-cloud-on/,
+      /^Nothing was written: Route 53 ARC rejected the change \(SafetyRule\): a safety rule of control panel \w+ does not allow legacy \w+ On and cloud \w+ Off \(ARC said: Routing control state update blocked by safety rule arn:aws:route53-recovery-control::\d+:controlpanel\/\w+\/safetyrule\/f60718293a4b5c6d\)\. Nothing was changed\. The rule that refused: keep-cloud-on \(f60718293a4b5c6d\), which break-glass may override\./,
     );
     assert.match(card(done), /overrides keep-cloud-on \(listed in traffic\.arc\.safetyRules\)/);
     const refused = (await timeline()).find((e) => e.kind === 'traffic.not_shifted');

@@ -167,13 +167,86 @@ describe('PagerDuty follows handover and severity (real Redis, nock)', () => {
   it('a commander without a PagerDuty user id is not reassigned, and the timeline says how to map them', async () => {
     const { t, puts } = await declared();
     clock += 60_000;
+    await t.command('alice', '/incident', 'role commander <@U0CAROL|carol>');
+    await settle(t);
+    assert.deepEqual(puts, []);
+    const event = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'pagerduty.updated');
+    assert.match(
+      event?.summary ?? '',
+      /not reassigned: carol has no PagerDuty user id in access\.pagerdutyUsers \(add "<PagerDuty user id>: U0CAROL"\)/,
+    );
+    assert.deepEqual(unexpected, []);
+    await t.bot.stop();
+  });
+
+  /** GET /users?query=<email>, as PagerDuty answers it: `query` also matches by prefix, so a near miss comes too. */
+  function usersByEmail(email: string, users: { id: string; name: string; email: string }[]) {
+    pd()
+      .get('/users')
+      .query({ query: email, limit: '25' })
+      .reply(200, {
+        users: users.map((u) => ({
+          ...u,
+          type: 'user',
+          summary: u.name,
+          self: `${PD_API}/users/${u.id}`,
+          html_url: `https://subdomain.pagerduty.com/users/${u.id}`,
+          time_zone: 'Europe/London',
+          color: 'green',
+          role: 'user',
+          avatar_url: 'https://secure.gravatar.com/avatar/x.png',
+          description: null,
+          invitation_sent: false,
+          job_title: null,
+          teams: [],
+          contact_methods: [],
+          notification_rules: [],
+        })),
+        limit: 25,
+        offset: 0,
+        total: null,
+        more: false,
+      });
+  }
+
+  it('a commander mapped only by email is found in PagerDuty by that email and assigned', async () => {
+    const { t, puts } = await declared();
+    usersByEmail('dave@example.com', [
+      { id: 'PDAVEXX', name: 'Dave Oldaccount', email: 'dave@example.com.old' },
+      { id: 'PDAVE42', name: 'Dave', email: 'Dave@Example.com' },
+    ]);
+    expectPut(puts, updated({ assignee: 'PDAVE42' }));
+    clock += 60_000;
+    await t.command('alice', '/incident', 'role commander <@U0DAVE|dave>');
+    await settle(t);
+    assert.deepEqual(puts, [
+      {
+        incident: {
+          type: 'incident_reference',
+          assignments: [{ assignee: { id: 'PDAVE42', type: 'user_reference' } }],
+        },
+      },
+    ]);
+    const event = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'pagerduty.updated');
+    assert.equal(
+      event?.summary,
+      'PagerDuty #1234 (PT4KHLK): assigned to dave (PDAVE42, found by dave@example.com), the new commander',
+    );
+    assert.deepEqual(unexpected, []);
+    await t.bot.stop();
+  });
+
+  it('an email that is no PagerDuty login is not guessed at: the timeline says so', async () => {
+    const { t, puts } = await declared();
+    usersByEmail('dave@example.com', [{ id: 'PDAVEXX', name: 'Dave', email: 'dave@example.com.old' }]);
+    clock += 60_000;
     await t.command('alice', '/incident', 'role commander <@U0DAVE|dave>');
     await settle(t);
     assert.deepEqual(puts, []);
     const event = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'pagerduty.updated');
     assert.match(
       event?.summary ?? '',
-      /not reassigned: dave has no PagerDuty user id in access\.pagerdutyUsers \(add "<PagerDuty user id>: U0DAVE"\)/,
+      /not reassigned: no PagerDuty user has the login email dave@example\.com that access\.pagerdutyUsers gives dave/,
     );
     assert.deepEqual(unexpected, []);
     await t.bot.stop();

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Route53RecoveryClusterClient } from '@aws-sdk/client-route53-recovery-cluster';
 import { ArcTrafficAdapter, type ArcEndpoint } from '../../src/adapters/arc-adapter.ts';
+import type { ControlConfigPort } from '../../src/adapters/arc-control-config.ts';
 import type { ArcTraffic } from '../../src/config.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { memoryLogger } from './bot.ts';
@@ -24,10 +25,67 @@ export interface Control {
   state: 'On' | 'Off';
 }
 
+/** A rule's RuleConfig: ATLEAST Threshold of its controls On, AND (all On), OR (one On), Inverted negating it. */
+export interface RuleConfig {
+  type: 'ATLEAST' | 'AND' | 'OR';
+  threshold: number;
+  inverted: boolean;
+}
+
+interface RuleCommon {
+  arn: string;
+  name: string;
+  /** Default ATLEAST `atLeast` for assertion rules, AND for gating rules. */
+  config?: RuleConfig;
+  /** Default DEPLOYED; a rule PENDING_DELETION no longer applies. */
+  status?: 'PENDING' | 'DEPLOYED' | 'PENDING_DELETION';
+}
+
 export type SafetyRule =
-  | { arn: string; name: string; kind: 'assertion'; asserted: string[]; atLeast: number }
-  /** Changes to `targets` pass only while every gating control is On. */
-  | { arn: string; name: string; kind: 'gating'; gating: string[]; targets: string[] };
+  | (RuleCommon & { kind: 'assertion'; asserted: string[]; atLeast: number })
+  /** Changes to `targets` pass only while the gating controls satisfy the config (by default: all On). */
+  | (RuleCommon & { kind: 'gating'; gating: string[]; targets: string[] });
+
+export function ruleConfigOf(rule: SafetyRule): RuleConfig {
+  if (rule.config) return rule.config;
+  return rule.kind === 'assertion'
+    ? { type: 'ATLEAST', threshold: rule.atLeast, inverted: false }
+    : { type: 'AND', threshold: rule.gating.length, inverted: false };
+}
+
+/** Rules the tests share: "at least one of legacy and cloud On", "cloud stays On", "a change-window gate". */
+export const AT_LEAST_ONE: SafetyRule = {
+  arn: MIN_ONE_RULE,
+  name: 'at-least-one-on',
+  kind: 'assertion',
+  asserted: [LEGACY_RC, CLOUD_RC],
+  atLeast: 1,
+};
+export const KEEP_CLOUD: SafetyRule = {
+  arn: KEEP_CLOUD_RULE,
+  name: 'keep-cloud-on',
+  kind: 'assertion',
+  asserted: [CLOUD_RC],
+  atLeast: 1,
+};
+export const CHANGE_WINDOW: SafetyRule = {
+  arn: GATE_RULE,
+  name: 'change-window',
+  kind: 'gating',
+  gating: [GATE_RC],
+  targets: [LEGACY_RC, CLOUD_RC],
+};
+
+function satisfied(config: RuleConfig, states: (string | undefined)[]): boolean {
+  const on = states.filter((s) => s === 'On').length;
+  const ok =
+    config.type === 'ATLEAST'
+      ? on >= config.threshold
+      : config.type === 'AND'
+        ? on === states.length
+        : on >= 1;
+  return config.inverted ? !ok : ok;
+}
 
 /** Persistent: `unavailable` answers 503 EndpointTemporarilyUnavailableException; `reset` drops every connection. */
 export type EndpointMode = 'up' | 'unavailable' | 'reset';
@@ -73,20 +131,32 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
-/** The rules a transaction breaks, given the states after it and the rules overridden. */
+/**
+ * The rules a transaction breaks, given the states after it and the rules overridden. An assertion rule is checked
+ * when the transaction moves one of its asserted controls, on the states after it; a gating rule when it moves one
+ * of its targets, on the gating controls as they were (ARC does not document either finer point: assumed).
+ */
 function violations(
   rules: SafetyRule[],
   before: Map<string, Control>,
   after: Map<string, Control>,
   overridden: string[],
 ): SafetyRule[] {
+  const moved = (arn: string) => before.get(arn)?.state !== after.get(arn)?.state;
   return rules.filter((rule) => {
-    if (overridden.includes(rule.arn)) return false;
+    if (overridden.includes(rule.arn) || rule.status === 'PENDING_DELETION') return false;
     if (rule.kind === 'assertion') {
-      return rule.asserted.filter((arn) => after.get(arn)?.state === 'On').length < rule.atLeast;
+      if (!rule.asserted.some(moved)) return false;
+      return !satisfied(
+        ruleConfigOf(rule),
+        rule.asserted.map((arn) => after.get(arn)?.state),
+      );
     }
-    const changed = rule.targets.some((arn) => before.get(arn)?.state !== after.get(arn)?.state);
-    return changed && !rule.gating.every((arn) => before.get(arn)?.state === 'On');
+    if (!rule.targets.some(moved)) return false;
+    return !satisfied(
+      ruleConfigOf(rule),
+      rule.gating.map((arn) => before.get(arn)?.state),
+    );
   });
 }
 
@@ -209,11 +279,13 @@ export async function startArcCluster(opts: {
       const broken = violations(cluster.rules, controls, after, overridden);
       if (broken.length > 0) {
         const first = broken[0] as SafetyRule;
+        // Documented: a refusal is a ConflictException whose message carries the blocking rule's ARN (only one,
+        // even when several block). Assumed: the wording, and resourceId/resourceType naming the rule.
         error(
           res,
           409,
           'ConflictException',
-          `Cannot update routing control states: the change violates safety rule ${first.name} (${first.arn}).`,
+          `Routing control state update blocked by safety rule ${first.arn}`,
           { resourceId: first.arn, resourceType: 'SafetyRule' },
         );
         return;
@@ -270,7 +342,7 @@ export function arcSection(cluster: ArcCluster, extra: Partial<Record<keyof ArcT
 export function arcAdapter(
   cluster: ArcCluster,
   config: ArcTraffic,
-  opts: { clock?: FakeClock; first?: number } = {},
+  opts: { clock?: FakeClock; first?: number; controlConfig?: ControlConfigPort } = {},
 ) {
   const clients = new Map<string, Route53RecoveryClusterClient>();
   const n = cluster.endpoints.length;
@@ -292,6 +364,7 @@ export function arcAdapter(
       return client;
     },
     random: () => (opts.first ?? 0) / n,
+    ...(opts.controlConfig ? { controlConfig: opts.controlConfig } : {}),
     ...(opts.clock
       ? { sleep: (ms: number) => opts.clock?.sleep(ms) ?? Promise.resolve(), now: opts.clock.now }
       : {}),

@@ -57,6 +57,18 @@ describe('architecture rules (eslint-plugin-boundaries)', function () {
       "import '../src/chat/slack/app.ts';",
       /"step".*"transport"/,
     ],
+    [
+      'a step reaches another step only through its index.ts, not a file inside it',
+      'flows/canary/zz-rule.ts',
+      "import '../breaker/state.ts';",
+      /"step".*"step".*step="breaker"/,
+    ],
+    [
+      "the step list reaches a step's command file only through the step's entry",
+      'commands/zz-rule.ts',
+      "import '../flows/incident/command.ts';",
+      /"commands".*"step".*step="incident"/,
+    ],
   ];
   for (const [name, file, code, expected] of cases) {
     it(name, async () => {
@@ -67,6 +79,18 @@ describe('architecture rules (eslint-plugin-boundaries)', function () {
       );
     });
   }
+
+  it("allowed imports pass: inside one step folder, and another step's index.ts", async () => {
+    const code = [
+      "import { getBreaker } from '../breaker/index.ts';",
+      "import { getCanary } from './state.ts';",
+      'export const all = [getBreaker, getCanary];',
+    ].join('\n');
+    assert.deepEqual(
+      (await problems('flows/canary/zz-rule.ts', code)).filter((m) => m.startsWith('boundaries')),
+      [],
+    );
+  });
 
   it('only the Slack transport imports Bolt', async () => {
     const code = "import type { App } from '@slack/bolt';\nexport type A = App;\n";

@@ -2,6 +2,7 @@
 import type { LedgerCdc } from '../../config.ts';
 import type { CdcHealth, LedgerSide } from '../../ledger.ts';
 import type { Metrics } from '../../metrics.ts';
+import { cdcOnEmbedded } from './embedded.ts';
 import type { LedgerSideDb } from './side.ts';
 
 export interface CdcDeps {
@@ -180,6 +181,8 @@ async function debezium(cfg: Extract<LedgerCdc, { kind: 'debezium' }>, deps: Cdc
 /** Never throws for an unhealthy or unreadable sync: that is a finding, reported loudly, not a crash. */
 export async function checkCdc(cfg: LedgerCdc, deps: CdcDeps): Promise<CdcHealth> {
   try {
+    const embedded = await cdcOnEmbedded(cfg, deps.sides);
+    if (embedded) return embedded;
     if (cfg.kind === 'pg-subscription') return await subscription(cfg, deps);
     if (cfg.kind === 'pg-slot') return await replicationSlot(cfg, deps);
     return await debezium(cfg, deps);

@@ -72,6 +72,14 @@ export class ConsoleChat implements Chat {
     return this.#buttons.get(n);
   }
 
+  /** The newest button with this action id (the latest approval card's Approve), with its number. */
+  latestButton(actionId: string): { n: number; target: ButtonTarget } | undefined {
+    let found: { n: number; target: ButtonTarget } | undefined;
+    for (const [n, target] of this.#buttons)
+      if (target.actionId === actionId && (!found || n > found.n)) found = { n, target };
+    return found;
+  }
+
   /** The ts of message number n (as printed in brackets), for /react. */
   messageTs(n: number): MessageRef | undefined {
     for (const [ts, m] of this.#messages) if (m.number === n) return { channel: m.channel, ts };

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Bot } from '../../bot.ts';
 import { parseDuration } from '../../duration.ts';
 import type { Message } from '../chat.ts';
+import { APPROVE_ACTION } from '../blocks/approval.ts';
 import type { ConsoleChat } from './chat.ts';
 import { ConsoleForm } from './form.ts';
 import { plain } from './render.ts';
@@ -20,7 +21,7 @@ export interface ConsoleOptions {
 const CONSOLE_HELP = [
   'Console commands (besides every slash command, e.g. /incident help):',
   '  /as <user>            act as another person (to try two-person approval alone)',
-  '  /click <n>            press button [n]',
+  '  /click <n>            press button [n] (/click approve: Approve on the newest approval card)',
   '  /react <n> [emoji]    react to message [n] (default: the pin reaction)',
   '  /channel <name>       switch channel',
   '  /wait <duration>      pause, e.g. /wait 5s (for drills with timers)',
@@ -98,13 +99,17 @@ export class ConsoleSession {
         break;
       }
       case '/click': {
-        const target = this.#opts.chat.button(Number(argument));
+        const latest = argument === 'approve' ? this.#opts.chat.latestButton(APPROVE_ACTION) : undefined;
+        const target = latest?.target ?? this.#opts.chat.button(Number(argument));
         if (!target) {
           this.#print(
-            `There is no button [${argument}]. Buttons show as [n] under messages; press one with /click <n>.`,
+            argument === 'approve'
+              ? 'No approval card has been posted yet; /click approve presses Approve on the newest one.'
+              : `There is no button [${argument}]. Buttons show as [n] under messages; press one with /click <n>, or /click approve.`,
           );
           return;
         }
+        if (latest) this.#print(`(pressing [${latest.n}] Approve)`);
         await this.#bot.handleButton({
           actionId: target.actionId,
           value: target.value,

@@ -250,7 +250,7 @@ export async function startSlack(bot: Bot, opts: SlackTransportOptions): Promise
 
   // Someone joined or left a user group: approver checks read memberships afresh instead of waiting for the caches.
   app.event('subteam_members_changed', async () => {
-    bot.handleGroupsChanged();
+    await bot.handleGroupsChanged();
   });
 
   app.event('reaction_added', async ({ event, body }) => {

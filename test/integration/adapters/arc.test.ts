@@ -12,6 +12,7 @@ import {
   CLOUD_RC,
   GATE_RC,
   GATE_RULE,
+  KEEP_CLOUD,
   KEEP_CLOUD_RULE,
   LEGACY_RC,
   MIN_ONE_RULE,
@@ -26,14 +27,6 @@ function configOf(cluster: ArcCluster, extra: Record<string, unknown> = {}): Arc
   assert.ok(arc);
   return arc;
 }
-
-const KEEP_CLOUD = {
-  arn: KEEP_CLOUD_RULE,
-  name: 'keep-cloud-on',
-  kind: 'assertion' as const,
-  asserted: [CLOUD_RC],
-  atLeast: 1,
-};
 
 describe('ARC traffic adapter (local cluster, awsJson1_0)', () => {
   let cluster: ArcCluster;
@@ -173,11 +166,11 @@ describe('ARC traffic adapter (local cluster, awsJson1_0)', () => {
       assert.equal(err.providerCode, 'SafetyRule');
       assert.match(
         err.message,
-        /^a safety rule of control panel 0123456789abcdef0123456789abcdef does not allow legacy a1b2c3d4e5f60718 On and cloud b2c3d4e5f6071829 Off \(ARC said: Cannot update routing control states: the change violates safety rule keep-cloud-on/,
+        /^a safety rule of control panel 0123456789abcdef0123456789abcdef does not allow legacy a1b2c3d4e5f60718 On and cloud b2c3d4e5f6071829 Off \(ARC said: Routing control state update blocked by safety rule arn:aws:route53-recovery-control::111122223333:controlpanel\/0123456789abcdef0123456789abcdef\/safetyrule\/f60718293a4b5c6d\)\. Nothing was changed\. The rule that refused: keep-cloud-on \(f60718293a4b5c6d\), which break-glass may override\./,
       );
       assert.match(
         err.message,
-        /Nothing was changed\. If this is an emergency, \/contain break-glass="<reason>" overrides keep-cloud-on/,
+        /Nothing was changed\. .* If this is an emergency, \/contain break-glass="<reason>" overrides keep-cloud-on/,
       );
       return true;
     });

@@ -29,6 +29,8 @@ describe('drill scenarios', () => {
       ['x2k4q', 'm8n3v', 'p5r7t'],
     );
     assert.equal(seed.pods.list[0]?.lastOomAgo, 240_000);
+    assert.deepEqual(seed.network, { enforcesNetworkPolicy: true, policyDelay: 2_000 });
+    assert.equal(loadScenario('network-unenforced').network.enforcesNetworkPolicy, false);
   });
 
   it('names every bad field, says how to write it, and points at a working file', () => {
@@ -47,6 +49,7 @@ describe('drill scenarios', () => {
           errors: { base: 0.001, atLimit: 2 },
           ledger: { rows: 100, mismatched: 40 },
           faults: [{ at: '1m', fault: 'boom' }],
+          network: { enforcesNetworkPolicy: 'no', policyDelay: '2x' },
         },
         'bad',
       );
@@ -63,6 +66,8 @@ describe('drill scenarios', () => {
     assert.match(message, /traffic.propagation: "5x" is not a duration; write e.g. 90s, 5m or 1h/);
     assert.match(message, /errors.atLimit: /);
     assert.match(message, /faults.0.fault: "boom" is not a fault; use one of route53-throttling, /);
+    assert.match(message, /network.enforcesNetworkPolicy: .*expected boolean/);
+    assert.match(message, /network.policyDelay: "2x" is not a duration/);
     assert.match(message, /See src\/drill\/scenarios\/seed.yaml/);
   });
 
@@ -109,7 +114,7 @@ describe('CLOUD_SAFETY_DRILL_SCENARIO (the console drill world)', () => {
     assert.equal(drillScenario({ CLOUD_SAFETY_DRILL_SCENARIO: 'payments-leak' }).name, 'payments-leak');
     assert.throws(
       () => drillScenario({ CLOUD_SAFETY_DRILL_SCENARIO: 'nope' }),
-      /CLOUD_SAFETY_DRILL_SCENARIO=nope: There is no drill scenario "nope"; the scenarios are: ledger-half-shift, payments-leak, seed/,
+      /CLOUD_SAFETY_DRILL_SCENARIO=nope: There is no drill scenario "nope"; the scenarios are: ledger-half-shift, network-unenforced, payments-leak, seed/,
     );
   });
 });

@@ -55,7 +55,7 @@ describe('drill world: ELBv2, CloudWatch and PagerDuty behind the production ada
   async function drill(): Promise<{ world: DrillWorld; config: Config; env: NodeJS.ProcessEnv }> {
     world = await startDrillWorld({ timeFactor: 0.05, now: clock, postgresUrl: NO_POSTGRES });
     const config = loadConfig('cloud-safety.example.yml');
-    pointAtDrill(config, world.prometheusUrl);
+    pointAtDrill(config, world);
     // What main.ts does: the user's environment, overridden by the simulators' endpoints.
     return { world, config, env: { PAGERDUTY_TOKEN: 'a-real-looking-token', ...world.env } };
   }
