@@ -25,9 +25,15 @@ export const FAULTS = {
   'route53-throttling': 'Route 53 answers the next 5 requests with Throttling (HTTP 400 "Rate exceeded")',
   'fail-after-commit': 'the next Route 53 ChangeBatch commits, then answers HTTP 500 InternalFailure',
   oom: 'the cloud pod furthest from its limit is OOMKilled now (a second pod going down)',
-  'legacy-unhealthy': "Route 53's health check on legacy turns unhealthy (2 of 8 checkers)",
-  'legacy-healthy': "Route 53's health check on legacy is healthy again (8 of 8 checkers)",
+  'legacy-unhealthy':
+    "Route 53's health check on legacy turns unhealthy (2 of 8 checkers) and the ALB's legacy targets fail theirs",
+  'legacy-healthy':
+    "Route 53's health check on legacy is healthy again (8 of 8 checkers), and so are the ALB's legacy targets",
   'exec-slow': 'the kubelet takes 3 s to start each exec (a node under pressure)',
+  'alb-throttling':
+    'ELBv2 answers the next 5 ModifyListener/ModifyRule calls with Throttling (HTTP 400 "Rate exceeded")',
+  'alb-fail-after-commit': 'the next ALB ModifyListener commits, then answers HTTP 500 InternalFailure',
+  'pagerduty-rate-limit': 'PagerDuty answers the next 5 REST requests with 429 Rate Limit Exceeded',
   'cdc-failed':
     "the CDC connector's task fails (Debezium: replication slot in use); cloud writes stop reaching legacy",
   'cdc-restarted':

@@ -1,8 +1,20 @@
-// The embedded drill world: simulated Route 53, Kubernetes, Prometheus and two ledger databases playing a scenario,
+// The embedded drill world: simulated Route 53, ELBv2, CloudWatch, PagerDuty, Kubernetes, Prometheus and two ledger
+// databases playing a scenario,
 // started in the bot's own process; the production adapters reach them through the same endpoint overrides a user would set.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startCloudWatchServer, storyMetrics, type CloudWatchServer } from './cloudwatch.ts';
+import {
+  DRILL_CLOUD_TG,
+  DRILL_LEGACY_TG,
+  DRILL_LISTENER,
+  ELB_FAIL_AFTER_COMMIT,
+  drillLoadBalancer,
+  startElbv2Server,
+  type Elbv2Server,
+} from './elbv2.ts';
+import { startDrillPagerDuty, type DrillPagerDuty } from './pagerduty.ts';
 import { FakeCluster, NAMESPACE, type ClusterWorld, type PodSpecInput } from './kubernetes.ts';
 import { DrillControlPlane } from './kubernetes-control.ts';
 import { LOCAL_BIND, type DrillBind } from './bind.ts';
@@ -52,6 +64,9 @@ export interface DrillWorld {
   scenario: Scenario;
   story: Story;
   route53: Route53Server;
+  elbv2: Elbv2Server;
+  cloudwatch: CloudWatchServer;
+  pagerduty: DrillPagerDuty;
   cluster: FakeCluster;
   /** The two ledger databases, or why there are none. */
   ledger: { legacy: string; cloud: string; missing?: string };
@@ -59,7 +74,7 @@ export interface DrillWorld {
   injected: { at: number; fault: FaultName }[];
   /** Adds a fault now; returns what happened, for the channel. */
   inject(fault: FaultName): string;
-  /** The cloud stack's share of traffic by the simulated Route 53's weights now (0..1). */
+  /** The cloud stack's share of traffic now (0..1): Route 53's cloud share, times the ALB's behind it. */
   cloudShare(): number;
   stop(): Promise<void>;
 }
@@ -200,13 +215,23 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     now,
     bind,
   });
-  const cloudShare = () => {
+  // The ALB sits behind the cloud record and starts forwarding everything to the cloud target group.
+  const elbv2 = await startElbv2Server({ ...drillLoadBalancer(0, 100), now });
+  // PagerDuty's Events API takes a few seconds to turn a trigger into an incident.
+  const pagerduty = await startDrillPagerDuty({ service: scenario.service, ingestionMs: 2000, now });
+  const albCloud = () => {
+    const weights = elbv2.weights(DRILL_LISTENER);
+    const total = Object.values(weights).reduce((sum, w) => sum + w, 0);
+    return total === 0 ? 1 : (weights[DRILL_CLOUD_TG] ?? 0) / total;
+  };
+  const dnsCloudShare = () => {
     const pair = route53.records(DRILL_ZONE).filter((r) => r.setIdentifier !== undefined && r.type === 'A');
     const total = pair.reduce((sum, r) => sum + (r.weight ?? 0), 0);
     const cloud = pair.find((r) => r.setIdentifier === 'cloud')?.weight ?? 0;
     // All weights 0: Route 53 spreads traffic evenly.
     return total === 0 ? 0.5 : cloud / total;
   };
+  const cloudShare = () => dnsCloudShare() * albCloud();
   const injected: { at: number; fault: FaultName }[] = [];
   const started: { cluster?: FakeCluster; cdc?: KafkaConnectServer } = {};
   const story: Story = new Story({
@@ -237,9 +262,25 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       }
       case 'legacy-unhealthy':
         route53.setHealth(DRILL_HEALTH_CHECK, 2);
+        elbv2.setTargetHealth(
+          DRILL_LEGACY_TG,
+          'unhealthy',
+          'Target.ResponseCodeMismatch',
+          'Health checks failed with these codes: [503]',
+        );
         return FAULTS[fault];
       case 'legacy-healthy':
         route53.setHealth(DRILL_HEALTH_CHECK, 8);
+        elbv2.setTargetHealth(DRILL_LEGACY_TG, 'healthy');
+        return FAULTS[fault];
+      case 'alb-throttling':
+        elbv2.throttleNext(5);
+        return FAULTS[fault];
+      case 'alb-fail-after-commit':
+        elbv2.failNext('ModifyListener', 1, ELB_FAIL_AFTER_COMMIT);
+        return FAULTS[fault];
+      case 'pagerduty-rate-limit':
+        pagerduty.server.throttleNext(5);
         return FAULTS[fault];
       case 'exec-slow':
         if (started.cluster) started.cluster.execStartMs = 3000;
@@ -258,6 +299,11 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
   const prometheus = await startPrometheusServer({
     answer: prometheusAnswer(story, cloudShare, scenario.errors.base),
     bind,
+  });
+  // CloudWatch publishes the same story (Container Insights memory, the ALB's requests, 5xx and latency).
+  const cloudwatch = await startCloudWatchServer({
+    sample: storyMetrics(story, cloudShare, scenario.errors.base),
+    now,
   });
   const cdc = await startKafkaConnect({
     connector: CDC_CONNECTOR,
@@ -278,6 +324,9 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     AWS_SECRET_ACCESS_KEY: 'drill',
     AWS_REGION: 'us-east-1',
     KUBECONFIG: kube.kubeconfig,
+    AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: elbv2.url,
+    AWS_ENDPOINT_URL_CLOUDWATCH: cloudwatch.url,
+    ...pagerduty.env,
   };
   // Without usable databases the URLs still point where the drill looked, so /ledger's own connection error
   // names the address and the reason instead of a missing variable.
@@ -290,6 +339,9 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     scenario,
     story,
     route53,
+    elbv2,
+    cloudwatch,
+    pagerduty,
     cluster,
     env,
     prometheusUrl: prometheus.url,
@@ -305,6 +357,9 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     describe: [
       `scenario ${scenario.name}: ${scenario.title}`,
       `Route 53 ${route53.url} (zone ${DRILL_ZONE}, INSYNC after ${(syncDelayMs / 1000).toFixed(1)} s, time factor ${opts.timeFactor})`,
+      `ELBv2 ${elbv2.url} (ALB payments-edge behind the cloud record: legacy 0 / cloud 100; reads lag writes by 1.5 s)`,
+      `CloudWatch ${cloudwatch.url} (GetMetricData: the story's memory, 5xx, requests and latency)`,
+      pagerduty.describe,
       `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
       ledger.describe,
@@ -312,6 +367,9 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     ],
     stop: async () => {
       await route53.stop();
+      await elbv2.stop();
+      await cloudwatch.stop();
+      await pagerduty.server.stop();
       await cluster.stop();
       await prometheus.stop();
       await cdc.stop();

@@ -82,6 +82,9 @@ describe('drill world in the console (npm start with nothing configured)', funct
       assert.match(stderr, /Route 53 http:\/\/127\.0\.0\.1:\d+ \(zone Z0DRILLPAYMENTS, INSYNC after 3\.0 s/);
       assert.match(stderr, /Kubernetes http:\/\/127\.0\.0\.1:\d+ \(namespace payments/);
       assert.match(stderr, /Prometheus http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(stderr, /ELBv2 http:\/\/127\.0\.0\.1:\d+ \(ALB payments-edge/);
+      assert.match(stderr, /CloudWatch http:\/\/127\.0\.0\.1:\d+ \(GetMetricData/);
+      assert.match(stderr, /PagerDuty REST http:\/\/127\.0\.0\.1:\d+ \(service PWIXJZS/);
 
       assert.match(stderr, /scenario seed: Cloud pods leaking memory, payments failing, ledger diverged/);
       assert.match(replyTo(stdout, script[0] ?? ''), /▌ INCIDENT INC-1 · PAYMENTS · SEV1/);
@@ -91,15 +94,20 @@ describe('drill world in the console (npm start with nothing configured)', funct
       const contain = replyTo(stdout, '/contain');
       assert.match(contain, /Route 53 weights: legacy 20 \/ cloud 80 \(20% \/ 80%\) → legacy 100 \/ cloud 0/);
       assert.match(contain, /Legacy health \(Route 53\): healthy/);
+      // The example config's ALB layer is the simulated one: /contain shifts it after Route 53.
+      assert.match(contain, /ALB weights: legacy 0 \/ cloud 100 \(0% \/ 100%\) → legacy 100 \/ cloud 0/);
+      // /incident declare opened an incident on the simulated PagerDuty.
+      assert.match(replyTo(stdout, script[0] ?? ''), /PagerDuty: opening an incident on service PWIXJZS/);
       // The requester cannot approve; bob, an approver, can, and the real SDK waits for the simulated INSYNC.
       assert.match(
         replyTo(stdout, '/click approve', 'alice'),
         /You requested this change, so a second person must approve it \(@sre-leads\)/,
       );
       const approve = replyTo(stdout, '/click approve', 'bob');
-      assert.match(approve, /EXECUTING: SHIFT PAYMENTS TO LEGACY 100% \(ROUTE 53\)/);
+      assert.match(approve, /EXECUTING: SHIFT PAYMENTS TO LEGACY 100% \(ROUTE 53 THEN ALB\)/);
       assert.match(approve, /Approved by: bob/);
       assert.match(stdout, /DNS: ✔ in sync/);
+      assert.match(stdout, /ALB weights applied: legacy 100 \/ cloud 0/);
       assert.match(stdout, /change \w+ INSYNC after \d+ s; clients converge by/);
 
       const telemetry = replyTo(stdout, '/telemetry');

@@ -10,30 +10,10 @@ import { startCloudWatchServer, storyMetrics, type CloudWatchServer } from '../.
 import { loadScenario } from '../../../src/drill/scenario.ts';
 import { Story } from '../../../src/drill/story.ts';
 import { CREDENTIALS } from '../../support/aws.ts';
+import { CW_ERRORS, CW_MEMORY } from '../../support/drill-cloudwatch.ts';
 
-const TG = 'targetgroup/payments-cloud/2453ed029918f21f';
-const LB = 'app/payments-edge/50dc6c495c0c9188';
-const memory = {
-  expression: 'm1 / 100',
-  metrics: {
-    m1: {
-      namespace: 'ContainerInsights',
-      metricName: 'pod_memory_utilization_over_pod_limit',
-      dimensions: { ClusterName: 'drill', Namespace: 'payments', Service: 'payments-cloud' },
-      stat: 'Maximum',
-    },
-  },
-};
-const alb = (metricName: string) => ({
-  namespace: 'AWS/ApplicationELB',
-  metricName,
-  dimensions: { LoadBalancer: LB, TargetGroup: TG },
-  stat: 'Sum',
-});
-const errors = {
-  expression: 'IF(m2 >= 300, m3 / m2, 0)',
-  metrics: { m2: alb('RequestCount'), m3: alb('HTTPCode_Target_5XX_Count') },
-};
+const memory = CW_MEMORY;
+const errors = CW_ERRORS;
 
 describe('drill CloudWatch simulator (GetMetricData over AWS JSON 1.0, through the adapter and the real SDK)', () => {
   let clock: number;

@@ -1,6 +1,8 @@
 // The simulated PagerDuty on its wire, driven by the production adapters over @pagerduty/pdjs: REST incidents, notes
 // and resolve with the From header checked and 429s with RateLimit headers; Events API v2 over TLS, ingested later.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { PdjsPagerDuty, PdjsPagerDutyEvents, PagerDutyError } from '../../../src/adapters/pagerduty.ts';
 import {
   DRILL_PD_FROM,
@@ -147,23 +149,39 @@ describe('drill PagerDuty simulator (REST API v2 and Events API v2, through the 
       eventsUrl: pd.env.PAGERDUTY_EVENTS_URL ?? '',
       ca: pd.env.PAGERDUTY_EVENTS_CA ?? '',
     });
-    const plain = new PdjsPagerDutyEvents({ eventsUrl: pd.env.PAGERDUTY_EVENTS_URL ?? '' });
-    const page = { summary: 's', source: 'cloud-safety', severity: 'critical' as const };
-
-    const unknown = await trusted.trigger({ ...page, routingKey: 'f'.repeat(32) }).then(
-      () => undefined,
-      (e: unknown) => e as PagerDutyError,
-    );
-    const untrusted = await plain.trigger({ ...page, routingKey: pd.env.PAYMENTS_PD_ROUTING_KEY ?? '' }).then(
-      () => undefined,
-      (e: unknown) => e as PagerDutyError,
-    );
+    const unknown = await trusted
+      .trigger({ summary: 's', source: 'cloud-safety', severity: 'critical', routingKey: 'f'.repeat(32) })
+      .then(
+        () => undefined,
+        (e: unknown) => e as PagerDutyError,
+      );
+    // TLS is checked in a plain Node process: nock's interceptors, loaded in this one, do not verify certificates.
+    const script = `
+      import { PdjsPagerDutyEvents } from ${JSON.stringify(new URL('../../../src/adapters/pagerduty.ts', import.meta.url).href)};
+      const page = { summary: 's', source: 'x', severity: 'critical', routingKey: process.env.KEY };
+      for (const ca of [process.env.CA, undefined]) {
+        const events = new PdjsPagerDutyEvents({ eventsUrl: process.env.URL, ...(ca ? { ca } : {}) });
+        console.log(await events.trigger(page).then(() => 'accepted', (e) => e.message));
+      }`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        KEY: pd.env.PAYMENTS_PD_ROUTING_KEY ?? '',
+        CA: pd.env.PAGERDUTY_EVENTS_CA ?? '',
+        URL: pd.env.PAGERDUTY_EVENTS_URL ?? '',
+      },
+    });
+    const [withCa, withoutCa] = stdout.trim().split('\n');
 
     assert.match(
       unknown?.message ?? '',
       /PagerDuty Events API refused the trigger \(HTTP 400: Event object is invalid: Invalid routing key\); check the service's pagerduty.routingKey/,
     );
-    assert.match(untrusted?.message ?? '', /Could not reach PagerDuty at 127\.0\.0\.1:\d+\/v2\/enqueue/);
-    assert.equal(pd.server.incidents.length, 0);
+    assert.equal(withCa, 'accepted');
+    assert.match(
+      withoutCa ?? '',
+      /Could not reach PagerDuty at 127\.0\.0\.1:\d+\/v2\/enqueue \(DEPTH_ZERO_SELF_SIGNED_CERT/,
+    );
+    assert.equal(pd.server.incidents.length, 1);
   });
 });
