@@ -11,10 +11,6 @@ import { UsageError } from '../../src/errors.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { DrillWorld } from '../../src/startup.ts';
 
-/** How long a drill's world counts as alive after its host's last heartbeat, and how often the host beats. */
-export const HEARTBEAT_TTL_MS = 15_000;
-export const HEARTBEAT_EVERY_MS = 5_000;
-
 export interface DrillRecord {
   id: string;
   channel: string;
@@ -37,6 +33,10 @@ export interface DrillRecord {
   cdc?: { url: string; connector: string };
   ledger: { legacy: string; cloud: string };
 }
+
+/** How long a drill's world counts as alive after its host's last heartbeat, and how often the host beats. */
+export const HEARTBEAT_TTL_MS = 15_000;
+export const HEARTBEAT_EVERY_MS = 5_000;
 
 const recordKey = (service: string) => `drill:service:${service}`;
 const channelKey = (channel: string) => `drill:channel:${channel}`;
