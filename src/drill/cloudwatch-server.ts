@@ -1,5 +1,6 @@
 // A local CloudWatch endpoint for GetMetricData over AWS JSON 1.0 (the protocol the installed SDK speaks, with the
 // Query-compatible error header): MetricStat queries sampled from a live source, metric math over them, throttling.
+import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { evaluate, MathError, parseExpression, type Series } from './cloudwatch-math.ts';
@@ -18,6 +19,8 @@ export interface MetricRef {
 }
 
 export interface CloudWatchServerOptions {
+  /** Where it listens and the name in its URL (other replicas reach a drill's simulators by it). */
+  bind?: DrillBind;
   /** The metric's value for the period now running, or undefined when no such metric is published. */
   sample: (metric: MetricRef) => number | undefined;
   now?: () => number;
@@ -242,11 +245,12 @@ export async function startCloudWatchServer(opts: CloudWatchServerOptions): Prom
       refuse(res, new Refusal('InternalServiceError', (err as Error).message, 500)),
     );
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
+  const bind = opts.bind ?? LOCAL_BIND;
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, bind.host, () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(bind.advertise)}:${port}`,
     port,
     server,
     requests,

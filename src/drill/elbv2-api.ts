@@ -67,6 +67,8 @@ export const ELB_FAIL_AFTER_COMMIT: Elbv2Fault = {
 export const ELB_THROTTLING: Elbv2Fault = { code: 'Throttling', message: 'Rate exceeded', status: 400 };
 
 export interface Elbv2ServerOptions {
+  /** Where it listens and the name in its URL (other replicas reach a drill's simulators by it). */
+  bind?: { host: string; advertise: string };
   loadBalancerArn: string;
   listeners: ElbListener[];
   rules?: ElbRule[];

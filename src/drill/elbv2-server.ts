@@ -1,5 +1,6 @@
 // A local ELBv2 endpoint speaking the real AWS Query protocol: Describe/Modify listeners and rules, target groups and
 // their health; eventually consistent reads after a Modify, Throttling from token buckets, failure after commit.
+import { LOCAL_BIND, urlHost } from './bind.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
@@ -317,11 +318,12 @@ export async function startElbv2Server(opts: Elbv2ServerOptions): Promise<Elbv2S
       send(res, 500, elbErrorXml('InternalFailure', (err as Error).message, 'Receiver')),
     );
   });
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
+  const bind = opts.bind ?? LOCAL_BIND;
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, bind.host, () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(bind.advertise)}:${port}`,
     port,
     server,
     requests,

@@ -1,5 +1,6 @@
 // A local PagerDuty: the REST API v2 (incidents, notes, resolve, on-call; token and From checks; 960 requests a minute,
 // then 429 with RateLimit headers) over HTTP, and the Events API v2 over HTTPS (202 at once, the incident ingested later).
+import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -19,6 +20,8 @@ export const REAL_REST_PER_MINUTE = 960;
 export const REAL_EVENTS_PER_MINUTE = 120;
 
 export interface PagerDutyServerOptions {
+  /** Where it listens and the name in its URLs (other replicas reach a drill's simulators by it). */
+  bind?: DrillBind;
   token: string;
   /** Emails of the account's users: the only valid From headers. */
   users: string[];
@@ -273,8 +276,10 @@ export async function startPagerDutyServer(opts: PagerDutyServerOptions): Promis
         send(res, 500, pdError(`Internal error: ${(err as Error).message}`, 2000)),
       );
     };
+  const bind = opts.bind ?? LOCAL_BIND;
+  const host = urlHost(bind.advertise);
   const listen = async (server: Server) => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => server.listen(0, bind.host, () => resolve()));
     const address = server.address();
     return typeof address === 'object' && address ? address.port : 0;
   };
@@ -285,10 +290,10 @@ export async function startPagerDutyServer(opts: PagerDutyServerOptions): Promis
   if (opts.tls) {
     const eventsServer = createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler(serveEvents));
     servers.push(eventsServer);
-    eventsUrl = `https://127.0.0.1:${await listen(eventsServer)}`;
+    eventsUrl = `https://${host}:${await listen(eventsServer)}`;
   }
   return {
-    url: `http://127.0.0.1:${restPort}`,
+    url: `http://${host}:${restPort}`,
     ...(eventsUrl ? { eventsUrl } : {}),
     servers,
     requests,

@@ -1,6 +1,7 @@
 // A throwaway certificate for the simulated Events API: pdjs only speaks https://<host>/v2/enqueue, so the drill serves
 // it over TLS on 127.0.0.1 with a key made for this run (openssl), trusted only by the drill's own events adapter.
 import { execFileSync } from 'node:child_process';
+import { isIP } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,12 @@ export interface DrillTls {
 }
 
 /** A self-signed P-256 certificate for 127.0.0.1, valid two days; or why there is none (no openssl on PATH). */
-export function drillCertificate(): DrillTls | { missing: string } {
+export function drillCertificate(advertise = '127.0.0.1'): DrillTls | { missing: string } {
+  // The name other replicas reach it by goes in the certificate too (an address as IP:, a host name as DNS:).
+  const san = [
+    'IP:127.0.0.1',
+    ...(advertise === '127.0.0.1' ? [] : [`${isIP(advertise) ? 'IP' : 'DNS'}:${advertise}`]),
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'cs-drill-tls-'));
   try {
     execFileSync(
@@ -33,7 +39,7 @@ export function drillCertificate(): DrillTls | { missing: string } {
         '-subj',
         '/CN=cloud-safety drill PagerDuty Events',
         '-addext',
-        'subjectAltName=IP:127.0.0.1',
+        `subjectAltName=${san.join(',')}`,
       ],
       { stdio: 'ignore', timeout: 15_000 },
     );

@@ -1,5 +1,6 @@
 // The simulated PagerDuty (REST API v2 and Events API v2), and the drill's account: one service, the bot's user,
 // a token and a routing key made for this run, so nothing a drill pages ever leaves the machine.
+import type { DrillBind } from './bind.ts';
 import { randomBytes } from 'node:crypto';
 import type { PdService } from './pagerduty-account.ts';
 import { startPagerDutyServer, type PagerDutyServer } from './pagerduty-server.ts';
@@ -31,6 +32,7 @@ export async function startDrillPagerDuty(opts: {
   service: string;
   ingestionMs: number;
   now?: () => number;
+  bind?: DrillBind;
 }): Promise<DrillPagerDuty> {
   const token = `drill-${randomBytes(10).toString('hex')}`;
   const service: PdService = {
@@ -38,7 +40,7 @@ export async function startDrillPagerDuty(opts: {
     name: `${opts.service} (drill)`,
     routingKey: randomBytes(16).toString('hex'),
   };
-  const tls = drillCertificate();
+  const tls = drillCertificate(opts.bind?.advertise);
   const server = await startPagerDutyServer({
     token,
     users: [DRILL_PD_FROM],
@@ -46,6 +48,7 @@ export async function startDrillPagerDuty(opts: {
     ingestionMs: opts.ingestionMs,
     ...('cert' in tls ? { tls } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.bind ? { bind: opts.bind } : {}),
   });
   const env: Record<string, string> = {
     PAGERDUTY_TOKEN: token,

@@ -216,9 +216,9 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
     bind,
   });
   // The ALB sits behind the cloud record and starts forwarding everything to the cloud target group.
-  const elbv2 = await startElbv2Server({ ...drillLoadBalancer(0, 100), now });
+  const elbv2 = await startElbv2Server({ ...drillLoadBalancer(0, 100), now, bind });
   // PagerDuty's Events API takes a few seconds to turn a trigger into an incident.
-  const pagerduty = await startDrillPagerDuty({ service: scenario.service, ingestionMs: 2000, now });
+  const pagerduty = await startDrillPagerDuty({ service: scenario.service, ingestionMs: 2000, now, bind });
   const albCloud = () => {
     const weights = elbv2.weights(DRILL_LISTENER);
     const total = Object.values(weights).reduce((sum, w) => sum + w, 0);
@@ -304,6 +304,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
   const cloudwatch = await startCloudWatchServer({
     sample: storyMetrics(story, cloudShare, scenario.errors.base),
     now,
+    bind,
   });
   const cdc = await startKafkaConnect({
     connector: CDC_CONNECTOR,

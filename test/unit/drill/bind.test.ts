@@ -1,11 +1,16 @@
 // Where a drill's simulators listen (CLOUD_SAFETY_DRILL_BIND) and the name other replicas reach them by
 // (CLOUD_SAFETY_DRILL_ADVERTISE): the URLs a drill records for the other replicas carry the advertised name.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { drillBindFromEnv } from '../../../src/drill/bind.ts';
 import { FakeCluster } from '../../../src/drill/kubernetes.ts';
 import { startPrometheusServer } from '../../../src/drill/prometheus.ts';
 import { startRoute53Server } from '../../../src/drill/route53.ts';
+import { startCloudWatchServer } from '../../../src/drill/cloudwatch-server.ts';
+import { drillLoadBalancer, startElbv2Server } from '../../../src/drill/elbv2.ts';
+import { startKafkaConnect } from '../../../src/drill/kafka-connect.ts';
+import { startDrillPagerDuty } from '../../../src/drill/pagerduty.ts';
 import { ConfigError } from '../../../src/errors.ts';
 
 describe('drill simulators: listen address and advertised name', () => {
@@ -53,6 +58,29 @@ describe('drill simulators: listen address and advertised name', () => {
       await cluster.stop();
       await route53.stop();
       await prometheus.stop();
+    }
+  });
+
+  it('so do ELBv2, CloudWatch, PagerDuty (REST and Events, whose certificate names the advertised host) and Kafka Connect', async () => {
+    const bind = { host: '127.0.0.1', advertise: 'drill-host.internal' };
+    const elbv2 = await startElbv2Server({ ...drillLoadBalancer(0, 100), bind });
+    const cloudwatch = await startCloudWatchServer({ sample: () => 1, bind });
+    const pagerduty = await startDrillPagerDuty({ service: 'payments', ingestionMs: 0, bind });
+    const cdc = await startKafkaConnect({ connector: 'ledger_sync', state: 'RUNNING', restartMs: 0, bind });
+    try {
+      for (const url of [elbv2.url, cloudwatch.url, pagerduty.server.url, cdc.url])
+        assert.match(url, /^http:\/\/drill-host\.internal:\d+$/);
+      assert.match(pagerduty.server.eventsUrl ?? '', /^https:\/\/drill-host\.internal:\d+$/);
+      const ca = new X509Certificate(pagerduty.env.PAGERDUTY_EVENTS_CA ?? '');
+      assert.equal(ca.checkHost('drill-host.internal'), 'drill-host.internal');
+      assert.equal(ca.checkIP('127.0.0.1'), '127.0.0.1');
+      const res = await fetch(`http://127.0.0.1:${new URL(cdc.url).port}/connectors`);
+      assert.deepEqual(await res.json(), ['ledger_sync']);
+    } finally {
+      await elbv2.stop();
+      await cloudwatch.stop();
+      await pagerduty.server.stop();
+      await cdc.stop();
     }
   });
 });
