@@ -140,6 +140,7 @@ export function pointAtDrill(
 // The drill world, for /drill (flows/drill): steps reach the simulators only through the composition root.
 export { NAMESPACE as DRILL_NAMESPACE } from './drill/kubernetes.ts';
 export { DRILL_ZONE } from './drill/route53.ts';
+export { DRILL_CLOUD_TG, DRILL_LEGACY_TG, DRILL_LISTENER } from './drill/elbv2.ts';
 export {
   FAULTS,
   loadScenario,

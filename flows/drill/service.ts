@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { buildAdapters } from '../../src/adapters-build.ts';
 import { Service, type Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
-import { DRILL_NAMESPACE as NAMESPACE, DRILL_ZONE, type DrillWorld } from '../../src/startup.ts';
+import {
+  DRILL_CLOUD_TG,
+  DRILL_LEGACY_TG,
+  DRILL_LISTENER,
+  DRILL_NAMESPACE as NAMESPACE,
+  DRILL_ZONE,
+  type DrillWorld,
+} from '../../src/startup.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Metrics } from '../../src/metrics.ts';
 
@@ -32,6 +39,12 @@ export function drillService(
         legacy: 'legacy',
         cloud: 'cloud',
         maxTtl: 60,
+      },
+      // The drill's ALB behind the cloud record, as in the console drill: /contain shifts Route 53 then the ALB.
+      alb: {
+        listenerArn: DRILL_LISTENER,
+        legacyTargetGroupArn: DRILL_LEGACY_TG,
+        cloudTargetGroupArn: DRILL_CLOUD_TG,
       },
     },
     kubernetes: {

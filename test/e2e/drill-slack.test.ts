@@ -1,6 +1,7 @@
 // /drill over Slack HTTP (signed requests, real Redis, injected clock): a drill incident runs the runbook against its
 // own simulated cloud while the bot's real endpoints (Route 53, Kubernetes, Prometheus, PostgreSQL) receive nothing;
 // every card in the channel says DRILL, and the post-mortem carries the score.
+import { DRILL_CLOUD_TG, DRILL_LEGACY_TG, DRILL_LISTENER } from '../../src/drill/elbv2.ts';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
@@ -253,6 +254,15 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
     // Route 53 reports INSYNC after the (scaled) propagation delay on the injected clock.
     clock.advance(10_000);
     await eventually(async () => assert.ok((await kinds('INC-1')).includes('traffic.in_sync')), 20_000);
+    // Then the drill's ALB (behind the cloud record) is shifted too: its listener forwards everything to legacy.
+    await eventually(
+      async () =>
+        assert.deepEqual(drill.world.elbv2.weights(DRILL_LISTENER), {
+          [DRILL_LEGACY_TG]: 100,
+          [DRILL_CLOUD_TG]: 0,
+        }),
+      20_000,
+    );
 
     // L: heap dumps streamed out of the simulated pods.
     await command('/telemetry', '');
