@@ -1,6 +1,7 @@
 // Where a drill's simulators listen, and the name other replicas reach them by (a drill's world lives in one process;
 // the other replicas act on it through these addresses).
 import { isIP } from 'node:net';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.ts';
 
@@ -35,4 +36,31 @@ export function drillBindFromEnv(env: NodeJS.ProcessEnv): DrillBind {
       `CLOUD_SAFETY_DRILL_ADVERTISE=${advertise} is not a host name or address; write the name other replicas reach this one by, e.g. the pod's IP or its headless-Service DNS name.`,
     );
   return { host, advertise };
+}
+
+/** A simulator's server listening: its advertised URL and port, and how to stop it (open connections closed). */
+export interface Listening {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Listens on `bind.host` (port 0: a free one) and names the server by `bind.advertise`: every simulator's way in. */
+export async function listenOn(
+  server: Server,
+  bind: DrillBind = LOCAL_BIND,
+  opts: { port?: number; scheme?: 'http' | 'https' } = {},
+): Promise<Listening> {
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, bind.host, () => resolve()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `${opts.scheme ?? 'http'}://${urlHost(bind.advertise)}:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -1,6 +1,6 @@
 // A local CloudWatch endpoint for GetMetricData over AWS JSON 1.0 (the protocol the installed SDK speaks, with the
 // Query-compatible error header): MetricStat queries sampled from a live source, metric math over them, throttling.
-import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
+import { type DrillBind, listenOn } from './bind.ts';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { evaluate, MathError, parseExpression, type Series } from './cloudwatch-math.ts';
@@ -245,23 +245,16 @@ export async function startCloudWatchServer(opts: CloudWatchServerOptions): Prom
       refuse(res, new Refusal('InternalServiceError', (err as Error).message, 500)),
     );
   });
-  const bind = opts.bind ?? LOCAL_BIND;
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, bind.host, () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const listening = await listenOn(server, opts.bind, opts.port !== undefined ? { port: opts.port } : {});
   return {
-    url: `http://${urlHost(bind.advertise)}:${port}`,
-    port,
+    url: listening.url,
+    port: listening.port,
     server,
     requests,
     refused,
     throttleNext: (n) => {
       throttle = n;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: listening.stop,
   };
 }

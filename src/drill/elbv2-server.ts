@@ -1,6 +1,6 @@
 // A local ELBv2 endpoint speaking the real AWS Query protocol: Describe/Modify listeners and rules, target groups and
 // their health; eventually consistent reads after a Modify, Throttling from token buckets, failure after commit.
-import { LOCAL_BIND, urlHost } from './bind.ts';
+import { listenOn } from './bind.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
@@ -318,13 +318,10 @@ export async function startElbv2Server(opts: Elbv2ServerOptions): Promise<Elbv2S
       send(res, 500, elbErrorXml('InternalFailure', (err as Error).message, 'Receiver')),
     );
   });
-  const bind = opts.bind ?? LOCAL_BIND;
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, bind.host, () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const listening = await listenOn(server, opts.bind, opts.port !== undefined ? { port: opts.port } : {});
   return {
-    url: `http://${urlHost(bind.advertise)}:${port}`,
-    port,
+    url: listening.url,
+    port: listening.port,
     server,
     requests,
     refused,
@@ -360,10 +357,6 @@ export async function startElbv2Server(opts: Elbv2ServerOptions): Promise<Elbv2S
       for (let i = 0; i < n; i++) queue.push(fault);
       faults.set(operation, queue);
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: listening.stop,
   };
 }

@@ -4,7 +4,7 @@
 // (202 with the instances RESTARTING; without the parameters, 204 and only the connector restarts). As in a real
 // Connect cluster, status is eventually consistent: a restarted task reports RESTARTING until it is running again.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
+import { type DrillBind, listenOn } from './bind.ts';
 
 export type TaskState = 'RUNNING' | 'FAILED' | 'PAUSED' | 'UNASSIGNED' | 'RESTARTING';
 
@@ -105,12 +105,9 @@ export async function startKafkaConnect(opts: KafkaConnectOptions): Promise<Kafk
     req.resume();
     req.on('end', () => handle(req, res));
   });
-  const bind = opts.bind ?? LOCAL_BIND;
-  await new Promise<void>((resolve) => server.listen(0, bind.host, resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const listening = await listenOn(server, opts.bind);
   return {
-    url: `http://${urlHost(bind.advertise)}:${port}`,
+    url: listening.url,
     connector: opts.connector,
     state: taskState,
     fail: () => {
@@ -118,10 +115,6 @@ export async function startKafkaConnect(opts: KafkaConnectOptions): Promise<Kafk
     },
     restart,
     requests,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: listening.stop,
   };
 }

@@ -1,6 +1,6 @@
 // A local PagerDuty: the REST API v2 (incidents, notes, resolve, on-call; token and From checks; 960 requests a minute,
 // then 429 with RateLimit headers) over HTTP, and the Events API v2 over HTTPS (202 at once, the incident ingested later).
-import { LOCAL_BIND, urlHost, type DrillBind } from './bind.ts';
+import { type DrillBind, listenOn } from './bind.ts';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -276,24 +276,20 @@ export async function startPagerDutyServer(opts: PagerDutyServerOptions): Promis
         send(res, 500, pdError(`Internal error: ${(err as Error).message}`, 2000)),
       );
     };
-  const bind = opts.bind ?? LOCAL_BIND;
-  const host = urlHost(bind.advertise);
-  const listen = async (server: Server) => {
-    await new Promise<void>((resolve) => server.listen(0, bind.host, () => resolve()));
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : 0;
-  };
   const restServer = createHttpServer(handler(serveRest));
   const servers: Server[] = [restServer];
-  const restPort = await listen(restServer);
+  const restListening = await listenOn(restServer, opts.bind);
+  const listening = [restListening];
   let eventsUrl: string | undefined;
   if (opts.tls) {
     const eventsServer = createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler(serveEvents));
     servers.push(eventsServer);
-    eventsUrl = `https://${host}:${await listen(eventsServer)}`;
+    const events = await listenOn(eventsServer, opts.bind, { scheme: 'https' });
+    listening.push(events);
+    eventsUrl = events.url;
   }
   return {
-    url: `http://${host}:${restPort}`,
+    url: restListening.url,
     ...(eventsUrl ? { eventsUrl } : {}),
     servers,
     requests,
@@ -303,15 +299,7 @@ export async function startPagerDutyServer(opts: PagerDutyServerOptions): Promis
       throttle = n;
     },
     stop: async () => {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.closeAllConnections();
-              s.close(() => resolve());
-            }),
-        ),
-      );
+      await Promise.all(listening.map((l) => l.stop()));
     },
   };
 }

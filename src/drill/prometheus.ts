@@ -2,7 +2,7 @@
 // benchmarks. Run it: `node src/drill/prometheus.ts`, then change what it answers with
 // `curl -X POST 'http://127.0.0.1:9091/drill?memory=0.97'` (names: memory, errors, traffic, latency; "NaN" and
 // "empty" work). Tests can answer per query instead (`answer`, `range`), e.g. legacy and cloud differently.
-import { urlHost, type DrillBind } from './bind.ts';
+import { listenOn, type DrillBind } from './bind.ts';
 import { createServer, type Server } from 'node:http';
 
 export interface DrillValues {
@@ -92,11 +92,7 @@ export async function startPrometheusServer(
     values: { memory: '0.42', errors: '0.001', traffic: '1', latency: '0.2', ...opts.values },
     queries: 0,
     ranges: [],
-    stop: () =>
-      new Promise<void>((resolve) => {
-        state.server.closeAllConnections();
-        state.server.close(() => resolve());
-      }),
+    stop: async () => {}, // replaced once it listens (below)
   };
   state.server.on('request', (req, res) => {
     let body = '';
@@ -138,10 +134,13 @@ export async function startPrometheusServer(
       send(404, { status: 'error', errorType: 'not_found', error: `no ${url.pathname} here` });
     });
   });
-  const bind = opts.bind ?? { host: '127.0.0.1', advertise: '127.0.0.1' };
-  await new Promise<void>((resolve) => state.server.listen(opts.port ?? 0, bind.host, () => resolve()));
-  const address = state.server.address();
-  state.url = `http://${urlHost(bind.advertise)}:${typeof address === 'object' && address ? address.port : 0}`;
+  const listening = await listenOn(
+    state.server,
+    opts.bind,
+    opts.port !== undefined ? { port: opts.port } : {},
+  );
+  state.url = listening.url;
+  state.stop = listening.stop;
   return state;
 }
 

@@ -1,5 +1,5 @@
 // The local Route 53 server: REST-XML over HTTP with compare-and-swap ChangeBatches, PENDING->INSYNC, throttles, faults.
-import { urlHost } from './bind.ts';
+import { listenOn } from './bind.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Route53Fault, Route53Operation, Route53Server, Route53ServerOptions } from './route53-api.ts';
@@ -245,13 +245,10 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
       res.end(errorXml('InternalFailure', (err as Error).message, 'Receiver'));
     });
   });
-  const bind = opts.bind ?? { host: '127.0.0.1', advertise: '127.0.0.1' };
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, bind.host, () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const listening = await listenOn(server, opts.bind, opts.port !== undefined ? { port: opts.port } : {});
   return {
-    url: `http://${urlHost(bind.advertise)}:${port}`,
-    port,
+    url: listening.url,
+    port: listening.port,
     server,
     requests,
     accepted,
@@ -271,10 +268,6 @@ export async function startRoute53Server(opts: Route53ServerOptions): Promise<Ro
       for (let i = 0; i < n; i++) queue.push(error);
       faults.set(operation, queue);
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: listening.stop,
   };
 }
