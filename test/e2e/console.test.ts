@@ -71,6 +71,7 @@ describe('console mode (piped stdin)', function () {
       '/as mallory',
       '/incident status',
       '/click 9',
+      '/click approve',
     ]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /Unknown service "nosuch"\. Configured services: payments, checkout\./);
@@ -78,6 +79,10 @@ describe('console mode (piped stdin)', function () {
     assert.match(run.stdout, /You are now mallory\./);
     assert.match(run.stdout, /Only responders can run cloud-safety commands/);
     assert.match(run.stdout, /There is no button \[9\]/);
+    assert.match(
+      run.stdout,
+      /No approval card has been posted yet; \/click approve presses Approve on the newest one\./,
+    );
   });
 
   it('runs the incident lifecycle: its own channel, roles, severity, updates, list, bad input', async () => {
