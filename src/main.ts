@@ -34,7 +34,7 @@ import { checkPolicies } from '../flows/approval/policy-check.ts';
 import { hasCloudCredentials, startDrillWorld, type DrillWorld } from './drill/world.ts';
 import { missingLedgers } from './drill/ledger-choice.ts';
 import { buildAdapters } from './adapters-build.ts';
-import { Drills } from '../flows/drill/routing.ts';
+import { Drills, type DrillsOptions } from '../flows/drill/routing.ts';
 import { drillBindFromEnv } from './drill/bind.ts';
 import {
   chooseMode,
@@ -76,6 +76,8 @@ export interface BuildOptions {
   actionLease?: { ttlMs: number; renewMs?: number };
   /** The console's drill world is running: every message says DRILL. */
   drillWorld?: boolean;
+  /** Drills' embedded-ledger fallback and heartbeat timing (tests turn the one off and shorten the other). */
+  drills?: Pick<DrillsOptions, 'embeddedLedger' | 'heartbeat'>;
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */
@@ -89,6 +91,7 @@ export function buildBot(opts: BuildOptions): Bot {
     everywhere: opts.drillWorld ?? false,
     ...(env.CLOUD_SAFETY_DRILL_POSTGRES_URL ? { postgresUrl: env.CLOUD_SAFETY_DRILL_POSTGRES_URL } : {}),
     bind: drillBindFromEnv(env),
+    ...opts.drills,
   });
   const chat = drills.markChat(redactingChat(opts.chat, opts.redactor));
   const tasks = new Tasks(opts.log);

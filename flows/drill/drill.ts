@@ -85,6 +85,7 @@ export async function startDrill(
     now: () => deps.now().getTime(),
     ...(drills.postgresUrl ? { postgresUrl: drills.postgresUrl } : {}),
     ...(drills.bind ? { bind: drills.bind } : {}),
+    ...(drills.embeddedLedger === false ? { embeddedLedger: false as const } : {}),
     onOom: (pod, restarts, at) =>
       record(DRILL_OOM, `${pod} OOMKilled (restart ${restarts})`, {
         pod,
@@ -132,8 +133,11 @@ export async function startDrill(
     // Recorded for the other replicas (they build the drill's adapters from these endpoints), with a heartbeat.
     drill.record = recordOf(drill, world, deps.instanceId);
     await saveRecord(deps.store, drill.record);
-    drill.stopHeartbeat = startHeartbeat(deps.store, drill.record, (err) =>
-      deps.log.warn({ err, drill: id }, 'drill heartbeat not written'),
+    drill.stopHeartbeat = startHeartbeat(
+      deps.store,
+      drill.record,
+      (err) => deps.log.warn({ err, drill: id }, 'drill heartbeat not written'),
+      drills.heartbeat,
     );
     const incident = await deps.incidents.declare({
       service,

@@ -38,6 +38,12 @@ export interface DrillRecord {
 export const HEARTBEAT_TTL_MS = 15_000;
 export const HEARTBEAT_EVERY_MS = 5_000;
 
+/** A heartbeat's TTL and period (tests that wait for a host's heartbeat to lapse shorten both). */
+export interface HeartbeatTiming {
+  ttlMs: number;
+  everyMs: number;
+}
+
 const recordKey = (service: string) => `drill:service:${service}`;
 const channelKey = (channel: string) => `drill:channel:${channel}`;
 const hostKey = (id: string) => `drill:host:${id}`;
@@ -89,18 +95,17 @@ export async function recordInChannel(store: Store, channel: string): Promise<Dr
   return service ? readRecord(store, service) : undefined;
 }
 
-/** Beats now and every HEARTBEAT_EVERY_MS until the returned stop is called. */
+/** Beats now and every HEARTBEAT_EVERY_MS (or `timing.everyMs`) until the returned stop is called. */
 export function startHeartbeat(
   store: Store,
   record: DrillRecord,
   onError: (err: unknown) => void,
+  timing: HeartbeatTiming = { ttlMs: HEARTBEAT_TTL_MS, everyMs: HEARTBEAT_EVERY_MS },
 ): () => void {
   const beat = () =>
-    store
-      .set(hostKey(record.id), record.host, { ttlMs: HEARTBEAT_TTL_MS })
-      .catch(onError) as Promise<unknown>;
+    store.set(hostKey(record.id), record.host, { ttlMs: timing.ttlMs }).catch(onError) as Promise<unknown>;
   void beat();
-  const timer = setInterval(() => void beat(), HEARTBEAT_EVERY_MS);
+  const timer = setInterval(() => void beat(), timing.everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -19,6 +19,7 @@ import {
   readRecord,
   remoteEndpoints,
   type DrillRecord,
+  type HeartbeatTiming,
 } from './remote.ts';
 
 export const DRILL_MARK = '🧪 DRILL';
@@ -65,14 +66,26 @@ function ofIncident(key: string, incidentId: string): boolean {
   return key.startsWith(`${incidentId}/`);
 }
 
+export interface DrillsOptions {
+  postgresUrl?: string;
+  everywhere?: boolean;
+  bind?: { host: string; advertise: string };
+  /** false: no embedded PostgreSQL when `postgresUrl` cannot be used (the ledger then says what is missing). */
+  embeddedLedger?: false;
+  /** The hosting replica's heartbeat (default 15 s TTL, every 5 s). */
+  heartbeat?: HeartbeatTiming;
+}
+
 export class Drills {
-  constructor(
-    opts: { postgresUrl?: string; everywhere?: boolean; bind?: { host: string; advertise: string } } = {},
-  ) {
+  constructor(opts: DrillsOptions = {}) {
     this.postgresUrl = opts.postgresUrl;
     this.everywhere = opts.everywhere ?? false;
     this.bind = opts.bind;
+    this.embeddedLedger = opts.embeddedLedger;
+    this.heartbeat = opts.heartbeat;
   }
+  readonly embeddedLedger: false | undefined;
+  readonly heartbeat: HeartbeatTiming | undefined;
   /** Where drills' simulators listen and the name other replicas reach them by (CLOUD_SAFETY_DRILL_BIND). */
   readonly bind: { host: string; advertise: string } | undefined;
   readonly #active = new Map<string, ActiveDrill>();

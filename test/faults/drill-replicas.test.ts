@@ -10,8 +10,12 @@ import { CHANNEL, makeTestBot, testConfig, textOf, type TestBot } from '../suppo
 import { RecordingChat } from '../support/recording-chat.ts';
 import { isolatedRedisStore, testRedisUrl } from '../support/redis.ts';
 
-// Nothing listens there: the drill's ledger says what is missing; nothing else is touched.
+// Nothing listens there, and no embedded PostgreSQL stands in: the drill's ledger says what is missing; nothing else
+// is touched (none of these tests reaches the ledger, and PGlite would take 20 s to start per drill).
 const NO_POSTGRES = 'postgres://postgres@127.0.0.1:1/postgres';
+// The host's heartbeat, shortened from 15 s / 5 s so a test can wait for it to lapse; the same mechanism (a Redis
+// key with a TTL, refreshed by a timer).
+const HEARTBEAT = { ttlMs: 3_000, everyMs: 1_000 };
 
 describe('faults: a drill on one of two replicas', function () {
   this.timeout(90_000);
@@ -32,6 +36,7 @@ describe('faults: a drill on one of two replicas', function () {
         chat,
         instanceId: `replica-${i}`,
         env: { CLOUD_SAFETY_DRILL_POSTGRES_URL: NO_POSTGRES },
+        drills: { embeddedLedger: false, heartbeat: HEARTBEAT },
       }),
     );
   });
@@ -124,13 +129,17 @@ describe('faults: a drill on one of two replicas', function () {
     drill = undefined;
     const died = Date.now();
     let said = '';
-    while (Date.now() - died < 30_000 && !/went away with replica replica-0/.test(said)) {
-      await new Promise((r) => setTimeout(r, 1_000));
+    while (Date.now() - died < 2 * HEARTBEAT.ttlMs && !/went away with replica replica-0/.test(said)) {
+      await new Promise((r) => setTimeout(r, HEARTBEAT.everyMs / 5));
       await replica(1).command('alice', '/contain');
       said = lastReply(replica(1));
     }
     assert.match(said, /Drill drill-1's simulated world went away with replica replica-0/);
-    assert.ok(Date.now() - died >= 5_000, 'said only once the heartbeat lapsed');
+    // The last beat was at most everyMs before the kill, so its key outlives the kill by ttlMs - everyMs at least.
+    assert.ok(
+      Date.now() - died >= HEARTBEAT.ttlMs - HEARTBEAT.everyMs,
+      'said only once the heartbeat lapsed',
+    );
     assert.equal(
       (await replica(1).bot.deps.approvals.listForIncident('INC-1')).length,
       0,

@@ -12,7 +12,7 @@ import type { Message } from '../../src/chat/chat.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createRedactor } from '../../src/redact.ts';
-import { buildBot } from '../../src/main.ts';
+import { buildBot, type BuildOptions } from '../../src/main.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { Store } from '../../src/store/store.ts';
 import { RecordingChat } from './recording-chat.ts';
@@ -87,6 +87,7 @@ export function makeTestBot(
     breaker?: Partial<BreakerOptions>;
     actionLease?: { ttlMs: number; renewMs?: number };
     chat?: RecordingChat;
+    drills?: BuildOptions['drills'];
   } = {},
 ): TestBot {
   const chat = opts.chat ?? new RecordingChat();
@@ -107,6 +108,7 @@ export function makeTestBot(
     ...(opts.pagerdutyMirror ? { pagerdutyMirror: opts.pagerdutyMirror } : {}),
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
     ...(opts.actionLease ? { actionLease: opts.actionLease } : {}),
+    ...(opts.drills ? { drills: opts.drills } : {}),
   });
   const replies: TestBot['replies'] = [];
   return {

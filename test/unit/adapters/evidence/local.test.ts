@@ -87,6 +87,34 @@ describe('local evidence store', () => {
     assert.ok(readFileSync(fileURLToPath(stored.uri)).equals(content), 'the file holds exactly the bytes written');
   });
 
+  it('flushes to disk in the background while the bytes stream in, so the fsync before commit has only the tail', async () => {
+    const path = join(dir, 'flushed.bin');
+    const sink = new HashingFileSink(openSync(path, 'wx'), { syncEveryBytes: 1024 * 1024 });
+    const content = randomBytes(6 * 1024 * 1024 + 3);
+    for (let at = 0; at < content.length; at += 32 * 1024) await write(sink, content.subarray(at, at + 32 * 1024));
+    await endStream(sink);
+
+    assert.ok(sink.backgroundSyncs >= 1, `background flushes: ${sink.backgroundSyncs}`);
+    assert.ok(readFileSync(path).equals(content), 'the file holds exactly the bytes written');
+  });
+
+  it('fails the stream as soon as a background flush fails, not only at the end', async () => {
+    // fdatasync on /dev/null is EINVAL: it stands in for a disk that refuses the flush (EIO).
+    const sink = new HashingFileSink(openSync('/dev/null', 'w'), { syncEveryBytes: 1024 * 1024 });
+    let error: NodeJS.ErrnoException | undefined;
+    const failed = new Promise<void>((resolve) =>
+      sink.once('error', (err) => {
+        error = err;
+        resolve();
+      }),
+    );
+    const block = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 256 && !error; i++) await Promise.race([write(sink, block), failed]);
+
+    assert.equal(error?.code, 'EINVAL');
+    assert.ok(!sink.writableEnded, 'the failure arrived while the stream was still being written');
+  });
+
   it('fails the stream with the disk error when a write fails (ENOSPC), and closes the file', async () => {
     const sink = new HashingFileSink(openSync('/dev/full', 'w'));
     const closed = new Promise((resolve) => sink.once('close', resolve));

@@ -183,6 +183,29 @@ describe('exec over v4.channel.k8s.io', () => {
     assert.ok(maxQueued < 2 * 1024 * 1024, `at most ~2 MiB queued in the sink, saw ${maxQueued}`);
   });
 
+  it('gets every byte intact from the API server double, which reuses a bounded set of frame buffers', async () => {
+    const content = randomBytes(16 * 1024 * 1024 + 5);
+    server.addPod('payments-a').files.set('/tmp/big', content);
+    const hash = createHash('sha256');
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done();
+      },
+    });
+
+    const result = await cluster.exec({
+      ...target,
+      command: ['sh', '-c', `tail -c +1 '/tmp/big' | head -c ${content.length}`],
+      stdout: sink,
+    });
+
+    assert.equal(result.stdoutBytes, content.length);
+    assert.equal(hash.digest('hex'), createHash('sha256').update(content).digest('hex'));
+    // 512 full frames went out; the double keeps at most 64 (2 MiB) with the socket before it waits.
+    assert.ok(server.frameBuffers > 0 && server.frameBuffers <= 80, `frame buffers: ${server.frameBuffers}`);
+  });
+
   it('completes after a grace period when the server sends the status but never closes', async () => {
     server.addPod('payments-a', { holdOpen: true }).files.set('/tmp/s', Buffer.from('abc'));
     const out = collector();
