@@ -1,7 +1,7 @@
 // Load generator, run as its own process so its CPU does not count against the server it measures.
 // Usage: node bench/load-worker.ts <port> <stubUrl> <total> <concurrency> <secret> [channels]; prints JSON latencies
 // (ms). With `channels`, request i is sent from channel C0BENCH<i mod channels> (each with an open incident).
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -9,6 +9,10 @@ const [port, stubUrl, totalText, concurrencyText, secret, channelsText] = proces
 const channels = Number(channelsText ?? 0);
 const total = Number(totalText);
 const concurrency = Number(concurrencyText);
+// Slack hands out a new response_url with every command and takes at most five replies on one. Numbering them from 0
+// in every run handed the bot the same urls again and again: from the sixth run on, the bot (rightly) found them
+// used up and replied through the Web API instead, a different and much costlier path than a burst of fresh commands.
+const RUN = randomUUID();
 
 function commandBody(i: number): string {
   return new URLSearchParams({
@@ -19,7 +23,7 @@ function commandBody(i: number): string {
     command: '/incident',
     text: 'status',
     api_app_id: 'A0APP',
-    response_url: `${stubUrl}/respond/${i}`,
+    response_url: `${stubUrl}/respond/${RUN}/${i}`,
     trigger_id: `${i}.1`,
   }).toString();
 }
