@@ -336,6 +336,7 @@ export class FakeCluster {
       }
       const outcome =
         (await this.#probe(podName, pod, command)) ?? this.#interpret(podName, pod, container, command);
+      if (outcome.delayMs) await new Promise((resolve) => setTimeout(resolve, outcome.delayMs));
       if (outcome.stdout !== undefined) {
         const file = typeof outcome.stdout === 'string' ? Buffer.from(outcome.stdout) : outcome.stdout;
         const [start, end] = outcome.range ?? [0, fileSize(file)];

@@ -21,6 +21,8 @@ export interface FakePod {
   stallAfter?: number;
   /** Tools in ephemeral debug containers (named cs-debug-…), when they differ from `tools`. */
   debugTools?: Set<string>;
+  /** How long `sha256sum` takes to read a file (a real one reads a 1 GiB dump for seconds). */
+  hashMs?: number;
 }
 
 export interface Outcome {
@@ -31,6 +33,8 @@ export interface Outcome {
   /** Status frame sent as-is (e.g. an InternalError when the binary is missing). */
   status?: Record<string, unknown>;
   cutAfter?: number;
+  /** Milliseconds the command runs before its output starts. */
+  delayMs?: number;
 }
 
 /** Runs one `sh -c` line the way sh in the pod would. */
@@ -58,7 +62,23 @@ export function runShell(pod: FakePod, tools: Set<string>, script: string): Outc
     const file = pod.files.get(m[1]);
     if (!file) return { stderr: `sh: can't open '${m[1]}': No such file or directory\n`, exit: 1 };
     const hash = tool('sha256sum') ? `${fileSha256(file)}  ${m[1]}` : '-';
-    return { stdout: `${fileSize(file)}\n${hash}\n`, exit: 0 };
+    return {
+      stdout: `${fileSize(file)}\n${hash}\n`,
+      exit: 0,
+      ...(pod.hashMs ? { delayMs: pod.hashMs } : {}),
+    };
+  }
+  m = /^wc -c < '([^']+)'$/.exec(script);
+  if (m?.[1]) {
+    const file = pod.files.get(m[1]);
+    if (!file) return { stderr: `sh: can't open '${m[1]}': No such file or directory\n`, exit: 1 };
+    return { stdout: `${fileSize(file)}\n`, exit: 0 };
+  }
+  m = /^sha256sum '([^']+)' 2>\/dev\/null \|\| echo -$/.exec(script);
+  if (m?.[1]) {
+    const file = pod.files.get(m[1]);
+    const hash = tool('sha256sum') && file ? `${fileSha256(file)}  ${m[1]}` : '-';
+    return { stdout: `${hash}\n`, exit: 0, ...(pod.hashMs ? { delayMs: pod.hashMs } : {}) };
   }
   m = /^tail -c \+(\d+) '([^']+)' \| head -c (\d+)$/.exec(script);
   if (m?.[1] && m[2] && m[3]) {

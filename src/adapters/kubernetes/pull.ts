@@ -14,13 +14,7 @@ export async function pullFile(
   const chunkBytes = opts.chunkBytes ?? 64 * 1024 * 1024;
   const retries = opts.retries ?? 3;
   const file = shellQuote(path);
-  const meta = await execText(
-    exec,
-    target,
-    `wc -c < ${file} && { sha256sum ${file} 2>/dev/null || echo -; }`,
-    opts.timeoutMs,
-  );
-  const [sizeLine = '', hashLine = ''] = meta.split('\n');
+  const sizeLine = await execText(exec, target, `wc -c < ${file}`, opts.timeoutMs);
   const size = Number(sizeLine.trim());
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new ExecError(
@@ -28,8 +22,12 @@ export async function pullFile(
       `could not read the size of ${path} in the pod (got "${sizeLine.slice(0, 40)}")`,
     );
   }
-  const hash = hashLine.trim().split(/\s+/)[0];
-  const sha256 = hash && /^[0-9a-f]{64}$/.test(hash) ? hash : undefined;
+  // The pod reads the whole file to hash it (seconds per GiB in a busy container): it hashes while the bytes
+  // stream out, not before. Its failure is kept for after the transfer, so it is never an unhandled rejection.
+  const hashing = execText(exec, target, `sha256sum ${file} 2>/dev/null || echo -`, opts.timeoutMs).then(
+    (text) => ({ text }),
+    (err: unknown) => ({ err }),
+  );
   let received = 0;
   let execs = 1;
   let failures = 0;
@@ -79,7 +77,11 @@ export async function pullFile(
       );
     }
   }
-  return { size, ...(sha256 ? { sha256 } : {}), execs, retries: totalRetries };
+  const hashed = await hashing;
+  if ('err' in hashed) throw hashed.err;
+  const hash = hashed.text.trim().split(/\s+/)[0];
+  const sha256 = hash && /^[0-9a-f]{64}$/.test(hash) ? hash : undefined;
+  return { size, ...(sha256 ? { sha256 } : {}), execs: execs + 1, retries: totalRetries };
 }
 
 /** Runs a short shell command and returns its stdout; non-zero exit throws. */

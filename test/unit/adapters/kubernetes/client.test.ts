@@ -403,6 +403,35 @@ describe('Kubernetes adapter', () => {
     );
   });
 
+  it('streams the file while the pod is still hashing it, and waits for the hash at the end', async () => {
+    // The pod's sha256sum takes 2 s; the bytes must not wait for it.
+    const content = randomBytes(3 * 1024 * 1024);
+    server.addPod('payments-a', { hashMs: 2000 }).files.set('/tmp/heap.hprof.gz', content);
+    const started = performance.now();
+    let firstByteMs: number | undefined;
+    const chunks: Buffer[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        firstByteMs ??= performance.now() - started;
+        chunks.push(chunk);
+        done();
+      },
+    });
+
+    const pulled = await cluster.pullFile(
+      { namespace: NAMESPACE, pod: 'payments-a', container: 'app' },
+      '/tmp/heap.hprof.gz',
+      out,
+      { chunkBytes: 1024 * 1024 },
+    );
+
+    assert.ok(firstByteMs !== undefined && firstByteMs < 1500, `first byte after ${firstByteMs} ms`);
+    assert.ok(performance.now() - started >= 2000, 'the pull resolves only once the hash is in');
+    assert.equal(pulled.sha256, createHash('sha256').update(content).digest('hex'));
+    assert.ok(Buffer.concat(chunks).equals(content));
+    assert.equal(pulled.execs, 5, 'size, hash and three chunks');
+  });
+
   it('gives up after the configured retries, saying how far it got', async () => {
     const content = randomBytes(1024 * 1024);
     server.addPod('payments-a', { cutAfter: { bytes: 1000, times: 10 } }).files.set('/tmp/t', content);
