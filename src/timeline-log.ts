@@ -26,6 +26,8 @@ export class TimelineLog {
    * onto that head): chainHead answers from it while the stored head still matches, instead of reading the stream.
    */
   #known = new Map<string, { count: number; head: string | null }>();
+  /** Per incident, the head this process last appended: tried first as the expected head (no read before it). */
+  #heads = new Map<string, string | null>();
 
   /**
    * `hasher` keys the chain with a secret outside the store (the bot passes one; pure tests may not); `redactor`
@@ -61,7 +63,9 @@ export class TimelineLog {
     // Every stored event passes the redactor before it is sealed: the chain then covers the scrubbed text.
     const input = this.#redactor ? this.#redactor.known(raw) : raw;
     for (let attempt = 0; attempt < 100; attempt++) {
-      const head = await this.#store.get(TimelineLog.headKey(input.incident));
+      // appendChained refuses a stale head, and the retry reads it: the chain links up whichever was used.
+      const mine = attempt === 0 ? this.#heads.get(input.incident) : undefined;
+      const head = mine !== undefined ? mine : await this.#store.get(TimelineLog.headKey(input.incident));
       const event = sealEvent(input, head, this.#now(), this.#hasher);
       const id = await this.#store.appendChained(
         TimelineLog.streamKey(input.incident),
@@ -70,7 +74,11 @@ export class TimelineLog {
         event.hash,
         { event: JSON.stringify(event) },
       );
-      if (id === null) continue;
+      if (id === null) {
+        this.#heads.delete(input.incident);
+        continue;
+      }
+      this.#heads.set(input.incident, event.hash);
       const known = this.#known.get(input.incident);
       if (known && known.head === head)
         this.#known.set(input.incident, { count: known.count + 1, head: event.hash });

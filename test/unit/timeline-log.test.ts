@@ -83,3 +83,33 @@ describe('TimelineLog.chainHead', () => {
     assert.deepEqual(await log.chainHead('INC-3'), await streamHead(store, 'INC-3'));
   });
 });
+
+describe('TimelineLog.append', () => {
+  it('chains onto the head it last appended without reading it again', async () => {
+    const store = new CountingStore();
+    const log = new TimelineLog(store);
+    await append(log, 4);
+    assert.equal(
+      store.gets.filter((k) => k === TimelineLog.headKey('INC-1')).length,
+      1,
+      'only the first append',
+    );
+    assert.deepEqual(await log.verify('INC-1').then((v) => v.verification), {
+      ok: true,
+      count: 4,
+      head: (await streamHead(store)).head,
+    });
+  });
+
+  it('still links up when another writer moved the head: the stale head is refused, then read', async () => {
+    const store = new CountingStore();
+    const mine = new TimelineLog(store);
+    const theirs = new TimelineLog(store);
+    await append(mine, 2);
+    await append(theirs, 2);
+    await append(mine, 2);
+    const { verification } = await mine.verify('INC-1');
+    assert.equal(verification.ok, true);
+    assert.equal(verification.count, 6);
+  });
+});
