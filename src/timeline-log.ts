@@ -21,6 +21,13 @@ export class TimelineLog {
   #hasher: EventHasher | undefined;
 
   #redactor: Redactor | undefined;
+  /**
+   * Per incident, the count and head of the chain as last seen whole (or extended by this process's own appends
+   * onto that head): chainHead answers from it while the stored head still matches, instead of reading the stream.
+   */
+  #known = new Map<string, { count: number; head: string | null }>();
+  /** Per incident, the head this process last appended: tried first as the expected head (no read before it). */
+  #heads = new Map<string, string | null>();
 
   /**
    * `hasher` keys the chain with a secret outside the store (the bot passes one; pure tests may not); `redactor`
@@ -56,7 +63,9 @@ export class TimelineLog {
     // Every stored event passes the redactor before it is sealed: the chain then covers the scrubbed text.
     const input = this.#redactor ? this.#redactor.known(raw) : raw;
     for (let attempt = 0; attempt < 100; attempt++) {
-      const head = await this.#store.get(TimelineLog.headKey(input.incident));
+      // appendChained refuses a stale head, and the retry reads it: the chain links up whichever was used.
+      const mine = attempt === 0 ? this.#heads.get(input.incident) : undefined;
+      const head = mine !== undefined ? mine : await this.#store.get(TimelineLog.headKey(input.incident));
       const event = sealEvent(input, head, this.#now(), this.#hasher);
       const id = await this.#store.appendChained(
         TimelineLog.streamKey(input.incident),
@@ -65,10 +74,17 @@ export class TimelineLog {
         event.hash,
         { event: JSON.stringify(event) },
       );
-      if (id !== null) {
-        for (const listener of this.#listeners) listener(event);
-        return event;
+      if (id === null) {
+        this.#heads.delete(input.incident);
+        continue;
       }
+      this.#heads.set(input.incident, event.hash);
+      const known = this.#known.get(input.incident);
+      if (known && known.head === head)
+        this.#known.set(input.incident, { count: known.count + 1, head: event.hash });
+      else this.#known.delete(input.incident);
+      for (const listener of this.#listeners) listener(event);
+      return event;
     }
     throw new Error(`timeline ${input.incident}: could not append after 100 attempts`);
   }
@@ -88,10 +104,18 @@ export class TimelineLog {
     return (await this.readStored(incident)).flatMap((s) => (s.event ? [s.event] : []));
   }
 
-  /** How many events the chain holds and its last hash: what the anchors outside the store record. */
+  /**
+   * How many events the chain holds and its last hash: what the anchors outside the store record. Every headline
+   * edit asks, so it reads one key: the stream is read whole only when the stored head is not the one last seen
+   * (another replica appended, or someone moved it), never once per edit of a long timeline.
+   */
   async chainHead(incident: string): Promise<{ count: number; head: string | null }> {
+    const known = this.#known.get(incident);
+    if (known && (await this.#store.get(TimelineLog.headKey(incident))) === known.head) return { ...known };
     const stored = await this.readStored(incident);
-    return { count: stored.length, head: stored.at(-1)?.event?.hash ?? null };
+    const chain = { count: stored.length, head: stored.at(-1)?.event?.hash ?? null };
+    this.#known.set(incident, chain);
+    return { ...chain };
   }
 
   /**

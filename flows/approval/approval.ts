@@ -148,7 +148,10 @@ export class Approvals {
   /** Approves and executes, or says why not. Concurrent approvals: exactly one wins, the rest are told who did. */
   async approve(actionId: string, actor: Actor, origin: PressOrigin): Promise<Refusal | null> {
     const { access, now } = this.#deps;
-    const action = await this.get(actionId);
+    // Tracked before it can be approved, so the recovery sweep finds it whatever point a crash stops us at; sent
+    // with the read (one round trip for both). A press that is then refused leaves it there harmlessly: the sweep
+    // skips a requested action and drops an unknown or finished one.
+    const [action] = await Promise.all([this.get(actionId), this.#deps.store.addToSet(IN_FLIGHT, actionId)]);
     if (!action)
       return {
         code: 'approval.unknown',
@@ -187,14 +190,20 @@ export class Approvals {
           'The stored change does not match what was requested; nothing was done. Run the command again.',
       };
     }
-    // Tracked before it is approved, so the recovery sweep finds it whatever point a crash stops us at.
-    await this.#deps.store.addToSet(IN_FLIGHT, actionId);
     crashPoint('approval.before-approve');
     // One atomic step counts this approval: short of the quorum it is only recorded; the one that meets it
     // moves the request to approved, so exactly one click (on any replica) goes on to execute.
     const quorumMet = (current: Action) =>
       !approverIds(current).includes(actor.id) && approverIds(current).length + 1 >= policy.quorum;
-    const approved = await this.#records.transition(actionId, 'requested', 'approved', actor, {}, quorumMet);
+    const approved = await this.#records.transition(
+      actionId,
+      'requested',
+      'approved',
+      actor,
+      {},
+      quorumMet,
+      action,
+    );
     crashPoint('approval.approved');
     if (!approved) {
       const partial = await this.#addApproval(actionId, actor, policy.quorum);

@@ -110,8 +110,18 @@ export class Executor {
 
   /** `binding`: the keyed change hash the approver's button carried; the executing copy must still match it. */
   async execute(approved: Action, binding?: string): Promise<void> {
-    await this.#deps.scheduler.cancel(EXPIRY_QUEUE, approved.id);
-    const lease = await this.#lease(approved.id);
+    // The expiry timer is moot once approved (expire() leaves a non-requested action alone): dropped while the
+    // lease is taken, in the same round trip.
+    const [cancelled, leased] = await Promise.allSettled([
+      this.#deps.scheduler.cancel(EXPIRY_QUEUE, approved.id),
+      this.#lease(approved.id),
+    ]);
+    if (leased.status === 'rejected') throw leased.reason;
+    const lease = leased.value;
+    if (cancelled.status === 'rejected') {
+      await lease?.release();
+      throw cancelled.reason;
+    }
     // Held: another executor (the recovery sweep of some replica) already runs it.
     if (!lease) return;
     try {
@@ -127,9 +137,15 @@ export class Executor {
     const { instanceId, log, incidents } = this.#deps;
     const handler = this.#records.handler(approved.kind);
     crashPoint('approval.leased');
-    const executing = await this.#records.transition(approved.id, 'approved', 'executing', SYSTEM, {
-      executor: { token: lease.token, owner: instanceId },
-    });
+    const executing = await this.#records.transition(
+      approved.id,
+      'approved',
+      'executing',
+      SYSTEM,
+      { executor: { token: lease.token, owner: instanceId } },
+      undefined,
+      approved,
+    );
     if (!executing) return;
     crashPoint('approval.executing');
     let result: ActionResult;

@@ -6,6 +6,7 @@ import { approvalCard, type ChangeView } from '../../src/chat/blocks/approval.ts
 import type { Message } from '../../src/chat/chat.ts';
 import { getJson, updateJson } from '../../src/store/store.ts';
 import type { Actor } from '../../src/timeline.ts';
+import { updateSeen } from '../../src/update-seen.ts';
 import { policyOf, progressText } from './policy.ts';
 import { transitionSummary } from './summary.ts';
 import type { ActionHandler, ApprovalDeps } from './types.ts';
@@ -43,7 +44,11 @@ export class ActionRecords {
     if (saved) this.refreshCard(actionId);
   }
 
-  /** Atomic state move; null when another replica or click moved it first. Records it and refreshes the card. */
+  /**
+   * Atomic state move; null when another replica or click moved it first. Records it and refreshes the card.
+   * `seen`: the action as this process last read or wrote it, tried as the compare-and-set's expected value first
+   * (no read before the write when nothing moved it since).
+   */
   async transition(
     id: string,
     from: ActionState,
@@ -51,9 +56,10 @@ export class ActionRecords {
     actor: Actor,
     patch: Parameters<typeof transition>[4] = {},
     allowed: (current: Action) => boolean = () => true,
+    seen?: Action,
   ): Promise<Action | null> {
     let moved: Action | null = null;
-    await updateJson<Action>(this.#deps.store, actionKey(id), (current) => {
+    await updateSeen<Action>(this.#deps.store, actionKey(id), seen && JSON.stringify(seen), (current) => {
       moved = null;
       if (!current || current.state !== from || !allowed(current)) return undefined;
       moved = transition(current, to, actor, this.#deps.now(), patch);

@@ -132,6 +132,10 @@ export async function executeShift(deps: ContainCaps, input: ExecuteShiftInput):
     if (!expected) throw new Error(`basis has no ${plan.layer} state`);
     try {
       const receipt = await withLock(deps, port.lockKey, `${deps.instanceId}:${op.id}`, async (lock) => {
+        // Legacy's health is asked for beside the read, of the state the request saw: it is only used when the
+        // read finds that same state (same fingerprint), so it is the answer the read's state would have got.
+        const healthOfExpected = port.checkLegacyHealth(expected);
+        healthOfExpected.catch(() => undefined); // awaited below only when nothing moved
         const current = await port.read();
         if (current.fingerprint !== expected.fingerprint) {
           const what = describeDrift(expected, current).join('; ');
@@ -140,7 +144,7 @@ export async function executeShift(deps: ContainCaps, input: ExecuteShiftInput):
             `${LAYER_NAME[plan.layer]} changed since the request was made (${what})`,
           );
         }
-        const health = await port.checkLegacyHealth(current);
+        const health = await healthOfExpected;
         if (health.status === 'unhealthy') {
           stopped = { layer: plan.layer, reason: 'legacy_unhealthy', detail: health.detail };
           return null;

@@ -18,10 +18,11 @@ import { UsageError } from '../../src/errors.ts';
 import type { Incident, Severity } from '../../src/incident.ts';
 import type { Logger } from '../../src/log.ts';
 import { markStep, newChecklist, type StepState } from '../../src/runbook.ts';
-import { getJson, updateJson, type Store } from '../../src/store/store.ts';
+import { getJson, type Store } from '../../src/store/store.ts';
 import type { Throttle } from '../../src/tasks.ts';
 import type { TimelineLog } from '../../src/timeline-log.ts';
 import type { Actor, NewEvent, Step, TimelineEvent } from '../../src/timeline.ts';
+import { updateSeen } from '../../src/update-seen.ts';
 
 export interface IncidentDeps {
   store: Store;
@@ -55,6 +56,11 @@ const ALL = 'incidents:all';
 
 export class Incidents {
   #deps: IncidentDeps;
+  /**
+   * Per incident, its stored text as this process last wrote it: record() tries it as the compare-and-set's
+   * expected value, so recording an event reads nothing before writing (a stale copy only costs the usual read).
+   */
+  #written = new Map<string, string>();
   /** One publish at a time per incident, so a refresh racing the first post cannot post a second headline. */
   #publishing = new Map<string, Promise<void>>();
 
@@ -246,11 +252,21 @@ export class Incidents {
   }
 
   async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
-    const next = await updateJson<Incident>(this.#deps.store, incidentKey(id), (current) => {
+    return this.#update(id, undefined, change);
+  }
+
+  /** `seen`: the incident's stored text as just read, tried first as the compare-and-set's expected value. */
+  async #update(
+    id: string,
+    seen: string | null | undefined,
+    change: (current: Incident) => Incident,
+  ): Promise<Incident> {
+    const next = await updateSeen<Incident>(this.#deps.store, incidentKey(id), seen, (current) => {
       if (!current) throw new Error(`incident ${id} does not exist`);
       return change(current);
     });
     if (!next) throw new Error(`incident ${id} vanished`);
+    this.#written.set(id, JSON.stringify(next));
     return next;
   }
 
@@ -264,8 +280,14 @@ export class Incidents {
       summary: input.summary,
       ...(input.data ? { data: input.data } : {}),
     };
+    // The copy last written here, or one read beside the append (one round trip for both); updateSeen re-reads
+    // when the incident moved meanwhile.
+    const written = this.#written.get(incidentId);
+    const seen =
+      written !== undefined ? Promise.resolve(written) : this.#deps.store.get(incidentKey(incidentId));
+    seen.catch(() => undefined); // awaited below only once the append succeeded
     const stored = await this.#deps.timeline.append(event);
-    await this.update(incidentId, (current) => {
+    await this.#update(incidentId, await seen, (current) => {
       const last = { summary: stored.summary, at: stored.at };
       const checklist = input.step
         ? markStep(current.checklist, input.step, {

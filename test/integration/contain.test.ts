@@ -361,6 +361,43 @@ describe('/contain flow (real Redis, nock’d AWS)', () => {
     assert.equal(event?.data.reason, 'legacy_unhealthy');
   });
 
+  it('asks for legacy health at execution beside the re-read, not after it, and an unhealthy legacy still stops the write', async () => {
+    await setup();
+    nockList(pair({ healthCheck: true }));
+    nock(ROUTE53_ENDPOINT)
+      .get(`/2013-04-01/healthcheck/${LEGACY_HC}/status`)
+      .reply(200, healthCheckStatusXml(observations(8)), XML_HEADERS);
+    await t.command('alice', '/contain');
+    const action = await onlyAction();
+    const port = kit.traffic.payments?.route53;
+    assert.ok(port);
+    const order: string[] = [];
+    const read = port.read.bind(port);
+    const health = port.checkLegacyHealth.bind(port);
+    port.read = async () => {
+      order.push('read');
+      const state = await read();
+      order.push('read answered');
+      return state;
+    };
+    port.checkLegacyHealth = async (state) => {
+      order.push('health');
+      return health(state);
+    };
+    nockList(pair({ healthCheck: true }));
+    nock(ROUTE53_ENDPOINT)
+      .get(`/2013-04-01/healthcheck/${LEGACY_HC}/status`)
+      .reply(200, healthCheckStatusXml(observations(0)), XML_HEADERS);
+
+    await t.click('bob', APPROVE_ACTION, action.id);
+
+    assert.ok(order.indexOf('health') < order.indexOf('read answered'), order.join(', '));
+    const failed = await onlyAction();
+    assert.equal(failed.state, 'failed');
+    const event = (await t.bot.deps.timeline.read('INC-1')).find((e) => e.kind === 'traffic.not_shifted');
+    assert.equal(event?.data.reason, 'legacy_unhealthy');
+  });
+
   it('warns when TTL exceeds maxTtl, and that weight 0 is not "off" with health checks attached', async () => {
     await setup();
     nockList(pair({ ttl: 300, healthCheck: true }));
