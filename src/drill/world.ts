@@ -364,7 +364,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       `ELBv2 ${elbv2.url} (ALB payments-edge behind the cloud record: legacy 0 / cloud 100; reads lag writes by 1.5 s)`,
       `CloudWatch ${cloudwatch.url} (GetMetricData: the story's memory, 5xx, requests and latency)`,
       pagerduty.describe,
-      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
+      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in ${cluster.execStartMs} ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
       ledger.describe,
       `Kafka Connect ${cdc.url} (CDC connector ${CDC_CONNECTOR}, task ${cdc.state()}: cloud writes flow back to legacy)`,
