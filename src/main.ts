@@ -76,8 +76,8 @@ export interface BuildOptions {
   actionLease?: { ttlMs: number; renewMs?: number };
   /** The console's drill world is running: every message says DRILL. */
   drillWorld?: boolean;
-  /** Drills' embedded-ledger fallback and heartbeat timing (tests turn the one off and shorten the other). */
-  drills?: Pick<DrillsOptions, 'embeddedLedger' | 'heartbeat'>;
+  /** Drills' embedded-ledger fallback, heartbeat and exec start (tests turn the one off and shorten the others). */
+  drills?: Pick<DrillsOptions, 'embeddedLedger' | 'heartbeat' | 'execStartMs'>;
 }
 
 /** Wires every part of the bot; transports are attached by the caller. */

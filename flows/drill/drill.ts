@@ -86,6 +86,7 @@ export async function startDrill(
     ...(drills.postgresUrl ? { postgresUrl: drills.postgresUrl } : {}),
     ...(drills.bind ? { bind: drills.bind } : {}),
     ...(drills.embeddedLedger === false ? { embeddedLedger: false as const } : {}),
+    ...(drills.execStartMs === undefined ? {} : { execStartMs: drills.execStartMs }),
     onOom: (pod, restarts, at) =>
       record(DRILL_OOM, `${pod} OOMKilled (restart ${restarts})`, {
         pod,

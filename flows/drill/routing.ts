@@ -74,6 +74,8 @@ export interface DrillsOptions {
   embeddedLedger?: false;
   /** The hosting replica's heartbeat (default 15 s TTL, every 5 s). */
   heartbeat?: HeartbeatTiming;
+  /** How long the drill cluster's exec takes to start (default 400 ms). */
+  execStartMs?: number;
 }
 
 export class Drills {
@@ -83,8 +85,10 @@ export class Drills {
     this.bind = opts.bind;
     this.embeddedLedger = opts.embeddedLedger;
     this.heartbeat = opts.heartbeat;
+    this.execStartMs = opts.execStartMs;
   }
   readonly embeddedLedger: false | undefined;
+  readonly execStartMs: number | undefined;
   readonly heartbeat: HeartbeatTiming | undefined;
   /** Where drills' simulators listen and the name other replicas reach them by (CLOUD_SAFETY_DRILL_BIND). */
   readonly bind: { host: string; advertise: string } | undefined;

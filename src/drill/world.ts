@@ -50,6 +50,8 @@ export interface DrillWorldOptions {
   onFault?: (fault: FaultName, what: string) => void;
   /** Where the simulators listen and the name other replicas reach them by (default 127.0.0.1). */
   bind?: DrillBind;
+  /** How long the cluster's exec takes to start (default 400 ms, a kubelet's round trip; the exec-slow fault 3 s). */
+  execStartMs?: number;
 }
 
 export interface DrillWorld {
@@ -123,10 +125,11 @@ async function startKubernetes(
   now: () => number,
   timeFactor: number,
   bind: DrillBind,
+  execStartMs = 400,
 ): Promise<{ cluster: FakeCluster; kubeconfig: string; dir: string }> {
   const cluster = new FakeCluster();
   // exec is slow to start on a real kubelet (container runtime round trip); the bot must not assume otherwise.
-  cluster.execStartMs = 400;
+  cluster.execStartMs = execStartMs;
   // A heap dump of realistic shape: gzip-sized tens of MiB, streamed through exec like the real kubelet does.
   const block = Buffer.alloc(MiB);
   for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
@@ -293,7 +296,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
         return FAULTS[fault];
     }
   }
-  const kube = await startKubernetes(story, scenario, now, opts.timeFactor, bind);
+  const kube = await startKubernetes(story, scenario, now, opts.timeFactor, bind, opts.execStartMs);
   started.cluster = kube.cluster;
   // The story's metrics: the cloud pods' memory and 5xx follow the leak, and recover once traffic leaves them.
   const prometheus = await startPrometheusServer({
@@ -361,7 +364,7 @@ export async function startDrillWorld(opts: DrillWorldOptions): Promise<DrillWor
       `ELBv2 ${elbv2.url} (ALB payments-edge behind the cloud record: legacy 0 / cloud 100; reads lag writes by 1.5 s)`,
       `CloudWatch ${cloudwatch.url} (GetMetricData: the story's memory, 5xx, requests and latency)`,
       pagerduty.describe,
-      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in 400 ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
+      `Kubernetes ${cluster.url} (namespace ${NAMESPACE}, ${story.pods.length} cloud pods leaking memory, heap dumps ${scenario.pods.heapDumpMiB} MiB, exec starts in ${cluster.execStartMs} ms, ${scenario.network.enforcesNetworkPolicy ? 'NetworkPolicy enforced' : 'NetworkPolicy NOT enforced'})`,
       `Prometheus ${prometheus.url} (memory ${Math.round(worst * 100)}% of limit, 5xx ${(story.cloudErrorRatio() * 100).toFixed(1)}%, following the leak)`,
       ledger.describe,
       `Kafka Connect ${cdc.url} (CDC connector ${CDC_CONNECTOR}, task ${cdc.state()}: cloud writes flow back to legacy)`,

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_CACHE_ENV } from '../support/node-cache.ts';
 
 function runConsole(script: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
@@ -11,6 +12,7 @@ function runConsole(script: string[]): Promise<{ stdout: string; stderr: string;
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
+        ...NODE_CACHE_ENV,
         CLOUD_SAFETY_CONFIG: 'test/fixtures/console.yml',
         CONSOLE_FILES_DIR: mkdtempSync(join(tmpdir(), 'cs-console-form-')),
         PORT: '0',

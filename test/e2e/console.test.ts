@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_CACHE_ENV } from '../support/node-cache.ts';
 
 interface Run {
   stdout: string;
@@ -17,6 +18,7 @@ function runConsole(script: string[], env: Record<string, string> = {}): Promise
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
+        ...NODE_CACHE_ENV,
         CLOUD_SAFETY_CONFIG: 'test/fixtures/console.yml',
         CONSOLE_FILES_DIR: mkdtempSync(join(tmpdir(), 'cs-console-')),
         PORT: '0',

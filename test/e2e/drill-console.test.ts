@@ -45,12 +45,18 @@ function runDrill(
   });
 }
 
-/** Runs `fn` in a fresh directory holding only the example config (no cloud-safety.yml), removed afterwards. */
-async function inDrillDir(fn: (cwd: string) => Promise<void>): Promise<void> {
+type DrillRun = Awaited<ReturnType<typeof runDrill>>;
+
+/** Runs the drill in a fresh directory holding only the example config (no cloud-safety.yml), removed afterwards. */
+async function runInDrillDir(
+  script: string[],
+  extra: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<DrillRun> {
   const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
   try {
     copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
-    await fn(cwd);
+    return await runDrill(script, cwd, extra, nodeArgs);
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }
@@ -66,15 +72,66 @@ function replyTo(stdout: string, command: string, who = ''): string {
   return next < 0 ? rest : rest.slice(0, next);
 }
 
+const NO_POSTGRES = { CLOUD_SAFETY_DRILL_POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/postgres' };
+
+const EMBEDDED_SCRIPT = [
+  '/incident declare payments sev=1 ledger drill',
+  '/ledger audit',
+  '/ledger lock',
+  '/as bob',
+  '/click 1',
+  '/as alice',
+  '/ledger reconcile',
+  '/as bob',
+  '/click 3',
+  '/as dave',
+  '/click 3',
+  '/as alice',
+  '/ledger audit',
+];
+
 describe('drill world in the console (npm start with nothing configured)', function () {
   this.timeout(300_000);
+  // Each of these runs is its own process in its own directory, and mostly waits (Route 53's INSYNC, the runbook's
+  // /wait, PGlite's initdb): they all start together here and each test below checks its own run.
+  let runs: {
+    readme: Promise<DrillRun>;
+    embedded: Promise<DrillRun>;
+    neither: Promise<DrillRun>;
+    credentials: Promise<DrillRun>;
+    slower: Promise<DrillRun>;
+    wrong: Promise<DrillRun>;
+  };
+
+  before(() => {
+    runs = {
+      readme: runInDrillDir(readmeRunbook()),
+      // Port 1 on loopback: nothing listens there.
+      embedded: runInDrillDir(EMBEDDED_SCRIPT, NO_POSTGRES),
+      // As if @electric-sql/pglite were not installed: Node's own ERR_MODULE_NOT_FOUND.
+      neither: runInDrillDir(['/incident declare payments', '/ledger audit', '/ledger lock'], NO_POSTGRES, [
+        '--import',
+        join(ROOT, 'test/support/without-pglite.ts'),
+      ]),
+      credentials: runInDrillDir(['/breaker status payments'], {
+        AWS_ACCESS_KEY_ID: 'AKIAREALLOOKING',
+        AWS_SECRET_ACCESS_KEY: 'x',
+      }),
+      slower: runInDrillDir([], { CLOUD_SAFETY_DRILL_TIME_FACTOR: '0.1' }),
+      wrong: runInDrillDir([], { CLOUD_SAFETY_DRILL_TIME_FACTOR: '2' }),
+    };
+    // A run that fails is reported by its test; none is left unhandled meanwhile.
+    for (const run of Object.values(runs)) run.catch(() => undefined);
+  });
+
+  after(async () => {
+    if (runs) await Promise.allSettled(Object.values(runs));
+  });
 
   it('runs the README runbook against the simulated cloud, every step answering', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
-    try {
-      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
+    {
       const script = readmeRunbook();
-      const run = await runDrill(script, cwd);
+      const run = await runs.readme;
       const { stdout, stderr } = run;
 
       assert.equal(run.code, 0, stderr);
@@ -163,32 +220,12 @@ describe('drill world in the console (npm start with nothing configured)', funct
       const postmortem = replyTo(stdout, '/postmortem');
       assert.match(postmortem, /📎 Post-mortem draft INC-1 \(payments\)/);
       assert.match(postmortem, /POST-MORTEM DRAFT/);
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
     }
   });
 
-  it('without a usable PostgreSQL, serves the ledgers from an embedded PostgreSQL: audit, lock and reconcile end to end', () =>
-    inDrillDir(async (cwd) => {
-      const script = [
-        '/incident declare payments sev=1 ledger drill',
-        '/ledger audit',
-        '/ledger lock',
-        '/as bob',
-        '/click 1',
-        '/as alice',
-        '/ledger reconcile',
-        '/as bob',
-        '/click 3',
-        '/as dave',
-        '/click 3',
-        '/as alice',
-        '/ledger audit',
-      ];
-      const run = await runDrill(script, cwd, {
-        // Port 1 on loopback: nothing listens there.
-        CLOUD_SAFETY_DRILL_POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/postgres',
-      });
+  it('without a usable PostgreSQL, serves the ledgers from an embedded PostgreSQL: audit, lock and reconcile end to end', async () => {
+    {
+      const run = await runs.embedded;
       const { stdout, stderr } = run;
 
       assert.equal(run.code, 0, stderr);
@@ -218,17 +255,12 @@ describe('drill world in the console (npm start with nothing configured)', funct
       // The re-audit after the copy, then alice's own: the rows legacy never got are there now.
       const after = stdout.slice(stdout.lastIndexOf('alice@#incident> /ledger audit'));
       assert.match(after, /missing_in_legacy 0, missing_in_cloud 0, mismatched 5, partial 1, invariant 1/);
-    }));
+    }
+  });
 
-  it('with neither PostgreSQL nor the embedded one, says so at start and /ledger says exactly what is missing', () =>
-    inDrillDir(async (cwd) => {
-      const run = await runDrill(
-        ['/incident declare payments', '/ledger audit', '/ledger lock'],
-        cwd,
-        { CLOUD_SAFETY_DRILL_POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/postgres' },
-        // As if @electric-sql/pglite were not installed: Node's own ERR_MODULE_NOT_FOUND.
-        ['--import', join(ROOT, 'test/support/without-pglite.ts')],
-      );
+  it('with neither PostgreSQL nor the embedded one, says so at start and /ledger says exactly what is missing', async () => {
+    {
+      const run = await runs.neither;
 
       assert.equal(run.code, 0, run.stderr);
       const missing =
@@ -239,16 +271,12 @@ describe('drill world in the console (npm start with nothing configured)', funct
         assert.match(reply, new RegExp(`the drill has no ledger databases for payments: ${missing.source}`));
         assert.doesNotMatch(reply, /APPROVAL NEEDED|Auditing/);
       }
-    }));
+    }
+  });
 
   it('does not start when cloud credentials are set: the bot then talks to what they point at', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
-    try {
-      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
-      const run = await runDrill(['/breaker status payments'], cwd, {
-        AWS_ACCESS_KEY_ID: 'AKIAREALLOOKING',
-        AWS_SECRET_ACCESS_KEY: 'x',
-      });
+    {
+      const run = await runs.credentials;
 
       assert.equal(run.code, 0, run.stderr);
       assert.doesNotMatch(run.stderr, /DRILL/);
@@ -257,17 +285,13 @@ describe('drill world in the console (npm start with nothing configured)', funct
         replyTo(run.stdout, '/breaker status payments'),
         /payments's breaker has never been armed/,
       );
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
     }
   });
 
   it('scales Route 53 propagation by CLOUD_SAFETY_DRILL_TIME_FACTOR and refuses a factor outside (0, 1]', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'cs-drill-'));
-    try {
-      copyFileSync(join(ROOT, 'cloud-safety.example.yml'), join(cwd, 'cloud-safety.example.yml'));
-      const slower = await runDrill([], cwd, { CLOUD_SAFETY_DRILL_TIME_FACTOR: '0.1' });
-      const wrong = await runDrill([], cwd, { CLOUD_SAFETY_DRILL_TIME_FACTOR: '2' });
+    {
+      const slower = await runs.slower;
+      const wrong = await runs.wrong;
 
       assert.equal(slower.code, 0, slower.stderr);
       assert.match(slower.stderr, /INSYNC after 6\.0 s, time factor 0\.1\)/);
@@ -277,8 +301,6 @@ describe('drill world in the console (npm start with nothing configured)', funct
         /CLOUD_SAFETY_DRILL_TIME_FACTOR=2 is not a number in \(0, 1\], e\.g\. 0\.05 or 1\.0\./,
       );
       assert.doesNotMatch(wrong.stderr, /=== DRILL/);
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
     }
   });
 

@@ -195,6 +195,8 @@ describe('/drill over Slack HTTP: its own simulated cloud, never the real one', 
       store,
       now: clock.now,
       schedulerTickMs: 50,
+      // exec still starts late in the drill cluster, 50 ms instead of 400: /telemetry runs a dozen in sequence.
+      drills: { execStartMs: 50 },
       env: {
         AWS_ENDPOINT_URL_ROUTE_53: real.url,
         AWS_ACCESS_KEY_ID: 'AKIDREALLOOKING',

@@ -102,6 +102,8 @@ describe('incident channel invites the PagerDuty on-call (signed requests, nock)
       }),
       store,
       adapters: { pagerduty: new PdjsPagerDuty({ token: PD_TOKEN, from: PD_FROM, retryTimeoutMs: 0 }) },
+      // The timeline mirror's 2 s note window is not what these tests check; idle() would wait it out.
+      pagerdutyMirror: { batchWindowMs: 0, minCallIntervalMs: 0 },
     });
   });
 

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_CACHE_ENV } from '../support/node-cache.ts';
 
 function start(
   config: string,
@@ -17,6 +18,7 @@ function start(
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
+        ...NODE_CACHE_ENV,
         CLOUD_SAFETY_CONFIG: path,
         CONSOLE_FILES_DIR: dir,
         PORT: '0',

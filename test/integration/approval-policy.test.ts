@@ -124,6 +124,8 @@ describe('approval policies (real Redis)', () => {
             adapters: {
               pagerduty: new PdjsPagerDuty({ token: PD_TOKEN, from: PD_FROM, retryTimeoutMs: 0 }),
             },
+            // The timeline mirror's 2 s note window is not what these tests check; idle() would wait it out per event.
+            pagerdutyMirror: { batchWindowMs: 0, minCallIntervalMs: 0 },
           }
         : {}),
     });

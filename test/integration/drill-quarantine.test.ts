@@ -24,7 +24,8 @@ describe('/telemetry quarantine in a drill world', function () {
   async function start(scenario: string): Promise<DrillControlPlane> {
     t = makeTestBot({
       env: { CLOUD_SAFETY_DRILL_POSTGRES_URL: NO_POSTGRES },
-      drills: { embeddedLedger: false },
+      // exec still starts late, 50 ms instead of 400: the peer's probes are execs, and so are the captures.
+      drills: { embeddedLedger: false, execStartMs: 50 },
     });
     await t.command('alice', '/drill', `start ${scenario} factor=0.05`);
     const running = t.bot.deps.adapters.drills?.inChannel(CHANNEL);

@@ -10,7 +10,7 @@ import type { Config } from '../../src/config.ts';
 import type { Adapters } from '../../src/deps.ts';
 import type { MirrorOptions } from '../../flows/pagerduty/mirror.ts';
 import { healthRoutes } from '../../src/http.ts';
-import { buildBot } from '../../src/main.ts';
+import { buildBot, type BuildOptions } from '../../src/main.ts';
 import { integrationRoutes } from '../../flows/integrations/routes.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -204,6 +204,8 @@ export interface HttpBotOptions {
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
   pagerdutyMirror?: Partial<MirrorOptions>;
+  /** Drills' ledger fallback, heartbeat and exec start (buildBot's `drills`). */
+  drills?: BuildOptions['drills'];
   /** The Web API base (default SLACK_API_URL, answered by nock). */
   apiUrl?: string;
   /** The Web API client's retry policy (default none, so a nock'd failure shows at once). */
@@ -252,6 +254,7 @@ export async function startHttpBot(opts: HttpBotOptions): Promise<HttpBot> {
     ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.pagerdutyMirror ? { pagerdutyMirror: opts.pagerdutyMirror } : {}),
+    ...(opts.drills ? { drills: opts.drills } : {}),
   });
   await bot.start();
   const transport = await startSlack(bot, {

@@ -14,7 +14,9 @@ import { startDrillWorld, type DrillWorld } from '../../../src/drill/world.ts';
 import { memoryLogger } from '../../support/bot.ts';
 import { CW_ERRORS, CW_MEMORY } from '../../support/drill-cloudwatch.ts';
 
-const NO_POSTGRES = 'postgres://postgres@127.0.0.1:1/postgres';
+// No ledger: nothing listens there and no embedded PostgreSQL stands in (PGlite takes seconds to start per world, and
+// these tests never reach the ledger).
+const NO_LEDGER = { postgresUrl: 'postgres://postgres@127.0.0.1:1/postgres', embeddedLedger: false } as const;
 const REAL = [
   'https://elasticloadbalancing.us-east-1.amazonaws.com',
   'https://monitoring.us-east-1.amazonaws.com',
@@ -53,7 +55,7 @@ describe('drill world: ELBv2, CloudWatch and PagerDuty behind the production ada
   });
 
   async function drill(): Promise<{ world: DrillWorld; config: Config; env: NodeJS.ProcessEnv }> {
-    world = await startDrillWorld({ timeFactor: 0.05, now: clock, postgresUrl: NO_POSTGRES });
+    world = await startDrillWorld({ timeFactor: 0.05, now: clock, ...NO_LEDGER });
     const config = loadConfig('cloud-safety.example.yml');
     pointAtDrill(config, world);
     // What main.ts does: the user's environment, overridden by the simulators' endpoints.
