@@ -15,6 +15,7 @@ import {
   parseTableName,
   qualified,
   rowHash,
+  textArray,
   toleratedDifference,
   type ColumnInfo,
 } from '../../src/adapters/ledger/sql.ts';
@@ -203,6 +204,15 @@ describe('ledger: SQL text', () => {
     assert.equal(ident('we"ird; DROP TABLE x'), '"we""ird; DROP TABLE x"');
     assert.equal(qualified(parseTableName('Ledger.Entries')), '"Ledger"."Entries"');
     assert.equal(qualified(parseTableName('entries')), '"entries"');
+  });
+
+  it('writes a text[] parameter as an array literal, every element quoted, so no key is read as NULL or split', () => {
+    assert.equal(textArray([]), '{}');
+    assert.equal(textArray(['19', '220']), '{"19","220"}');
+    assert.equal(
+      textArray(['NULL', 'a,b', '{c}', ' d ', 'e"f', 'g\\h', '']),
+      '{"NULL","a,b","{c}"," d ","e\\"f","g\\\\h",""}',
+    );
   });
 
   const col = (name: string, baseName: string, category: string, extra: Partial<ColumnInfo> = {}) =>

@@ -10,6 +10,14 @@ export function literal(value: string): string {
   return escapeLiteral(value);
 }
 
+/**
+ * A text[] parameter in PostgreSQL's array literal form. The driver would serialize a JS array element by
+ * element on every query; the scan sends the same thousands of thresholds with each of its page-range chunks.
+ */
+export function textArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+}
+
 export interface TableName {
   schema?: string;
   name: string;
