@@ -127,6 +127,16 @@ describe('ledger audit at scale (real PostgreSQL)', function () {
         );
     });
 
+    it('finds a row whose only change is its timestamptz, by one microsecond', async () => {
+      await adminQuery(
+        server.url(pair.cloud),
+        `UPDATE public.ledger_entries SET updated_at = updated_at + interval '1 microsecond' WHERE id = 177001`,
+      );
+      const { differences } = await auditAll(ledger, hoursAgo(2));
+      const row = differences.find((d) => d.class === 'mismatched' && d.key === '177001');
+      assert.deepEqual(row?.columns, ['updated_at']);
+    });
+
     it('scans both sides at once, each in its own snapshot', async () => {
       // Polls the server while the audit runs: at some instant both sides' scans are running together.
       let together = false;

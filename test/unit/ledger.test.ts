@@ -246,6 +246,11 @@ describe('ledger: SQL text', () => {
       rowHash([...cols, ts], 'hash_record_extended', [], new Map([['amount', 'hash_numeric_extended']])),
       '(coalesce(hash_numeric_extended("amount", 1), 1) # hash_record_extended(ROW("payload", "updated_at"), 0))',
     );
+    // A timestamptz reaches its opclass's function (which takes timestamp) through a cast, the identity in UTC.
+    assert.equal(
+      rowHash([ts], 'hash_record_extended', [], new Map([['updated_at', 'timestamp_hash_extended']])),
+      'coalesce(timestamp_hash_extended("updated_at"::timestamp, 1), 1)',
+    );
     assert.equal(
       rowHash(cols, 'hash_record_extended', [], new Map([['amount', 'pg_catalog.evil"fn']])),
       'hash_record_extended(ROW("amount", "payload"), 0)',
