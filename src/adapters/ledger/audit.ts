@@ -290,8 +290,7 @@ async function audit(
       weighted: `(${a})::numeric * ${weight}`,
       isDebit: `${s} = $4`,
       isCredit: `${s} = $5`,
-      // The same test as `side IS NULL OR side NOT IN (debit, credit) OR amount IS NULL`, without the IN list's
-      // array walk on every row: 0.07 s less backend CPU per million rows.
+      // side IS NULL OR side NOT IN (debit, credit) OR amount IS NULL, without NOT IN's per-row array walk.
       bad: `((${s} = $4 OR ${s} = $5) IS NOT TRUE OR ${a} IS NULL)`,
       values: [ranges, entry.debit, entry.credit],
     };
