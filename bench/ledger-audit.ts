@@ -10,13 +10,15 @@
 // median of the per-pair ratios is reported, so a busy machine moves both sides of a ratio alike.
 // Env: LEDGER_BENCH_ROWS (comma-separated sizes), LEDGER_BENCH_DIFFERENCES (default 100), LEDGER_BENCH_REPS,
 // LEDGER_BENCH_URL (a server; else a throwaway one started for the run, test/support/postgres.ts),
-// LEDGER_BENCH_NAIVE_MAX (largest size the naive diff runs at, default 2,000,000), LEDGER_BENCH_KEEP=1.
+// LEDGER_BENCH_NAIVE_MAX (largest size the naive diff runs at, default 2,000,000), LEDGER_BENCH_KEEP=1,
+// LEDGER_BENCH_TRACE=1 (each audit prints, to stderr, when each phase ran on each side and its backend's CPU).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { SideSession } from '../src/adapters/ledger/side.ts';
 import type { DifferenceCounts } from '../src/ledger.ts';
 import { makeTestBot, testConfig } from '../test/support/bot.ts';
 import { dropPair, ledgerSection, plantScattered, seedIdenticalPair } from '../test/support/ledger-seed.ts';
@@ -93,6 +95,62 @@ async function inChild(input: PhaseInput): Promise<PhaseOutput> {
   return JSON.parse(out) as PhaseOutput;
 }
 
+/** CPU (user + system) a local process has used, in ms, from /proc; NaN where it cannot be read. */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks, 100 per second
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * LEDGER_BENCH_TRACE: wraps every ledger query (instrumentation only) to tell, per side and phase (the query's
+ * operation name), from when to when it ran after the command and the CPU its backend spent.
+ */
+function traceLedgerQueries(): (started: number) => string {
+  interface Phase {
+    side: string;
+    op: string;
+    from: number;
+    to: number;
+    queries: number;
+    cpuMs: number;
+  }
+  const phases: Phase[] = [];
+  const pids = new WeakMap<SideSession, Promise<number>>();
+  const query = SideSession.prototype.query;
+  SideSession.prototype.query = async function traced(this: SideSession, op, text, values) {
+    let pid = pids.get(this);
+    if (!pid) {
+      pid = query.call(this, 'pid', 'SELECT pg_backend_pid() AS pid').then((r) => Number(r[0]?.pid ?? 0));
+      pids.set(this, pid);
+    }
+    const backend = await pid;
+    const cpu = processCpuMs(backend);
+    const from = performance.now();
+    try {
+      return await query.call(this, op, text, values);
+    } finally {
+      const last = phases.findLast((p) => p.side === this.side);
+      const spent = processCpuMs(backend) - cpu;
+      if (last?.op === op) {
+        last.to = performance.now();
+        last.queries += 1;
+        last.cpuMs += spent;
+      } else phases.push({ side: this.side, op, from, to: performance.now(), queries: 1, cpuMs: spent });
+    }
+  } as typeof query;
+  return (started) =>
+    phases
+      .map(
+        (p) =>
+          `  ${p.side.padEnd(7)} ${p.op.padEnd(10)} ${String(p.queries).padStart(3)} queries  ${(p.from - started).toFixed(0).padStart(6)}–${(p.to - started).toFixed(0).padStart(6)} ms  backend CPU ${p.cpuMs} ms`,
+      )
+      .join('\n');
+}
+
 /** `/ledger audit since=24h` typed into the real bot (in-memory store, recording chat): command to final reply. */
 async function botAudit(
   legacy: string,
@@ -104,11 +162,19 @@ async function botAudit(
     services: { payments: { ledger: ledgerSection('BENCH_LEGACY_DB_URL', 'BENCH_CLOUD_DB_URL') } },
   });
   const t = makeTestBot({ config, env: { BENCH_LEGACY_DB_URL: legacy, BENCH_CLOUD_DB_URL: cloud } });
+  const trace = process.env.LEDGER_BENCH_TRACE ? traceLedgerQueries() : undefined;
   try {
     await t.command('alice', '/incident', 'declare payments');
     const started = performance.now();
+    const cpu = process.cpuUsage();
     await t.command('alice', '/ledger', 'audit since=24h');
     const seconds = (performance.now() - started) / 1000;
+    if (trace) {
+      const bot = process.cpuUsage(cpu);
+      process.stderr.write(
+        `/ledger audit phases (ms after the command; ${Math.round(seconds * 1000)} ms in all, bot CPU ${Math.round((bot.user + bot.system) / 1000)} ms):\n${trace(started)}\n`,
+      );
+    }
     const events = await t.bot.deps.timeline.read('INC-1');
     const audited = events.find((e) => e.kind === 'ledger.audited');
     if (!audited) throw new Error('the audit did not finish with a ledger.audited event');

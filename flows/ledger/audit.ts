@@ -113,10 +113,12 @@ export async function runLedgerAudit(deps: LedgerCaps, input: AuditRunInput): Pr
     });
     await input.onStarted?.();
     const ref = await chat.post(incident.channel, auditProgressMessage(view, undefined, 'checking CDC…'));
-    const edit = (message: Parameters<typeof chat.update>[1]) =>
+    // The message is built when the edit runs: progress comes far more often than the throttle lets edits out.
+    type Edit = Parameters<typeof chat.update>[1];
+    const edit = (message: Edit | (() => Edit)) =>
       throttle.schedule(`ledger-audit:${ref.channel}:${ref.ts}`, async () => {
         try {
-          await chat.update(ref, message);
+          await chat.update(ref, typeof message === 'function' ? message() : message);
         } catch (err) {
           deps.log.warn({ err, service }, 'could not edit the ledger audit message');
         }
@@ -133,7 +135,7 @@ export async function runLedgerAudit(deps: LedgerCaps, input: AuditRunInput): Pr
       result = await ledger.audit({
         since,
         inFlightMs,
-        onProgress: (progress) => edit(auditProgressMessage(view, progress)),
+        onProgress: (progress) => edit(() => auditProgressMessage(view, progress)),
         onDifference: async (d) => {
           await csv.write(csvRow(d));
           const list = (samples[d.class] ??= []);

@@ -105,6 +105,38 @@ describe('ledger audit at scale (real PostgreSQL)', function () {
       assert.match(group?.detail ?? '', /1 with no amount or a side other than debit\/credit/);
     });
 
+    it('finds a group whose amounts balance but that holds a leg with no side or a side other than debit/credit', async () => {
+      // Zero-amount legs leave every weighted sum as it was: only the scan's count of bad legs flags the ranges.
+      for (const db of [pair.legacy, pair.cloud])
+        await adminQuery(
+          server.url(db),
+          `ALTER TABLE public.ledger_entries ALTER COLUMN side DROP NOT NULL;
+           INSERT INTO public.ledger_entries
+           SELECT id, txn_id, account, s, 0, currency, payload, memo, now() - interval '30 minutes'
+             FROM (VALUES (10000001, 89001, NULL), (10000002, 89101, 'memo')) AS v (id, txn_id, s),
+                  LATERAL (SELECT account, currency, payload, memo FROM public.ledger_entries WHERE id = 1) AS r`,
+        );
+      const { differences } = await auditAll(ledger, hoursAgo(2));
+      const invariant = keys(differences, 'invariant');
+      for (const key of ['legacy:89001', 'cloud:89001', 'legacy:89101', 'cloud:89101'])
+        assert.ok(invariant.includes(key), `${key} in ${invariant.join(' ')}`);
+      for (const txn of ['89001', '89101'])
+        assert.match(
+          differences.find((d) => d.class === 'invariant' && d.key === txn)?.detail ?? '',
+          /1 with no amount or a side other than debit\/credit/,
+        );
+    });
+
+    it('finds a row whose only change is its timestamptz, by one microsecond', async () => {
+      await adminQuery(
+        server.url(pair.cloud),
+        `UPDATE public.ledger_entries SET updated_at = updated_at + interval '1 microsecond' WHERE id = 177001`,
+      );
+      const { differences } = await auditAll(ledger, hoursAgo(2));
+      const row = differences.find((d) => d.class === 'mismatched' && d.key === '177001');
+      assert.deepEqual(row?.columns, ['updated_at']);
+    });
+
     it('scans both sides at once, each in its own snapshot', async () => {
       // Polls the server while the audit runs: at some instant both sides' scans are running together.
       let together = false;

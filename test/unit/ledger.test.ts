@@ -15,6 +15,7 @@ import {
   parseTableName,
   qualified,
   rowHash,
+  textArray,
   toleratedDifference,
   type ColumnInfo,
 } from '../../src/adapters/ledger/sql.ts';
@@ -205,6 +206,15 @@ describe('ledger: SQL text', () => {
     assert.equal(qualified(parseTableName('entries')), '"entries"');
   });
 
+  it('writes a text[] parameter as an array literal, every element quoted, so no key is read as NULL or split', () => {
+    assert.equal(textArray([]), '{}');
+    assert.equal(textArray(['19', '220']), '{"19","220"}');
+    assert.equal(
+      textArray(['NULL', 'a,b', '{c}', ' d ', 'e"f', 'g\\h', '']),
+      '{"NULL","a,b","{c}"," d ","e\\"f","g\\\\h",""}',
+    );
+  });
+
   const col = (name: string, baseName: string, category: string, extra: Partial<ColumnInfo> = {}) =>
     ({
       name,
@@ -235,6 +245,11 @@ describe('ledger: SQL text', () => {
     assert.equal(
       rowHash([...cols, ts], 'hash_record_extended', [], new Map([['amount', 'hash_numeric_extended']])),
       '(coalesce(hash_numeric_extended("amount", 1), 1) # hash_record_extended(ROW("payload", "updated_at"), 0))',
+    );
+    // A timestamptz reaches its opclass's function (which takes timestamp) through a cast, the identity in UTC.
+    assert.equal(
+      rowHash([ts], 'hash_record_extended', [], new Map([['updated_at', 'timestamp_hash_extended']])),
+      'coalesce(timestamp_hash_extended("updated_at"::timestamp, 1), 1)',
     );
     assert.equal(
       rowHash(cols, 'hash_record_extended', [], new Map([['amount', 'pg_catalog.evil"fn']])),

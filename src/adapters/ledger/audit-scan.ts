@@ -2,7 +2,7 @@
 import type { LedgerSide } from '../../ledger.ts';
 import type { Progress } from './audit-findings.ts';
 import { CHUNKS, MIN_CHUNK_PAGES, type Cell, type SidePlan } from './audit-plan.ts';
-import { literal } from './sql.ts';
+import { literal, textArray } from './sql.ts';
 
 export function sumRows(cells: Map<number, Cell>): number {
   let n = 0;
@@ -184,7 +184,11 @@ export async function scan(
                          count(*) FILTER (WHERE ${side.partial}) AS p${entryCols}
                     FROM ${side.info.sql} WHERE ${side.window}`;
   const group = entry ? 'GROUP BY 1, 5' : 'GROUP BY 1';
-  const values = [bounds, since, ...(entry ? entry.values : [])];
+  const values = [
+    textArray(bounds),
+    since,
+    ...(entry ? [textArray(entry.values[0]), entry.values[1], entry.values[2]] : []),
+  ];
   const add = (rows: ScanRow[]) => {
     let n = 0;
     for (const row of rows) {

@@ -194,7 +194,9 @@ export async function extendedHashOf(side: SidePlan, column: string): Promise<st
 
 /**
  * Of the named columns, those whose type's default hash opclass has an extended hash function taking exactly
- * that type (int8, text, numeric, jsonb, bpchar…): name → function. One catalog round trip.
+ * that type (int8, text, numeric, jsonb, bpchar…): name → function. One catalog round trip. timestamptz too:
+ * its opclass hashes it with timestamp_hash_extended, which rowHash calls through a cast to timestamp (the
+ * same instant under the audit's TimeZone = 'UTC', ~0.07 s per million rows cheaper than a one-column record).
  */
 export async function directHashes(side: SidePlan, columns: string[]): Promise<Map<string, string>> {
   const rows = await side.session.query<{ name: string; fn: string }>(
@@ -205,7 +207,10 @@ export async function directHashes(side: SidePlan, columns: string[]): Promise<M
        JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
        JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
                        AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
-       JOIN pg_proc f ON f.oid = p.amproc AND f.pronargs = 2 AND f.proargtypes[0] = a.atttypid
+       JOIN pg_proc f ON f.oid = p.amproc AND f.pronargs = 2
+                     AND (f.proargtypes[0] = a.atttypid
+                          OR (a.atttypid = 'timestamptz'::regtype AND f.proname = 'timestamp_hash_extended'
+                              AND f.proargtypes[0] = 'timestamp'::regtype))
       WHERE a.attrelid = $1 AND a.attname = ANY($2::text[]) AND NOT a.attisdropped`,
     [side.info.oid, columns],
   );

@@ -290,7 +290,8 @@ async function audit(
       weighted: `(${a})::numeric * ${weight}`,
       isDebit: `${s} = $4`,
       isCredit: `${s} = $5`,
-      bad: `(${s} IS NULL OR ${s} NOT IN ($4, $5) OR ${a} IS NULL)`,
+      // side IS NULL OR side NOT IN (debit, credit) OR amount IS NULL, without NOT IN's per-row array walk.
+      bad: `((${s} = $4 OR ${s} = $5) IS NOT TRUE OR ${a} IS NULL)`,
       values: [ranges, entry.debit, entry.credit],
     };
   };

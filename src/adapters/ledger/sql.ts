@@ -10,6 +10,14 @@ export function literal(value: string): string {
   return escapeLiteral(value);
 }
 
+/**
+ * A text[] parameter in PostgreSQL's array literal form. The driver would serialize a JS array element by
+ * element on every query; the scan sends the same thousands of thresholds with each of its page-range chunks.
+ */
+export function textArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+}
+
 export interface TableName {
   schema?: string;
   name: string;
@@ -166,13 +174,16 @@ export function rowHash(
   if (method === 'hash_record_extended') {
     // Columns whose type's own extended hash function takes the column as it is are hashed by a direct call,
     // seeded by their position (a NULL counts as the seed): no record is built and taken apart again per row.
-    // The rest (timestamptz, arrays, domains…) go through one hash_record_extended; the parts are XORed.
+    // A timestamptz goes to its opclass's timestamp_hash_extended through a cast to timestamp, the identity on
+    // the instant in the audit's sessions (TimeZone = 'UTC'). The rest (arrays, domains…) go through one
+    // hash_record_extended; the parts are XORed.
     const parts: string[] = [];
     const rest: string[] = [];
     columns.forEach((c, i) => {
       const fn = direct.get(c.name);
+      const arg = fn === 'timestamp_hash_extended' && c.baseName === 'timestamptz' ? '::timestamp' : '';
       if (fn && /^[a-z_][a-z0-9_]*$/.test(fn))
-        parts.push(`coalesce(${fn}(${ident(c.name)}, ${i + 1}), ${i + 1})`);
+        parts.push(`coalesce(${fn}(${ident(c.name)}${arg}, ${i + 1}), ${i + 1})`);
       else rest.push(ident(c.name));
     });
     if (rest.length > 0 || parts.length === 0) parts.push(`hash_record_extended(ROW(${rest.join(', ')}), 0)`);
