@@ -148,10 +148,7 @@ export class Approvals {
   /** Approves and executes, or says why not. Concurrent approvals: exactly one wins, the rest are told who did. */
   async approve(actionId: string, actor: Actor, origin: PressOrigin): Promise<Refusal | null> {
     const { access, now } = this.#deps;
-    // Tracked before it can be approved, so the recovery sweep finds it whatever point a crash stops us at; sent
-    // with the read (one round trip for both). A press that is then refused leaves it there harmlessly: the sweep
-    // skips a requested action and drops an unknown or finished one.
-    const [action] = await Promise.all([this.get(actionId), this.#deps.store.addToSet(IN_FLIGHT, actionId)]);
+    const action = await this.get(actionId);
     if (!action)
       return {
         code: 'approval.unknown',
@@ -190,6 +187,9 @@ export class Approvals {
           'The stored change does not match what was requested; nothing was done. Run the command again.',
       };
     }
+    // Tracked before it is approved, so the recovery sweep finds it whatever point a crash stops us at. Only now,
+    // after every check: a refused or malformed press writes nothing.
+    await this.#deps.store.addToSet(IN_FLIGHT, actionId);
     crashPoint('approval.before-approve');
     // One atomic step counts this approval: short of the quorum it is only recorded; the one that meets it
     // moves the request to approved, so exactly one click (on any replica) goes on to execute.
