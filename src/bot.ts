@@ -243,8 +243,16 @@ export class Bot {
     await this.deps.pagerduty.release();
   }
 
-  /** Waits for background work (message edits, executions) to settle. */
+  /** Waits for background work (message edits, executions) to settle, and for timers set for later work. */
   idle(): Promise<void> {
     return this.deps.tasks.idle();
+  }
+
+  /**
+   * Waits for the work commands started (replies, edits, executions), not for windows still open for later work
+   * (the PagerDuty mirror's note batching): the console's prompt comes back when the command is done.
+   */
+  settled(): Promise<void> {
+    return this.deps.tasks.settled();
   }
 }

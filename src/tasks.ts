@@ -4,6 +4,8 @@ import { asProgressEdit } from './send-lane.ts';
 
 export class Tasks {
   #running = new Set<Promise<unknown>>();
+  /** Windows waiting to close before their work starts (see `after`). */
+  #timers = new Set<Promise<unknown>>();
   #log: Logger;
 
   constructor(log: Logger) {
@@ -27,12 +29,29 @@ export class Tasks {
     void promise.finally(() => this.#running.delete(promise));
   }
 
+  /**
+   * Runs `work` in the background once `delayMs` has passed (a batching window). `idle()` waits for the window and
+   * the work; `settled()` waits for neither until the window closes, so a console prompt is not held by a timer.
+   */
+  after(name: string, delayMs: number, work: () => Promise<unknown>): void {
+    const timer = new Promise((resolve) => setTimeout(resolve, delayMs)).then(() => this.run(name, work));
+    this.#timers.add(timer);
+    void timer.finally(() => this.#timers.delete(timer));
+  }
+
   get size(): number {
     return this.#running.size;
   }
 
-  /** Resolves once nothing is running, including work started by work that was running. */
+  /** Resolves once nothing is running or waiting to run, including work started by work that was running. */
   async idle(): Promise<void> {
+    while (this.#running.size > 0 || this.#timers.size > 0) {
+      await Promise.allSettled([...this.#running, ...this.#timers]);
+    }
+  }
+
+  /** Resolves once nothing is running; windows still open (`after`) are left to run on their own. */
+  async settled(): Promise<void> {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
   }
 }

@@ -89,8 +89,8 @@ export class PagerDutyMirror {
   #scheduleBatch(incidentId: string): void {
     if (this.#batching.has(incidentId)) return;
     this.#batching.add(incidentId);
-    this.#deps.tasks.run(`pagerduty:batch:${incidentId}`, async () => {
-      await sleep(this.#opts.batchWindowMs);
+    // A timer, not running work: the console's prompt does not wait for the window (bot.settled), shutdown does.
+    this.#deps.tasks.after(`pagerduty:batch:${incidentId}`, this.#opts.batchWindowMs, async () => {
       this.#batching.delete(incidentId);
       await this.sync(incidentId);
     });

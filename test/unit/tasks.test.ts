@@ -77,3 +77,21 @@ describe('Throttle', () => {
     assert.equal(isProgressEdit(), false, 'only inside the run');
   });
 });
+
+describe('Tasks', () => {
+  it('after: idle waits for the window and its work, settled waits only for work already running', async () => {
+    const tasks = new Tasks(memoryLogger().log);
+    const ran: string[] = [];
+    let release: () => void = () => {};
+    tasks.run('reply', () =>
+      new Promise<void>((resolve) => (release = resolve)).then(() => void ran.push('reply')),
+    );
+    tasks.after('batch', 50, async () => void ran.push('batch'));
+    const settled = tasks.settled();
+    release();
+    await settled;
+    assert.deepEqual(ran, ['reply'], 'settled did not wait for the open window');
+    await tasks.idle();
+    assert.deepEqual(ran, ['reply', 'batch']);
+  });
+});

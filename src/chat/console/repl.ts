@@ -157,7 +157,7 @@ export class ConsoleSession {
           this.#opts.chat.say(this.channel, this.user, plain(line));
         }
     }
-    await this.#bot.idle();
+    await this.#bot.settled();
   }
 
   /** One answer to the open form; submits it once every field has one, like Slack's view_submission. */
@@ -193,7 +193,7 @@ export class ConsoleSession {
           .join('\n')}\nNothing was done; run the command again.`,
       );
     }
-    await this.#bot.idle();
+    await this.#bot.settled();
   }
 
   /** Reads until end of input (or /quit), one line at a time. */
