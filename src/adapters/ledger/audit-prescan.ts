@@ -12,7 +12,12 @@ export interface Prescan {
   indexed: Set<string>;
   /** The extended hash function of the group column's type, if asked for and it has one. */
   groupHash: string | undefined;
-  /** Columns whose type's hash opclass has a direct extended hash function: name → function (see directHashes). */
+  /**
+   * Of the columns asked about, those whose type's default hash opclass has an extended hash function taking exactly
+   * that type (int8, text, numeric, jsonb, bpchar…): name → function. timestamptz too: its opclass hashes it with
+   * timestamp_hash_extended, which rowHash calls through a cast to timestamp (the same instant under the audit's
+   * TimeZone = 'UTC', ~0.07 s per million rows cheaper than a one-column record).
+   */
   direct: Map<string, string>;
 }
 
@@ -20,8 +25,7 @@ const names = (columns: string[]) => `ARRAY[${columns.map((c) => literal(c)).joi
 
 /**
  * The estimates (window rows, total rows, pages), which columns have an index, the group column's extended hash and
- * the direct row-hash functions: the statements `estimate`, `hasIndexOn`, `extendedHashOf` and `directHashes` run,
- * in one round trip.
+ * the direct row-hash functions, in one round trip.
  */
 export async function prescan(
   side: Pick<SidePlan, 'session' | 'info' | 'updatedAt'>,
@@ -74,7 +78,7 @@ export async function prescan(
   };
 }
 
-/** The statement telling whether every row is inside the window (see windowCoversTable); needs an index. */
+/** Whether every row is inside the window: the oldest value is at or after `since` and none is NULL (read from an index). */
 const coversSql = (side: SidePlan, updatedAt: string, since: string) =>
   `SELECT min(${ident(updatedAt)}) >= ${literal(since)}::timestamptz
           AND NOT EXISTS (SELECT 1 FROM ${side.info.sql} WHERE ${ident(updatedAt)} IS NULL) AS covers
@@ -82,14 +86,15 @@ const coversSql = (side: SidePlan, updatedAt: string, since: string) =>
 
 export interface CutterReads {
   stats: TableStats;
-  /** The largest value of each indexed column asked for (as indexedMax reads it). */
+  /** The largest value of each indexed column asked for: the index answers it at once. */
   max: Map<string, string | undefined>;
   covers: boolean;
 }
 
 /**
- * What the cutting side reads before the scan, in one round trip: the statistics (readStats), the largest value of
- * the indexed columns (indexedMax) and whether the window covers the table (windowCoversTable, with an index only).
+ * What the cutting side reads before the scan, in one round trip: the table's size then (last ANALYZE) and now and
+ * the histograms of the named columns, the largest value of the indexed columns, and whether every row is inside
+ * the window (only with an index on the column; then the scan needs no filter at all).
  */
 export async function cutterReads(
   side: SidePlan,
