@@ -121,27 +121,35 @@ function traceLedgerQueries(): (started: number) => string {
   const phases: Phase[] = [];
   const pids = new WeakMap<SideSession, Promise<number>>();
   const query = SideSession.prototype.query;
-  SideSession.prototype.query = async function traced(this: SideSession, op, text, values) {
-    let pid = pids.get(this);
+  const batch = SideSession.prototype.batch;
+  // A batch (several statements in one round trip) is traced as one query of its operation.
+  SideSession.prototype.batch = function traced(this: SideSession, op, statements) {
+    return timed(this, op, () => batch.call(this, op, statements));
+  } as typeof batch;
+  SideSession.prototype.query = function traced(this: SideSession, op, text, values) {
+    return timed(this, op, () => query.call(this, op, text, values));
+  } as typeof query;
+  async function timed<T>(session: SideSession, op: string, run: () => Promise<T>): Promise<T> {
+    let pid = pids.get(session);
     if (!pid) {
-      pid = query.call(this, 'pid', 'SELECT pg_backend_pid() AS pid').then((r) => Number(r[0]?.pid ?? 0));
-      pids.set(this, pid);
+      pid = query.call(session, 'pid', 'SELECT pg_backend_pid() AS pid').then((r) => Number(r[0]?.pid ?? 0));
+      pids.set(session, pid);
     }
     const backend = await pid;
     const cpu = processCpuMs(backend);
     const from = performance.now();
     try {
-      return await query.call(this, op, text, values);
+      return await run();
     } finally {
-      const last = phases.findLast((p) => p.side === this.side);
+      const last = phases.findLast((p) => p.side === session.side);
       const spent = processCpuMs(backend) - cpu;
       if (last?.op === op) {
         last.to = performance.now();
         last.queries += 1;
         last.cpuMs += spent;
-      } else phases.push({ side: this.side, op, from, to: performance.now(), queries: 1, cpuMs: spent });
+      } else phases.push({ side: session.side, op, from, to: performance.now(), queries: 1, cpuMs: spent });
     }
-  } as typeof query;
+  }
   return (started) =>
     phases
       .map(

@@ -2,7 +2,10 @@
 import type { QueryResultRow } from 'pg';
 import type { TableInfo } from './schema.ts';
 import type { SideSession } from './side.ts';
-import type { ColumnInfo } from './sql.ts';
+import { compareC } from './audit-sides.ts';
+import { canonicalValue, familyOf, ident, type ColumnInfo } from './sql.ts';
+
+const INTEGER_KEYS = new Set(['int2', 'int4', 'int8']);
 
 /** Differing cells read back per query (their key ranges joined in, each an index range scan). */
 export const BATCH_CELLS = 128;
@@ -99,4 +102,52 @@ export interface Cut {
 export interface Batch {
   cells: number[];
   buckets: number[];
+}
+
+/** How one side's key is read, bucketed and looked up: natively, or by its canonical text under COLLATE "C". */
+export function keyPlanOf(
+  key: string,
+  nativeKey: boolean,
+  info: TableInfo,
+  mine: ColumnInfo,
+  theirs: ColumnInfo,
+): KeyPlan {
+  if (nativeKey) {
+    const type = mine.type;
+    return {
+      expr: ident(key),
+      type,
+      hash: info.keyHashFunction
+        ? `${info.keyHashFunction}(${ident(key)}, 0)`
+        : `hashtextextended(${ident(key)}::text, 0)`,
+      lookup: (param) => `${ident(key)} = ANY(${param}::text[]::${type}[])`,
+      lookupValues: (keys) => keys,
+      injective: true,
+      ...(INTEGER_KEYS.has(mine.baseName)
+        ? { orderBy: ident(key), compare: compareIntegers }
+        : { orderBy: `${ident(key)}::text COLLATE "C"`, compare: compareC }),
+    };
+  }
+  const canonical = canonicalValue(mine, theirs, info.serverVersion);
+  const expr = `((${canonical}) COLLATE "C")`;
+  const family = familyOf(mine);
+  const identity = canonical === `(${ident(key)})::text`;
+  // Equality lookups go through the key's own index where the canonical text maps back to one value.
+  const lookup =
+    family === 'uuid'
+      ? { sql: (param: string) => `${ident(key)} = ANY(${param}::uuid[])`, values: uuidsOnly }
+      : family === 'text' && identity && mine.deterministic
+        ? { sql: (param: string) => `${ident(key)} = ANY(${param}::text[])`, values: allKeys }
+        : { sql: (param: string) => `${expr} = ANY(${param}::text[])`, values: allKeys };
+  return {
+    expr,
+    type: 'text',
+    hash: `hashtextextended(${expr}, 0)`,
+    lookup: lookup.sql,
+    lookupValues: lookup.values,
+    // Lower-casing or trimming can fold two stored keys into one canonical key.
+    injective: identity || family === 'uuid',
+    orderBy: `${expr}::text COLLATE "C"`,
+    compare: compareC,
+  };
 }

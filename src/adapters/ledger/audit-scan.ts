@@ -2,7 +2,7 @@
 import type { LedgerSide } from '../../ledger.ts';
 import type { Progress } from './audit-findings.ts';
 import { CHUNKS, MIN_CHUNK_PAGES, type Cell, type SidePlan } from './audit-plan.ts';
-import { literal, textArray } from './sql.ts';
+import { textArray } from './sql.ts';
 
 export function sumRows(cells: Map<number, Cell>): number {
   let n = 0;
@@ -20,24 +20,6 @@ export interface Estimate {
   window: number;
   total: number;
   pages: number;
-}
-
-export async function estimate(side: SidePlan, since: string): Promise<Estimate> {
-  const planRows = async (where: string) => {
-    const [row] = await side.session.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
-      'estimate',
-      `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${side.info.sql}${where}`,
-    );
-    return row?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0;
-  };
-  const window = await planRows(` WHERE ${side.updatedAt} >= ${literal(since)}::timestamptz`);
-  const total = await planRows('');
-  const [size] = await side.session.query<{ pages: string }>(
-    'estimate',
-    `SELECT pg_relation_size($1::oid) / current_setting('block_size')::int AS pages`,
-    [side.info.oid],
-  );
-  return { window, total, pages: Number(size?.pages ?? 0) };
 }
 
 /**

@@ -14,18 +14,10 @@ import { zeroCounts, type AuditOptions, type AuditResult, type DifferenceClass }
 import { duplicates, invariants, partials } from './audit-checks.ts';
 import { drill } from './audit-drill.ts';
 import { Findings, Progress, ROW_CLASSES } from './audit-findings.ts';
-import {
-  allKeys,
-  CELLS_PER_BUCKET,
-  compareIntegers,
-  uuidsOnly,
-  type Cut,
-  type KeyPlan,
-  type SidePlan,
-} from './audit-plan.ts';
+import { CELLS_PER_BUCKET, keyPlanOf, type Cut, type KeyPlan, type SidePlan } from './audit-plan.ts';
+import { coversTable, cutterReads, prescan, type Prescan } from './audit-prescan.ts';
 import {
   cutThresholds,
-  estimate,
   scan,
   sumPartial,
   sumRows,
@@ -33,25 +25,14 @@ import {
   type EntryScan,
   type ScanResult,
 } from './audit-scan.ts';
-import {
-  commonDirectHashes,
-  extendedHashOf,
-  groupRanges,
-  indexedMax,
-  interpolate,
-  readStats,
-  rowsNow,
-  STATS_MIN_WINDOW_ROWS,
-  windowCoversTable,
-} from './audit-stats.ts';
-import { both, compareC, failure } from './audit-sides.ts';
+import { groupRanges, interpolate, rowsNow, STATS_MIN_WINDOW_ROWS } from './audit-stats.ts';
+import { both, failure } from './audit-sides.ts';
 import { canHashRecords, inspectTable, neededColumns, type TableInfo } from './schema.ts';
 import type { LedgerSideDb, SideSession } from './side.ts';
 import {
   canonicalValue,
   cellExpr,
   columnToken,
-  familyOf,
   hashableAlike,
   toleratedDifference,
   ident,
@@ -64,8 +45,6 @@ import {
 } from './sql.ts';
 
 export { both, compareC } from './audit-sides.ts';
-
-const INTEGER_KEYS = new Set(['int2', 'int4', 'int8']);
 
 export interface AuditInput {
   legacy: LedgerSideDb;
@@ -123,8 +102,26 @@ async function audit(
   const cCompared = pairs.map((p) => p.cloud);
   const alike = pairs.every((p) => hashableAlike(p.legacy, p.cloud));
   const sameMajor = Math.floor(lInfo.serverVersion / 10000) === Math.floor(cInfo.serverVersion / 10000);
-  let method: HashMethod = 'md5';
-  if (alike && sameMajor && (await canHashRecords(lSession, lCompared))) method = 'hash_record_extended';
+  const entry = config.doubleEntry;
+  const ask = {
+    indexed: [config.key, config.updatedAt, ...(entry ? [entry.group] : [])],
+    group: entry?.group,
+    hashed: config.columns,
+  };
+  const bare = (session: SideSession, info: TableInfo) => ({
+    session,
+    info,
+    updatedAt: ident(config.updatedAt),
+  });
+  // The cloud side reads its estimates and catalog while the legacy side still checks that records can be hashed.
+  const [[hashable, lPre], cPre] = await both(
+    (async () => {
+      const ok = alike && sameMajor && (await canHashRecords(lSession, lCompared));
+      return [ok, await prescan(bare(lSession, lInfo), since, ask)] as const;
+    })(),
+    prescan(bare(cSession, cInfo), since, ask),
+  );
+  const method: HashMethod = hashable ? 'hash_record_extended' : 'md5';
   const tolerated = pairs
     .map((p) => toleratedDifference(p.legacy, p.cloud))
     .filter((x): x is string => x !== undefined);
@@ -148,48 +145,8 @@ async function audit(
       `keys were matched by their canonical text in byte order (${why ?? `${config.key}: ${lKeyCol.type} ordered by collation ${lKeyCol.collation || 'default'} vs ${cKeyCol.collation || 'default'}`}).`,
     );
   }
-  const keyOf = (info: TableInfo, mine: ColumnInfo, theirs: ColumnInfo): KeyPlan => {
-    if (nativeKey) {
-      const type = mine.type;
-      return {
-        expr: ident(config.key),
-        type,
-        hash: info.keyHashFunction
-          ? `${info.keyHashFunction}(${ident(config.key)}, 0)`
-          : `hashtextextended(${ident(config.key)}::text, 0)`,
-        lookup: (param) => `${ident(config.key)} = ANY(${param}::text[]::${type}[])`,
-        lookupValues: (keys) => keys,
-        injective: true,
-        ...(INTEGER_KEYS.has(mine.baseName)
-          ? { orderBy: ident(config.key), compare: compareIntegers }
-          : { orderBy: `${ident(config.key)}::text COLLATE "C"`, compare: compareC }),
-      };
-    }
-    const canonical = canonicalValue(mine, theirs, info.serverVersion);
-    const expr = `((${canonical}) COLLATE "C")`;
-    const family = familyOf(mine);
-    const identity = canonical === `(${ident(config.key)})::text`;
-    // Equality lookups go through the key's own index where the canonical text maps back to one value.
-    const lookup =
-      family === 'uuid'
-        ? { sql: (param: string) => `${ident(config.key)} = ANY(${param}::uuid[])`, values: uuidsOnly }
-        : family === 'text' && identity && mine.deterministic
-          ? { sql: (param: string) => `${ident(config.key)} = ANY(${param}::text[])`, values: allKeys }
-          : { sql: (param: string) => `${expr} = ANY(${param}::text[])`, values: allKeys };
-    return {
-      expr,
-      type: 'text',
-      hash: `hashtextextended(${expr}, 0)`,
-      lookup: lookup.sql,
-      lookupValues: lookup.values,
-      // Lower-casing or trimming can fold two stored keys into one canonical key.
-      injective: identity || family === 'uuid',
-      orderBy: `${expr}::text COLLATE "C"`,
-      compare: compareC,
-    };
-  };
-  const lKey = keyOf(lInfo, lKeyCol, cKeyCol);
-  const cKey = keyOf(cInfo, cKeyCol, lKeyCol);
+  const lKey = keyPlanOf(config.key, nativeKey, lInfo, lKeyCol, cKeyCol);
+  const cKey = keyPlanOf(config.key, nativeKey, cInfo, cKeyCol, lKeyCol);
   // Fine key ranges need a fixed-width key: width_bucket walks a variable-width array element by element.
   const fine = nativeKey && lKeyCol.fixedWidth;
   const slices = fine ? 1 : SLICES;
@@ -224,25 +181,40 @@ async function audit(
   const L = plan(lSession, lInfo, lKey, lCompared, lCanonical);
   const C = plan(cSession, cInfo, cKey, cCompared, cCanonical);
   if (method === 'hash_record_extended') {
-    const direct = await commonDirectHashes(L, C, config.columns);
+    // Columns hashed by a direct call on both sides: only where both sides name the same function.
+    const direct = new Map([...lPre.direct].filter(([name, fn]) => cPre.direct.get(name) === fn));
     L.hash = rowHash(lCompared, method, lCanonical, direct);
     C.hash = rowHash(cCompared, method, cCanonical, direct);
   }
   const progress = new Progress(opts.onProgress, config.doubleEntry !== undefined);
 
   // Thresholds come from the side with more rows in the window.
-  const [lEst, cEst] = await both(estimate(L, since), estimate(C, since));
+  const lEst = lPre.est;
+  const cEst = cPre.est;
   const cutter = cEst.window >= lEst.window ? C : L;
   const windowRows = Math.max(lEst.window, cEst.window);
-  const entry = config.doubleEntry;
   const groupCol = entry ? cutter.info.columns.get(entry.group) : undefined;
-  const stats = await readStats(cutter, [config.key, ...(entry ? [entry.group] : [])]);
+  // The cutter's statistics, largest key and group and window cover in one round trip; the other side's cover at once.
+  const [cutPre, other, otherPre] = cutter === C ? [cPre, L, lPre] : [lPre, C, cPre];
+  const statsOf = [...new Set([config.key, ...(entry ? [entry.group] : [])])];
+  const covers = (pre: Prescan) =>
+    pre.indexed.has(config.updatedAt) ? { updatedAt: config.updatedAt, since } : undefined;
+  const [reads, otherCovers] = await both(
+    cutterReads(
+      cutter,
+      statsOf,
+      statsOf.filter((c) => cutPre.indexed.has(c)),
+      covers(cutPre),
+    ),
+    coversTable(other, config.updatedAt, since, otherPre.indexed.has(config.updatedAt)),
+  );
+  const stats = reads.stats;
   // Cut from statistics, cells cost nothing to make, so they are 4x finer: a differing cell is read back with
   // a quarter of the rows (at 1 M rows and 100 scattered differences the drill otherwise reads 8% of the table).
   const statsCellRows = Math.max(16, Math.floor(cellRows / 4));
   const fromStats =
     fine && windowRows >= STATS_MIN_WINDOW_ROWS && rowsNow(stats) <= 4 * windowRows
-      ? interpolate(stats, lKeyCol, statsCellRows, await indexedMax(cutter, config.key))
+      ? interpolate(stats, lKeyCol, statsCellRows, reads.max.get(config.key))
       : undefined;
   const thresholds = fromStats
     ? { keys: fromStats, sampled: false }
@@ -262,20 +234,13 @@ async function audit(
   // The double-entry sums ride on the same pass, per range of the group column.
   const ranges =
     entry && groupCol
-      ? groupRanges(
-          stats,
-          config.key,
-          groupCol,
-          bounds.length + 1,
-          cellRows,
-          await indexedMax(cutter, entry.group),
-        )
+      ? groupRanges(stats, config.key, groupCol, bounds.length + 1, cellRows, reads.max.get(entry.group))
       : [];
-  const entryScan = async (side: SidePlan): Promise<EntryScan | undefined> => {
+  const entryScan = (side: SidePlan, pre: Prescan): EntryScan | undefined => {
     if (!entry) return undefined;
     const g = ident(entry.group);
     const type = side.info.columns.get(entry.group)?.type ?? 'text';
-    const hash = await extendedHashOf(side, entry.group);
+    const hash = pre.groupHash;
     // A weight per group, so two groups off by opposite amounts in one range do not cancel out.
     const weight = hash
       ? `((${hash}(${g}, 2026) & 1048575) + 1)`
@@ -295,12 +260,11 @@ async function audit(
       values: [ranges, entry.debit, entry.credit],
     };
   };
-  const [lEntry, cEntry] = await both(entryScan(L), entryScan(C));
+  const lEntry = entryScan(L, lPre);
+  const cEntry = entryScan(C, cPre);
   // A table wholly inside the window is scanned with no filter at all.
-  const [lAll, cAll] = await both(
-    windowCoversTable(L, config.updatedAt, since),
-    windowCoversTable(C, config.updatedAt, since),
-  );
+  const lAll = cutter === L ? reads.covers : otherCovers;
+  const cAll = cutter === C ? reads.covers : otherCovers;
   if (lAll) L.window = '$2::timestamptz IS NOT NULL';
   if (cAll) C.window = '$2::timestamptz IS NOT NULL';
 

@@ -2,7 +2,7 @@
 import { ExternalServiceError } from '../../errors.ts';
 import type { LedgerConfig } from '../../config.ts';
 import type { SideSession } from './side.ts';
-import { displayTable, qualified, type ColumnInfo, type TableName } from './sql.ts';
+import { displayTable, literal, qualified, type ColumnInfo, type TableName } from './sql.ts';
 
 export interface TableInfo {
   oid: number;
@@ -31,42 +31,7 @@ function fault(session: SideSession, text: string): ExternalServiceError {
   return new ExternalServiceError(`${session.side} database`, `${session.target}: ${text}`);
 }
 
-export async function inspectTable(
-  session: SideSession,
-  table: TableName,
-  config: LedgerConfig,
-): Promise<TableInfo> {
-  const sqlName = qualified(table);
-  const [found] = await session.query<{ oid: number | null; version: number }>(
-    'inspect',
-    `SELECT to_regclass($1)::oid::int AS oid, current_setting('server_version_num')::int AS version`,
-    [sqlName],
-  );
-  if (!found?.oid) {
-    throw fault(
-      session,
-      `table ${displayTable(table)} does not exist (or the bot's user cannot see it). Check ledger.table and the search_path.`,
-    );
-  }
-  const rows = await session.query<{
-    name: string;
-    type: string;
-    category: string;
-    base: string;
-    generated: boolean;
-    identity: boolean;
-    num: number;
-    len: number;
-    builtin: boolean;
-    kind: string;
-    typmod: number;
-    collation: string;
-    provider: string;
-    collate: string;
-    deterministic: boolean;
-  }>(
-    'inspect',
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+const COLUMNS_SQL = `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             bt.typcategory AS category, bt.typname AS base,
             a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum AS num,
             bt.typlen::int AS len, t.oid < 16384 AS builtin, bt.typtype::text AS kind, a.atttypmod AS typmod,
@@ -83,9 +48,60 @@ export async function inspectTable(
        LEFT JOIN pg_collation co ON co.oid = a.attcollation
        LEFT JOIN pg_database d ON d.datname = current_database()
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY a.attnum`,
-    [found.oid],
-  );
+      ORDER BY a.attnum`;
+
+const UNIQUE_SQL = `SELECT EXISTS (
+       SELECT 1 FROM pg_index i
+        WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+          AND i.indnkeyatts = 1 AND i.indkey[0] = $2) AS unique`;
+
+const HASH_FN_SQL = `SELECT p.amproc::regproc::text AS fn
+       FROM pg_opclass oc
+       JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+       JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
+                       AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
+      WHERE oc.opcdefault AND oc.opcintype = (SELECT atttypid FROM pg_attribute WHERE attrelid = $1 AND attnum = $2)
+      LIMIT 1`;
+
+export async function inspectTable(
+  session: SideSession,
+  table: TableName,
+  config: LedgerConfig,
+): Promise<TableInfo> {
+  const sqlName = qualified(table);
+  // One round trip: the table, its columns, whether the key is unique and its hash function, by the name.
+  const rel = `to_regclass(${literal(sqlName)})`;
+  const keyAttnum = `(SELECT attnum FROM pg_attribute WHERE attrelid = ${rel} AND attname = ${literal(config.key)} AND NOT attisdropped)`;
+  const results = await session.batch('inspect', [
+    `SELECT ${rel}::oid::int AS oid, current_setting('server_version_num')::int AS version`,
+    COLUMNS_SQL.replace('$1', () => rel),
+    UNIQUE_SQL.replace('$1', () => rel).replace('$2', () => keyAttnum),
+    HASH_FN_SQL.replace('$1', () => rel).replace('$2', () => keyAttnum),
+  ]);
+  const found = results[0]?.[0] as { oid: number | null; version: number } | undefined;
+  if (!found?.oid) {
+    throw fault(
+      session,
+      `table ${displayTable(table)} does not exist (or the bot's user cannot see it). Check ledger.table and the search_path.`,
+    );
+  }
+  const rows = (results[1] ?? []) as {
+    name: string;
+    type: string;
+    category: string;
+    base: string;
+    generated: boolean;
+    identity: boolean;
+    num: number;
+    len: number;
+    builtin: boolean;
+    kind: string;
+    typmod: number;
+    collation: string;
+    provider: string;
+    collate: string;
+    deterministic: boolean;
+  }[];
   const columns = new Map<string, ColumnInfo>();
   const allColumns: ColumnInfo[] = [];
   for (const row of rows) {
@@ -119,26 +135,8 @@ export async function inspectTable(
       `${displayTable(table)} has no column ${missing.map((m) => `"${m}"`).join(', ')}. Column names are case-sensitive; fix ledger.${missing.length === 1 ? 'columns' : 'columns/key/required'} in the config.`,
     );
   }
-  const keyNum = rows.find((r) => r.name === config.key)?.num;
-  const [unique] = await session.query<{ unique: boolean }>(
-    'inspect',
-    `SELECT EXISTS (
-       SELECT 1 FROM pg_index i
-        WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
-          AND i.indnkeyatts = 1 AND i.indkey[0] = $2) AS unique`,
-    [found.oid, keyNum],
-  );
-  const [hashFn] = await session.query<{ fn: string | null }>(
-    'inspect',
-    `SELECT p.amproc::regproc::text AS fn
-       FROM pg_opclass oc
-       JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
-       JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2
-                       AND p.amproclefttype = oc.opcintype AND p.amprocrighttype = oc.opcintype
-      WHERE oc.opcdefault AND oc.opcintype = (SELECT atttypid FROM pg_attribute WHERE attrelid = $1 AND attnum = $2)
-      LIMIT 1`,
-    [found.oid, keyNum],
-  );
+  const unique = results[2]?.[0] as { unique: boolean } | undefined;
+  const hashFn = results[3]?.[0] as { fn: string | null } | undefined;
   return {
     oid: found.oid,
     sql: sqlName,
@@ -162,11 +160,17 @@ export async function canHashRecords(session: SideSession, columns: ColumnInfo[]
   // One try for every type at once: a single type that cannot be hashed fails the whole row.
   const types = [...new Set(columns.map((c) => c.type))];
   if (types.length === 0) return true;
-  const ok = await session.attempt(() =>
-    session.query(
-      'inspect',
+  // Savepoint, try and release in one round trip; only a failure costs a second one (the rollback to it).
+  try {
+    await session.batch('inspect', [
+      'SAVEPOINT cs_attempt',
       `SELECT hash_record_extended(ROW(${types.map((t) => `NULL::${t}`).join(', ')}), 0)`,
-    ),
-  );
-  return ok !== undefined;
+      'RELEASE SAVEPOINT cs_attempt',
+    ]);
+    return true;
+  } catch {
+    // A lost connection fails this too, and is reported as such.
+    await session.query('savepoint', 'ROLLBACK TO SAVEPOINT cs_attempt');
+    return false;
+  }
 }

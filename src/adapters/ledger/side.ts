@@ -144,12 +144,25 @@ export class SideSession {
     text: string,
     values: unknown[] = [],
   ): Promise<R[]> {
+    const result = await this.#send(operation, () => this.#client.query<R>(text, values));
+    return result.rows;
+  }
+
+  /**
+   * Several statements in one round trip (the simple protocol: no parameters, so values go in as literals);
+   * the rows of each, in order. A failing statement fails the batch and skips the rest.
+   */
+  async batch(operation: string, statements: string[]): Promise<QueryResultRow[][]> {
+    if (statements.length === 0) return [];
+    const result: unknown = await this.#send(operation, () => this.#client.query(statements.join(';\n')));
+    const results = (Array.isArray(result) ? result : [result]) as { rows: QueryResultRow[] }[];
+    return results.map((r) => r.rows);
+  }
+
+  async #send<T>(operation: string, run: () => Promise<T>): Promise<T> {
     if (this.#broken) throw sideError(this.side, this.target, this.#broken, this.#limits);
     try {
-      const result = await this.#metrics.timed(`ledger-${this.side}`, operation, () =>
-        this.#client.query<R>(text, values),
-      );
-      return result.rows;
+      return await this.#metrics.timed(`ledger-${this.side}`, operation, run);
     } catch (err) {
       // Our transaction is aborted by a lock timeout: who holds the lock is read on another connection.
       if ((err as PgLikeError | undefined)?.code === '55P03' && !this.#broken) {
